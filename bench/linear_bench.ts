@@ -15,13 +15,25 @@ const s = { batch: 128, inF: 256, outF: 256 };
 const REPS = 16;
 const gpu = await requestGpu();
 const k = await linearKernels(gpu);
-const x = randomArray(s.batch * s.inF, 1), W = randomArray(s.outF * s.inF, 2), b = randomArray(s.outF, 3);
+const x = randomArray(s.batch * s.inF, 1),
+  W = randomArray(s.outF * s.inF, 2),
+  b = randomArray(s.outF, 3);
 const gx = tensor(gpu, [s.batch, s.inF], "x", x), gW = tensor(gpu, [s.outF, s.inF], "W", W);
 const gb = tensor(gpu, [s.outF], "b", b), gy = tensor(gpu, [s.batch, s.outF], "y");
-const fwd = Array.from({ length: REPS }, () => bindLinearForward(gpu, k, s, gx, gW, gb, gy, "relu"));
-const grads = { dx: tensor(gpu, [s.batch, s.inF], "dx"), dW: tensor(gpu, [s.outF, s.inF], "dW"), db: null };
-const bwd = Array.from({ length: REPS }, () => bindLinearBackward(gpu, k, s, gx, gW, gy, grads)).flat();
-const y = new Float32Array(s.batch * s.outF), dx = new Float32Array(x.length), dW = new Float32Array(W.length);
+const fwd = Array.from(
+  { length: REPS },
+  () => bindLinearForward(gpu, k, s, gx, gW, gb, gy, "relu"),
+);
+const grads = {
+  dx: tensor(gpu, [s.batch, s.inF], "dx"),
+  dW: tensor(gpu, [s.outF, s.inF], "dW"),
+  db: null,
+};
+const bwd = Array.from({ length: REPS }, () => bindLinearBackward(gpu, k, s, gx, gW, gy, grads))
+  .flat();
+const y = new Float32Array(s.batch * s.outF),
+  dx = new Float32Array(x.length),
+  dW = new Float32Array(W.length);
 
 Deno.bench({
   name: `gpu ×${REPS} (${gpu.description})`,

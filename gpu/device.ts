@@ -121,7 +121,8 @@ export async function requestGpu(options: GpuOptions = {}): Promise<Gpu> {
   });
   const info = adapter.info;
   const description = info.description || [info.vendor, info.architecture, info.device]
-    .filter((s) => s).join(" ") || "unknown adapter";
+    .filter((s) => s).join(" ") ||
+    "unknown adapter";
   if (options.verbose) console.error(`WebGPU adapter: ${description}`);
   return new Gpu(adapter, device, description);
 }

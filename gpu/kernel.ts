@@ -71,7 +71,10 @@ export async function compileKernel(gpu: Gpu, spec: KernelSpec): Promise<Kernel>
   const errors = info.messages.filter((m) => m.type === "error");
   const pipeline = device.createComputePipeline({
     label: spec.name,
-    layout: device.createPipelineLayout({ label: `${spec.name} pipeline layout`, bindGroupLayouts: [layout] }),
+    layout: device.createPipelineLayout({
+      label: `${spec.name} pipeline layout`,
+      bindGroupLayouts: [layout],
+    }),
     compute: { module, entryPoint: spec.entryPoint ?? "main", constants: spec.constants },
   });
   const scopeError = await device.popErrorScope();

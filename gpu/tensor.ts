@@ -87,7 +87,9 @@ export class Readback {
     }
     device.queue.submit([enc.finish()]);
     await staging.mapAsync(GPUMapMode.READ, 0, Math.max(16, Math.ceil(total / 16) * 16));
-    const all = new Float32Array(staging.getMappedRange(0, Math.max(16, Math.ceil(total / 16) * 16)));
+    const all = new Float32Array(
+      staging.getMappedRange(0, Math.max(16, Math.ceil(total / 16) * 16)),
+    );
     const out: Float32Array[] = [];
     offset = 0;
     for (const t of tensors) {

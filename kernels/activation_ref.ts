@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { type Activation, activate } from "./matmul_ref.ts";
+import { activate, type Activation } from "./matmul_ref.ts";
 
 /** out[i] = act(x[i]). */
 export function activationRef(act: Activation, x: Float32Array, out: Float32Array): void {

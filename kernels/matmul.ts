@@ -86,7 +86,13 @@ export function bindColsum(
   out: Tensor,
   accumulate = false,
 ): Dispatch {
-  return new Dispatch(gpu, kernel, [X, out], packUniforms({ M, N, accumulate: accumulate ? 1 : 0 }), [
-    groups(N, 64),
-  ]);
+  return new Dispatch(
+    gpu,
+    kernel,
+    [X, out],
+    packUniforms({ M, N, accumulate: accumulate ? 1 : 0 }),
+    [
+      groups(N, 64),
+    ],
+  );
 }

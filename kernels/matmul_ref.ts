@@ -75,7 +75,13 @@ export function matmulRef(
 }
 
 /** out[j] = Σ_i X[i*N + j] (+ out[j] when accumulating). */
-export function colsumRef(M: number, N: number, X: Float32Array, out: Float32Array, accumulate = false): void {
+export function colsumRef(
+  M: number,
+  N: number,
+  X: Float32Array,
+  out: Float32Array,
+  accumulate = false,
+): void {
   for (let j = 0; j < N; j++) {
     let s = 0;
     for (let i = 0; i < M; i++) s += X[i * N + j];

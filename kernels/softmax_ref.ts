@@ -6,7 +6,12 @@
  */
 
 /** logp(B,C) = log_softmax(logits(B,C)) row-wise, stable for large logits. */
-export function logSoftmaxRef(batch: number, C: number, logits: Float32Array, logp: Float32Array): void {
+export function logSoftmaxRef(
+  batch: number,
+  C: number,
+  logits: Float32Array,
+  logp: Float32Array,
+): void {
   for (let b = 0; b < batch; b++) {
     let m = -Infinity;
     for (let c = 0; c < C; c++) m = Math.max(m, logits[b * C + c]);

@@ -58,7 +58,16 @@ gpuTest("linear forward saturates cleanly on extreme inputs", async (gpu) => {
     linearForwardRef(s, x, W, null, want, act);
     const gy = tensor(gpu, [3, 5], "y");
     run(gpu, [
-      bindLinearForward(gpu, k, s, tensor(gpu, [3, 4], "x", x), tensor(gpu, [5, 4], "W", W), null, gy, act),
+      bindLinearForward(
+        gpu,
+        k,
+        s,
+        tensor(gpu, [3, 4], "x", x),
+        tensor(gpu, [5, 4], "W", W),
+        null,
+        gy,
+        act,
+      ),
     ]);
     const got = await read(gpu, gy);
     assertClose(got, want, { atol: 1e-3, rtol: 1e-4, label: `extreme ${act}` });
@@ -81,15 +90,18 @@ gpuTest("linear backward matches the CPU reference", async (gpu) => {
       dW: tensor(gpu, [s.outF, s.inF], "dW", dW0),
       db: tensor(gpu, [s.outF], "db", db0),
     };
-    run(gpu, bindLinearBackward(
+    run(
       gpu,
-      k,
-      s,
-      tensor(gpu, [s.batch, s.inF], "x", x),
-      tensor(gpu, [s.outF, s.inF], "W", W),
-      tensor(gpu, [s.batch, s.outF], "dy", dy),
-      g,
-    ));
+      bindLinearBackward(
+        gpu,
+        k,
+        s,
+        tensor(gpu, [s.batch, s.inF], "x", x),
+        tensor(gpu, [s.outF, s.inF], "W", W),
+        tensor(gpu, [s.batch, s.outF], "dy", dy),
+        g,
+      ),
+    );
     const tol = { atol: 1e-4, rtol: 1e-4 };
     assertClose(await read(gpu, g.dx), dx, { ...tol, label: `dx ${JSON.stringify(s)}` });
     assertClose(await read(gpu, g.dW), dW, { ...tol, label: `dW ${JSON.stringify(s)}` });

@@ -1,0 +1,94 @@
+/**
+ * The contract both backends (`cpu`, the composed CPU references, and `webgpu`) implement,
+ * so the trainer, evaluator and explainer do not care which one runs.
+ *
+ * @module
+ */
+import type { RamConfig, TrainConfig } from "./config.ts";
+import type { Episodes, RewardFn } from "../rewards/types.ts";
+
+/** A batch of inputs. */
+export interface Batch {
+  /** Samples in this batch (may be less than the configured batch size at an epoch's end). */
+  size: number;
+  /** Images (size, height, width) in [0, 1]. */
+  images: Float32Array;
+  /** Labels (size). */
+  labels: Int32Array;
+}
+
+/** Host-side random draws of one training step, so both backends see the same numbers. */
+export interface StepNoise {
+  /** First locations l_1, uniform in [−1, 1]², (B, 2). */
+  start: Float32Array;
+  /** Policy noise ε for actions a_1..a_{T−1}, standard normal, (T−1, B, 2). */
+  policy: Float32Array;
+}
+
+/** What one training step reports (means over the batch). */
+export interface StepResult {
+  /** NLL of the last glimpse's classifier. */
+  nll: number;
+  /** Baseline mean squared error over action steps. */
+  baseline: number;
+  /** REINFORCE surrogate λ·mean_b Σ_t −log π(a_t)·(G_{t+1} − b_t). */
+  reinforce: number;
+  /** nll + baseline + reinforce. */
+  loss: number;
+  /** Fraction of the batch classified correctly at the last glimpse. */
+  accuracy: number;
+  /** Mean total reward Σ_t r_t per episode. */
+  reward: number;
+}
+
+/** Evaluation rollout options. */
+export interface RolloutOptions {
+  /** Sample actions (true) or follow the policy mean (false, the default for evaluation). */
+  stochastic: boolean;
+  /** First locations (B, 2); default the centre (0, 0). */
+  start?: Float32Array;
+  /** Policy noise (T−1, B, 2) when stochastic. */
+  policy?: Float32Array;
+}
+
+/** A rollout's per-glimpse outputs: the reward functions' view plus hidden states. */
+export interface Rollout extends Episodes {
+  /** Log-probabilities (T, B, C). */
+  logp: Float32Array;
+  /** Recurrent state after every glimpse (T, B, hidden); what the VAE probe reads. */
+  hidden: Float32Array;
+}
+
+/** Named parameter tensors, PyTorch names and [out, in] shapes (see model/params.ts). */
+export type ParamMap = Map<string, { shape: number[]; data: Float32Array }>;
+
+/** Parameters plus Adam state, for checkpoints and resume. */
+export interface TrainState {
+  params: ParamMap;
+  /** Adam first and second moments, same names as params. */
+  adamM: ParamMap;
+  adamV: ParamMap;
+  /** Adam steps taken so far. */
+  step: number;
+}
+
+/** A RAM that can train and roll out. */
+export interface RamBackend {
+  readonly name: "cpu" | "webgpu";
+  readonly config: RamConfig;
+  /** One step: forward all glimpses, rewards, backward through time, Adam. */
+  trainStep(
+    batch: Batch,
+    reward: RewardFn,
+    noise: StepNoise,
+    train: TrainConfig,
+  ): Promise<StepResult>;
+  /** Forward only. */
+  rollout(batch: Batch, options: RolloutOptions): Promise<Rollout>;
+  /** Copies parameters and optimiser state to the host. */
+  getState(): Promise<TrainState>;
+  /** Loads parameters and optimiser state (shapes must match). */
+  setState(state: TrainState): void;
+  /** Frees device resources. */
+  dispose(): void;
+}

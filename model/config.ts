@@ -1,0 +1,150 @@
+/**
+ * The RAM's configuration: one typed object with commented defaults (shared DESIGN.md);
+ * unknown keys are rejected and values are checked, with errors that name the key.
+ *
+ * @module
+ */
+
+/** Network and policy sizes. Defaults follow the widely used PyTorch RAM at 28×28. */
+export interface RamConfig {
+  /** Input height and width in pixels (one channel). */
+  height: number; // 28
+  width: number; // 28
+  /** Retina: side g of every patch, number of scales k, scale factor s. */
+  patch: number; // 8
+  scales: number; // 1
+  scale: number; // 2
+  /** Glimpses per episode (T). */
+  glimpses: number; // 6
+  /** Glimpse net: hg = ReLU(fc1·ρ) and hl = ReLU(fc2·l) sizes, and g = ReLU(fc3·hg + fc4·hl). */
+  glimpseHidden: number; // 128
+  locationHidden: number; // 128
+  glimpseOut: number; // 256
+  /** Recurrent core: "rnn" (h = ReLU(i2h·g + h2h·h)) or "lstm"; its state size. */
+  core: "rnn" | "lstm";
+  hidden: number; // 256
+  /** Location policy: hidden size of loc1 and the fixed standard deviation σ. */
+  policyHidden: number; // 128
+  sigma: number; // 0.05
+  /** Number of classes. */
+  classes: number; // 10
+}
+
+/** Optimisation and loss settings. */
+export interface TrainConfig {
+  /** Epochs over the training split. */
+  epochs: number; // 20
+  /** Samples per batch. */
+  batch: number; // 128
+  /** Adam learning rate (RAM). */
+  lr: number; // 3e-4
+  /** Weight λ of the REINFORCE term. */
+  lambda: number; // 0.01
+  /** Seed of every random draw (init, shuffle, first locations, policy noise). */
+  seed: number; // 1
+}
+
+/** The defaults of {@link RamConfig}. */
+export const DEFAULT_RAM: Readonly<RamConfig> = Object.freeze({
+  height: 28,
+  width: 28,
+  patch: 8,
+  scales: 1,
+  scale: 2,
+  glimpses: 6,
+  glimpseHidden: 128,
+  locationHidden: 128,
+  glimpseOut: 256,
+  core: "rnn",
+  hidden: 256,
+  policyHidden: 128,
+  sigma: 0.05,
+  classes: 10,
+});
+
+/** The defaults of {@link TrainConfig}. */
+export const DEFAULT_TRAIN: Readonly<TrainConfig> = Object.freeze({
+  epochs: 20,
+  batch: 128,
+  lr: 3e-4,
+  lambda: 0.01,
+  seed: 1,
+});
+
+function resolve<T extends object>(
+  what: string,
+  defaults: Readonly<T>,
+  given: Record<string, unknown>,
+  check: (key: keyof T, value: unknown) => string | null,
+): T {
+  const out = { ...defaults } as T;
+  for (const [key, value] of Object.entries(given)) {
+    if (value === undefined) continue;
+    if (!(key in defaults)) {
+      throw new Error(
+        `unknown ${what} key "${key}" (known: ${Object.keys(defaults).join(", ")})`,
+      );
+    }
+    const problem = check(key as keyof T, value);
+    if (problem) throw new Error(`${what} "${key}" = ${JSON.stringify(value)}: ${problem}`);
+    (out as Record<string, unknown>)[key] = value;
+  }
+  return out;
+}
+
+function positiveInt(v: unknown): string | null {
+  return typeof v === "number" && Number.isInteger(v) && v > 0
+    ? null
+    : "must be a positive integer";
+}
+
+/**
+ * Fills in defaults and validates a model config.
+ *
+ * @example
+ * ```ts
+ * import { resolveRamConfig } from "./config.ts";
+ * const cfg = resolveRamConfig({ glimpses: 4 });
+ * // cfg.hidden === 256
+ * ```
+ */
+export function resolveRamConfig(given: Record<string, unknown> = {}): RamConfig {
+  const cfg = resolve("model config", DEFAULT_RAM, given, (key, v) => {
+    if (key === "core") return v === "rnn" || v === "lstm" ? null : 'must be "rnn" or "lstm"';
+    if (key === "sigma") {
+      return typeof v === "number" && v > 0 && Number.isFinite(v) ? null : "must be positive";
+    }
+    return positiveInt(v);
+  });
+  if (cfg.classes < 2) {
+    throw new Error(`model config "classes" = ${cfg.classes}: must be at least 2`);
+  }
+  return cfg;
+}
+
+/** Fills in defaults and validates a training config. */
+export function resolveTrainConfig(given: Record<string, unknown> = {}): TrainConfig {
+  return resolve("training config", DEFAULT_TRAIN, given, (key, v) => {
+    if (key === "lr" || key === "lambda") {
+      return typeof v === "number" && v >= 0 && Number.isFinite(v)
+        ? null
+        : "must be a non-negative number";
+    }
+    if (key === "seed") {
+      return typeof v === "number" && Number.isInteger(v) ? null : "must be an integer";
+    }
+    if (key === "epochs") {
+      return typeof v === "number" && Number.isInteger(v) && v >= 0
+        ? null
+        : "must be a non-negative integer";
+    }
+    return positiveInt(v);
+  });
+}
+
+/** Retina defaults for a canvas size (DESIGN.md): 8×8×1 at 28, 12×12×3 at 60, 12×12×4 at 100. */
+export function retinaDefaultsFor(size: number): Pick<RamConfig, "patch" | "scales" | "scale"> {
+  if (size >= 100) return { patch: 12, scales: 4, scale: 2 };
+  if (size >= 60) return { patch: 12, scales: 3, scale: 2 };
+  return { patch: 8, scales: 1, scale: 2 };
+}
