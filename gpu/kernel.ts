@@ -129,7 +129,13 @@ export class Dispatch {
         { binding: 0, resource: { buffer: this.uniform } },
         ...buffers.map((b, i) => ({
           binding: i + 1,
-          resource: { buffer: "buffer" in b ? b.buffer : b },
+          resource: "buffer" in b
+            ? {
+              buffer: b.buffer,
+              offset: b.offset,
+              size: Math.min(b.bindingSize, b.buffer.size - b.offset),
+            }
+            : { buffer: b },
         })),
       ],
     });

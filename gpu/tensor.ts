@@ -8,7 +8,7 @@ import type { Gpu } from "./device.ts";
 /** Usage every tensor gets: kernels read and write it, and it can be copied in and out. */
 const TENSOR_USAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
 
-/** A row-major f32 tensor living in a GPU storage buffer. */
+/** A row-major f32 tensor living in a GPU storage buffer, possibly a view into a larger one. */
 export class Tensor {
   /** Number of elements. */
   readonly size: number;
@@ -16,13 +16,53 @@ export class Tensor {
     readonly buffer: GPUBuffer,
     readonly shape: readonly number[],
     readonly label: string,
+    /** Byte offset of element 0 in `buffer` (a multiple of {@link VIEW_ALIGN} floats · 4). */
+    readonly offset = 0,
   ) {
     this.size = shape.reduce((a, b) => a * b, 1);
+  }
+  /** Bytes a binding of this tensor covers (at least 16, rounded up to 16). */
+  get bindingSize(): number {
+    return Math.max(16, Math.ceil(this.size / 4) * 16);
   }
   /** Size in bytes of the data (the buffer may be larger). */
   get bytes(): number {
     return this.size * 4;
   }
+}
+
+/**
+ * Views must start at multiples of this many floats: 256 bytes, the largest
+ * minStorageBufferOffsetAlignment WebGPU allows, so views bind on every adapter.
+ */
+export const VIEW_ALIGN = 64;
+
+/** Rounds an element count up to a multiple of {@link VIEW_ALIGN}. */
+export function alignView(n: number): number {
+  return Math.ceil(n / VIEW_ALIGN) * VIEW_ALIGN;
+}
+
+/**
+ * A view of `size(shape)` elements of `base` starting at element `offset` (a multiple of
+ * {@link VIEW_ALIGN}). Lets all parameters live in one buffer so one dispatch updates them all.
+ */
+export function view(
+  base: Tensor,
+  offset: number,
+  shape: readonly number[],
+  label: string,
+): Tensor {
+  const size = shape.reduce((a, b) => a * b, 1);
+  if (offset % VIEW_ALIGN !== 0) throw new Error(`view ${label}: offset ${offset} is not aligned`);
+  const bytes = base.offset + offset * 4;
+  if (
+    offset + size > base.size || bytes + Math.max(16, Math.ceil(size / 4) * 16) > base.buffer.size
+  ) {
+    throw new Error(
+      `view ${label}: [${offset}, ${offset + size}) exceeds ${base.label} [${base.shape}]`,
+    );
+  }
+  return new Tensor(base.buffer, shape, label, bytes);
 }
 
 /** Allocates a tensor; `data` (if given) is uploaded, otherwise the tensor is zero. */
@@ -48,12 +88,12 @@ export function upload(gpu: Gpu, t: Tensor, data: ArrayLike<number>, offset = 0)
     throw new Error(`upload of ${data.length} values into ${t.label} [${t.shape}] overflows`);
   }
   const f32 = data instanceof Float32Array ? data : Float32Array.from(data);
-  gpu.device.queue.writeBuffer(t.buffer, offset * 4, f32 as Float32Array<ArrayBuffer>);
+  gpu.device.queue.writeBuffer(t.buffer, t.offset + offset * 4, f32 as Float32Array<ArrayBuffer>);
 }
 
-/** Zeroes a tensor inside an encoder. */
+/** Zeroes a tensor (or view) inside an encoder. */
 export function clear(encoder: GPUCommandEncoder, t: Tensor): void {
-  encoder.clearBuffer(t.buffer);
+  encoder.clearBuffer(t.buffer, t.offset, Math.ceil(t.bytes / 4) * 4);
 }
 
 /**
@@ -82,7 +122,7 @@ export class Readback {
     const enc = encoder ?? device.createCommandEncoder({ label: `${this.label} copy` });
     let offset = 0;
     for (const t of tensors) {
-      if (t.bytes > 0) enc.copyBufferToBuffer(t.buffer, 0, staging, offset, t.bytes);
+      if (t.bytes > 0) enc.copyBufferToBuffer(t.buffer, t.offset, staging, offset, t.bytes);
       offset += t.bytes;
     }
     device.queue.submit([enc.finish()]);
