@@ -1,0 +1,166 @@
+/**
+ * Loads a dataset from its command-line form: `--dataset mnist|fashion-mnist|idx:DIR|folder:DIR`
+ * with `--variant plain|translated|cluttered`, `--canvas N`, `--distractors K`,
+ * `--distractor-size S` and an optional validation slice carved from train.
+ *
+ * @module
+ */
+import { holdOut } from "./split.ts";
+import type { Dataset, Split } from "./types.ts";
+import { type Variant, type VariantGeometry, VARIANTS, variantSplit } from "./variants.ts";
+
+/** The dataset names and forms `loadDataset` accepts. */
+export const DATASET_SPECS: readonly string[] = ["mnist"];
+
+/** Options of {@link loadDataset}; every field has a default. */
+export interface DatasetOptions {
+  /** "plain" (default): the images as they are; "translated" or "cluttered": on a canvas. */
+  variant?: Variant;
+  /** Canvas side for translated/cluttered; default 60. */
+  canvas?: number;
+  /** Distractor crops for cluttered; default 4 below a 100-pixel canvas, else 8. */
+  distractors?: number;
+  /** Side of each distractor crop; default 8. */
+  distractorSize?: number;
+  /** Seed of the generated placements and of the validation slice; default 1. */
+  seed?: number;
+  /** Fraction of train held out as `validation` (stratified, seeded); default none. */
+  validation?: number;
+}
+
+/** A loaded dataset plus what was resolved from the options. */
+export interface LoadedDataset extends Dataset {
+  /** The base dataset's name, e.g. "mnist" or "idx:/data/mnist". */
+  readonly base: string;
+  readonly variant: Variant;
+  /** Canvas geometry of translated/cluttered variants; undefined for plain. */
+  readonly geometry?: VariantGeometry;
+  /** The held-out slice of train when `validation` was given (train then excludes it). */
+  readonly validation?: Split;
+}
+
+/**
+ * Loads `spec` ("mnist", …) with the given variant options.
+ *
+ * Sample j of a split at epoch e is a pure function of (seed, split, e, j); evaluate with a
+ * fixed epoch (0) to score the same test images every time.
+ *
+ * @example
+ * ```ts
+ * import { loadDataset } from "./load.ts";
+ * const ds = await loadDataset("mnist", { variant: "cluttered", canvas: 60 });
+ * const x = new Float32Array(ds.height * ds.width); // (1, 60, 60)
+ * const clean = new Float32Array(28 * 28); // (1, 28, 28)
+ * ds.train.fill([0], 0, x, clean);
+ * ```
+ */
+export async function loadDataset(
+  spec: string,
+  options: DatasetOptions = {},
+): Promise<LoadedDataset> {
+  const base = await loadBase(spec);
+  return applyOptions(base, options);
+}
+
+async function loadBase(spec: string): Promise<Dataset> {
+  if (spec === "mnist") return (await import("./mnist.ts")).mnist();
+  throw new Error(
+    `Unknown dataset "${spec}": use one of ${DATASET_SPECS.join(", ")}`,
+  );
+}
+
+/** Resolves the variant options against a loaded base dataset (exported for tests). */
+export function applyOptions(base: Dataset, options: DatasetOptions): LoadedDataset {
+  const variant = options.variant ?? "plain";
+  if (!VARIANTS.includes(variant)) {
+    throw new Error(`Unknown --variant "${variant}": use one of ${VARIANTS.join(", ")}`);
+  }
+  const seed = options.seed ?? 1;
+  let train = base.train;
+  let validation: Split | undefined;
+  if (options.validation !== undefined) {
+    ({ train, validation } = holdOut(base.train, options.validation, seed));
+  }
+  if (variant === "plain") {
+    for (const k of ["canvas", "distractors", "distractorSize"] as const) {
+      if (options[k] !== undefined) {
+        throw new Error(`--${flag(k)} needs --variant translated or cluttered`);
+      }
+    }
+    return { ...base, base: base.name, variant, train, validation };
+  }
+  const canvas = options.canvas ?? 60;
+  const distractors = variant === "translated" ? 0 : options.distractors ?? (canvas >= 100 ? 8 : 4);
+  if (variant === "translated" && (options.distractors ?? 0) !== 0) {
+    throw new Error(`--distractors needs --variant cluttered (translated has none)`);
+  }
+  const geometry: VariantGeometry = {
+    canvas,
+    distractors,
+    distractorSize: options.distractorSize ?? 8,
+    seed,
+  };
+  const wrap = (s: Split, tag: number) => variantSplit(s, base.height, base.width, geometry, tag);
+  const suffix = variant === "translated"
+    ? `translated-${canvas}`
+    : `cluttered-${canvas}-${distractors}x${geometry.distractorSize}`;
+  return {
+    name: `${base.name}/${suffix}`,
+    base: base.name,
+    variant,
+    geometry,
+    height: canvas,
+    width: canvas,
+    classes: base.classes,
+    classNames: base.classNames,
+    train: wrap(train, 0),
+    test: wrap(base.test, 1),
+    validation: validation && wrap(validation, 2),
+  };
+}
+
+function flag(key: string): string {
+  return key.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase());
+}
+
+/**
+ * Converts command-line flag values (strings from commander, or numbers) into
+ * {@link DatasetOptions}, with an error naming the flag when a value is not a number.
+ *
+ * @example
+ * ```ts
+ * import { datasetOptionsFromFlags } from "./load.ts";
+ * const o = datasetOptionsFromFlags({ variant: "cluttered", canvas: "100" });
+ * // o.canvas === 100
+ * ```
+ */
+export function datasetOptionsFromFlags(flags: {
+  variant?: string;
+  canvas?: string | number;
+  distractors?: string | number;
+  distractorSize?: string | number;
+  seed?: string | number;
+  validation?: string | number;
+}): DatasetOptions {
+  const num = (key: keyof typeof flags, integer: boolean): number | undefined => {
+    const v = flags[key];
+    if (v === undefined) return undefined;
+    const n = typeof v === "number" ? v : Number(v);
+    if (v === "" || !Number.isFinite(n) || (integer && !Number.isInteger(n))) {
+      throw new Error(`--${flag(key)} must be ${integer ? "an integer" : "a number"}, got "${v}"`);
+    }
+    return n;
+  };
+  const variant = flags.variant;
+  if (variant !== undefined && !VARIANTS.includes(variant as Variant)) {
+    throw new Error(`Unknown --variant "${variant}": use one of ${VARIANTS.join(", ")}`);
+  }
+  return {
+    variant: variant as Variant | undefined,
+    canvas: num("canvas", true),
+    distractors: num("distractors", true),
+    distractorSize: num("distractorSize", true),
+    seed: num("seed", true),
+    validation: num("validation", false),
+  };
+}
