@@ -1,0 +1,144 @@
+import { activationBackwardRef, activationRef } from "../kernels/activation_ref.ts";
+import {
+  activationKernels,
+  bindActivation,
+  bindActivationBackward,
+} from "../kernels/activation.ts";
+import type { Activation } from "../kernels/matmul_ref.ts";
+import { run } from "../gpu/kernel.ts";
+import { read, tensor } from "../gpu/tensor.ts";
+import { assertClose, dot, finiteDiff, randomArray } from "./_assert.ts";
+import { gpuTest } from "./_gpu.ts";
+
+const ACTS: Activation[] = ["none", "relu", "tanh", "sigmoid"];
+// Not multiples of the workgroup size (256), one element, and a (B=130, hidden=256) layer.
+const SIZES = [1, 5, 130, 257, 130 * 256];
+
+gpuTest("activation forward matches the CPU reference", async (gpu) => {
+  const k = await activationKernels(gpu);
+  for (const act of ACTS) {
+    for (const n of SIZES) {
+      const x = randomArray(n, n, -3, 3);
+      const want = new Float32Array(n);
+      activationRef(act, x, want);
+      const out = tensor(gpu, [n], "out", randomArray(n, 7));
+      run(gpu, [bindActivation(gpu, k, act, n, tensor(gpu, [n], "x", x), out)]);
+      assertClose(await read(gpu, out), want, { atol: 1e-6, rtol: 1e-5, label: `${act} n=${n}` });
+    }
+  }
+});
+
+gpuTest("activation forward saturates without NaN on extreme inputs", async (gpu) => {
+  const k = await activationKernels(gpu);
+  const x = Float32Array.from([-1e30, -1e4, -100, -89, -20, -9, 0, 9, 20, 89, 100, 1e4, 1e30]);
+  const n = x.length;
+  for (const act of ACTS) {
+    const want = new Float32Array(n);
+    activationRef(act, x, want);
+    const out = tensor(gpu, [n], "out");
+    run(gpu, [bindActivation(gpu, k, act, n, tensor(gpu, [n], "x", x), out)]);
+    const got = await read(gpu, out);
+    assertClose(got, want, { atol: 1e-6, rtol: 1e-6, label: `extreme ${act}` });
+    for (const v of got) if (Number.isNaN(v)) throw new Error(`${act} gave NaN on ${x}`);
+  }
+});
+
+gpuTest(
+  "activation backward matches the CPU reference, overwriting and accumulating",
+  async (gpu) => {
+    const k = await activationKernels(gpu);
+    for (const act of ACTS) {
+      for (const n of SIZES) {
+        // y is a forward output, including saturated values (tanh ±1, sigmoid 0 and 1).
+        const pre = randomArray(n, 3 * n, -30, 30);
+        const y = new Float32Array(n);
+        activationRef(act, pre, y);
+        const dy = randomArray(n, 5 * n);
+        const dx0 = randomArray(n, 11 * n);
+        for (const accumulate of [false, true]) {
+          const want = new Float32Array(n);
+          activationBackwardRef(act, y, dy, want);
+          if (accumulate) { for (let i = 0; i < n; i++) want[i] += dx0[i]; }
+          const dx = tensor(gpu, [n], "dx", dx0);
+          run(gpu, [
+            bindActivationBackward(
+              gpu,
+              k,
+              act,
+              n,
+              tensor(gpu, [n], "y", y),
+              tensor(gpu, [n], "dy", dy),
+              dx,
+              accumulate,
+            ),
+          ]);
+          assertClose(await read(gpu, dx), want, {
+            atol: 1e-6,
+            rtol: 1e-5,
+            label: `${act} backward n=${n} accumulate=${accumulate}`,
+          });
+        }
+      }
+    }
+  },
+);
+
+gpuTest("activation touches only the first n elements", async (gpu) => {
+  const k = await activationKernels(gpu);
+  const x = randomArray(10, 1), before = randomArray(10, 2);
+  const out = tensor(gpu, [10], "out", before);
+  run(gpu, [bindActivation(gpu, k, "tanh", 7, tensor(gpu, [10], "x", x), out)]);
+  const got = await read(gpu, out);
+  const want = before.slice();
+  activationRef("tanh", x.subarray(0, 7), want);
+  assertClose(got, want, { atol: 1e-6, label: "prefix" });
+});
+
+gpuTest("activation covers sizes beyond one dispatch's 65535 workgroups", async (gpu) => {
+  const k = await activationKernels(gpu);
+  const n = 65535 * 256 + 77; // forces the grid-stride loop to take a second lap
+  const x = randomArray(n, 3, -2, 2);
+  const gx = tensor(gpu, [n], "x", x), out = tensor(gpu, [n], "out");
+  run(gpu, [bindActivation(gpu, k, "relu", n, gx, out)]);
+  const got = await read(gpu, out);
+  gx.buffer.destroy();
+  out.buffer.destroy();
+  let bad = 0;
+  for (let i = 0; i < n; i++) if (got[i] !== (x[i] > 0 ? x[i] : 0)) bad++;
+  if (bad > 0) throw new Error(`relu over ${n} elements: ${bad} wrong values`);
+});
+
+gpuTest("activation rejects aliased and undersized tensors", async (gpu) => {
+  const k = await activationKernels(gpu);
+  const a = tensor(gpu, [4], "a"), b = tensor(gpu, [2], "b");
+  const expectThrow = (f: () => unknown, what: string) => {
+    try {
+      f();
+    } catch {
+      return;
+    }
+    throw new Error(`expected an error for ${what}`);
+  };
+  expectThrow(() => bindActivation(gpu, k, "relu", 4, a, a), "in-place forward");
+  expectThrow(() => bindActivation(gpu, k, "relu", 4, a, b), "short output");
+  expectThrow(() => bindActivationBackward(gpu, k, "relu", 4, a, a, a), "aliased dx");
+});
+
+for (const act of ["relu", "tanh", "sigmoid"] as Activation[]) {
+  Deno.test(`activationBackwardRef (${act}) matches finite differences`, () => {
+    const n = 40;
+    // Keep relu inputs away from its kink at 0, where the finite difference is meaningless.
+    const x = randomArray(n, 31, -3, 3).map((v) => (Math.abs(v) < 0.05 ? v + 0.1 : v));
+    const proj = randomArray(n, 32);
+    const y = new Float32Array(n);
+    const loss = () => {
+      const out = new Float32Array(n);
+      activationRef(act, x, out);
+      return dot(out, proj);
+    };
+    activationRef(act, x, y);
+    const dx = new Float32Array(n);
+    activationBackwardRef(act, y, proj, dx);
+    assertClose(dx, finiteDiff(x, loss), { atol: 2e-3, rtol: 1e-2, label: `${act} dx` });
+  });
+}
