@@ -69,3 +69,12 @@ export function nllBackwardRef(
     }
   }
 }
+
+/** pred(B) = argmax_c x[b, c] (the first index on ties); x may be logits or log-probabilities. */
+export function argmaxRef(batch: number, C: number, x: Float32Array, pred: Int32Array): void {
+  for (let b = 0; b < batch; b++) {
+    let best = 0;
+    for (let c = 1; c < C; c++) if (x[b * C + c] > x[b * C + best]) best = c;
+    pred[b] = best;
+  }
+}
