@@ -19,6 +19,7 @@ const MAX_GROUPS = 65535;
 export interface ActivationKernels {
   forward: Kernel;
   backward: Kernel;
+  backwardInPlace: Kernel;
 }
 
 /**
@@ -52,6 +53,13 @@ export async function activationKernels(gpu: Gpu): Promise<ActivationKernels> {
       code: activationWgsl,
       entryPoint: "backward",
       storage: ["read", "read", "read_write"],
+      constants,
+    }),
+    backwardInPlace: await compileKernel(gpu, {
+      name: "activation.backward_in_place",
+      code: activationWgsl,
+      entryPoint: "backward_in_place",
+      storage: ["read", "read_write"],
       constants,
     }),
   };
@@ -89,7 +97,9 @@ export function bindActivation(
 
 /**
  * Binds dx(n) = dy(n)·act'(y(n)) (+ dx when `accumulate`), where y is the forward output.
- * With act "none" it copies (or adds) dy into dx. Bytes per encode: 12·n (16·n accumulating).
+ * With act "none" it copies (or adds) dy into dx. `dx` may be `dy` itself (in place, not
+ * accumulating), which runs the `backward_in_place` entry point. Bytes per encode: 12·n
+ * (16·n accumulating).
  */
 export function bindActivationBackward(
   gpu: Gpu,
@@ -104,8 +114,18 @@ export function bindActivationBackward(
   need("forward output", y, n);
   need("gradient", dy, n);
   need("input gradient", dx, n);
-  if (dx === y || dx === dy) {
-    throw new Error(`activation: dx ${dx.label} must not alias y or dy`);
+  if (dx === y) throw new Error(`activation: dx ${dx.label} must not alias the forward output`);
+  if (dx === dy) {
+    if (accumulate) {
+      throw new Error(`activation: in-place backward on ${dx.label} cannot also accumulate`);
+    }
+    return new Dispatch(
+      gpu,
+      k.backwardInPlace,
+      [y, dx],
+      packUniforms({ n, act: ACT[act], accumulate: 0 }),
+      [Math.min(groups(n, WG), MAX_GROUPS)],
+    );
   }
   return new Dispatch(
     gpu,

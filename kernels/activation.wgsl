@@ -9,6 +9,9 @@
 //
 // Bindings of `forward`:  0 uniforms Params, 1 x (read, n), 2 out (read_write, n).
 // Bindings of `backward`: 0 uniforms Params, 1 y (read, n), 2 dy (read, n), 3 dx (read_write, n).
+// Bindings of `backward_in_place`: 0 uniforms Params, 1 y (read, n), 2 d (read_write, n):
+//   d = d·act'(y), for callers that overwrite the upstream gradient (a buffer cannot be bound
+//   both read-only and writable in one dispatch).
 
 struct Params {
   n: u32,
@@ -63,5 +66,19 @@ fn backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) 
     var d = bdy[i] * derivative(by[i]);
     if (p.accumulate != 0u) { d += bdx[i]; }
     bdx[i] = d;
+  }
+}
+
+@group(0) @binding(1) var<storage, read> iy: array<f32>;
+@group(0) @binding(2) var<storage, read_write> id: array<f32>;
+
+@compute @workgroup_size(WG)
+fn backward_in_place(
+  @builtin(global_invocation_id) gid: vec3u,
+  @builtin(num_workgroups) nwg: vec3u,
+) {
+  let stride = nwg.x * WG;
+  for (var i = gid.x; i < p.n; i += stride) {
+    id[i] = id[i] * derivative(iy[i]);
   }
 }

@@ -83,6 +83,26 @@ gpuTest(
   },
 );
 
+gpuTest("activation backward in place (dx = dy) matches the CPU reference", async (gpu) => {
+  const k = await activationKernels(gpu);
+  for (const act of ACTS) {
+    for (const n of SIZES) {
+      const y = new Float32Array(n);
+      activationRef(act, randomArray(n, 2 * n, -30, 30), y);
+      const dy = randomArray(n, 9 * n);
+      const want = new Float32Array(n);
+      activationBackwardRef(act, y, dy, want);
+      const d = tensor(gpu, [n], "d", dy);
+      run(gpu, [bindActivationBackward(gpu, k, act, n, tensor(gpu, [n], "y", y), d, d)]);
+      assertClose(await read(gpu, d), want, {
+        atol: 1e-6,
+        rtol: 1e-5,
+        label: `${act} in place n=${n}`,
+      });
+    }
+  }
+});
+
 gpuTest("activation touches only the first n elements", async (gpu) => {
   const k = await activationKernels(gpu);
   const x = randomArray(10, 1), before = randomArray(10, 2);
@@ -121,7 +141,11 @@ gpuTest("activation rejects aliased and undersized tensors", async (gpu) => {
   };
   expectThrow(() => bindActivation(gpu, k, "relu", 4, a, a), "in-place forward");
   expectThrow(() => bindActivation(gpu, k, "relu", 4, a, b), "short output");
-  expectThrow(() => bindActivationBackward(gpu, k, "relu", 4, a, a, a), "aliased dx");
+  expectThrow(() => bindActivationBackward(gpu, k, "relu", 4, a, b, a), "dx aliasing y");
+  expectThrow(
+    () => bindActivationBackward(gpu, k, "relu", 4, b, a, a, true),
+    "in-place accumulation",
+  );
 });
 
 for (const act of ["relu", "tanh", "sigmoid"] as Activation[]) {
