@@ -1,0 +1,161 @@
+/**
+ * CPU reference for kernels/vae.wgsl: the element-wise and per-sample operations of the VAE
+ * probe (DESIGN.md "The VAE probe"). GPU version: kernels/vae.ts.
+ *
+ * Layout. The encoder's two heads are one linear layer 256 → 2L whose output `stats` (B, 2L)
+ * holds μ in columns [0, L) and log σ² in columns [L, 2L) of each row; its gradient `dstats`
+ * has the same layout. (Two Linear(256→L) layers are the same function with their weights
+ * stacked; one layer saves a dispatch forward and three backward.)
+ *
+ * Loss normalisation. The probe's loss is the mean over rows of the per-sample sums,
+ *   L = (1/R) Σ_r (BCE_r + KL_r),  BCE_r = Σ_pixels bce,  KL_r = −½ Σ_j (1 + lv − μ² − e^lv),
+ * where R is the number of rows in the batch (B samples, or T·B sample-glimpse pairs when
+ * all glimpses are batched together). This is PyTorch's VAE example (reduction "sum")
+ * divided by the batch, so the loss is in nats per image and does not change with the batch
+ * size. Per-sample values are written unscaled (they are the metrics); gradients carry the
+ * 1/R as `scale` / `klScale` (see {@link vaeScale}).
+ *
+ * @module
+ */
+import { sigmoid } from "./lstm_ref.ts";
+
+/** Sizes of the latent operations. */
+export interface LatentShape {
+  /** Rows R (samples, or sample-glimpse pairs). */
+  batch: number;
+  /** Latent size L (stats has 2L columns). */
+  latent: number;
+}
+
+/** Sizes of the reconstruction loss. */
+export interface BceShape {
+  /** Rows R of logits. */
+  rows: number;
+  /** Pixels P per row (784 for 28×28). */
+  pixels: number;
+  /**
+   * Rows of the target; logits row r is compared with target row r % targetRows, so T·B
+   * reconstructions can share B clean digits. Default: rows.
+   */
+  targetRows?: number;
+}
+
+/** The gradient scale of the mean-over-rows loss: 1/R. */
+export function vaeScale(rows: number): number {
+  return 1 / rows;
+}
+
+/**
+ * Reparameterisation and per-sample KL: z = μ + exp(½ lv)·ε, and, when `kl` is given,
+ * kl[r] = −½ Σ_j (1 + lv − μ² − exp(lv)). Pass ε = 0 to decode μ (no sampling).
+ *
+ * @example
+ * ```ts
+ * import { latentForwardRef } from "./vae_ref.ts";
+ * const z = new Float32Array(1), kl = new Float32Array(1);
+ * // μ = 1, log σ² = 0, ε = 2
+ * latentForwardRef({ batch: 1, latent: 1 }, new Float32Array([1, 0]), new Float32Array([2]), z, kl);
+ * // z[0] === 3; kl[0] === 0.5
+ * ```
+ */
+export function latentForwardRef(
+  s: LatentShape,
+  stats: Float32Array, // (R, 2L): μ | log σ²
+  eps: Float32Array, // (R, L) standard normal noise
+  z: Float32Array, // (R, L) out
+  kl: Float32Array | null, // (R) out: per-sample KL in nats
+): void {
+  const { batch, latent: L } = s;
+  for (let r = 0; r < batch; r++) {
+    let k = 0;
+    for (let j = 0; j < L; j++) {
+      const mu = stats[r * 2 * L + j], lv = stats[r * 2 * L + L + j];
+      z[r * L + j] = mu + Math.exp(0.5 * lv) * eps[r * L + j];
+      k += 1 + lv - mu * mu - Math.exp(lv);
+    }
+    if (kl) kl[r] = -0.5 * k;
+  }
+}
+
+/**
+ * Backward of the reparameterisation plus `klScale` times the KL gradient, written (not
+ * accumulated) into dstats (R, 2L):
+ *   dμ  = dz + klScale·μ,
+ *   dlv = dz·½·exp(½ lv)·ε + klScale·½·(exp(lv) − 1).
+ * With the loss of this module's doc, klScale = β/R (β = 1 for the plain VAE).
+ *
+ * @example
+ * ```ts
+ * import { latentBackwardRef } from "./vae_ref.ts";
+ * const d = new Float32Array(2);
+ * latentBackwardRef({ batch: 1, latent: 1 }, new Float32Array([1, 0]), new Float32Array([2]),
+ *   new Float32Array([1]), 1, d);
+ * // d is [2, 1]: dμ = 1 + 1, dlv = ½·1·2 + ½·0
+ * ```
+ */
+export function latentBackwardRef(
+  s: LatentShape,
+  stats: Float32Array, // (R, 2L)
+  eps: Float32Array, // (R, L)
+  dz: Float32Array, // (R, L) dL/dz
+  klScale: number,
+  dstats: Float32Array, // (R, 2L) out: dμ | dlog σ²
+): void {
+  const { batch, latent: L } = s;
+  for (let r = 0; r < batch; r++) {
+    for (let j = 0; j < L; j++) {
+      const mu = stats[r * 2 * L + j], lv = stats[r * 2 * L + L + j];
+      const d = dz[r * L + j];
+      dstats[r * 2 * L + j] = d + klScale * mu;
+      dstats[r * 2 * L + L + j] = d * 0.5 * Math.exp(0.5 * lv) * eps[r * L + j] +
+        klScale * 0.5 * (Math.exp(lv) - 1);
+    }
+  }
+}
+
+/**
+ * Binary cross-entropy of sigmoid(logits) against targets t in [0, 1], computed from the
+ * logits without overflow: bce = max(x, 0) − x·t + log(1 + e^−|x|). Writes, when given,
+ * loss[r] = Σ_p bce (unscaled, nats per image) and dlogits = (σ(x) − t)·scale.
+ *
+ * @example
+ * ```ts
+ * import { bceRef } from "./vae_ref.ts";
+ * const loss = new Float32Array(1), d = new Float32Array(2);
+ * bceRef({ rows: 1, pixels: 2 }, new Float32Array([0, 80]), new Float32Array([1, 1]), loss, d, 1);
+ * // loss[0] ≈ ln 2; d ≈ [-0.5, 0]
+ * ```
+ */
+export function bceRef(
+  s: BceShape,
+  logits: Float32Array, // (R, P)
+  target: Float32Array, // (targetRows, P) in [0, 1]
+  loss: Float32Array | null, // (R) out
+  dlogits: Float32Array | null, // (R, P) out
+  scale: number,
+): void {
+  const { rows, pixels: P } = s;
+  const tr = s.targetRows ?? rows;
+  for (let r = 0; r < rows; r++) {
+    let sum = 0;
+    const t0 = (r % tr) * P;
+    for (let p = 0; p < P; p++) {
+      const x = logits[r * P + p], t = target[t0 + p];
+      sum += Math.max(x, 0) - x * t + Math.log1p(Math.exp(-Math.abs(x)));
+      if (dlogits) dlogits[r * P + p] = (sigmoid(x) - t) * scale;
+    }
+    if (loss) loss[r] = sum;
+  }
+}
+
+/** Reconstructions from decoder logits: out = σ(logits), element-wise. */
+export function sigmoidRef(logits: Float32Array, out: Float32Array): void {
+  for (let i = 0; i < logits.length; i++) out[i] = sigmoid(logits[i]);
+}
+
+/** The probe's loss: mean over rows of BCE_r + KL_r (see the module doc). */
+export function vaeLossRef(bce: Float32Array, kl: Float32Array): number {
+  let s = 0;
+  for (let r = 0; r < bce.length; r++) s += bce[r] + kl[r];
+  return s / bce.length;
+}
