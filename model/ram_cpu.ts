@@ -1,0 +1,353 @@
+/**
+ * The `cpu` backend: the RAM of shared DESIGN.md on plain Float32Arrays, composed from the CPU
+ * references (model/ram_cpu_pass.ts), with Adam from kernels/adam_ref.ts. It is the reference
+ * the `webgpu` backend is held to, number for number, and the fallback without an adapter.
+ *
+ * Conventions both backends share (see also model/returns.ts):
+ * - nll: mean over the batch of −log p_T(y) (the last glimpse only).
+ * - baseline: mean of (b_t − G_{t+1})² over the (T−1)·B action steps (0 when T = 1).
+ * - reinforce: λ·mean_b Σ_{t<T} −log π(a_t)·(G_{t+1} − b_t); loss = nll + baseline + reinforce.
+ * - accuracy: fraction of the batch whose argmax p_T is the label.
+ * - reward: mean over the batch of the episode's total reward Σ_{t=1..T} r_t.
+ * - Adam: PyTorch defaults (β 0.9, 0.999, ε 1e-8), lr from TrainConfig, bias correction with
+ *   the 1-based step count kept in TrainState.step.
+ *
+ * @module
+ */
+import type {
+  Batch,
+  ParamMap,
+  RamBackend,
+  Rollout,
+  RolloutOptions,
+  StepNoise,
+  StepResult,
+  TrainState,
+} from "./backend.ts";
+import type { RamConfig, TrainConfig } from "./config.ts";
+import type { Episodes, RewardFn } from "../rewards/types.ts";
+import { checkParams, cloneParams, initParams, zeroParams } from "./params.ts";
+import { baselineLoss, meanEpisodeReward, reinforceLoss, returnsFromRewards } from "./returns.ts";
+import {
+  actionArrays,
+  type ActionSource,
+  backwardPass,
+  bindNet,
+  forwardPass,
+  type Net,
+  type Trace,
+} from "./ram_cpu_pass.ts";
+import { nllRef } from "../kernels/softmax_ref.ts";
+import { adamRef } from "../kernels/adam_ref.ts";
+
+/** The loss parts, gradients and intermediate values of one step, without an Adam update. */
+export interface LossAndGrads extends StepResult {
+  /** Gradient of `loss` for every parameter (a fresh map, names as model/params.ts). */
+  grads: ParamMap;
+  /** Actions a_1..a_{T−1} taken, unclamped, (T−1, B, 2). */
+  actions: Float32Array;
+  /** Returns G_{t+1} credited to each action, (T−1, B). */
+  returns: Float32Array;
+  /** Baselines b_t, (T−1, B). */
+  baselines: Float32Array;
+  /** REINFORCE gradient reaching each policy mean μ_t, (T−1, B, 2). */
+  dmu: Float32Array;
+}
+
+/** Options of {@link CpuRam.lossAndGrads}. */
+export interface LossOptions {
+  /** Weight λ of the REINFORCE term (default 0.01, DESIGN.md). */
+  lambda?: number;
+  /**
+   * Fixed actions (T−1, B, 2) instead of μ + σ·noise.policy. Since actions are constants of
+   * the loss, fixing them gives the loss as a function of the parameters (finite differences).
+   */
+  actions?: Float32Array;
+}
+
+/**
+ * A RAM on the CPU implementing {@link RamBackend}.
+ *
+ * @example
+ * ```ts
+ * import { CpuRam } from "./ram_cpu.ts";
+ * import { resolveRamConfig, resolveTrainConfig } from "./config.ts";
+ * const cfg = resolveRamConfig({ height: 12, width: 12, patch: 4, glimpses: 2, hidden: 8,
+ *   glimpseHidden: 8, locationHidden: 8, glimpseOut: 8, policyHidden: 8, classes: 2 });
+ * const ram = new CpuRam(cfg, 1);
+ * const batch = { size: 1, images: new Float32Array(144), labels: new Int32Array([0]) };
+ * const noise = { start: new Float32Array(2), policy: new Float32Array(2) };
+ * const reward = (e: { T: number; B: number }) => new Float32Array(e.T * e.B);
+ * const r = await ram.trainStep(batch, reward, noise, resolveTrainConfig({ lr: 1e-3 }));
+ * // r.loss === r.nll + r.baseline + r.reinforce
+ * ```
+ */
+export class CpuRam implements RamBackend {
+  readonly name = "cpu" as const;
+  readonly config: RamConfig;
+  #params: ParamMap;
+  #grads: ParamMap;
+  #m: ParamMap;
+  #v: ParamMap;
+  #step = 0;
+  #net: Net;
+  #gradNet: Net;
+
+  /** A RAM initialised as model/params.ts initParams(config, seed). */
+  constructor(config: RamConfig, seed: number) {
+    this.config = { ...config };
+    this.#params = initParams(config, seed);
+    this.#grads = zeroParams(config);
+    this.#m = zeroParams(config);
+    this.#v = zeroParams(config);
+    this.#net = bindNet(config, this.#params);
+    this.#gradNet = bindNet(config, this.#grads);
+  }
+
+  /** The live parameter tensors (mutating them changes the model: for tests and probes). */
+  get params(): ParamMap {
+    return this.#params;
+  }
+
+  /** One training step: forward, rewards, returns, backward through time, one Adam step. */
+  async trainStep(
+    batch: Batch,
+    reward: RewardFn,
+    noise: StepNoise,
+    train: TrainConfig,
+  ): Promise<StepResult> {
+    this.#checkBatch(batch);
+    const trace = this.#forward(batch, noise.start, this.#noiseActions(batch.size, noise));
+    const episodes = this.#episodes(batch, trace);
+    const rewards = await reward(episodes);
+    const r = this.#lossAndGrads(batch, trace, rewards, train.lambda);
+    this.#step++;
+    for (const [name, p] of this.#params) {
+      adamRef(
+        p.data,
+        this.#grads.get(name)!.data,
+        this.#m.get(name)!.data,
+        this.#v.get(name)!.data,
+        this.#step,
+        { lr: train.lr },
+      );
+    }
+    const { nll, baseline, reinforce, loss, accuracy, reward: meanReward } = r;
+    return { nll, baseline, reinforce, loss, accuracy, reward: meanReward };
+  }
+
+  /**
+   * The loss of one batch with given rewards (T, B) and its gradients, without touching the
+   * parameters or Adam. Rewards are constants here (as in training, where the reward function
+   * sees this forward's episodes).
+   */
+  lossAndGrads(
+    batch: Batch,
+    rewards: Float32Array,
+    noise: StepNoise,
+    options: LossOptions = {},
+  ): LossAndGrads {
+    this.#checkBatch(batch);
+    const B = batch.size, n = (this.config.glimpses - 1) * B * 2;
+    let source: ActionSource;
+    if (options.actions) {
+      if (options.actions.length !== n) {
+        throw new Error(
+          `cpu backend: options.actions has ${options.actions.length} values, ` +
+            `expected (T−1)·B·2 = ${n}`,
+        );
+      }
+      const fixed = options.actions;
+      source = (i, _mu, a) => a.set(fixed.subarray(i * B * 2, (i + 1) * B * 2));
+    } else {
+      source = this.#noiseActions(B, noise);
+    }
+    const trace = this.#forward(batch, noise.start, source);
+    const r = this.#lossAndGrads(batch, trace, rewards, options.lambda ?? 0.01);
+    return { ...r, grads: cloneParams(this.#grads) };
+  }
+
+  /** Forward only: the mean policy (or sampled with options.policy), from the centre by default. */
+  rollout(batch: Batch, options: RolloutOptions): Promise<Rollout> {
+    try {
+      return Promise.resolve(this.#rollout(batch, options));
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /** Copies of the parameters, Adam moments and step count. */
+  getState(): Promise<TrainState> {
+    return Promise.resolve({
+      params: cloneParams(this.#params),
+      adamM: cloneParams(this.#m),
+      adamV: cloneParams(this.#v),
+      step: this.#step,
+    });
+  }
+
+  /** Loads a state (copied in); names and shapes must match this config. */
+  setState(state: TrainState): void {
+    checkParams(this.config, state.params, "cpu backend setState params");
+    checkParams(this.config, state.adamM, "cpu backend setState adamM");
+    checkParams(this.config, state.adamV, "cpu backend setState adamV");
+    if (!Number.isInteger(state.step) || state.step < 0) {
+      throw new Error(`cpu backend setState: step ${state.step} is not a non-negative integer`);
+    }
+    const pairs: [ParamMap, ParamMap][] = [
+      [this.#params, state.params],
+      [this.#m, state.adamM],
+      [this.#v, state.adamV],
+    ];
+    for (const [dst, src] of pairs) {
+      for (const [name, t] of dst) t.data.set(src.get(name)!.data);
+    }
+    this.#step = state.step;
+  }
+
+  /** Nothing to free on the CPU. */
+  dispose(): void {}
+
+  #rollout(batch: Batch, options: RolloutOptions): Rollout {
+    this.#checkBatch(batch);
+    const B = batch.size, T = this.config.glimpses;
+    let source: ActionSource = (_i, mu, a) => a.set(mu);
+    if (options.stochastic) {
+      if (!options.policy) {
+        throw new Error("cpu backend: rollout with stochastic: true needs options.policy noise");
+      }
+      source = this.#noiseActions(B, { start: new Float32Array(0), policy: options.policy });
+    }
+    const start = options.start ?? new Float32Array(B * 2);
+    const trace = this.#forward(batch, start, source);
+    const H = this.config.hidden, C = this.config.classes;
+    const logp = new Float32Array(T * B * C);
+    const hidden = new Float32Array(T * B * H);
+    trace.glimpses.forEach((s, i) => {
+      logp.set(s.logp, i * B * C);
+      hidden.set(s.h, i * B * H);
+    });
+    return { ...this.#episodes(batch, trace), logp, hidden };
+  }
+
+  #noiseActions(B: number, noise: StepNoise): ActionSource {
+    const n = (this.config.glimpses - 1) * B * 2, eps = noise.policy, sigma = this.config.sigma;
+    if (eps.length !== n) {
+      throw new Error(
+        `cpu backend: policy noise has ${eps.length} values, expected (T−1)·B·2 = ${n}`,
+      );
+    }
+    return (i, mu, a) => {
+      for (let j = 0; j < 2 * B; j++) a[j] = mu[j] + sigma * eps[i * B * 2 + j];
+    };
+  }
+
+  #checkBatch(batch: Batch): void {
+    const { height, width } = this.config, B = batch.size;
+    if (!Number.isInteger(B) || B < 1) throw new Error(`cpu backend: batch size ${B} must be ≥ 1`);
+    if (batch.images.length !== B * height * width) {
+      throw new Error(
+        `cpu backend: batch images have ${batch.images.length} values, expected ` +
+          `size·height·width = ${B}·${height}·${width}`,
+      );
+    }
+    if (batch.labels.length !== B) {
+      throw new Error(`cpu backend: batch has ${batch.labels.length} labels, expected ${B}`);
+    }
+  }
+
+  #forward(batch: Batch, start: Float32Array, source: ActionSource): Trace {
+    const B = batch.size;
+    if (start.length !== 2 * B) {
+      throw new Error(
+        `cpu backend: start locations have ${start.length} values, expected ${2 * B}`,
+      );
+    }
+    return forwardPass(this.config, this.#net, B, batch.images, start, source);
+  }
+
+  #episodes(batch: Batch, trace: Trace): Episodes {
+    const T = this.config.glimpses, C = this.config.classes, B = trace.B;
+    const probs = new Float32Array(T * B * C);
+    const predictions = new Int32Array(T * B);
+    const locations = new Float32Array(T * B * 2);
+    trace.glimpses.forEach((s, i) => {
+      locations.set(s.loc, i * B * 2);
+      for (let b = 0; b < B; b++) {
+        let best = 0;
+        for (let c = 0; c < C; c++) {
+          const lp = s.logp[b * C + c];
+          probs[(i * B + b) * C + c] = Math.exp(lp);
+          if (lp > s.logp[b * C + best]) best = c;
+        }
+        predictions[i * B + b] = best;
+      }
+    });
+    return { T, B, C, probs, labels: batch.labels, predictions, locations };
+  }
+
+  #lossAndGrads(
+    batch: Batch,
+    trace: Trace,
+    rewards: Float32Array,
+    lambda: number,
+  ): Omit<LossAndGrads, "grads"> {
+    const T = this.config.glimpses, C = this.config.classes, B = trace.B;
+    if (!(rewards instanceof Float32Array) || rewards.length !== T * B) {
+      throw new Error(
+        `cpu backend: reward function returned ${describe(rewards)}, expected a ` +
+          `Float32Array of T·B = ${T}·${B} values`,
+      );
+    }
+    for (let i = 0; i < rewards.length; i++) {
+      if (!Number.isFinite(rewards[i])) {
+        throw new Error(
+          `cpu backend: reward [${i}] (glimpse ${Math.floor(i / B) + 1}, ` +
+            `sample ${i % B}) is ${rewards[i]}, not finite`,
+        );
+      }
+    }
+    const returns = returnsFromRewards(T, B, rewards);
+    const { logpi, baseline: baselines } = actionArrays(trace);
+    const last = trace.glimpses[T - 1].logp;
+    const nll = nllRef(B, C, last, batch.labels);
+    const baseline = baselineLoss(baselines, returns);
+    const reinforce = reinforceLoss(B, logpi, baselines, returns, lambda);
+    let correct = 0;
+    for (let b = 0; b < B; b++) {
+      let best = 0;
+      for (let c = 1; c < C; c++) if (last[b * C + c] > last[b * C + best]) best = c;
+      if (best === batch.labels[b]) correct++;
+    }
+    for (const t of this.#grads.values()) t.data.fill(0);
+    const dmu = backwardPass(
+      this.config,
+      this.#net,
+      this.#gradNet,
+      trace,
+      batch.labels,
+      returns,
+      lambda,
+    );
+    const actions = new Float32Array(trace.actions.length * B * 2);
+    trace.actions.forEach((s, i) => actions.set(s.a, i * B * 2));
+    return {
+      nll,
+      baseline,
+      reinforce,
+      loss: nll + baseline + reinforce,
+      accuracy: correct / B,
+      reward: meanEpisodeReward(B, rewards),
+      actions,
+      returns,
+      baselines,
+      dmu,
+    };
+  }
+}
+
+function describe(v: unknown): string {
+  if (v instanceof Float32Array) return `${v.length} values`;
+  if (v === null || typeof v !== "object") return String(v);
+  return (v as object).constructor?.name ?? "an object";
+}
