@@ -1,7 +1,8 @@
 /**
  * Loads a dataset from its command-line form: `--dataset mnist|fashion-mnist|idx:DIR|folder:DIR`
  * with `--variant plain|translated|cluttered`, `--canvas N`, `--distractors K`,
- * `--distractor-size S` and an optional validation slice carved from train.
+ * `--distractor-size S`, `--fit mnist|stretch` (folders) and an optional validation slice
+ * carved from train.
  *
  * @module
  */
@@ -10,7 +11,7 @@ import type { Dataset, Split } from "./types.ts";
 import { type Variant, type VariantGeometry, VARIANTS, variantSplit } from "./variants.ts";
 
 /** The dataset names and forms `loadDataset` accepts. */
-export const DATASET_SPECS: readonly string[] = ["mnist"];
+export const DATASET_SPECS: readonly string[] = ["mnist", "fashion-mnist", "idx:DIR", "folder:DIR"];
 
 /** Options of {@link loadDataset}; every field has a default. */
 export interface DatasetOptions {
@@ -26,6 +27,8 @@ export interface DatasetOptions {
   seed?: number;
   /** Fraction of train held out as `validation` (stratified, seeded); default none. */
   validation?: number;
+  /** folder: how images are fitted to 28×28: "mnist" (default, see fit.ts) or "stretch". */
+  fit?: "mnist" | "stretch";
 }
 
 /** A loaded dataset plus what was resolved from the options. */
@@ -58,12 +61,30 @@ export async function loadDataset(
   spec: string,
   options: DatasetOptions = {},
 ): Promise<LoadedDataset> {
-  const base = await loadBase(spec);
+  const base = await loadBase(spec, options);
   return applyOptions(base, options);
 }
 
-async function loadBase(spec: string): Promise<Dataset> {
+async function loadBase(spec: string, options: DatasetOptions): Promise<Dataset> {
+  if (options.fit !== undefined && !spec.startsWith("folder:")) {
+    throw new Error(`--fit applies to --dataset folder:DIR only, not "${spec}"`);
+  }
+  if (options.fit !== undefined && options.fit !== "mnist" && options.fit !== "stretch") {
+    throw new Error(`Unknown --fit "${options.fit}": use mnist or stretch`);
+  }
   if (spec === "mnist") return (await import("./mnist.ts")).mnist();
+  if (spec === "fashion-mnist") return (await import("./fashion.ts")).fashionMnist();
+  const colon = spec.indexOf(":");
+  const kind = colon > 0 ? spec.slice(0, colon) : "";
+  const dir = spec.slice(colon + 1);
+  if ((kind === "idx" || kind === "folder") && dir === "") {
+    throw new Error(`--dataset ${kind}: needs a folder, e.g. ${kind}:data/mnist`);
+  }
+  if (kind === "idx") return (await import("./idx.ts")).idxDataset(dir);
+  if (kind === "folder") {
+    const { folderDataset } = await import("./folder.ts");
+    return folderDataset(dir, { mnistStyle: options.fit !== "stretch" });
+  }
   throw new Error(
     `Unknown dataset "${spec}": use one of ${DATASET_SPECS.join(", ")}`,
   );
@@ -141,6 +162,7 @@ export function datasetOptionsFromFlags(flags: {
   distractorSize?: string | number;
   seed?: string | number;
   validation?: string | number;
+  fit?: string;
 }): DatasetOptions {
   const num = (key: keyof typeof flags, integer: boolean): number | undefined => {
     const v = flags[key];
@@ -162,5 +184,6 @@ export function datasetOptionsFromFlags(flags: {
     distractorSize: num("distractorSize", true),
     seed: num("seed", true),
     validation: num("validation", false),
+    fit: flags.fit as DatasetOptions["fit"],
   };
 }

@@ -179,6 +179,7 @@ Deno.test("variant options are checked with errors naming the flag", () => {
     distractorSize: undefined,
     seed: 3,
     validation: undefined,
+    fit: undefined,
   });
   assert.throws(
     () => datasetOptionsFromFlags({ canvas: "6o" }),
