@@ -1,0 +1,140 @@
+/**
+ * Evaluation of a RAM on a split: error of the last glimpse's classifier and the accuracy after
+ * every glimpse.
+ *
+ * Three modes: the policy's mean from the centre (deterministic, the default); `stochastic`,
+ * sampling actions μ + σ·ε from a uniform first location as in training; and `mc` M > 1,
+ * averaging the class probabilities of M stochastic rollouts before taking the argmax. Random
+ * draws come from (seed, rollout, batch), so a result is reproducible.
+ *
+ * @module
+ */
+import type { Batch, RamBackend } from "./backend.ts";
+import { Rng } from "./rng.ts";
+import type { Split } from "../datasets/types.ts";
+
+/** Random stream of evaluation rollouts (independent of the trainer's streams). */
+export const EVAL_STREAM = 0x6576616c; // "eval"
+
+/** Options of {@link evaluate}. */
+export interface EvaluateOptions {
+  /** Sample actions instead of following the policy mean (default false). */
+  stochastic?: boolean;
+  /** Stochastic rollouts averaged per image (default 1; more than 1 implies stochastic). */
+  mc?: number;
+  /** Seed of the stochastic draws (default 1). */
+  seed?: number;
+  /** Images per rollout (default 128); the backend must accept it. */
+  batch?: number;
+  /** Epoch passed to split.fill (default 0: the fixed test images of generated variants). */
+  epoch?: number;
+  /** Called after every batch with images done and total. */
+  onBatch?: (done: number, total: number) => void;
+}
+
+/** What {@link evaluate} measured. */
+export interface EvaluationResult {
+  /** Images evaluated. */
+  samples: number;
+  /** Fraction misclassified after the last glimpse. */
+  error: number;
+  /** Fraction classified correctly after glimpse t = 1..T, index t−1. */
+  accuracy: number[];
+  /** Mean −ln p_T(y) of the (averaged) last-glimpse probabilities. */
+  nll: number;
+  /** "mean" (deterministic), or "stochastic" with `rollouts` ≥ 1 samples per image. */
+  mode: "mean" | "stochastic";
+  rollouts: number;
+}
+
+/**
+ * Evaluates `backend` on every image of `split`.
+ *
+ * @example
+ * ```ts ignore
+ * import { evaluate } from "./evaluate.ts";
+ * const r = await evaluate(ram, dataset.test, { mc: 10 });
+ * console.log(`test error ${(100 * r.error).toFixed(2)}%`, r.accuracy);
+ * ```
+ */
+export async function evaluate(
+  backend: RamBackend,
+  split: Split,
+  options: EvaluateOptions = {},
+): Promise<EvaluationResult> {
+  const mc = options.mc ?? 1;
+  if (!(Number.isInteger(mc) && mc >= 1)) throw new Error(`evaluate: mc = ${mc}: must be ≥ 1`);
+  const stochastic = (options.stochastic ?? false) || mc > 1;
+  const rollouts = stochastic ? mc : 1;
+  const seed = options.seed ?? 1;
+  const maxBatch = options.batch ?? 128;
+  const epoch = options.epoch ?? 0;
+  const { height, width, glimpses: T, classes: C } = backend.config;
+  const N = split.size;
+  if (N === 0) throw new Error("evaluate: the split holds no images");
+
+  // Buffers for the largest batch, reused; the last partial batch uses views of them.
+  const images = new Float32Array(maxBatch * height * width); // (B, H, W)
+  const labels = new Int32Array(maxBatch); // (B)
+  const indices = new Int32Array(maxBatch);
+  const start = new Float32Array(maxBatch * 2); // (B, 2)
+  const policy = new Float32Array(Math.max(0, T - 1) * maxBatch * 2); // (T−1, B, 2)
+  const probs = new Float64Array(T * maxBatch * C); // (T, B, C) summed over rollouts
+  const correct = new Float64Array(T);
+  let nllSum = 0;
+
+  for (let first = 0, b = 0; first < N; first += maxBatch, b++) {
+    const B = Math.min(maxBatch, N - first);
+    for (let j = 0; j < B; j++) indices[j] = first + j;
+    const idx = indices.subarray(0, B);
+    const batch: Batch = {
+      size: B,
+      images: images.subarray(0, B * height * width),
+      labels: labels.subarray(0, B),
+    };
+    split.fill(idx, epoch, batch.images);
+    for (let j = 0; j < B; j++) labels[j] = split.labels[first + j];
+    probs.fill(0, 0, T * B * C);
+    for (let m = 0; m < rollouts; m++) {
+      let rollout;
+      if (stochastic) {
+        const rng = Rng.derive(seed, EVAL_STREAM, m, b);
+        const s = rng.fillUniform(start.subarray(0, B * 2), -1, 1);
+        const p = rng.fillNormal(policy.subarray(0, (T - 1) * B * 2));
+        rollout = await backend.rollout(batch, { stochastic: true, start: s, policy: p });
+      } else {
+        start.fill(0);
+        rollout = await backend.rollout(batch, {
+          stochastic: false,
+          start: start.subarray(0, B * 2),
+        });
+      }
+      const p = rollout.probs;
+      if (p.length !== T * B * C) {
+        throw new Error(
+          `evaluate: ${backend.name} rollout gave ${p.length} probabilities, ${T * B * C} expected`,
+        );
+      }
+      for (let i = 0; i < T * B * C; i++) probs[i] += p[i];
+    }
+    for (let t = 0; t < T; t++) {
+      for (let j = 0; j < B; j++) {
+        const row = (t * B + j) * C;
+        let best = 0;
+        for (let c = 1; c < C; c++) if (probs[row + c] > probs[row + best]) best = c;
+        if (best === labels[j]) correct[t]++;
+        if (t === T - 1) nllSum -= Math.log(Math.max(probs[row + labels[j]] / rollouts, 1e-30));
+      }
+    }
+    options.onBatch?.(first + B, N);
+  }
+  const accuracy = Array.from(correct, (c) => c / N);
+  return {
+    samples: N,
+    error: 1 - accuracy[T - 1],
+    accuracy,
+    nll: nllSum / N,
+    mode: stochastic ? "stochastic" : "mean",
+    rollouts,
+  };
+}

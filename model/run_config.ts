@@ -1,0 +1,127 @@
+/**
+ * The configuration of one training run: the model and optimiser configs of model/config.ts plus
+ * what the trainer needs to reproduce the run (dataset, reward, data limit, validation slice,
+ * schedule). It is printed by `train`, saved as runs/NAME/config.json and in the checkpoint's
+ * metadata, and read back by `eval` and `train --resume`, so unknown keys are rejected at every
+ * level.
+ *
+ * @module
+ */
+import {
+  type RamConfig,
+  resolveRamConfig,
+  resolveTrainConfig,
+  type TrainConfig,
+} from "./config.ts";
+
+/** Which reward trained the model. */
+export interface RewardSpec {
+  /** What was given to --reward: a built-in name ("classification") or a plugin path/URL. */
+  spec: string;
+  /** The reward's own name (a plugin's declared name). */
+  name: string;
+  /** Resolved reward options (--reward-opt k=v, with the reward's defaults filled in). */
+  options: Record<string, unknown>;
+}
+
+/** Everything that determines a training run. */
+export interface RunConfig {
+  /** Dataset as given on the command line, e.g. "mnist". */
+  dataset: string;
+  /** Train on the first `limit` images of the training split only; null: all of them. */
+  limit: number | null;
+  /** Fraction of the training images held out (stratified, seeded) for validation; 0: none. */
+  validation: number;
+  /** Plateau schedule: halve lr after this many epochs without a better validation accuracy; 0: off. */
+  plateau: number;
+  reward: RewardSpec;
+  model: RamConfig;
+  train: TrainConfig;
+}
+
+const KEYS = ["dataset", "limit", "validation", "plateau", "reward", "model", "train"] as const;
+const REWARD_KEYS = ["spec", "name", "options"] as const;
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+function rejectUnknown(what: string, given: Record<string, unknown>, known: readonly string[]) {
+  for (const key of Object.keys(given)) {
+    if (!known.includes(key)) {
+      throw new Error(`unknown ${what} key "${key}" (known: ${known.join(", ")})`);
+    }
+  }
+}
+
+/**
+ * Validates a run config (as parsed from JSON or built from command-line options); `where` names
+ * its source in errors. Missing `model`/`train` keys take the defaults of model/config.ts; the
+ * other top-level keys are required.
+ *
+ * @example
+ * ```ts
+ * import { resolveRunConfig } from "./run_config.ts";
+ * const cfg = resolveRunConfig({
+ *   dataset: "mnist", limit: null, validation: 0, plateau: 0,
+ *   reward: { spec: "classification", name: "classification", options: {} },
+ *   model: { glimpses: 4 }, train: { epochs: 2 },
+ * });
+ * // cfg.model.hidden === 256, cfg.train.batch === 128
+ * ```
+ */
+export function resolveRunConfig(given: unknown, where = "run config"): RunConfig {
+  const fail = (msg: string): never => {
+    throw new Error(`${where}: ${msg}`);
+  };
+  if (!isRecord(given)) return fail("must be a JSON object");
+  try {
+    rejectUnknown("run config", given, KEYS);
+  } catch (e) {
+    return fail((e as Error).message);
+  }
+  const { dataset, limit, validation, plateau, reward } = given;
+  if (typeof dataset !== "string" || dataset === "") fail(`"dataset" must be a non-empty string`);
+  if (limit !== null && !(typeof limit === "number" && Number.isInteger(limit) && limit > 0)) {
+    fail(`"limit" = ${JSON.stringify(limit)}: must be a positive integer or null`);
+  }
+  if (!(typeof validation === "number" && validation >= 0 && validation < 1)) {
+    fail(`"validation" = ${JSON.stringify(validation)}: must be a fraction in [0, 1)`);
+  }
+  if (!(typeof plateau === "number" && Number.isInteger(plateau) && plateau >= 0)) {
+    fail(`"plateau" = ${JSON.stringify(plateau)}: must be a non-negative integer`);
+  }
+  if (!isRecord(reward)) return fail(`"reward" must be an object with spec, name and options`);
+  try {
+    rejectUnknown("reward", reward, REWARD_KEYS);
+  } catch (e) {
+    return fail((e as Error).message);
+  }
+  if (typeof reward.spec !== "string" || reward.spec === "") fail(`"reward.spec" must be a string`);
+  if (typeof reward.name !== "string" || reward.name === "") fail(`"reward.name" must be a string`);
+  if (!isRecord(reward.options)) fail(`"reward.options" must be an object`);
+  const model = given.model ?? {};
+  const train = given.train ?? {};
+  if (!isRecord(model)) fail(`"model" must be an object`);
+  if (!isRecord(train)) fail(`"train" must be an object`);
+  let resolvedModel: RamConfig, resolvedTrain: TrainConfig;
+  try {
+    resolvedModel = resolveRamConfig(model as Record<string, unknown>);
+    resolvedTrain = resolveTrainConfig(train as Record<string, unknown>);
+  } catch (e) {
+    return fail((e as Error).message);
+  }
+  return {
+    dataset: dataset as string,
+    limit: limit as number | null,
+    validation: validation as number,
+    plateau: plateau as number,
+    reward: {
+      spec: reward.spec as string,
+      name: reward.name as string,
+      options: { ...(reward.options as Record<string, unknown>) },
+    },
+    model: resolvedModel,
+    train: resolvedTrain,
+  };
+}

@@ -1,0 +1,481 @@
+/**
+ * The training loop: epochs of seeded shuffled batches through a {@link RamBackend}, a
+ * checkpoint and a metrics.jsonl line after every epoch, optional validation with a plateau
+ * schedule, a clean stop (checkpoint included) when asked, and exact resume.
+ *
+ * Determinism: every random draw comes from a stream derived from the seed and the position,
+ * never from a generator carried across steps: the shuffle of epoch e from (seed, SHUFFLE, e),
+ * the first locations and policy noise of batch k of epoch e from (seed, NOISE, e, k). A run
+ * stopped after any step and resumed from its checkpoint therefore takes exactly the steps the
+ * uninterrupted run would have taken (given the backend is deterministic).
+ *
+ * @module
+ */
+import type { Batch, RamBackend, StepNoise, StepResult } from "./backend.ts";
+import type { TrainConfig } from "./config.ts";
+import type { RunConfig } from "./run_config.ts";
+import { Rng } from "./rng.ts";
+import { evaluate } from "./evaluate.ts";
+import {
+  type Checkpoint,
+  checkpointState,
+  CONFIG_FILE,
+  runFile,
+  saveCheckpoint,
+} from "./checkpoint.ts";
+import { writeTextFileAtomic } from "./write_atomic.ts";
+import type { RewardFn } from "../rewards/types.ts";
+import type { Split } from "../datasets/types.ts";
+
+/** Random stream of the per-epoch shuffle. */
+export const SHUFFLE_STREAM = 0x73687566; // "shuf"
+/** Random stream of the per-batch first locations and policy noise. */
+export const NOISE_STREAM = 0x6e6f6973; // "nois"
+/** The metrics file in a run folder: one JSON object per completed epoch. */
+export const METRICS_FILE = "metrics.jsonl";
+/** Factor applied to the learning rate when validation accuracy plateaus. */
+export const PLATEAU_FACTOR = 0.5;
+
+/** The splits a run trains and evaluates on. */
+export interface TrainData {
+  train: Split;
+  /** Held-out slice: accuracy after every epoch, and the plateau schedule's signal. */
+  validation?: Split;
+  /** Test split: error after the last epoch. */
+  test?: Split;
+}
+
+/** One line of metrics.jsonl. Loss parts and accuracy are means over the epoch's images. */
+export interface EpochMetrics {
+  /** 1-based epoch. */
+  epoch: number;
+  /** Adam steps taken so far. */
+  step: number;
+  nll: number;
+  baseline: number;
+  reinforce: number;
+  loss: number;
+  /** Mean total reward Σ_t r_t per episode. */
+  mean_reward: number;
+  /** Accuracy at the last glimpse on the training batches (stochastic policy, as trained). */
+  train_accuracy: number;
+  /** Accuracy of the mean policy on the validation slice; null without one. */
+  validation_accuracy: number | null;
+  /** Error of the mean policy on the test split; computed after the last epoch, else null. */
+  test_error: number | null;
+  /** Training images this epoch. */
+  images: number;
+  /** Training images per second of training steps (evaluation time excluded). */
+  images_per_second: number;
+  /** Wall-clock seconds of the epoch, evaluation included. */
+  seconds: number;
+  /** Learning rate used in this epoch. */
+  lr: number;
+  /** Name of the reward. */
+  reward: string;
+}
+
+/** Reported after every training step. */
+export interface StepProgress {
+  epoch: number;
+  epochs: number;
+  /** Batches done in this epoch, of `batches`. */
+  batch: number;
+  batches: number;
+  step: number;
+  /** Running means over this epoch so far. */
+  loss: number;
+  accuracy: number;
+  imagesPerSecond: number;
+}
+
+/** Inputs of {@link train}. */
+export interface TrainerOptions {
+  backend: RamBackend;
+  data: TrainData;
+  /** The run's resolved config; `train` holds epochs, batch, lr, λ and seed. */
+  config: RunConfig;
+  reward: RewardFn;
+  /** Run folder: config.json, model.safetensors, optimizer.safetensors, metrics.jsonl. */
+  out: string;
+  /** A checkpoint loaded with `optimizer: true` to continue from. */
+  resume?: Checkpoint;
+  /** When aborted, the current step finishes, a checkpoint is written and train() returns. */
+  stop?: AbortSignal;
+  onStep?: (p: StepProgress) => void;
+  onEpoch?: (m: EpochMetrics) => void;
+  /** Called before a validation or test evaluation starts. */
+  onEvaluate?: (what: "validation" | "test", images: number) => void;
+  /** Called when the plateau schedule lowers the learning rate. */
+  onLr?: (lr: number, epoch: number) => void;
+}
+
+/** What {@link train} did. */
+export interface TrainResult {
+  out: string;
+  /** Epochs completed in total (resumed ones included). */
+  epochs: number;
+  /** Adam steps taken in total. */
+  step: number;
+  /** True when stopped through `stop` before the last epoch ended. */
+  interrupted: boolean;
+  /** Batches done of the unfinished epoch when interrupted. */
+  batch: number;
+  /** Metrics of the epochs completed in this call. */
+  metrics: EpochMetrics[];
+  /** Test error after the last epoch, when a test split was given and training finished. */
+  testError: number | null;
+  /** Mean training images/s over this call's steps. */
+  imagesPerSecond: number;
+}
+
+/** Sums over the steps of an epoch, saved in checkpoints so an interrupted epoch resumes whole. */
+interface EpochSums {
+  nll: number;
+  baseline: number;
+  reinforce: number;
+  loss: number;
+  reward: number;
+  correct: number;
+  images: number;
+  trainSeconds: number;
+  seconds: number;
+}
+
+/** The trainer's own resume state (saved as JSON in optimizer.safetensors). */
+interface TrainerState {
+  lr: number;
+  /** Best validation accuracy so far and epochs since it improved (plateau schedule). */
+  best: number | null;
+  stale: number;
+  /** Sums of the unfinished epoch, when a checkpoint was written mid-epoch. */
+  partial: EpochSums | null;
+}
+
+function emptySums(): EpochSums {
+  return {
+    nll: 0,
+    baseline: 0,
+    reinforce: 0,
+    loss: 0,
+    reward: 0,
+    correct: 0,
+    images: 0,
+    trainSeconds: 0,
+    seconds: 0,
+  };
+}
+
+function addStep(s: EpochSums, r: StepResult, n: number, seconds: number): void {
+  s.nll += r.nll * n;
+  s.baseline += r.baseline * n;
+  s.reinforce += r.reinforce * n;
+  s.loss += r.loss * n;
+  s.reward += r.reward * n;
+  s.correct += r.accuracy * n;
+  s.images += n;
+  s.trainSeconds += seconds;
+}
+
+function readTrainerState(ckpt: Checkpoint, lr: number): TrainerState {
+  const t = ckpt.optimizer?.trainer ?? {};
+  const num = (v: unknown, fallback: number) => typeof v === "number" && isFinite(v) ? v : fallback;
+  const p = t.partial as Partial<EpochSums> | null | undefined;
+  let partial: EpochSums | null = null;
+  if (p && typeof p === "object") {
+    partial = emptySums();
+    for (const k of Object.keys(partial) as (keyof EpochSums)[]) partial[k] = num(p[k], 0);
+  }
+  return {
+    lr: num(t.lr, lr),
+    best: typeof t.best === "number" ? t.best : null,
+    stale: num(t.stale, 0),
+    partial,
+  };
+}
+
+/**
+ * Keeps the first `limit` images of a split taken class by class in turn (image 0 of every
+ * class, then image 1, …). The splits are stored class by class, so a plain prefix would be a
+ * single class; this prefix is balanced and the same for every seed.
+ *
+ * @example
+ * ```ts ignore
+ * const small = limitSplit(dataset.train, 300); // 30 images of each of 10 classes
+ * ```
+ */
+export function limitSplit(split: Split, limit: number): Split {
+  if (limit >= split.size) return split;
+  const byClass = new Map<number, number[]>();
+  for (let i = 0; i < split.size; i++) {
+    const l = split.labels[i];
+    if (!byClass.has(l)) byClass.set(l, []);
+    byClass.get(l)!.push(i);
+  }
+  const classes = [...byClass.keys()].sort((a, b) => a - b).map((c) => byClass.get(c)!);
+  const chosen = new Int32Array(limit);
+  let n = 0;
+  for (let round = 0; n < limit; round++) {
+    for (const members of classes) {
+      if (round < members.length && n < limit) chosen[n++] = members[round];
+    }
+  }
+  const labels = new Int32Array(limit);
+  for (let j = 0; j < limit; j++) labels[j] = split.labels[chosen[j]];
+  const mapped = new Int32Array(limit);
+  return {
+    size: limit,
+    labels,
+    fill(indices, epoch, images, clean) {
+      if (indices.length > mapped.length) throw new Error("limitSplit: too many indices");
+      for (let j = 0; j < indices.length; j++) {
+        const k = indices[j];
+        if (!(Number.isInteger(k) && k >= 0 && k < limit)) {
+          throw new Error(`fill: sample index ${k} outside 0..${limit - 1}`);
+        }
+        mapped[j] = chosen[k];
+      }
+      split.fill(mapped.subarray(0, indices.length), epoch, images, clean);
+    },
+  };
+}
+
+/** Reads metrics.jsonl, keeping the lines of epochs ≤ `upTo` (later ones are redone). */
+async function readMetrics(file: string, upTo: number): Promise<string[]> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(file);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return [];
+    throw new Error(`Cannot read "${file}": ${(e as Error).message}`);
+  }
+  const kept: string[] = [];
+  for (const [i, line] of text.split("\n").entries()) {
+    if (line.trim() === "") continue;
+    let epoch: unknown;
+    try {
+      epoch = (JSON.parse(line) as { epoch?: unknown }).epoch;
+    } catch {
+      throw new Error(`Cannot read "${file}": line ${i + 1} is not JSON`);
+    }
+    if (typeof epoch === "number" && epoch <= upTo) kept.push(line);
+  }
+  return kept;
+}
+
+/**
+ * Trains `backend` for `config.train.epochs` epochs (continuing from `resume` when given),
+ * writing the run folder as it goes.
+ *
+ * @example
+ * ```ts ignore
+ * import { train } from "./trainer.ts";
+ * const ac = new AbortController();
+ * Deno.addSignalListener("SIGINT", () => ac.abort());
+ * const result = await train({ backend, data: { train: ds.train, test: ds.test }, config,
+ *   reward, out: "runs/x", stop: ac.signal });
+ * console.log(result.testError);
+ * ```
+ */
+export async function train(options: TrainerOptions): Promise<TrainResult> {
+  const { backend, data, config, reward, out, resume, stop } = options;
+  const { batch: B, epochs, seed } = config.train;
+  const { height: H, width: W, glimpses: T } = backend.config;
+  const N = data.train.size;
+  if (N === 0) throw new Error("train: the training split holds no images");
+  if (JSON.stringify(backend.config) !== JSON.stringify(config.model)) {
+    throw new Error("train: the backend's model config differs from the run config");
+  }
+  const batches = Math.ceil(N / B);
+
+  await Deno.mkdir(out, { recursive: true });
+  await writeTextFileAtomic(runFile(out, CONFIG_FILE), JSON.stringify(config, null, 2) + "\n");
+
+  let epoch = 0, batchDone = 0, step = 0;
+  let state: TrainerState = { lr: config.train.lr, best: null, stale: 0, partial: null };
+  if (resume) {
+    if (!resume.optimizer) throw new Error("train: resume needs a checkpoint with its optimizer");
+    backend.setState(checkpointState(resume));
+    ({ epoch, batch: batchDone, step } = resume.meta);
+    if (batchDone >= batches) {
+      throw new Error(
+        `train: the checkpoint stopped after batch ${batchDone} of epoch ${epoch + 1}, which ` +
+          `has only ${batches} batches now (did the training data change?)`,
+      );
+    }
+    state = readTrainerState(resume, config.train.lr);
+  }
+  const metricsFile = runFile(out, METRICS_FILE);
+  const lines = await readMetrics(metricsFile, epoch);
+  const metrics: EpochMetrics[] = [];
+
+  // Step buffers, allocated once: a full batch, and views for the epoch's last partial batch.
+  const images = new Float32Array(B * H * W); // (B, H, W)
+  const labels = new Int32Array(B); // (B)
+  const start = new Float32Array(B * 2); // (B, 2)
+  const policy = new Float32Array((T - 1) * B * 2); // (T−1, B, 2)
+  const indices = new Int32Array(B);
+  const full: Batch = { size: B, images, labels };
+  const fullNoise: StepNoise = { start, policy };
+  const rest = N % B;
+  const last: Batch = rest === 0 ? full : {
+    size: rest,
+    images: images.subarray(0, rest * H * W),
+    labels: labels.subarray(0, rest),
+  };
+  const lastNoise: StepNoise = rest === 0 ? fullNoise : {
+    start: start.subarray(0, rest * 2),
+    policy: policy.subarray(0, (T - 1) * rest * 2),
+  };
+  let trainCfg: TrainConfig = { ...config.train, lr: state.lr };
+  let callImages = 0, callSeconds = 0;
+  let testError: number | null = null;
+
+  const checkpoint = async (sums: EpochSums | null) => {
+    const trainer: TrainerState = { ...state, partial: sums };
+    await saveCheckpoint(
+      out,
+      await backend.getState(),
+      { config, epoch, step, batch: batchDone },
+      trainer as unknown as Record<string, unknown>,
+    );
+  };
+
+  if (!resume) await checkpoint(null); // epoch 0: the initial parameters, and a valid run folder
+
+  while (epoch < epochs) {
+    const e = epoch + 1;
+    const sums = state.partial ?? emptySums();
+    state.partial = null;
+    const epochStart = performance.now() - sums.seconds * 1000;
+    const order = Rng.derive(seed, SHUFFLE_STREAM, e).permutation(N);
+    for (let k = batchDone; k < batches; k++) {
+      const t0 = performance.now();
+      const isLast = k === batches - 1;
+      const batch = isLast ? last : full;
+      const noise = isLast ? lastNoise : fullNoise;
+      const n = batch.size;
+      for (let j = 0; j < n; j++) indices[j] = order[k * B + j];
+      const idx = n === B ? indices : indices.subarray(0, n);
+      data.train.fill(idx, e, batch.images);
+      for (let j = 0; j < n; j++) labels[j] = data.train.labels[idx[j]];
+      const rng = Rng.derive(seed, NOISE_STREAM, e, k);
+      rng.fillUniform(noise.start, -1, 1);
+      rng.fillNormal(noise.policy);
+      const r = await backend.trainStep(batch, reward, noise, trainCfg);
+      if (!Number.isFinite(r.loss)) {
+        throw new Error(
+          `train: the loss became ${r.loss} at epoch ${e}, batch ${k + 1} (lr ${trainCfg.lr}); ` +
+            "the run folder keeps the last good checkpoint",
+        );
+      }
+      step++;
+      batchDone = k + 1;
+      const dt = (performance.now() - t0) / 1000;
+      addStep(sums, r, n, dt);
+      callImages += n;
+      callSeconds += dt;
+      options.onStep?.({
+        epoch: e,
+        epochs,
+        batch: k + 1,
+        batches,
+        step,
+        loss: sums.loss / sums.images,
+        accuracy: sums.correct / sums.images,
+        imagesPerSecond: sums.images / sums.trainSeconds,
+      });
+      if (stop?.aborted && !isLast) {
+        sums.seconds = (performance.now() - epochStart) / 1000;
+        await checkpoint(sums);
+        return {
+          out,
+          epochs: epoch,
+          step,
+          interrupted: true,
+          batch: batchDone,
+          metrics,
+          testError: null,
+          imagesPerSecond: callImages / callSeconds,
+        };
+      }
+    }
+
+    let validationAccuracy: number | null = null;
+    if (data.validation) {
+      options.onEvaluate?.("validation", data.validation.size);
+      const v = await evaluate(backend, data.validation, { batch: B, seed });
+      validationAccuracy = 1 - v.error;
+    }
+    const lrUsed = trainCfg.lr;
+    if (validationAccuracy !== null) {
+      if (state.best === null || validationAccuracy > state.best) {
+        state.best = validationAccuracy;
+        state.stale = 0;
+      } else if (config.plateau > 0 && ++state.stale >= config.plateau) {
+        state.lr *= PLATEAU_FACTOR;
+        state.stale = 0;
+        trainCfg = { ...config.train, lr: state.lr };
+        options.onLr?.(state.lr, e);
+      }
+    }
+    let epochTestError: number | null = null;
+    if (e === epochs && data.test) {
+      options.onEvaluate?.("test", data.test.size);
+      epochTestError = (await evaluate(backend, data.test, { batch: B, seed })).error;
+      testError = epochTestError;
+    }
+    epoch = e;
+    batchDone = 0;
+    const m: EpochMetrics = {
+      epoch: e,
+      step,
+      nll: sums.nll / sums.images,
+      baseline: sums.baseline / sums.images,
+      reinforce: sums.reinforce / sums.images,
+      loss: sums.loss / sums.images,
+      mean_reward: sums.reward / sums.images,
+      train_accuracy: sums.correct / sums.images,
+      validation_accuracy: validationAccuracy,
+      test_error: epochTestError,
+      images: sums.images,
+      images_per_second: sums.images / sums.trainSeconds,
+      seconds: (performance.now() - epochStart) / 1000,
+      lr: lrUsed,
+      reward: config.reward.name,
+    };
+    // Checkpoint before the metrics line: a crash in between redoes nothing and only loses a
+    // line, and a line never describes an epoch the checkpoint does not hold.
+    await checkpoint(null);
+    lines.push(JSON.stringify(m));
+    await writeTextFileAtomic(metricsFile, lines.join("\n") + "\n");
+    metrics.push(m);
+    options.onEpoch?.(m);
+    if (stop?.aborted && epoch < epochs) {
+      return {
+        out,
+        epochs: epoch,
+        step,
+        interrupted: true,
+        batch: 0,
+        metrics,
+        testError: null,
+        imagesPerSecond: callImages / callSeconds,
+      };
+    }
+  }
+  if (epochs === 0 && data.test) {
+    options.onEvaluate?.("test", data.test.size);
+    testError = (await evaluate(backend, data.test, { batch: B, seed })).error;
+  }
+  return {
+    out,
+    epochs: epoch,
+    step,
+    interrupted: false,
+    batch: 0,
+    metrics,
+    testError,
+    imagesPerSecond: callSeconds > 0 ? callImages / callSeconds : 0,
+  };
+}
