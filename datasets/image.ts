@@ -1,7 +1,8 @@
 /**
  * PNG and JPEG files decoded to grey luminance in [0, 1]. PNG through fast-png, in every colour
  * type and bit depth (grey 1/2/4/8/16, grey+alpha, RGB, RGBA, palette with or without tRNS
- * alpha, colour-key transparency); JPEG through jpeg-js. Transparent pixels are composited
+ * alpha, colour-key transparency), interlaced or not, except interlaced 1/2/4-bit images,
+ * which fast-png 8.0.0 cannot de-interlace (refused with a clear error); JPEG through jpeg-js. Transparent pixels are composited
  * over white, the paper a digit is drawn on. Headers are read first so that an image claiming
  * enormous dimensions is refused before anything is allocated.
  *
@@ -106,6 +107,13 @@ export function decodeGrey(
   if (header.width * header.height > maxPixels) {
     throw new Error(
       `${file}: ${header.width}×${header.height} image is larger than the ${maxPixels}-pixel limit`,
+    );
+  }
+  if (header.format === "png" && bytes.length > 28 && bytes[28] === 1 && bytes[24] < 8) {
+    // fast-png 8.0.0 de-interlaces with whole bytes per pixel: these would decode wrongly
+    throw new Error(
+      `${file}: interlaced (Adam7) PNG of ${bytes[24]}-bit depth is not supported; ` +
+        `save it without interlacing or at 8 bits`,
     );
   }
   try {
