@@ -9,6 +9,9 @@
  * - reinforce: λ·mean_b Σ_{t<T} −log π(a_t)·(G_{t+1} − b_t); loss = nll + baseline + reinforce.
  * - accuracy: fraction of the batch whose argmax p_T is the label.
  * - reward: mean over the batch of the episode's total reward Σ_{t=1..T} r_t.
+ * - Episodes given to the reward function: probs = exp(log p_t), predictions = the first index
+ *   of the largest log p_t, locations l_1..l_T (l_1 = noise.start, l_{t+1} = clamp(a_t)).
+ * - Rewards must be a Float32Array of T·B finite values, else the step throws (no update).
  * - Adam: PyTorch defaults (β 0.9, 0.999, ε 1e-8), lr from TrainConfig, bias correction with
  *   the 1-based step count kept in TrainState.step.
  *
