@@ -11,45 +11,56 @@
 import type { Gpu } from "../gpu/device.ts";
 import { compileKernel, Dispatch, type Kernel, packUniforms } from "../gpu/kernel.ts";
 import type { Tensor } from "../gpu/tensor.ts";
-import { MAX_GROUPS_PER_DIM } from "./_grid.ts";
+import { defaultRowStrategy, rowGrid, type RowStrategy } from "./_grid.ts";
 import type { ReduceOptions, SqErrOptions } from "./reduce_ref.ts";
 import reduceWgsl from "./reduce.wgsl" with { type: "text" };
 
 export type { ReduceOptions, SqErrOptions } from "./reduce_ref.ts";
+export type { RowStrategy } from "./_grid.ts";
 
-/** Invocations per row for row reductions (rows are short: 784 pixels at most, usually). */
+/** Invocations per workgroup for row reductions (rows or columns of a row, by strategy). */
 const ROW_WG = 64;
 /** Invocations of the single workgroup that sums a whole vector. */
 const SUM_WG = 256;
 
 /** The compiled reduction kernels. */
 export interface ReduceKernels {
+  /** How rowSum and rowSqErr spread rows over the device. */
+  strategy: RowStrategy;
   rowSum: Kernel;
   sum: Kernel;
   rowSqErr: Kernel;
 }
 
-/** Compiles the reduction kernels (once per device; bind them many times). */
-export async function reduceKernels(gpu: Gpu): Promise<ReduceKernels> {
+/**
+ * Compiles the reduction kernels (once per device; bind them many times). The row strategy
+ * defaults to the one measured faster on this kind of adapter; tests pass both.
+ */
+export async function reduceKernels(
+  gpu: Gpu,
+  strategy: RowStrategy = defaultRowStrategy(gpu),
+): Promise<ReduceKernels> {
+  const suffix = strategy === "workgroup" ? "wg" : "thread";
   return {
+    strategy,
     rowSum: await compileKernel(gpu, {
-      name: "row sum",
+      name: `row sum (${strategy})`,
       code: reduceWgsl,
-      entryPoint: "row_sum",
+      entryPoint: `row_sum_${suffix}`,
       storage: ["read", "read_write"],
       constants: { WG: ROW_WG },
     }),
     sum: await compileKernel(gpu, {
       name: "sum",
       code: reduceWgsl,
-      entryPoint: "row_sum",
+      entryPoint: "row_sum_wg",
       storage: ["read", "read_write"],
       constants: { WG: SUM_WG },
     }),
     rowSqErr: await compileKernel(gpu, {
-      name: "row squared error",
+      name: `row squared error (${strategy})`,
       code: reduceWgsl,
-      entryPoint: "row_sqerr",
+      entryPoint: `row_sqerr_${suffix}`,
       storage: ["read", "read", "read_write"],
       constants: { WG: ROW_WG },
     }),
@@ -69,6 +80,7 @@ function bind(
   N: number,
   buffers: Tensor[],
   o: SqErrOptions,
+  grid: [number, number],
 ): Dispatch {
   if (!Number.isInteger(M) || !Number.isInteger(N) || M < 1 || N < 0) {
     throw new Error(`kernels/reduce.ts: bad ${kernel.name} size ${M}×${N}`);
@@ -82,12 +94,13 @@ function bind(
     accumulate: o.accumulate ? 1 : 0,
     scale: o.scale ?? 1,
   }, ["scale"]);
-  return new Dispatch(gpu, kernel, buffers, words, [Math.min(M, MAX_GROUPS_PER_DIM)]);
+  return new Dispatch(gpu, kernel, buffers, words, grid);
 }
 
 /**
  * Binds out[outOffset + i] (+)= scale·Σ_j X[inOffset + i·N + j] over a row-major (M, N)
- * matrix: one workgroup per row. Reads M·N floats, writes M.
+ * matrix (one workgroup or one invocation per row, by `k.strategy`). Reads M·N floats,
+ * writes M.
  *
  * @example
  * ```ts
@@ -112,7 +125,7 @@ export function bindRowSum(
 ): Dispatch {
   need("X", X, (o.inOffset ?? 0) + M * N);
   need("out", out, (o.outOffset ?? 0) + M);
-  return bind(gpu, k.rowSum, M, N, [X, out], o);
+  return bind(gpu, k.rowSum, M, N, [X, out], o, rowGrid(M, ROW_WG, k.strategy));
 }
 
 /** Binds row means: {@link bindRowSum} with scale (o.scale ?? 1)/N. */
@@ -142,7 +155,7 @@ export function bindSum(
 ): Dispatch {
   need("x", x, (o.inOffset ?? 0) + n);
   need("out", out, (o.outOffset ?? 0) + 1);
-  return bind(gpu, k.sum, 1, n, [x, out], o);
+  return bind(gpu, k.sum, 1, n, [x, out], o, [1, 1]);
 }
 
 /**
@@ -167,5 +180,5 @@ export function bindRowSqErr(
   need("A", A, (o.inOffset ?? 0) + M * N);
   need("T", T, tr * N);
   need("out", out, (o.outOffset ?? 0) + M);
-  return bind(gpu, k.rowSqErr, M, N, [A, T, out], o);
+  return bind(gpu, k.rowSqErr, M, N, [A, T, out], o, rowGrid(M, ROW_WG, k.strategy));
 }

@@ -1,12 +1,17 @@
 // Reductions for metrics. CPU reference: kernels/reduce_ref.ts.
-// One workgroup per row; rows are strided by the workgroup count (so more than 65535 rows
-// work), which keeps the loop bound uniform across the workgroup and the barriers legal.
-// Each invocation sums a strided slice of the row, then the workgroup combines its WG
-// partial sums (see combine()). A full sum of a vector is row_sum with M = 1 and a larger WG.
 //
-// Entry "row_sum":   out[out_off + i] = scale·Σ_j X[in_off + i·N + j]  (+ old value when
-//   accumulate = 1). Bindings: 1 X (read), 2 out (read_write).
-// Entry "row_sqerr": out[out_off + i] = scale·Σ_j (A[in_off + i·N + j] − T[(i % target_rows)·N + j])²
+// Each row reduction has two entry points (kernels/_grid.ts RowStrategy picks one per adapter):
+//   *_wg      one workgroup per row: each invocation sums a strided slice, then a halving tree
+//             in workgroup memory (log2 WG barriers). Coalesced; what real GPUs want. Rows are
+//             strided by the workgroup count (so more than 65535 rows work), which keeps the
+//             loop bound uniform across the workgroup and the barriers legal.
+//   *_thread  one invocation per row, no workgroup memory and no barriers: about 5× faster on
+//             software adapters, where barriers are expensive (bench/vae_bench.ts).
+// A full sum of a vector is row_sum_wg with M = 1 (one workgroup loops over the vector).
+//
+// row_sum:   out[out_off + i] = scale·Σ_j X[in_off + i·N + j]  (+ old value when accumulate = 1).
+//   Bindings: 1 X (read), 2 out (read_write).
+// row_sqerr: out[out_off + i] = scale·Σ_j (A[in_off + i·N + j] − T[(i % target_rows)·N + j])²
 //   (+ old value when accumulate = 1). Bindings: 1 A (read), 2 T (read), 3 out (read_write).
 
 struct Params {
@@ -48,46 +53,74 @@ fn combine(li: u32, s: f32) -> f32 {
   return total;
 }
 
+// Σ X over columns start, start + stride, … of row i.
+fn sum_part(i: u32, start: u32, stride: u32) -> f32 {
+  let base = p.in_off + i * p.N;
+  var s = 0.0;
+  for (var j = start; j < p.N; j += stride) { s += X[base + j]; }
+  return s;
+}
+
+// Σ (A − T)² over columns start, start + stride, … of row i.
+fn sqerr_part(i: u32, start: u32, stride: u32) -> f32 {
+  let base = p.in_off + i * p.N;
+  let tbase = (i % p.target_rows) * p.N;
+  var s = 0.0;
+  for (var j = start; j < p.N; j += stride) {
+    let d = A[base + j] - T[tbase + j];
+    s += d * d;
+  }
+  return s;
+}
+
+fn store_sum(i: u32, total: f32) {
+  let o = p.out_off + i;
+  var v = p.scale * total;
+  if (p.accumulate != 0u) { v += out_sum[o]; }
+  out_sum[o] = v;
+}
+
+fn store_sq(i: u32, total: f32) {
+  let o = p.out_off + i;
+  var v = p.scale * total;
+  if (p.accumulate != 0u) { v += out_sq[o]; }
+  out_sq[o] = v;
+}
+
 @compute @workgroup_size(WG)
-fn row_sum(
+fn row_sum_wg(
   @builtin(local_invocation_index) li: u32,
   @builtin(workgroup_id) wg: vec3u,
   @builtin(num_workgroups) n: vec3u,
 ) {
   for (var i = wg.x; i < p.M; i += n.x) {
-    let base = p.in_off + i * p.N;
-    var s = 0.0;
-    for (var j = li; j < p.N; j += WG) { s += X[base + j]; }
-    let total = combine(li, s);
-    if (li == 0u) {
-      let o = p.out_off + i;
-      var v = p.scale * total;
-      if (p.accumulate != 0u) { v += out_sum[o]; }
-      out_sum[o] = v;
-    }
+    let total = combine(li, sum_part(i, li, WG));
+    if (li == 0u) { store_sum(i, total); }
   }
 }
 
 @compute @workgroup_size(WG)
-fn row_sqerr(
+fn row_sum_thread(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) n: vec3u) {
+  let i = gid.y * n.x * WG + gid.x;
+  if (i >= p.M) { return; }
+  store_sum(i, sum_part(i, 0u, 1u));
+}
+
+@compute @workgroup_size(WG)
+fn row_sqerr_wg(
   @builtin(local_invocation_index) li: u32,
   @builtin(workgroup_id) wg: vec3u,
   @builtin(num_workgroups) n: vec3u,
 ) {
   for (var i = wg.x; i < p.M; i += n.x) {
-    let base = p.in_off + i * p.N;
-    let tbase = (i % p.target_rows) * p.N;
-    var s = 0.0;
-    for (var j = li; j < p.N; j += WG) {
-      let d = A[base + j] - T[tbase + j];
-      s += d * d;
-    }
-    let total = combine(li, s);
-    if (li == 0u) {
-      let o = p.out_off + i;
-      var v = p.scale * total;
-      if (p.accumulate != 0u) { v += out_sq[o]; }
-      out_sq[o] = v;
-    }
+    let total = combine(li, sqerr_part(i, li, WG));
+    if (li == 0u) { store_sq(i, total); }
   }
+}
+
+@compute @workgroup_size(WG)
+fn row_sqerr_thread(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) n: vec3u) {
+  let i = gid.y * n.x * WG + gid.x;
+  if (i >= p.M) { return; }
+  store_sq(i, sqerr_part(i, 0u, 1u));
 }

@@ -19,28 +19,38 @@
 import type { Gpu } from "../gpu/device.ts";
 import { compileKernel, Dispatch, type Kernel, packUniforms } from "../gpu/kernel.ts";
 import type { Tensor } from "../gpu/tensor.ts";
-import { elementGrid, MAX_GROUPS_PER_DIM } from "./_grid.ts";
+import { defaultRowStrategy, elementGrid, rowGrid, type RowStrategy } from "./_grid.ts";
 import { dummy } from "./matmul.ts";
 import { type BceShape, type LatentShape, vaeScale } from "./vae_ref.ts";
 import vaeWgsl from "./vae.wgsl" with { type: "text" };
 
 export type { BceShape, LatentShape } from "./vae_ref.ts";
+export type { RowStrategy } from "./_grid.ts";
 
 const WG = 64;
 
 /** The compiled entry points of kernels/vae.wgsl. */
 export interface VaeKernels {
+  /** How the BCE spreads rows over the device. */
+  strategy: RowStrategy;
   latentForward: Kernel;
   latentBackward: Kernel;
   bce: Kernel;
   sigmoid: Kernel;
 }
 
-/** Compiles the VAE probe kernels (once per device; bind them many times). */
-export async function vaeKernels(gpu: Gpu): Promise<VaeKernels> {
+/**
+ * Compiles the VAE probe kernels (once per device; bind them many times). The BCE's row
+ * strategy defaults to the one measured faster on this kind of adapter; tests pass both.
+ */
+export async function vaeKernels(
+  gpu: Gpu,
+  strategy: RowStrategy = defaultRowStrategy(gpu),
+): Promise<VaeKernels> {
   const compile = (name: string, entryPoint: string, storage: ("read" | "read_write")[]) =>
     compileKernel(gpu, { name, code: vaeWgsl, entryPoint, storage, constants: { WG } });
   return {
+    strategy,
     latentForward: await compile("vae latent forward", "latent_forward", [
       "read",
       "read",
@@ -53,7 +63,11 @@ export async function vaeKernels(gpu: Gpu): Promise<VaeKernels> {
       "read",
       "read_write",
     ]),
-    bce: await compile("vae bce", "bce", ["read", "read", "read_write", "read_write"]),
+    bce: await compile(
+      `vae bce (${strategy})`,
+      strategy === "workgroup" ? "bce_wg" : "bce_thread",
+      ["read", "read", "read_write", "read_write"],
+    ),
     sigmoid: await compile("vae sigmoid", "sigmoid_out", ["read", "read_write"]),
   };
 }
@@ -156,7 +170,8 @@ export function bindLatentBackward(
  * Binds the BCE of σ(logits) against targets in [0, 1], from the logits (stable for any
  * logit): loss[r] = Σ_p bce (unscaled, nats per image) unless `loss` is null, and
  * dlogits = (σ(x) − t)·scale (scale = 1/R by default) unless `dlogits` is null. Logits row r
- * is compared with target row r % targetRows. One workgroup per row.
+ * is compared with target row r % targetRows. One workgroup or one invocation per row, by
+ * `k.strategy`.
  */
 export function bindBce(
   gpu: Gpu,
@@ -183,7 +198,7 @@ export function bindBce(
     k.bce,
     [logits, target, loss ?? dummy(gpu), dlogits ?? dummy(gpu)],
     params(R, P, targetRows, loss !== null, dlogits !== null, scale),
-    [Math.max(1, Math.min(R, MAX_GROUPS_PER_DIM))],
+    rowGrid(R, WG, k.strategy),
   );
 }
 

@@ -9,7 +9,9 @@
 // Entry "latent_backward" (one invocation per element of R×L):
 //   dμ = dz + kl_scale·μ,  dlv = dz·½·exp(½ lv)·ε + kl_scale·½·(exp(lv) − 1).
 //   Bindings: 1 stats (read), 2 eps (read), 3 dz (read, R×L), 4 dstats (read_write, R×2L).
-// Entry "bce" (one workgroup per row, rows strided by the number of workgroups): stable
+// Entries "bce_wg" (one workgroup per row, rows strided by the workgroup count; a tree in
+//   workgroup memory) and "bce_thread" (one invocation per row, no barriers: faster on
+//   software adapters; kernels/_grid.ts RowStrategy picks one): stable
 //   bce = max(x,0) − x·t + log(1 + e^−|x|) against target row r % target_rows;
 //   loss[r] = Σ_p bce when has_out1 = 1; dlogits = (σ(x) − t)·scale when has_out2 = 1.
 //   Bindings: 1 logits (read, R×P), 2 target (read, target_rows×P), 3 loss (read_write, R),
@@ -90,27 +92,33 @@ fn latent_backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workg
   dstats[r * 2u * L + L + j] = d * 0.5 * exp(0.5 * lv) * eps_b[i] + p.scale * 0.5 * (exp(lv) - 1.0);
 }
 
+// Σ bce over pixels start, start + stride, … of row r, writing their gradients on the way.
+fn bce_part(r: u32, start: u32, stride: u32) -> f32 {
+  let P = p.cols;
+  let t0 = (r % p.target_rows) * P;
+  var s = 0.0;
+  for (var q = start; q < P; q += stride) {
+    let x = logits[r * P + q];
+    let t = targets[t0 + q];
+    let e = exp(-abs(x));
+    s += max(x, 0.0) - x * t + log1p_small(e);
+    if (p.has_out2 != 0u) {
+      dlogits[r * P + q] = (select(e / (1.0 + e), 1.0 / (1.0 + e), x >= 0.0) - t) * p.scale;
+    }
+  }
+  return s;
+}
+
 @compute @workgroup_size(WG)
-fn bce(
+fn bce_wg(
   @builtin(local_invocation_index) li: u32,
   @builtin(workgroup_id) wg: vec3u,
   @builtin(num_workgroups) n: vec3u,
 ) {
-  let P = p.cols;
   // Rows are strided by the workgroup count, so the loop bound is uniform across the
   // workgroup and the barriers inside are legal.
   for (var r = wg.x; r < p.rows; r += n.x) {
-    let t0 = (r % p.target_rows) * P;
-    var s = 0.0;
-    for (var q = li; q < P; q += WG) {
-      let x = logits[r * P + q];
-      let t = targets[t0 + q];
-      let e = exp(-abs(x));
-      s += max(x, 0.0) - x * t + log1p_small(e);
-      if (p.has_out2 != 0u) {
-        dlogits[r * P + q] = (select(e / (1.0 + e), 1.0 / (1.0 + e), x >= 0.0) - t) * p.scale;
-      }
-    }
+    let s = bce_part(r, li, WG);
     if (p.has_out1 != 0u) {
       partial[li] = s;
       workgroupBarrier();
@@ -123,6 +131,14 @@ fn bce(
       if (li == 0u) { loss[r] = partial[0]; }
     }
   }
+}
+
+@compute @workgroup_size(WG)
+fn bce_thread(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) n: vec3u) {
+  let r = gid.y * n.x * WG + gid.x;
+  if (r >= p.rows) { return; }
+  let s = bce_part(r, 0u, 1u);
+  if (p.has_out1 != 0u) { loss[r] = s; }
 }
 
 @compute @workgroup_size(WG)

@@ -205,73 +205,101 @@ const bceShapes: BceShape[] = [
   { rows: 12, pixels: 65, targetRows: 5 },
 ];
 
-for (const [lo, hi, what] of [[-6, 6, "moderate"], [-80, 80, "extreme"]] as const) {
-  gpuTest(`vae bce loss and gradient match the CPU reference (${what} logits)`, async (gpu) => {
-    const k = await vaeKernels(gpu);
-    let seed = 31;
-    for (const s of bceShapes) {
-      const R = s.rows, P = s.pixels, TR = s.targetRows ?? R;
-      const logits = randomArray(R * P, seed++, lo, hi);
-      // Binary digits with some grey: exact 0 and 1 where the MNIST background and strokes are.
-      const target = randomArray(TR * P, seed++, -0.5, 1.5).map((v) => Math.min(1, Math.max(0, v)));
-      if (what === "extreme") { for (let i = 0; i < logits.length; i += 7) logits[i] *= 100; }
-      const scale = vaeScale(R);
-      const loss = new Float32Array(R), d = new Float32Array(R * P);
-      bceRef(s, logits, target, loss, d, scale);
+for (
+  const [lo, hi, what, strategy] of [
+    [-6, 6, "moderate", "workgroup"],
+    [-80, 80, "extreme", "workgroup"],
+    [-6, 6, "moderate", "invocation"],
+    [-80, 80, "extreme", "invocation"],
+  ] as const
+) {
+  gpuTest(
+    `vae bce loss and gradient match the CPU reference (${what} logits, ${strategy} per row)`,
+    async (gpu) => {
+      const k = await vaeKernels(gpu, strategy);
+      let seed = 31;
+      for (const s of bceShapes) {
+        const R = s.rows, P = s.pixels, TR = s.targetRows ?? R;
+        const logits = randomArray(R * P, seed++, lo, hi);
+        // Binary digits with some grey: exact 0 and 1 where the MNIST background and strokes are.
+        const target = randomArray(TR * P, seed++, -0.5, 1.5).map((v) =>
+          Math.min(1, Math.max(0, v))
+        );
+        if (what === "extreme") { for (let i = 0; i < logits.length; i += 7) logits[i] *= 100; }
+        const scale = vaeScale(R);
+        const loss = new Float32Array(R), d = new Float32Array(R * P);
+        bceRef(s, logits, target, loss, d, scale);
 
-      const gl = tensor(gpu, [R, P], "logits", logits), gt = tensor(gpu, [TR, P], "target", target);
-      const gLoss = tensor(gpu, [R], "loss"), gd = tensor(gpu, [R, P], "dlogits");
-      const gLoss1 = tensor(gpu, [R], "loss only"), gd1 = tensor(gpu, [R, P], "dlogits only");
-      const gRecon = tensor(gpu, [R, P], "recon");
-      run(gpu, [
-        bindBce(gpu, k, s, gl, gt, gLoss, gd, scale),
-        bindBce(gpu, k, s, gl, gt, gLoss1, null),
-        bindBce(gpu, k, s, gl, gt, null, gd1, scale),
-        bindSigmoid(gpu, k, R * P, gl, gRecon),
-      ]);
-      const rb = new Readback(gpu);
-      const [gotLoss, gotD, gotLoss1, gotD1, gotRecon] = await rb.read([
+        const gl = tensor(gpu, [R, P], "logits", logits),
+          gt = tensor(gpu, [TR, P], "target", target);
+        const gLoss = tensor(gpu, [R], "loss"), gd = tensor(gpu, [R, P], "dlogits");
+        const gLoss1 = tensor(gpu, [R], "loss only"), gd1 = tensor(gpu, [R, P], "dlogits only");
+        const gRecon = tensor(gpu, [R, P], "recon");
+        run(gpu, [
+          bindBce(gpu, k, s, gl, gt, gLoss, gd, scale),
+          bindBce(gpu, k, s, gl, gt, gLoss1, null),
+          bindBce(gpu, k, s, gl, gt, null, gd1, scale),
+          bindSigmoid(gpu, k, R * P, gl, gRecon),
+        ]);
+        const rb = new Readback(gpu);
+        const [gotLoss, gotD, gotLoss1, gotD1, gotRecon] = await rb.read([
+          gLoss,
+          gd,
+          gLoss1,
+          gd1,
+          gRecon,
+        ]);
+        rb.destroy();
+        const tag = `${JSON.stringify(s)} ${what}`;
+        finite(`loss ${tag}`, gotLoss);
+        finite(`dlogits ${tag}`, gotD);
+        const lossTol = { atol: 1e-3, rtol: 1e-5 };
+        assertClose(gotLoss, loss, { ...lossTol, label: `loss ${tag}` });
+        assertClose(gotLoss1, loss, { ...lossTol, label: `loss only ${tag}` });
+        const gradTol = { atol: 1e-7, rtol: 1e-5 };
+        assertClose(gotD, d, { ...gradTol, label: `dlogits ${tag}` });
+        assertClose(gotD1, d, { ...gradTol, label: `dlogits only ${tag}` });
+        const recon = new Float32Array(R * P);
+        sigmoidRef(logits, recon);
+        assertClose(gotRecon, recon, { atol: 1e-7, rtol: 1e-5, label: `sigmoid ${tag}` });
+      }
+    },
+  );
+}
+
+for (const strategy of ["workgroup", "invocation"] as const) {
+  gpuTest(`vae bce covers more than 65535 rows (${strategy} per row)`, async (gpu) => {
+    const k = await vaeKernels(gpu, strategy);
+    const s = { rows: 65600, pixels: 2, targetRows: 3 };
+    const logits = randomArray(s.rows * 2, 51, -5, 5), target = randomArray(6, 52, 0, 1);
+    const loss = new Float32Array(s.rows);
+    bceRef(s, logits, target, loss, null, 1);
+    const gLoss = tensor(gpu, [s.rows], "loss");
+    run(gpu, [
+      bindBce(
+        gpu,
+        k,
+        s,
+        tensor(gpu, [s.rows, 2], "logits", logits),
+        tensor(gpu, [3, 2], "target", target),
         gLoss,
-        gd,
-        gLoss1,
-        gd1,
-        gRecon,
-      ]);
-      rb.destroy();
-      const tag = `${JSON.stringify(s)} ${what}`;
-      finite(`loss ${tag}`, gotLoss);
-      finite(`dlogits ${tag}`, gotD);
-      const lossTol = { atol: 1e-3, rtol: 1e-5 };
-      assertClose(gotLoss, loss, { ...lossTol, label: `loss ${tag}` });
-      assertClose(gotLoss1, loss, { ...lossTol, label: `loss only ${tag}` });
-      const gradTol = { atol: 1e-7, rtol: 1e-5 };
-      assertClose(gotD, d, { ...gradTol, label: `dlogits ${tag}` });
-      assertClose(gotD1, d, { ...gradTol, label: `dlogits only ${tag}` });
-      const recon = new Float32Array(R * P);
-      sigmoidRef(logits, recon);
-      assertClose(gotRecon, recon, { atol: 1e-7, rtol: 1e-5, label: `sigmoid ${tag}` });
-    }
+        null,
+      ),
+    ]);
+    const got = await new Readback(gpu).read([gLoss]);
+    assertClose(got[0], loss, { atol: 1e-5, rtol: 1e-5, label: "loss" });
   });
 }
 
-gpuTest("vae bce strides rows past the 65535-workgroup limit", async (gpu) => {
+gpuTest("vae sigmoid covers more than 65535 workgroups with a 2D grid", async (gpu) => {
   const k = await vaeKernels(gpu);
-  const s = { rows: 65600, pixels: 2, targetRows: 3 };
-  const logits = randomArray(s.rows * 2, 51, -5, 5), target = randomArray(6, 52, 0, 1);
-  const loss = new Float32Array(s.rows);
-  bceRef(s, logits, target, loss, null, 1);
-  const gLoss = tensor(gpu, [s.rows], "loss");
-  run(gpu, [
-    bindBce(
-      gpu,
-      k,
-      s,
-      tensor(gpu, [s.rows, 2], "logits", logits),
-      tensor(gpu, [3, 2], "target", target),
-      gLoss,
-      null,
-    ),
-  ]);
-  const got = await new Readback(gpu).read([gLoss]);
-  assertClose(got[0], loss, { atol: 1e-5, rtol: 1e-5, label: "loss" });
+  const n = 65535 * 64 + 1000;
+  const logits = randomArray(n, 61, -10, 10), want = new Float32Array(n);
+  sigmoidRef(logits, want);
+  const out = tensor(gpu, [n], "recon");
+  const d = bindSigmoid(gpu, k, n, tensor(gpu, [n], "logits", logits), out);
+  if ((d.workgroups[1] ?? 1) < 2) throw new Error(`expected a 2D grid, got [${d.workgroups}]`);
+  run(gpu, [d]);
+  const got = await new Readback(gpu).read([out]);
+  assertClose(got[0], want, { atol: 1e-7, rtol: 1e-5, label: "sigmoid" });
 });
