@@ -87,6 +87,7 @@ export function upload(gpu: Gpu, t: Tensor, data: ArrayLike<number>, offset = 0)
   if (data.length + offset > t.size) {
     throw new Error(`upload of ${data.length} values into ${t.label} [${t.shape}] overflows`);
   }
+  if (data.length === 0) return; // writeBuffer of zero bytes panics Deno 2.9.6 (queue.rs)
   const f32 = data instanceof Float32Array ? data : Float32Array.from(data);
   gpu.device.queue.writeBuffer(t.buffer, t.offset + offset * 4, f32 as Float32Array<ArrayBuffer>);
 }

@@ -30,7 +30,8 @@ import type {
 import type { RamConfig, TrainConfig } from "./config.ts";
 import type { Episodes, RewardFn } from "../rewards/types.ts";
 import { checkParams, cloneParams, initParams, zeroParams } from "./params.ts";
-import { baselineLoss, meanEpisodeReward, reinforceLoss, returnsFromRewards } from "./returns.ts";
+import { returnsFromRewards } from "./returns.ts";
+import { checkRewards, episodesFrom, stepResult } from "./step.ts";
 import {
   actionArrays,
   type ActionSource,
@@ -40,7 +41,6 @@ import {
   type Net,
   type Trace,
 } from "./ram_cpu_pass.ts";
-import { nllRef } from "../kernels/softmax_ref.ts";
 import { adamRef } from "../kernels/adam_ref.ts";
 
 /** The loss parts, gradients and intermediate values of one step, without an Adam update. */
@@ -271,22 +271,13 @@ export class CpuRam implements RamBackend {
 
   #episodes(batch: Batch, trace: Trace): Episodes {
     const T = this.config.glimpses, C = this.config.classes, B = trace.B;
-    const probs = new Float32Array(T * B * C);
-    const predictions = new Int32Array(T * B);
+    const logp = new Float32Array(T * B * C);
     const locations = new Float32Array(T * B * 2);
     trace.glimpses.forEach((s, i) => {
+      logp.set(s.logp, i * B * C);
       locations.set(s.loc, i * B * 2);
-      for (let b = 0; b < B; b++) {
-        let best = 0;
-        for (let c = 0; c < C; c++) {
-          const lp = s.logp[b * C + c];
-          probs[(i * B + b) * C + c] = Math.exp(lp);
-          if (lp > s.logp[b * C + best]) best = c;
-        }
-        predictions[i * B + b] = best;
-      }
     });
-    return { T, B, C, probs, labels: batch.labels, predictions, locations };
+    return episodesFrom(T, B, C, logp, batch.labels, locations);
   }
 
   #lossAndGrads(
@@ -296,32 +287,11 @@ export class CpuRam implements RamBackend {
     lambda: number,
   ): Omit<LossAndGrads, "grads"> {
     const T = this.config.glimpses, C = this.config.classes, B = trace.B;
-    if (!(rewards instanceof Float32Array) || rewards.length !== T * B) {
-      throw new Error(
-        `cpu backend: reward function returned ${describe(rewards)}, expected a ` +
-          `Float32Array of T·B = ${T}·${B} values`,
-      );
-    }
-    for (let i = 0; i < rewards.length; i++) {
-      if (!Number.isFinite(rewards[i])) {
-        throw new Error(
-          `cpu backend: reward [${i}] (glimpse ${Math.floor(i / B) + 1}, ` +
-            `sample ${i % B}) is ${rewards[i]}, not finite`,
-        );
-      }
-    }
+    checkRewards("cpu backend", T, B, rewards);
     const returns = returnsFromRewards(T, B, rewards);
     const { logpi, baseline: baselines } = actionArrays(trace);
     const last = trace.glimpses[T - 1].logp;
-    const nll = nllRef(B, C, last, batch.labels);
-    const baseline = baselineLoss(baselines, returns);
-    const reinforce = reinforceLoss(B, logpi, baselines, returns, lambda);
-    let correct = 0;
-    for (let b = 0; b < B; b++) {
-      let best = 0;
-      for (let c = 1; c < C; c++) if (last[b * C + c] > last[b * C + best]) best = c;
-      if (best === batch.labels[b]) correct++;
-    }
+    const result = stepResult(B, C, last, batch.labels, rewards, returns, logpi, baselines, lambda);
     for (const t of this.#grads.values()) t.data.fill(0);
     const dmu = backwardPass(
       this.config,
@@ -335,22 +305,11 @@ export class CpuRam implements RamBackend {
     const actions = new Float32Array(trace.actions.length * B * 2);
     trace.actions.forEach((s, i) => actions.set(s.a, i * B * 2));
     return {
-      nll,
-      baseline,
-      reinforce,
-      loss: nll + baseline + reinforce,
-      accuracy: correct / B,
-      reward: meanEpisodeReward(B, rewards),
+      ...result,
       actions,
       returns,
       baselines,
       dmu,
     };
   }
-}
-
-function describe(v: unknown): string {
-  if (v instanceof Float32Array) return `${v.length} values`;
-  if (v === null || typeof v !== "object") return String(v);
-  return (v as object).constructor?.name ?? "an object";
 }

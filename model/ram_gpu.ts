@@ -1,0 +1,302 @@
+/**
+ * The `webgpu` backend: the RAM of shared DESIGN.md trained with the WGSL kernels in kernels/,
+ * held to the `cpu` backend (model/ram_cpu.ts) number for number from the same seed and noise.
+ *
+ * All parameters live in one flat buffer (model/params.ts flatLayout), their gradients in
+ * another, so one Adam dispatch updates the whole model. Per batch size, a {@link RamProgram}
+ * holds every activation buffer and bound dispatch; a step uploads its inputs, submits the
+ * forward, reads back once, computes rewards and returns on the host, and submits the backward
+ * with the Adam update.
+ *
+ * @module
+ */
+import type { Gpu } from "../gpu/device.ts";
+import type { Dispatch } from "../gpu/kernel.ts";
+import { read, type Tensor, tensor, upload } from "../gpu/tensor.ts";
+import type {
+  Batch,
+  RamBackend,
+  Rollout,
+  RolloutOptions,
+  StepNoise,
+  StepResult,
+  TrainState,
+} from "./backend.ts";
+import type { RamConfig, TrainConfig } from "./config.ts";
+import type { RewardFn } from "../rewards/types.ts";
+import {
+  checkParams,
+  type FlatLayout,
+  flatLayout,
+  flattenParams,
+  initParams,
+  unflattenParams,
+} from "./params.ts";
+import { returnsFromRewards } from "./returns.ts";
+import { checkRewards, episodesFrom, stepResult } from "./step.ts";
+import { linearKernels } from "../kernels/linear.ts";
+import { activationKernels } from "../kernels/activation.ts";
+import { retinaKernel } from "../kernels/retina.ts";
+import { softmaxKernels } from "../kernels/softmax.ts";
+import { policyKernels } from "../kernels/policy.ts";
+import { lstmKernels } from "../kernels/lstm.ts";
+import {
+  type AdamKernels,
+  adamKernels,
+  adamState,
+  bindAdam,
+  bindAdamTick,
+} from "../kernels/adam.ts";
+import { type RamKernels, RamProgram } from "./ram_gpu_program.ts";
+
+/** The RAM on a WebGPU device. */
+export class GpuRam implements RamBackend {
+  readonly name = "webgpu" as const;
+  readonly #layout: FlatLayout;
+  readonly #params: Tensor; // (total) flat parameters
+  readonly #grads: Tensor; // (total) flat gradients, zero between steps
+  readonly #m: Tensor; // (total) Adam first moments
+  readonly #v: Tensor; // (total) Adam second moments
+  readonly #adamState: Tensor; // (4) [t, 1 − β1^t, 1 − β2^t, 0]
+  #step = 0;
+  #programs = new Map<string, RamProgram>();
+  #adam: { lr: number; dispatches: Dispatch[] } | null = null;
+
+  private constructor(
+    readonly gpu: Gpu,
+    readonly config: RamConfig,
+    readonly kernels: RamKernels,
+    readonly adamKernels: AdamKernels,
+    seed: number,
+  ) {
+    this.#layout = flatLayout(config);
+    const total = this.#layout.total;
+    this.#params = tensor(
+      gpu,
+      [total],
+      "params",
+      flattenParams(initParams(config, seed), this.#layout),
+    );
+    this.#grads = tensor(gpu, [total], "grads");
+    this.#m = tensor(gpu, [total], "adam m");
+    this.#v = tensor(gpu, [total], "adam v");
+    this.#adamState = tensor(gpu, [4], "adam state", adamState(0));
+  }
+
+  /**
+   * Compiles the kernels and initialises the parameters from `seed` exactly as the cpu backend
+   * does.
+   *
+   * @example
+   * ```ts ignore
+   * import { requestGpu } from "../gpu/device.ts";
+   * import { resolveRamConfig } from "./config.ts";
+   * import { GpuRam } from "./ram_gpu.ts";
+   * const ram = await GpuRam.create(await requestGpu(), resolveRamConfig(), 1);
+   * ```
+   */
+  static async create(gpu: Gpu, config: RamConfig, seed: number): Promise<GpuRam> {
+    const kernels: RamKernels = {
+      linear: await linearKernels(gpu),
+      activation: await activationKernels(gpu),
+      retina: await retinaKernel(gpu),
+      softmax: await softmaxKernels(gpu),
+      policy: await policyKernels(gpu),
+      lstm: await lstmKernels(gpu),
+    };
+    const ram = new GpuRam(gpu, config, kernels, await adamKernels(gpu), seed);
+    gpu.check();
+    return ram;
+  }
+
+  #program(B: number, lambda: number): RamProgram {
+    const key = `${B}|${lambda}`;
+    let p = this.#programs.get(key);
+    if (!p) {
+      p = new RamProgram(
+        this.gpu,
+        this.config,
+        this.kernels,
+        {
+          layout: this.#layout,
+          params: this.#params,
+          grads: this.#grads,
+        },
+        B,
+        lambda,
+      );
+      this.#programs.set(key, p);
+    }
+    return p;
+  }
+
+  #adamDispatches(lr: number): Dispatch[] {
+    if (this.#adam?.lr !== lr) {
+      for (const d of this.#adam?.dispatches ?? []) d.destroy();
+      const o = { lr };
+      this.#adam = {
+        lr,
+        dispatches: [
+          bindAdamTick(this.gpu, this.adamKernels, this.#adamState, o),
+          bindAdam(
+            this.gpu,
+            this.adamKernels,
+            this.#params,
+            this.#grads,
+            this.#m,
+            this.#v,
+            this.#adamState,
+            {
+              ...o,
+              zeroGrad: true,
+            },
+          ),
+        ],
+      };
+    }
+    return this.#adam.dispatches;
+  }
+
+  #uploadInputs(p: RamProgram, batch: Batch, start: Float32Array, eps: Float32Array | null): void {
+    const { height, width, glimpses: T } = this.config;
+    const B = batch.size;
+    if (batch.images.length < B * height * width) {
+      throw new Error(
+        `webgpu: batch of ${B} needs ${B * height * width} pixels, got ${batch.images.length}`,
+      );
+    }
+    upload(this.gpu, p.images, batch.images.subarray(0, B * height * width));
+    upload(this.gpu, p.labels, Float32Array.from(batch.labels.subarray(0, B)));
+    upload(this.gpu, p.start, start.subarray(0, 2 * B));
+    upload(this.gpu, p.eps, eps ? eps.subarray(0, 2 * B * (T - 1)) : new Float32Array(p.eps.size));
+  }
+
+  #encodeForward(p: RamProgram): GPUCommandEncoder {
+    const encoder = this.gpu.device.createCommandEncoder({ label: "ram forward" });
+    const pass = encoder.beginComputePass({ label: "ram forward" });
+    for (const d of p.forward) d.encode(pass);
+    pass.end();
+    return encoder;
+  }
+
+  #episodes(B: number, labels: Int32Array, out: { logp: Float32Array[]; loc: Float32Array[] }) {
+    const { glimpses: T, classes: C } = this.config;
+    const logp = new Float32Array(T * B * C);
+    const locations = new Float32Array(T * B * 2);
+    for (let t = 0; t < T; t++) {
+      logp.set(out.logp[t], t * B * C);
+      locations.set(out.loc[t], t * B * 2);
+    }
+    return { episodes: episodesFrom(T, B, C, logp, labels, locations), logp };
+  }
+
+  /** One training step; see {@link RamBackend.trainStep}. */
+  async trainStep(
+    batch: Batch,
+    reward: RewardFn,
+    noise: StepNoise,
+    train: TrainConfig,
+  ): Promise<StepResult> {
+    const { glimpses: T, classes: C } = this.config;
+    const B = batch.size;
+    const p = this.#program(B, train.lambda);
+    this.#uploadInputs(p, batch, noise.start, noise.policy);
+    const out = await p.readForward(this.#encodeForward(p), false);
+    const { episodes } = this.#episodes(B, batch.labels, out);
+
+    const rewards = await reward(episodes);
+    checkRewards("webgpu backend", T, B, rewards);
+    const returns = returnsFromRewards(T, B, rewards);
+    const baselines = new Float32Array((T - 1) * B);
+    out.base.forEach((b, i) => baselines.set(b, i * B));
+    const adv = new Float32Array(returns.length);
+    for (let i = 0; i < adv.length; i++) adv[i] = returns[i] - baselines[i];
+    if (T > 1) {
+      upload(this.gpu, p.returns, returns);
+      upload(this.gpu, p.adv, adv);
+    }
+
+    const encoder = this.gpu.device.createCommandEncoder({ label: "ram backward" });
+    const pass = encoder.beginComputePass({ label: "ram backward" });
+    for (const d of p.backward) d.encode(pass);
+    for (const d of this.#adamDispatches(train.lr)) d.encode(pass);
+    pass.end();
+    this.gpu.device.queue.submit([encoder.finish()]);
+    this.#step++;
+
+    const logpi = out.logpi.subarray(0, (T - 1) * B);
+    return stepResult(
+      B,
+      C,
+      out.logp[T - 1],
+      batch.labels,
+      rewards,
+      returns,
+      logpi,
+      baselines,
+      train.lambda,
+    );
+  }
+
+  /** Forward only; see {@link RamBackend.rollout}. */
+  async rollout(batch: Batch, options: RolloutOptions): Promise<Rollout> {
+    const B = batch.size, T = this.config.glimpses;
+    if (options.stochastic && !options.policy) {
+      throw new Error("webgpu: a stochastic rollout needs policy noise");
+    }
+    const p = this.#program(B, 0.01);
+    this.#uploadInputs(
+      p,
+      batch,
+      options.start ?? new Float32Array(2 * B),
+      options.stochastic ? options.policy! : null,
+    );
+    const out = await p.readForward(this.#encodeForward(p), true);
+    const { episodes, logp } = this.#episodes(B, batch.labels, out);
+    const H = this.config.hidden;
+    const hidden = new Float32Array(T * B * H);
+    out.hidden!.forEach((h, t) => hidden.set(h, t * B * H));
+    return { ...episodes, logp, hidden };
+  }
+
+  /** Copies parameters and Adam state to the host. */
+  async getState(): Promise<TrainState> {
+    await this.gpu.sync();
+    const [params, m, v] = [
+      await read(this.gpu, this.#params),
+      await read(this.gpu, this.#m),
+      await read(this.gpu, this.#v),
+    ];
+    return {
+      params: unflattenParams(params, this.#layout),
+      adamM: unflattenParams(m, this.#layout),
+      adamV: unflattenParams(v, this.#layout),
+      step: this.#step,
+    };
+  }
+
+  /** Loads parameters and Adam state (names and shapes must match the config). */
+  setState(state: TrainState): void {
+    checkParams(this.config, state.params, "parameters");
+    checkParams(this.config, state.adamM, "Adam first moments");
+    checkParams(this.config, state.adamV, "Adam second moments");
+    if (!Number.isInteger(state.step) || state.step < 0) {
+      throw new Error(`state step ${state.step} is not a step count`);
+    }
+    upload(this.gpu, this.#params, flattenParams(state.params, this.#layout));
+    upload(this.gpu, this.#m, flattenParams(state.adamM, this.#layout));
+    upload(this.gpu, this.#v, flattenParams(state.adamV, this.#layout));
+    upload(this.gpu, this.#adamState, adamState(state.step));
+    this.#step = state.step;
+  }
+
+  /** Frees every buffer. */
+  dispose(): void {
+    for (const p of this.#programs.values()) p.destroy();
+    this.#programs.clear();
+    for (const d of this.#adam?.dispatches ?? []) d.destroy();
+    for (const t of [this.#params, this.#grads, this.#m, this.#v, this.#adamState]) {
+      t.buffer.destroy();
+    }
+  }
+}

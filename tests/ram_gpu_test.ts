@@ -1,0 +1,124 @@
+import assert from "node:assert/strict";
+import { CpuRam } from "../model/ram_cpu.ts";
+import { GpuRam } from "../model/ram_gpu.ts";
+import { resolveTrainConfig } from "../model/config.ts";
+import type { ParamMap } from "../model/backend.ts";
+import { assertClose } from "./_assert.ts";
+import { gpuTest } from "./_gpu.ts";
+import { classificationReward, randomBatch, randomNoise, tinyConfig } from "./_ram_fixture.ts";
+
+function assertParamsClose(got: ParamMap, want: ParamMap, what: string, atol = 2e-5) {
+  for (const [name, w] of want) {
+    const g = got.get(name);
+    assert.ok(g, `${what}: ${name} missing`);
+    assert.deepEqual(g.shape, w.shape, `${what}: ${name} shape`);
+    assertClose(g.data, w.data, { atol, rtol: 1e-3, label: `${what} ${name}` });
+  }
+}
+
+for (const core of ["rnn", "lstm"] as const) {
+  gpuTest(`webgpu and cpu backends agree over the first training steps (${core})`, async (gpu) => {
+    const cfg = tinyConfig({ core, glimpses: 4 });
+    const train = resolveTrainConfig({ lr: 1e-2, lambda: 0.5 });
+    const cpu = new CpuRam(cfg, 7);
+    const webgpu = await GpuRam.create(gpu, cfg, 7);
+    try {
+      assertParamsClose((await webgpu.getState()).params, (await cpu.getState()).params, "init", 0);
+      // Rewards that pay at every glimpse exercise the credit assignment too.
+      const reward = (e: Parameters<typeof classificationReward>[0]) => {
+        const r = classificationReward(e);
+        for (let i = 0; i < e.T * e.B; i++) r[i] += 0.1 * e.probs[i * e.C];
+        return r;
+      };
+      for (let step = 0; step < 4; step++) {
+        const B = step === 3 ? 2 : 5; // a short last batch uses its own program
+        const batch = randomBatch(cfg, B, 100 + step);
+        const noise = randomNoise(cfg, B, 200 + step);
+        const want = await cpu.trainStep(batch, reward, noise, train);
+        const got = await webgpu.trainStep(batch, reward, noise, train);
+        for (const key of ["nll", "baseline", "reinforce", "loss", "accuracy", "reward"] as const) {
+          assertClose([got[key]], [want[key]], {
+            atol: 1e-4,
+            rtol: 1e-3,
+            label: `step ${step} ${key}`,
+          });
+        }
+        const [gs, cs] = [await webgpu.getState(), await cpu.getState()];
+        assert.equal(gs.step, cs.step);
+        assertParamsClose(gs.params, cs.params, `after step ${step}`);
+        assertParamsClose(gs.adamM, cs.adamM, `adam m after step ${step}`, 1e-5);
+      }
+      const batch = randomBatch(cfg, 3, 300);
+      for (const stochastic of [false, true]) {
+        const noise = randomNoise(cfg, 3, 301);
+        const opts = stochastic
+          ? { stochastic, start: noise.start, policy: noise.policy }
+          : { stochastic };
+        const [g, c] = [await webgpu.rollout(batch, opts), await cpu.rollout(batch, opts)];
+        const tol = { atol: 1e-4, rtol: 1e-3 };
+        assertClose(g.logp, c.logp, { ...tol, label: `rollout logp (stochastic ${stochastic})` });
+        assertClose(g.locations, c.locations, { ...tol, label: "rollout locations" });
+        assertClose(g.hidden, c.hidden, { ...tol, label: "rollout hidden" });
+        assert.deepEqual([...g.predictions], [...c.predictions]);
+      }
+    } finally {
+      webgpu.dispose();
+    }
+  });
+}
+
+gpuTest("webgpu state round trip restores parameters, moments and step", async (gpu) => {
+  const cfg = tinyConfig();
+  const a = await GpuRam.create(gpu, cfg, 3);
+  const b = await GpuRam.create(gpu, cfg, 4);
+  try {
+    const train = resolveTrainConfig({ lr: 1e-2 });
+    await a.trainStep(randomBatch(cfg, 4, 1), classificationReward, randomNoise(cfg, 4, 2), train);
+    b.setState(await a.getState());
+    const [sa, sb] = [await a.getState(), await b.getState()];
+    assert.equal(sb.step, 1);
+    assertParamsClose(sb.params, sa.params, "params", 0);
+    assertParamsClose(sb.adamV, sa.adamV, "adam v", 0);
+    // Both continue identically.
+    const batch = randomBatch(cfg, 4, 5), noise = randomNoise(cfg, 4, 6);
+    const ra = await a.trainStep(batch, classificationReward, noise, train);
+    const rb = await b.trainStep(batch, classificationReward, noise, train);
+    assert.deepEqual(ra, rb);
+  } finally {
+    a.dispose();
+    b.dispose();
+  }
+});
+
+gpuTest(
+  "webgpu rejects a reward of the wrong length and leaves the parameters alone",
+  async (gpu) => {
+    const cfg = tinyConfig();
+    const ram = await GpuRam.create(gpu, cfg, 3);
+    try {
+      const before = await ram.getState();
+      await assert.rejects(
+        ram.trainStep(
+          randomBatch(cfg, 4, 1),
+          () => new Float32Array(3),
+          randomNoise(cfg, 4, 2),
+          resolveTrainConfig(),
+        ),
+        /webgpu backend: .*expected .*T·B = 3·4/,
+      );
+      await assert.rejects(
+        ram.trainStep(
+          randomBatch(cfg, 4, 1),
+          (e) => new Float32Array(e.T * e.B).fill(NaN),
+          randomNoise(cfg, 4, 2),
+          resolveTrainConfig(),
+        ),
+        /glimpse 1, sample 0/,
+      );
+      assertParamsClose((await ram.getState()).params, before.params, "untouched", 0);
+      assert.equal((await ram.getState()).step, 0);
+    } finally {
+      ram.dispose();
+    }
+  },
+);
