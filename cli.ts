@@ -21,6 +21,8 @@ const program = new Command()
   .option("--debug", "print stack traces on errors")
   .showHelpAfterError("(run with --help for usage)");
 
+program.addCommand((await import("./commands/data.ts")).dataCommand());
+
 /** Runs the CLI. */
 export async function main(argv: string[]): Promise<number> {
   try {
