@@ -4,6 +4,8 @@ import { evaluate } from "../model/evaluate.ts";
 import { loadCheckpoint, MODEL_FILE } from "../model/checkpoint.ts";
 import { resolveRunConfig, type RunConfig } from "../model/run_config.ts";
 import type { RamBackend } from "../model/backend.ts";
+import { CpuRam } from "../model/ram_cpu.ts";
+import { loadDataset } from "../datasets/load.ts";
 import { classificationReward, FAKE_CONFIG, FakeRam, fakeSplit } from "./_fake_ram.ts";
 
 function runConfig(train: Record<string, unknown>, extra: Record<string, unknown> = {}): RunConfig {
@@ -139,66 +141,73 @@ Deno.test("every epoch sees every image once, in a seeded order that changes per
   });
 });
 
-Deno.test("a run stopped mid-epoch and resumed ends exactly where an uninterrupted run ends", async () => {
-  await withDir(async (dir) => {
-    const data = () => ({
-      train: fakeSplit(45),
-      validation: fakeSplit(10, 5),
-      test: fakeSplit(12, 9),
-    });
-    const config = runConfig({ epochs: 3, batch: 8, lr: 0.02, seed: 5 });
-    const straight = new FakeRam();
-    await train({
-      backend: straight,
-      data: data(),
-      config,
-      reward: classificationReward,
-      out: `${dir}/a`,
-    });
+for (
+  const [kind, make] of [
+    ["fake", (seed: number) => new FakeRam(FAKE_CONFIG, seed)],
+    ["cpu", (seed: number) => new CpuRam(FAKE_CONFIG, seed)],
+  ] as const
+) {
+  Deno.test(`a run stopped mid-epoch and resumed ends exactly where an uninterrupted run ends (${kind})`, async () => {
+    await withDir(async (dir) => {
+      const data = () => ({
+        train: fakeSplit(45),
+        validation: fakeSplit(10, 5),
+        test: fakeSplit(12, 9),
+      });
+      const config = runConfig({ epochs: 3, batch: 8, lr: 0.02, seed: 5 });
+      const straight = make(1);
+      await train({
+        backend: straight,
+        data: data(),
+        config,
+        reward: classificationReward,
+        out: `${dir}/a`,
+      });
 
-    // Stop after step 9: epoch 2, batch 3 of 6.
-    const ac = new AbortController();
-    const first = new FakeRam();
-    const part = await train({
-      backend: first,
-      data: data(),
-      config,
-      reward: classificationReward,
-      out: `${dir}/b`,
-      stop: ac.signal,
-      onStep: (p) => {
-        if (p.step === 9) ac.abort();
-      },
-    });
-    assert.equal(part.interrupted, true);
-    assert.equal(part.step, 9);
-    assert.equal(part.epochs, 1);
-    assert.equal(part.batch, 3);
-    assert.equal(part.testError, null);
-    assert.equal((await readMetrics(`${dir}/b`)).length, 1);
+      // Stop after step 9: epoch 2, batch 3 of 6.
+      const ac = new AbortController();
+      const first = make(1);
+      const part = await train({
+        backend: first,
+        data: data(),
+        config,
+        reward: classificationReward,
+        out: `${dir}/b`,
+        stop: ac.signal,
+        onStep: (p) => {
+          if (p.step === 9) ac.abort();
+        },
+      });
+      assert.equal(part.interrupted, true);
+      assert.equal(part.step, 9);
+      assert.equal(part.epochs, 1);
+      assert.equal(part.batch, 3);
+      assert.equal(part.testError, null);
+      assert.equal((await readMetrics(`${dir}/b`)).length, 1);
 
-    const ck = await loadCheckpoint(`${dir}/b`, { optimizer: true });
-    assert.deepEqual([ck.meta.epoch, ck.meta.batch, ck.meta.step], [1, 3, 9]);
-    const resumed = new FakeRam(FAKE_CONFIG, 99); // other init: all of it must come from the checkpoint
-    const rest = await train({
-      backend: resumed,
-      data: data(),
-      config,
-      reward: classificationReward,
-      out: `${dir}/b`,
-      resume: ck,
+      const ck = await loadCheckpoint(`${dir}/b`, { optimizer: true });
+      assert.deepEqual([ck.meta.epoch, ck.meta.batch, ck.meta.step], [1, 3, 9]);
+      const resumed = make(99); // other init: all of it must come from the checkpoint
+      const rest = await train({
+        backend: resumed,
+        data: data(),
+        config,
+        reward: classificationReward,
+        out: `${dir}/b`,
+        resume: ck,
+      });
+      assert.equal(rest.interrupted, false);
+      assert.equal(rest.step, 3 * 6);
+      const a = await paramsOf(straight), b = await paramsOf(resumed);
+      for (const [name, t] of a) assert.deepEqual(b.get(name), t, `${name} differs after resume`);
+      const ma = await readMetrics(`${dir}/a`), mb = await readMetrics(`${dir}/b`);
+      assert.equal(mb.length, 3);
+      const strip = (m: EpochMetrics) => ({ ...m, images_per_second: 0, seconds: 0 });
+      assert.deepEqual(mb.map(strip), ma.map(strip), "same metrics, the resumed epoch included");
+      assert.equal(rest.testError, ma[2].test_error);
     });
-    assert.equal(rest.interrupted, false);
-    assert.equal(rest.step, 3 * 6);
-    const a = await paramsOf(straight), b = await paramsOf(resumed);
-    for (const [name, t] of a) assert.deepEqual(b.get(name), t, `${name} differs after resume`);
-    const ma = await readMetrics(`${dir}/a`), mb = await readMetrics(`${dir}/b`);
-    assert.equal(mb.length, 3);
-    const strip = (m: EpochMetrics) => ({ ...m, images_per_second: 0, seconds: 0 });
-    assert.deepEqual(mb.map(strip), ma.map(strip), "same metrics, the resumed epoch included");
-    assert.equal(rest.testError, ma[2].test_error);
   });
-});
+}
 
 Deno.test("resume drops metrics lines of epochs the checkpoint does not hold", async () => {
   await withDir(async (dir) => {
@@ -333,4 +342,52 @@ Deno.test("evaluation modes: mean from the centre, stochastic, and Monte Carlo a
   assert.equal(mc.error, mean.error);
   assert.ok(Math.abs(mc.nll - mean.nll) < 1e-6);
   await assert.rejects(evaluate(backend, split, { mc: 0 }), /mc = 0/);
+});
+
+Deno.test("a tiny seeded run on real MNIST digits learns well above chance", async () => {
+  await withDir(async (dir) => {
+    const ds = await loadDataset("mnist");
+    const images = limitSplit(ds.train, 200); // 20 of each digit
+    const config = runConfig({ epochs: 15, batch: 10, lr: 1e-3, seed: 1 }, {
+      dataset: "mnist",
+      limit: 200,
+    });
+    // A small RAM with a wide two-scale retina, so 300 steps are enough (about 2 s on a CPU).
+    const model = {
+      ...config.model,
+      height: 28,
+      width: 28,
+      classes: 10,
+      patch: 12,
+      scales: 2,
+      glimpses: 3,
+      hidden: 64,
+      glimpseOut: 64,
+      glimpseHidden: 32,
+      locationHidden: 32,
+      policyHidden: 32,
+    };
+    const cfg = { ...config, model };
+    const ram = new CpuRam(model, 1);
+    const before = await evaluate(ram, images, { batch: 10 });
+    const r = await train({
+      backend: ram,
+      data: { train: images },
+      config: cfg,
+      reward: classificationReward,
+      out: dir,
+    });
+    const after = await evaluate(ram, images, { batch: 10 });
+    const nll = r.metrics.map((m) => m.nll);
+    assert.ok(nll.at(-1)! < 0.7 * nll[0], `nll fell: ${nll.map((x) => x.toFixed(2))}`);
+    assert.ok(
+      r.metrics.at(-1)!.train_accuracy > 0.4,
+      `train accuracy ${r.metrics.at(-1)!.train_accuracy}`,
+    );
+    assert.ok(before.error > 0.8, `untrained error ${before.error}`);
+    assert.ok(
+      after.error < 0.45,
+      `error on the 200 images after training: ${after.error} (chance 0.9)`,
+    );
+  });
 });
