@@ -143,7 +143,8 @@ export function bindAdam(
     throw new Error(`adam: bad range offset ${offset} length ${n} for ${param.label}`);
   }
   for (const t of [param, grad, m, v]) {
-    if (t.size < offset + n) {
+    // The shader reads whole vec4s: the buffer, not just the shape, must cover them.
+    if (t.size < offset + n || t.buffer.size < Math.ceil((offset + n) / 4) * 16) {
       throw new Error(
         `adam: ${t.label} [${t.shape}] holds ${t.size} < ${offset + n} values (offset + length)`,
       );
@@ -159,6 +160,6 @@ export function bindAdam(
     k.update,
     all,
     words(resolve(o), offset, n, o.zeroGrad ?? false),
-    [Math.min(groups(n, WG), MAX_GROUPS)],
+    [Math.min(groups(Math.ceil((offset + n) / 4) - Math.floor(offset / 4), WG), MAX_GROUPS)],
   );
 }

@@ -76,6 +76,33 @@ gpuTest(
   },
 );
 
+gpuTest("Adam handles ranges with unaligned ends and ranges inside one vec4", async (gpu) => {
+  const k = await adamKernels(gpu);
+  const n = 23, o = { lr: 0.02 };
+  // [offset, length]: aligned, ragged at either end, within one vec4, across one boundary, empty
+  const ranges = [[0, 23], [0, 20], [3, 20], [5, 1], [4, 3], [6, 4], [1, 2], [9, 0]];
+  for (const [offset, length] of ranges) {
+    const p = randomArray(n, offset + 1), g = gradsFor(n, length + 2);
+    const m = randomArray(n, 3, -0.01, 0.01), v = randomArray(n, 4, 0, 1e-4);
+    const gp = tensor(gpu, [n], "param", p), gg = tensor(gpu, [n], "grad", g);
+    const gm = tensor(gpu, [n], "m", m), gv = tensor(gpu, [n], "v", v);
+    const state = tensor(gpu, [4], "adam state", adamState(2));
+    run(gpu, [
+      bindAdamTick(gpu, k, state, o),
+      bindAdam(gpu, k, gp, gg, gm, gv, state, { ...o, offset, length, zeroGrad: true }),
+    ]);
+    const r = (x: Float32Array) => x.subarray(offset, offset + length);
+    adamRef(r(p), r(g), r(m), r(v), 3, o);
+    const wantGrad = g.slice().fill(0, offset, offset + length);
+    const label = `offset ${offset} length ${length}`;
+    const tol = { atol: 1e-6, rtol: 1e-5 };
+    assertClose(await read(gpu, gp), p, { ...tol, label: `param ${label}` });
+    assertClose(await read(gpu, gm), m, { ...tol, label: `m ${label}` });
+    assertClose(await read(gpu, gv), v, { ...tol, label: `v ${label}` });
+    assertClose(await read(gpu, gg), wantGrad, { atol: 0, rtol: 0, label: `grad ${label}` });
+  }
+});
+
 gpuTest("Adam resumes from an uploaded step count", async (gpu) => {
   const k = await adamKernels(gpu);
   const n = 9, o = { lr: 1e-3 };
