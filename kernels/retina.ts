@@ -10,8 +10,7 @@ import type { Tensor } from "../gpu/tensor.ts";
 import { type RetinaShape, retinaSize } from "./retina_ref.ts";
 import retinaWgsl from "./retina.wgsl" with { type: "text" };
 
-const WG = 64;
-const MAX_GROUPS = 65535;
+const TILE = 8; // workgroups are TILE×TILE output pixels of one sample
 
 /** Compiles the retina kernel. */
 export function retinaKernel(gpu: Gpu): Promise<Kernel> {
@@ -19,7 +18,7 @@ export function retinaKernel(gpu: Gpu): Promise<Kernel> {
     name: "retina",
     code: retinaWgsl,
     storage: ["read", "read", "read_write"],
-    constants: { WG },
+    constants: { WG_X: TILE, WG_Y: TILE },
   });
 }
 
@@ -56,6 +55,7 @@ export function bindRetina(
     if (!Number.isInteger(v) || v < 1) throw new Error(`retina: ${key} = ${v} must be ≥ 1`);
   }
   const per = retinaSize(r);
+  if (B > 65535) throw new Error(`retina: batch ${B} exceeds one dispatch's 65535 workgroups`);
   if (B * per >= 2 ** 32 || g * s ** (k - 1) >= 2 ** 20) {
     throw new Error(`retina: B=${B} with ${per} values per glimpse is too large`);
   }
@@ -72,6 +72,6 @@ export function bindRetina(
     kernel,
     [images, loc, out],
     packUniforms({ B, H, W, g, k, s }),
-    [Math.min(groups(B * per, WG), MAX_GROUPS)],
+    [groups(g, TILE), groups(g, TILE), B],
   );
 }

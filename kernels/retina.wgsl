@@ -5,7 +5,8 @@
 // floor((lx+1)/2·W) − side/2 and row floor((ly+1)/2·H) − side/2 (side/2 rounded down); pixels
 // outside the image read 0; each output pixel averages its s^i × s^i block:
 //   out[b, i, py, px] = mean over the block at (x0 + px·s^i, y0 + py·s^i) of image[b].
-// One invocation per output value, looping over its block (≤ 64 reads for s = 2, k = 4).
+// One invocation per output pixel (px, py) of sample b, for every scale, looping over the
+// blocks (≤ 64 reads per block for s = 2, k = 4).
 // Coordinates are formed in f32 like the reference's float64 arithmetic; a location whose
 // (l+1)/2·W lands within f32 rounding of an integer may pick the neighbouring pixel.
 //
@@ -26,7 +27,8 @@ struct Params {
 @group(0) @binding(2) var<storage, read> loc: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 
-override WG: u32 = 64u;
+override WG_X: u32 = 8u;
+override WG_Y: u32 = 8u;
 
 // Far enough outside any image that the whole patch misses it, small enough for i32 maths.
 const FAR = 1048576.0;
@@ -35,31 +37,36 @@ fn centre(l: f32, size: u32) -> i32 {
   return i32(clamp(floor((l + 1.0) / 2.0 * f32(size)), -FAR, FAR));
 }
 
-@compute @workgroup_size(WG)
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let gg = p.g * p.g;
-  let total = p.B * p.k * gg;
-  for (var idx = gid.x; idx < total; idx += nwg.x * WG) {
-    let px = idx % p.g;
-    let py = (idx / p.g) % p.g;
-    let i = (idx / gg) % p.k;
-    let b = idx / (gg * p.k);
-    var block = 1u;
-    for (var j = 0u; j < i; j++) { block *= p.s; }
+// The grid is (px, py, b): no integer division to recover indices (software adapters
+// scalarise it; this layout ran twice as fast on llvmpipe as one flat index), and one
+// invocation writes pixel (px, py) of every scale.
+@compute @workgroup_size(WG_X, WG_Y)
+fn main(@builtin(global_invocation_id) gid: vec3u) {
+  let px = gid.x;
+  let py = gid.y;
+  let b = gid.z;
+  if (px >= p.g || py >= p.g || b >= p.B) { return; }
+  let cx = centre(loc[2u * b], p.W);
+  let cy = centre(loc[2u * b + 1u], p.H);
+  let img = b * p.H * p.W;
+  var block = 1u; // s^i: source pixels per output pixel, each way
+  var o = (b * p.k * p.g + py) * p.g + px;
+  for (var i = 0u; i < p.k; i++) {
     let half = i32(p.g * block / 2u);
-    let x0 = centre(loc[2u * b], p.W) - half + i32(px * block);
-    let y0 = centre(loc[2u * b + 1u], p.H) - half + i32(py * block);
+    let x0 = cx - half + i32(px * block);
+    let y0 = cy - half + i32(py * block);
     // Clip the block to the image once instead of testing every pixel.
     let xa = max(x0, 0);
     let xb = min(x0 + i32(block), i32(p.W));
     let ya = max(y0, 0);
     let yb = min(y0 + i32(block), i32(p.H));
-    let img = b * p.H * p.W;
     var sum = 0.0;
     for (var y = ya; y < yb; y++) {
       let row = img + u32(y) * p.W;
       for (var x = xa; x < xb; x++) { sum += images[row + u32(x)]; }
     }
-    out[idx] = sum / f32(block * block);
+    out[o] = sum / f32(block * block);
+    o += p.g * p.g;
+    block *= p.s;
   }
 }
