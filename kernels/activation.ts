@@ -70,7 +70,7 @@ export async function activationKernels(gpu: Gpu): Promise<ActivationKernels> {
 
 function need(what: string, t: Tensor, n: number): void {
   // The shader reads whole vec4s: the buffer, not just the shape, must cover them.
-  if (t.size < n || t.buffer.size < Math.ceil(n / 4) * 16) {
+  if (t.size < n || Math.min(t.bindingSize, t.buffer.size - t.offset) < Math.ceil(n / 4) * 16) {
     throw new Error(`activation: ${what} ${t.label} [${t.shape}] holds ${t.size} < ${n} values`);
   }
 }

@@ -144,7 +144,8 @@ export function bindAdam(
   }
   for (const t of [param, grad, m, v]) {
     // The shader reads whole vec4s: the buffer, not just the shape, must cover them.
-    if (t.size < offset + n || t.buffer.size < Math.ceil((offset + n) / 4) * 16) {
+    const bound = Math.min(t.bindingSize, t.buffer.size - t.offset); // what Dispatch binds
+    if (t.size < offset + n || bound < Math.ceil((offset + n) / 4) * 16) {
       throw new Error(
         `adam: ${t.label} [${t.shape}] holds ${t.size} < ${offset + n} values (offset + length)`,
       );

@@ -6,7 +6,7 @@ import {
 } from "../kernels/activation.ts";
 import type { Activation } from "../kernels/matmul_ref.ts";
 import { run } from "../gpu/kernel.ts";
-import { read, tensor } from "../gpu/tensor.ts";
+import { read, tensor, view } from "../gpu/tensor.ts";
 import { assertClose, dot, finiteDiff, randomArray } from "./_assert.ts";
 import { gpuTest } from "./_gpu.ts";
 
@@ -113,6 +113,17 @@ gpuTest("activation touches only the first n elements", async (gpu) => {
   const want = before.slice();
   activationRef("tanh", x.subarray(0, 7), want);
   assertClose(got, want, { atol: 1e-6, label: "prefix" });
+});
+
+gpuTest("activation on a view leaves its neighbours in the shared buffer alone", async (gpu) => {
+  const k = await activationKernels(gpu);
+  const all = randomArray(200, 21, -2, 2);
+  const base = tensor(gpu, [200], "base", all), src = tensor(gpu, [70], "src", all.subarray(0, 70));
+  // out = base[64, 134); base[128, 192) is another view packed right after it.
+  run(gpu, [bindActivation(gpu, k, "sigmoid", 66, src, view(base, 64, [66], "out"))]);
+  const want = all.slice();
+  activationRef("sigmoid", all.subarray(0, 66), want.subarray(64, 130));
+  assertClose(await read(gpu, base), want, { atol: 1e-6, label: "shared buffer" });
 });
 
 gpuTest("activation covers a million values with a ragged tail", async (gpu) => {

@@ -1,7 +1,7 @@
 import { adamRef } from "../kernels/adam_ref.ts";
 import { adamKernels, adamState, bindAdam, bindAdamTick } from "../kernels/adam.ts";
 import { run } from "../gpu/kernel.ts";
-import { read, Readback, tensor, upload } from "../gpu/tensor.ts";
+import { read, Readback, tensor, upload, view } from "../gpu/tensor.ts";
 import { assertClose, randomArray } from "./_assert.ts";
 import { gpuTest } from "./_gpu.ts";
 
@@ -101,6 +101,31 @@ gpuTest("Adam handles ranges with unaligned ends and ranges inside one vec4", as
     assertClose(await read(gpu, gv), v, { ...tol, label: `v ${label}` });
     assertClose(await read(gpu, gg), wantGrad, { atol: 0, rtol: 0, label: `grad ${label}` });
   }
+});
+
+gpuTest("Adam on views into flat buffers updates only the viewed parameters", async (gpu) => {
+  const k = await adamKernels(gpu);
+  const n = 200, o = { lr: 0.01 };
+  const p = randomArray(n, 31), g = gradsFor(n, 32);
+  const [gp, gg, gm, gv] = [p, g, new Float32Array(n), new Float32Array(n)].map((x, i) =>
+    tensor(gpu, [n], `flat${i}`, x)
+  );
+  const at = (t: typeof gp) => view(t, 64, [70], `${t.label} view`);
+  const state = tensor(gpu, [4], "adam state", adamState(0));
+  run(gpu, [
+    bindAdamTick(gpu, k, state, o),
+    bindAdam(gpu, k, at(gp), at(gg), at(gm), at(gv), state, { ...o, length: 69 }),
+  ]);
+  const want = p.slice();
+  adamRef(
+    want.subarray(64, 133),
+    g.subarray(64, 133),
+    new Float32Array(69),
+    new Float32Array(69),
+    1,
+    o,
+  );
+  assertClose(await read(gpu, gp), want, { atol: 1e-6, rtol: 1e-5, label: "flat param" });
 });
 
 gpuTest("Adam resumes from an uploaded step count", async (gpu) => {
