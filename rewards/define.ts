@@ -110,6 +110,10 @@ function optionValueProblem(key: string, v: unknown): string | null {
  * made without `defineReward` (or with another copy of this module) is accepted too.
  */
 export function rewardDefinitionProblem(value: unknown): string | null {
+  if (typeof value === "function") {
+    return "expected an object, got a function (export default defineReward({ name, " +
+      "description, options, reward }))";
+  }
   if (!isRecord(value)) return `expected an object, got ${value === null ? "null" : typeof value}`;
   if (typeof value.name !== "string" || value.name.trim() === "") {
     return `"name" must be a non-empty string`;

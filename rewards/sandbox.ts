@@ -80,12 +80,20 @@ const WORKER_URL = new URL("./worker.ts", import.meta.url).href;
 const ANSI = new RegExp(String.fromCharCode(27) + "\\[[0-9;]*m", "g");
 const stripAnsi = (s: string) => s.replace(ANSI, "");
 
-/** One line for an error event that stopped the worker while it loaded the plugin. */
-function describeLoadError(raw: string): string {
+/**
+ * One line for an error event that stopped the worker: while it loaded the plugin (syntax
+ * error, missing import, throw at top level) or later (an error the plugin left uncaught, such
+ * as a rejected promise it did not await).
+ */
+function describeWorkerError(raw: string, loading: boolean): string {
   const text = stripAnsi(raw).trim().replace(/^Uncaught (\(in promise\) )?/, "");
   const first = text.split("\n")[0].trim();
   const at = /\n\s*at (\S+)\s*$/.exec(text)?.[1];
   const where = at && !at.startsWith("data:") ? ` (at ${at})` : "";
+  if (/Requires \w+ access to/.test(first)) {
+    return describeThrown("", first.replace(/^\w+: /, "")) + (loading ? " while loading" : "");
+  }
+  if (!loading) return `failed with an uncaught error: ${first}${where}`;
   if (first.startsWith("SyntaxError:")) {
     return `syntax error: ${first.slice("SyntaxError:".length).trim()}${where}`;
   }
@@ -95,9 +103,6 @@ function describeLoadError(raw: string): string {
   }
   if (first.startsWith("Module not found")) {
     return `module not found: ${first.slice("Module not found".length).trim()}${where}`;
-  }
-  if (/Requires \w+ access to/.test(first)) {
-    return describeThrown("", first.replace(/^\w+: /, "")) + " while loading";
   }
   return `threw while loading: ${first}${where}`;
 }
@@ -172,10 +177,7 @@ export async function openSandbox(
   worker.addEventListener("error", (e) => {
     // Always handled here: an unhandled worker error would be rethrown in the host.
     e.preventDefault();
-    const err = new RewardError(
-      plugin,
-      ready ? `failed: ${stripAnsi(e.message).split("\n")[0]}` : describeLoadError(e.message),
-    );
+    const err = new RewardError(plugin, describeWorkerError(e.message, !ready));
     stop(err);
     onLoadError(err);
   });

@@ -162,7 +162,8 @@ Deno.test("load failures name the plugin and what was wrong", async () => {
   await rejectsWith(
     loadReward(`${FIX}/not_a_definition.ts`, { cwd: ROOT, ...SLOW_LOAD }),
     `reward "${FIX}/not_a_definition.ts": default export is not a reward definition: ` +
-      "expected an object, got function",
+      "expected an object, got a function (export default defineReward({ name, description, " +
+      "options, reward }))",
   );
   await rejectsWith(
     loadReward(`${FIX}/throws_loading.ts`, { cwd: ROOT, ...SLOW_LOAD }),
@@ -232,6 +233,19 @@ Deno.test("wrong shape, NaN and a throw are each reported for the plugin", async
     const spec = `${FIX}/${file}`;
     await withReward(spec, (r) => rejectsWith(r.fn(ep()), `reward "${spec}": ${what}`));
   }
+});
+
+Deno.test("an error the plugin leaves uncaught fails the pending call at once", async () => {
+  const spec = `${FIX}/throws_later.ts`;
+  await withReward(spec, async (r) => {
+    const t0 = performance.now();
+    await rejectsWith(
+      r.fn(ep()),
+      new RegExp(`^reward "${spec}": failed with an uncaught error: Error: too late$`),
+    );
+    assert.ok(performance.now() - t0 < 5000, "not by the 10 s timeout");
+    await rejectsWith(r.fn(ep()), /failed with an uncaught error/);
+  });
 });
 
 Deno.test("a closed reward rejects further calls; bad timeouts are refused", async () => {
