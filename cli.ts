@@ -21,6 +21,63 @@ const program = new Command()
   .option("--debug", "print stack traces on errors")
   .showHelpAfterError("(run with --help for usage)");
 
+/** Exit status set by a subcommand's action (0 unless it says otherwise). */
+let status = 0;
+
+program.command("train")
+  .description(
+    "train a RAM; writes runs/NAME/{config.json,model.safetensors,optimizer.safetensors,metrics.jsonl}",
+  )
+  .option("--dataset <name>", "dataset (default: mnist)")
+  .option("--glimpses <n>", "glimpses per image (default: 6)")
+  .option("--epochs <n>", "epochs (default: 20)")
+  .option("--batch <n>", "batch size (default: 128)")
+  .option("--lr <rate>", "Adam learning rate (default: 3e-4)")
+  .option("--seed <n>", "seed of every random draw (default: 1)")
+  .option("--backend <name>", "webgpu or cpu (default: webgpu)")
+  .option("--out <dir>", "run folder (default: runs/<dataset>-<reward>-s<seed>)")
+  .option("--limit <n>", "train on the first N training images (class by class in turn)")
+  .option(
+    "--reward <name|path>",
+    "classification, entropy or a plugin module (default: classification)",
+  )
+  .option(
+    "--reward-opt <key=value>",
+    "reward option (repeatable)",
+    (v: string, all: string[] = []) => [...all, v],
+  )
+  .option(
+    "--reward-timeout <ms>",
+    "limit for loading the reward and for each call (default: 10000)",
+  )
+  .option("--validation <fraction>", "hold out this fraction of the training images for validation")
+  .option(
+    "--plateau <epochs>",
+    "halve the learning rate after this many epochs without better validation accuracy",
+  )
+  .option("--resume", "continue the run in --out from its checkpoint (only --epochs may change)")
+  .option("--json", "print one JSON object on stdout when done")
+  .option("--verbose", "more progress lines")
+  .exitOverride()
+  .action(async (opts) => {
+    const { trainCommand } = await import("./commands/train.ts");
+    status = await trainCommand(opts);
+  });
+
+program.command("eval")
+  .description("test error and per-glimpse accuracy of a trained RAM")
+  .requiredOption("--model <dir>", "run folder (or its model.safetensors)")
+  .option("--dataset <name>", "dataset (default: the one the model was trained on)")
+  .option("--backend <name>", "webgpu or cpu (default: webgpu)")
+  .option("--stochastic", "sample the policy (from a random first location) instead of its mean")
+  .option("--mc <m>", "average the class probabilities of M stochastic rollouts")
+  .option("--json", "print one JSON object on stdout")
+  .exitOverride()
+  .action(async (opts) => {
+    const { evalCommand } = await import("./commands/eval.ts");
+    status = await evalCommand(opts);
+  });
+
 program.addCommand((await import("./commands/data.ts")).dataCommand());
 
 program.command("rewards")
@@ -44,9 +101,10 @@ program.command("rewards")
 
 /** Runs the CLI. */
 export async function main(argv: string[]): Promise<number> {
+  status = 0;
   try {
     await program.parseAsync(argv, { from: "user" });
-    return 0;
+    return status;
   } catch (e) {
     const err = e as Error & { code?: string; exitCode?: number };
     if (typeof err.code === "string" && err.code.startsWith("commander.")) {

@@ -283,8 +283,13 @@ export async function train(options: TrainerOptions): Promise<TrainResult> {
   const { height: H, width: W, glimpses: T } = backend.config;
   const N = data.train.size;
   if (N === 0) throw new Error("train: the training split holds no images");
-  if (JSON.stringify(backend.config) !== JSON.stringify(config.model)) {
-    throw new Error("train: the backend's model config differs from the run config");
+  for (const [key, value] of Object.entries(config.model)) {
+    const got = (backend.config as unknown as Record<string, unknown>)[key];
+    if (got !== value) {
+      throw new Error(
+        `train: the backend's model config has ${key} = ${got}, the run config ${value}`,
+      );
+    }
   }
   const batches = Math.ceil(N / B);
 
