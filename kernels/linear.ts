@@ -7,19 +7,29 @@
 import type { Gpu } from "../gpu/device.ts";
 import type { Dispatch, Kernel } from "../gpu/kernel.ts";
 import type { Tensor } from "../gpu/tensor.ts";
-import { bindColsum, bindMatmul, colsumKernel, matmulKernel } from "./matmul.ts";
+import {
+  bindColsum,
+  bindMatmul,
+  colsumKernel,
+  type MatmulKernel,
+  matmulKernel,
+  type MatmulStrategy,
+} from "./matmul.ts";
 import type { LinearShape } from "./linear_ref.ts";
 import type { Activation } from "./matmul_ref.ts";
 
 /** The compiled kernels a linear layer uses. */
 export interface LinearKernels {
-  matmul: Kernel;
+  matmul: MatmulKernel;
   colsum: Kernel;
 }
 
-/** Compiles the kernels for {@link bindLinearForward} and {@link bindLinearBackward}. */
-export async function linearKernels(gpu: Gpu): Promise<LinearKernels> {
-  return { matmul: await matmulKernel(gpu), colsum: await colsumKernel(gpu) };
+/**
+ * Compiles the kernels for {@link bindLinearForward} and {@link bindLinearBackward}; the
+ * matrix-product strategy defaults to the one measured fastest on this adapter.
+ */
+export async function linearKernels(gpu: Gpu, strategy?: MatmulStrategy): Promise<LinearKernels> {
+  return { matmul: await matmulKernel(gpu, strategy), colsum: await colsumKernel(gpu) };
 }
 
 /** Binds y = act(x·Wᵀ + b) (+ y before act when accumulating). FLOPs: 2·B·in·out. */

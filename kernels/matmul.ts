@@ -1,6 +1,17 @@
 /**
- * GPU wrapper for kernels/matmul.wgsl and kernels/colsum.wgsl. CPU reference:
+ * GPU wrapper for the matrix-product kernels and kernels/colsum.wgsl. CPU reference:
  * kernels/matmul_ref.ts.
+ *
+ * Three implementations share one contract, C = act(op(A)·op(B) + bias [+ C]) with op() given
+ * by strides, and {@link bindMatmul} picks one per shape:
+ * - "blocked" (software adapters): kernels/matmul_blocked.wgsl, 16×16 register blocks with vec4
+ *   loads, one pipeline per operand layout of a linear layer (nt, nn, tn), for shapes whose
+ *   contiguous axes are multiples of 4 and whose output is at least 16×16;
+ * - "tiled" (real GPUs): kernels/matmul_tiled.wgsl, 64×64 workgroup tiles through workgroup
+ *   memory, any shape;
+ * - "strided": kernels/matmul.wgsl, 4×4 blocks with no workgroup memory, any shape; the
+ *   fallback for everything the others do not take.
+ * bench/matmul_variants_bench.ts measured the choices.
  *
  * @module
  */
@@ -9,19 +20,149 @@ import { compileKernel, Dispatch, groups, type Kernel, packUniforms } from "../g
 import { type Tensor, tensor } from "../gpu/tensor.ts";
 import type { Activation, MatmulShape } from "./matmul_ref.ts";
 import matmulWgsl from "./matmul.wgsl" with { type: "text" };
+import blockedWgsl from "./matmul_blocked.wgsl" with { type: "text" };
+import tiledWgsl from "./matmul_tiled.wgsl" with { type: "text" };
 import colsumWgsl from "./colsum.wgsl" with { type: "text" };
 
 const ACT: Record<Activation, number> = { none: 0, relu: 1, tanh: 2, sigmoid: 3 };
-const TILE = 8; // workgroup is TILE×TILE invocations, each computing a 4×4 block
+const TILE = 8; // strided kernel: workgroup is TILE×TILE invocations, each computing a 4×4 block
+const STORAGE = ["read", "read", "read", "read_write"] as const;
 
-/** Compiles the matmul kernel. */
-export function matmulKernel(gpu: Gpu): Promise<Kernel> {
-  return compileKernel(gpu, {
+/** How matrix products run; see the module doc. */
+export type MatmulStrategy = "blocked" | "tiled" | "strided";
+
+/** The operand layouts of a linear layer's three products (row-major storage). */
+export type MatmulLayout = "nt" | "nn" | "tn";
+
+/** Register block of the blocked kernels: rows × (4·CB) columns of C per invocation. */
+export const BLOCK = { rows: 16, cols4: 4, wgX: 8, wgY: 1 } as const;
+
+/** The strategy measured fastest on this kind of adapter. */
+export function defaultMatmulStrategy(gpu: { readonly isSoftware: boolean }): MatmulStrategy {
+  return gpu.isSoftware ? "blocked" : "tiled";
+}
+
+/**
+ * The compiled matrix-product kernels: itself the general strided kernel (so it is the
+ * `Kernel` older callers hold), plus the kernels of its strategy.
+ */
+export interface MatmulKernel extends Kernel {
+  readonly strategy: MatmulStrategy;
+  /** Register-blocked pipelines by layout ("blocked" only). */
+  readonly blocked: Readonly<Record<MatmulLayout, Kernel>> | null;
+  /** Workgroup-tiled pipeline ("tiled" only). */
+  readonly tiled: Kernel | null;
+}
+
+/**
+ * The unrolled entry point of kernels/matmul_blocked.wgsl for one layout and an rb×(4·cb)
+ * block (loops over local arrays were not unrolled by llvmpipe and ran slower).
+ */
+export function blockedEntry(layout: MatmulLayout, rb: number, cb: number): string {
+  if (layout === "tn" && rb % 4 !== 0) throw new Error(`matmul: tn block rows ${rb} % 4 != 0`);
+  const L: string[] = [];
+  const each = (f: (i: number, c: number) => string) => {
+    for (let i = 0; i < rb; i++) for (let c = 0; c < cb; c++) L.push(f(i, c));
+  };
+  L.push(
+    "@compute @workgroup_size(WG_X, WG_Y)",
+    "fn main(@builtin(global_invocation_id) gid: vec3u) {",
+    `  let row0 = gid.y * ${rb}u;`,
+    `  let col4 = gid.x * ${cb}u;`,
+    "  let N4 = p.N / 4u;",
+    "  if (row0 >= p.M || col4 >= N4) { return; }",
+  );
+  // Rows and columns past the edge are clamped for loading and dropped by put().
+  if (layout === "tn") {
+    L.push("  let M4 = p.M / 4u;");
+    for (let q = 0; q < rb / 4; q++) L.push(`  let ra${q} = min(row0 / 4u + ${q}u, M4 - 1u);`);
+  } else {
+    L.push("  let K4 = p.K / 4u;");
+    for (let i = 0; i < rb; i++) L.push(`  let ra${i} = min(row0 + ${i}u, p.M - 1u) * K4;`);
+  }
+  if (layout === "nt") {
+    for (let j = 0; j < 4 * cb; j++) {
+      L.push(`  let rb${j} = min(4u * col4 + ${j}u, p.N - 1u) * K4;`);
+    }
+  } else {
+    for (let c = 0; c < cb; c++) L.push(`  let cb${c} = min(col4 + ${c}u, N4 - 1u);`);
+  }
+  each((i, c) => `  var acc${i}_${c} = vec4f(0.0);`);
+  if (layout === "nt") {
+    // acc[i][c] += Σ_k A[i, 4k..4k+3]·B[4c+j, 4k..4k+3]: the transposed 4×4 block of B times a_i.
+    L.push("  for (var k = 0u; k < K4; k++) {");
+    for (let c = 0; c < cb; c++) {
+      const rows = [0, 1, 2, 3].map((j) => `B[rb${4 * c + j} + k]`).join(", ");
+      L.push(`    let b${c} = transpose(mat4x4f(${rows}));`);
+    }
+    for (let i = 0; i < rb; i++) {
+      L.push(`    let a${i} = A[ra${i} + k];`);
+      for (let c = 0; c < cb; c++) L.push(`    acc${i}_${c} += b${c} * a${i};`);
+    }
+  } else if (layout === "nn") {
+    // acc[i][c] += Σ_{kk<4} B[4k+kk, cols c]·A[i, 4k+kk]: a 4×4 block of B times a_i.
+    L.push("  for (var k = 0u; k < K4; k++) {", "    let kb = 4u * k * N4;");
+    for (let c = 0; c < cb; c++) {
+      const rows = [0, 1, 2, 3].map((j) => `B[kb + ${j === 0 ? "" : `${j}u * N4 + `}cb${c}]`);
+      L.push(`    let b${c} = mat4x4f(${rows.join(", ")});`);
+    }
+    for (let i = 0; i < rb; i++) {
+      L.push(`    let a${i} = A[ra${i} + k];`);
+      for (let c = 0; c < cb; c++) L.push(`    acc${i}_${c} += b${c} * a${i};`);
+    }
+  } else {
+    // acc[4q+e][c] += A[k, 4q+e]·B[k, cols c]: an outer product per k.
+    L.push("  for (var k = 0u; k < p.K; k++) {");
+    for (let c = 0; c < cb; c++) L.push(`    let b${c} = B[k * N4 + cb${c}];`);
+    for (let q = 0; q < rb / 4; q++) {
+      L.push(`    let a${q} = A[k * M4 + ra${q}];`);
+      ["x", "y", "z", "w"].forEach((e, n) => {
+        for (let c = 0; c < cb; c++) L.push(`    acc${4 * q + n}_${c} += a${q}.${e} * b${c};`);
+      });
+    }
+  }
+  L.push("  }");
+  each((i, c) => `  put(row0 + ${i}u, col4 + ${c}u, acc${i}_${c});`);
+  L.push("}");
+  return L.join("\n");
+}
+
+/**
+ * Compiles the matrix-product kernels of `strategy` (default: {@link defaultMatmulStrategy}).
+ *
+ * @example
+ * ```ts
+ * import { sharedGpu } from "../gpu/device.ts";
+ * import { matmulKernel } from "./matmul.ts";
+ * const k = await matmulKernel(await sharedGpu());
+ * console.log(k.strategy); // "blocked" on llvmpipe
+ * ```
+ */
+export async function matmulKernel(
+  gpu: Gpu,
+  strategy: MatmulStrategy = defaultMatmulStrategy(gpu),
+): Promise<MatmulKernel> {
+  const strided = await compileKernel(gpu, {
     name: "matmul",
     code: matmulWgsl,
-    storage: ["read", "read", "read", "read_write"],
+    storage: STORAGE,
     constants: { WG_X: TILE, WG_Y: TILE },
   });
+  let blocked: Record<MatmulLayout, Kernel> | null = null;
+  if (strategy === "blocked") {
+    const compile = (layout: MatmulLayout) =>
+      compileKernel(gpu, {
+        name: `matmul blocked ${layout} ${BLOCK.rows}×${4 * BLOCK.cols4}`,
+        code: `${blockedWgsl}\n${blockedEntry(layout, BLOCK.rows, BLOCK.cols4)}\n`,
+        storage: STORAGE,
+        constants: { WG_X: BLOCK.wgX, WG_Y: BLOCK.wgY },
+      });
+    blocked = { nt: await compile("nt"), nn: await compile("nn"), tn: await compile("tn") };
+  }
+  const tiled = strategy === "tiled"
+    ? await compileKernel(gpu, { name: "matmul tiled", code: tiledWgsl, storage: STORAGE })
+    : null;
+  return { ...strided, strategy, blocked, tiled };
 }
 
 /** Compiles the column-sum kernel. */
@@ -47,10 +188,43 @@ export interface MatmulOptions {
   act?: Activation;
 }
 
-/** Binds C = act(op(A)·op(B) + bias [+ C]); FLOPs per encode: 2·M·N·K. */
+/** A bound matrix product that remembers its shape (for per-kernel profiles). */
+export class MatmulDispatch extends Dispatch {
+  constructor(
+    gpu: Gpu,
+    kernel: Kernel,
+    buffers: readonly Tensor[],
+    words: ArrayBuffer,
+    workgroups: readonly [number, number?, number?],
+    readonly shape: MatmulShape,
+  ) {
+    super(gpu, kernel, buffers, words, workgroups);
+  }
+}
+
+/** The layout whose row-major addressing the strides of `s` describe, if any. */
+export function layoutOf(s: MatmulShape): MatmulLayout | null {
+  const { M, N, K, aRow, aCol, bRow, bCol } = s;
+  if (aRow === K && aCol === 1 && bRow === 1 && bCol === K) return "nt";
+  if (aRow === K && aCol === 1 && bRow === N && bCol === 1) return "nn";
+  if (aRow === 1 && aCol === M && bRow === N && bCol === 1) return "tn";
+  return null;
+}
+
+/** The blocked layout `s` can run on, or null when its sizes do not fit the vec4 kernels. */
+function blockedLayout(s: MatmulShape): MatmulLayout | null {
+  const layout = layoutOf(s);
+  if (!layout || s.M < BLOCK.rows || s.N < 4 * BLOCK.cols4 || s.N % 4 !== 0) return null;
+  return (layout === "tn" ? s.M % 4 === 0 : s.K % 4 === 0) ? layout : null;
+}
+
+/**
+ * Binds C = act(op(A)·op(B) + bias [+ C]) on the fastest kernel of `kernel`'s strategy that
+ * takes this shape; FLOPs per encode: 2·M·N·K.
+ */
 export function bindMatmul(
   gpu: Gpu,
-  kernel: Kernel,
+  kernel: Kernel | MatmulKernel,
   s: MatmulShape,
   A: Tensor,
   B: Tensor,
@@ -70,10 +244,23 @@ export function bindMatmul(
     has_bias: opts.bias ? 1 : 0,
     act: ACT[opts.act ?? "none"],
   });
-  return new Dispatch(gpu, kernel, [A, B, opts.bias ?? dummy(gpu), C], words, [
+  const buffers = [A, B, opts.bias ?? dummy(gpu), C];
+  const k = "strategy" in kernel ? kernel : null;
+  const layout = k?.blocked ? blockedLayout(s) : null;
+  if (k?.blocked && layout) {
+    const rows = Math.ceil(s.M / BLOCK.rows), cols = Math.ceil(s.N / (4 * BLOCK.cols4));
+    return new MatmulDispatch(gpu, k.blocked[layout], buffers, words, [
+      groups(cols, BLOCK.wgX),
+      groups(rows, BLOCK.wgY),
+    ], s);
+  }
+  if (k?.tiled) {
+    return new MatmulDispatch(gpu, k.tiled, buffers, words, [groups(s.N, 64), groups(s.M, 64)], s);
+  }
+  return new MatmulDispatch(gpu, kernel, buffers, words, [
     groups(s.N, 4 * TILE),
     groups(s.M, 4 * TILE),
-  ]);
+  ], s);
 }
 
 /** Binds out[j] (+)= Σ_i X[i,j] for a row-major M×N matrix. */

@@ -35,6 +35,7 @@ import {
 import { returnsFromRewards } from "./returns.ts";
 import { checkRewards, episodesFrom, stepResult } from "./step.ts";
 import { linearKernels } from "../kernels/linear.ts";
+import type { MatmulStrategy } from "../kernels/matmul.ts";
 import { activationKernels } from "../kernels/activation.ts";
 import { retinaKernel } from "../kernels/retina.ts";
 import { softmaxKernels } from "../kernels/softmax.ts";
@@ -48,6 +49,24 @@ import {
   bindAdamTick,
 } from "../kernels/adam.ts";
 import { type RamKernels, RamProgram } from "./ram_gpu_program.ts";
+
+/** Options of {@link GpuRam.create}. */
+export interface GpuRamOptions {
+  /** Matrix-product strategy (default: the fastest measured on this kind of adapter). */
+  matmul?: MatmulStrategy;
+}
+
+/** Compiles every kernel a {@link RamProgram} binds (bench/step_profile.ts uses it too). */
+export async function ramKernels(gpu: Gpu, options: GpuRamOptions = {}): Promise<RamKernels> {
+  return {
+    linear: await linearKernels(gpu, options.matmul),
+    activation: await activationKernels(gpu),
+    retina: await retinaKernel(gpu),
+    softmax: await softmaxKernels(gpu),
+    policy: await policyKernels(gpu),
+    lstm: await lstmKernels(gpu),
+  };
+}
 
 /** The RAM on a WebGPU device. */
 export class GpuRam implements RamBackend {
@@ -95,15 +114,13 @@ export class GpuRam implements RamBackend {
    * const ram = await GpuRam.create(await requestGpu(), resolveRamConfig(), 1);
    * ```
    */
-  static async create(gpu: Gpu, config: RamConfig, seed: number): Promise<GpuRam> {
-    const kernels: RamKernels = {
-      linear: await linearKernels(gpu),
-      activation: await activationKernels(gpu),
-      retina: await retinaKernel(gpu),
-      softmax: await softmaxKernels(gpu),
-      policy: await policyKernels(gpu),
-      lstm: await lstmKernels(gpu),
-    };
+  static async create(
+    gpu: Gpu,
+    config: RamConfig,
+    seed: number,
+    options: GpuRamOptions = {},
+  ): Promise<GpuRam> {
+    const kernels = await ramKernels(gpu, options);
     const ram = new GpuRam(gpu, config, kernels, await adamKernels(gpu), seed);
     gpu.check();
     return ram;

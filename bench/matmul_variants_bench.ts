@@ -1,0 +1,303 @@
+/**
+ * Matrix-product variants side by side on the three operand layouts of a linear layer at the
+ * RAM's sizes (default batch 128):
+ *   NT forward y = x·Wᵀ (M = batch, N = out, K = in), NN dx = dy·W (M = batch, N = in,
+ *   K = out), TN dW = dyᵀ·x (M = out, N = in, K = batch, or T·batch when --time-batched).
+ * Every variant is first checked against kernels/matmul_ref.ts (bias, activation and
+ * accumulation included) on the shape it is timed on; then each (shape, layout) times every
+ * applicable variant round-robin (the machine is shared), REPS dispatches in one compute pass,
+ * with device timestamps around the pass where the adapter has them (else wall time minus an
+ * empty submission). GFLOP/s = 2·M·N·K·REPS / median pass time.
+ *
+ *   deno run -A bench/matmul_variants_bench.ts [--rounds 7] [--reps 16] [--only nt,nn,tn]
+ *     [--variants 3,12] [--time-batched 6] [--layers 256x256,64x128]
+ *
+ * --variants picks variants by the [index] printed beside them (the baseline [0] always runs);
+ * --layers gives in×out sizes; --time-batched T makes dW sum over T·batch rows (one product per
+ * weight over all glimpses).
+ *
+ * Variants live in bench/variants/*.wgsl; the vec4 family takes its block shape and
+ * workgroup from override constants.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { requestGpu } from "../gpu/device.ts";
+import { compileKernel, Dispatch, groups, type Kernel, packUniforms } from "../gpu/kernel.ts";
+import { read, type Tensor, tensor } from "../gpu/tensor.ts";
+import { type Activation, matmulRef, type MatmulShape } from "../kernels/matmul_ref.ts";
+import { assertClose, randomArray } from "../tests/_assert.ts";
+import stridedWgsl from "./variants/matmul_strided_4x4.wgsl" with { type: "text" };
+import vec4Wgsl from "./variants/matmul_vec4.wgsl" with { type: "text" };
+import blockedWgsl from "../kernels/matmul_blocked.wgsl" with { type: "text" };
+import { blockedEntry } from "../kernels/matmul.ts";
+
+type Layout = "nt" | "nn" | "tn";
+
+/** One way to compute a product: how to compile it, when it applies, and its grid. */
+interface Variant {
+  name: string;
+  code: string;
+  entry: (l: Layout) => string;
+  constants: Record<string, number>;
+  applies: (l: Layout, s: MatmulShape) => boolean;
+  grid: (s: MatmulShape) => [number, number];
+}
+
+const strided: Variant = {
+  name: "strided 4×4 wg 8×8 (baseline)",
+  code: stridedWgsl,
+  entry: () => "main",
+  constants: { WG_X: 8, WG_Y: 8 },
+  applies: () => true,
+  grid: (s) => [groups(s.N, 32), groups(s.M, 32)],
+};
+
+function vec4(rb: number, cb: number, wgx: number, wgy: number, uniform: boolean): Variant {
+  return {
+    name: `vec4 ${rb}×${4 * cb} wg ${wgx}×${wgy}${uniform ? " uniform rows" : ""}`,
+    code: vec4Wgsl,
+    entry: (l) => l,
+    constants: { WG_X: wgx, WG_Y: wgy, RB: rb, CB: cb, UNIFORM_ROWS: uniform ? 1 : 0 },
+    applies: (l, s) =>
+      s.N % 4 === 0 && (l === "tn" ? s.M % 4 === 0 && rb % 4 === 0 : s.K % 4 === 0),
+    grid: (s) => [
+      groups(Math.ceil(s.N / (4 * cb)), wgx),
+      uniform ? Math.ceil(s.M / rb) : groups(Math.ceil(s.M / rb), wgy),
+    ],
+  };
+}
+
+/**
+ * Fully unrolled blocks (no arrays, no loops over the block): kernels/matmul_blocked.wgsl with
+ * the entry point kernels/matmul.ts generates, for any block shape and workgroup.
+ */
+function unrolled(rb: number, cb: number, wgx = 8, wgy = 8): Variant {
+  const code = (["nt", "nn", "tn"] as Layout[]).map((l) =>
+    rb % 4 === 0 || l !== "tn" ? blockedEntry(l, rb, cb).replace("fn main(", `fn main_${l}(`) : ""
+  );
+  return {
+    ...vec4(rb, cb, wgx, wgy, false),
+    name: `unrolled ${rb}×${4 * cb} wg ${wgx}×${wgy}`,
+    code: `${blockedWgsl}\n${code.join("\n\n")}\n`,
+    entry: (l) => `main_${l}`,
+    constants: { WG_X: wgx, WG_Y: wgy },
+  };
+}
+
+const VARIANTS: Variant[] = [
+  strided,
+  vec4(4, 1, 8, 8, false),
+  vec4(8, 1, 8, 8, false),
+  vec4(4, 2, 8, 8, false),
+  vec4(8, 2, 8, 8, false),
+  vec4(4, 1, 64, 1, true),
+  vec4(8, 1, 64, 1, true),
+  vec4(8, 2, 64, 1, true),
+  unrolled(8, 1),
+  unrolled(8, 2),
+  unrolled(16, 2),
+  unrolled(16, 4),
+  unrolled(32, 2),
+  unrolled(32, 4),
+  unrolled(16, 4, 8, 1),
+  unrolled(32, 2, 8, 1),
+  unrolled(32, 4, 8, 1),
+];
+
+const { values: flags } = parseArgs({
+  args: Deno.args,
+  options: {
+    rounds: { type: "string", default: "7" },
+    reps: { type: "string", default: "16" },
+    only: { type: "string", default: "nt,nn,tn" },
+    variants: { type: "string" },
+    "time-batched": { type: "string", default: "1" },
+    layers: { type: "string" },
+  },
+});
+const ROUNDS = Number(flags.rounds), REPS = Number(flags.reps);
+const TB = Number(flags["time-batched"]);
+const layouts = flags.only.split(",") as Layout[];
+const picked = flags.variants
+  ? VARIANTS.filter((_, i) => i === 0 || flags.variants!.split(",").includes(String(i)))
+  : VARIANTS;
+
+/** The RAM's linear layers at batch 128: [in, out]. */
+const LAYERS: [number, number][] = flags.layers
+  ? flags.layers.split(",").map((p) => p.split("x").map(Number) as [number, number])
+  : [[256, 256], [64, 128], [128, 256], [256, 128], [256, 10], [2, 128]];
+const BATCH = 128;
+
+function shapeOf(l: Layout, inF: number, outF: number): MatmulShape {
+  switch (l) {
+    case "nt":
+      return { M: BATCH, N: outF, K: inF, aRow: inF, aCol: 1, bRow: 1, bCol: inF };
+    case "nn":
+      return { M: BATCH, N: inF, K: outF, aRow: outF, aCol: 1, bRow: inF, bCol: 1 };
+    case "tn": {
+      const K = BATCH * TB;
+      return { M: outF, N: inF, K, aRow: 1, aCol: outF, bRow: inF, bCol: 1 };
+    }
+  }
+}
+
+const gpu = await requestGpu();
+const { device } = gpu;
+const stamps = device.features.has("timestamp-query");
+const kernels = new Map<string, Kernel>();
+async function kernelOf(v: Variant, l: Layout): Promise<Kernel> {
+  const key = `${v.name}|${l}`;
+  let k = kernels.get(key);
+  if (!k) {
+    k = await compileKernel(gpu, {
+      name: `matmul ${v.name} ${l}`,
+      code: v.code,
+      entryPoint: v.entry(l),
+      storage: ["read", "read", "read", "read_write"],
+      constants: v.constants,
+    });
+    kernels.set(key, k);
+  }
+  return k;
+}
+
+function bind(
+  k: Kernel,
+  v: Variant,
+  s: MatmulShape,
+  bufs: [Tensor, Tensor, Tensor, Tensor],
+  o: { accumulate: boolean; bias: boolean; act: Activation },
+): Dispatch {
+  const act = { none: 0, relu: 1, tanh: 2, sigmoid: 3 }[o.act];
+  const words = packUniforms({
+    M: s.M,
+    N: s.N,
+    K: s.K,
+    a_rs: s.aRow,
+    a_cs: s.aCol,
+    b_rs: s.bRow,
+    b_cs: s.bCol,
+    accumulate: o.accumulate ? 1 : 0,
+    has_bias: o.bias ? 1 : 0,
+    act,
+  });
+  return new Dispatch(gpu, k, bufs, words, v.grid(s));
+}
+
+/** Runs the variant once with bias, accumulation and an activation, and compares. */
+async function verify(v: Variant, l: Layout, s: MatmulShape): Promise<void> {
+  const aLen = l === "tn" ? s.K * s.M : s.M * s.K, bLen = s.K * s.N;
+  const A = randomArray(aLen, 11), Bm = randomArray(bLen, 12);
+  const bias = randomArray(s.N, 13), C0 = randomArray(s.M * s.N, 14);
+  const act: Activation = l === "nt" ? "relu" : "none";
+  const want = C0.slice();
+  matmulRef(s, A, Bm, bias, want, true, act);
+  const gC = tensor(gpu, [s.M, s.N], "C", C0);
+  const d = bind(await kernelOf(v, l), v, s, [
+    tensor(gpu, [aLen], "A", A),
+    tensor(gpu, [bLen], "B", Bm),
+    tensor(gpu, [s.N], "bias", bias),
+    gC,
+  ], { accumulate: true, bias: true, act });
+  const enc = device.createCommandEncoder();
+  const pass = enc.beginComputePass();
+  d.encode(pass);
+  pass.end();
+  device.queue.submit([enc.finish()]);
+  assertClose(await read(gpu, gC), want, {
+    atol: 1e-4,
+    rtol: 1e-4,
+    label: `${v.name} ${l} ${s.M}×${s.N}×${s.K}`,
+  });
+}
+
+/** Milliseconds of REPS dispatches in one pass. */
+async function time(list: Dispatch[]): Promise<number> {
+  const enc = device.createCommandEncoder();
+  let qs: GPUQuerySet | null = null,
+    resolve: GPUBuffer | null = null,
+    staging: GPUBuffer | null = null;
+  if (stamps) {
+    qs = device.createQuerySet({ type: "timestamp", count: 2 });
+    resolve = device.createBuffer({
+      size: 16,
+      usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC,
+    });
+    staging = device.createBuffer({
+      size: 16,
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+    });
+  }
+  const t0 = performance.now();
+  const pass = enc.beginComputePass(
+    qs
+      ? { timestampWrites: { querySet: qs, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 } }
+      : {},
+  );
+  for (const d of list) d.encode(pass);
+  pass.end();
+  if (qs) {
+    enc.resolveQuerySet(qs, 0, 2, resolve!, 0);
+    enc.copyBufferToBuffer(resolve!, 0, staging!, 0, 16);
+  }
+  device.queue.submit([enc.finish()]);
+  if (staging) {
+    await staging.mapAsync(GPUMapMode.READ);
+    const ns = new BigUint64Array(staging.getMappedRange().slice(0));
+    staging.unmap();
+    qs!.destroy();
+    resolve!.destroy();
+    staging.destroy();
+    return Number(ns[1] - ns[0]) / 1e6;
+  }
+  await gpu.sync();
+  return performance.now() - t0;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+console.log(
+  `${gpu.description}; ${REPS} dispatches per pass, median of ${ROUNDS} round-robin rounds, ` +
+    `${stamps ? "device timestamps" : "wall time"}`,
+);
+for (const [inF, outF] of LAYERS) {
+  for (const l of layouts) {
+    const s = shapeOf(l, inF, outF);
+    const flops = 2 * s.M * s.N * s.K;
+    const aLen = l === "tn" ? s.K * s.M : s.M * s.K;
+    const bufs: [Tensor, Tensor, Tensor, Tensor] = [
+      tensor(gpu, [aLen], "A", randomArray(aLen, 1)),
+      tensor(gpu, [s.K * s.N], "B", randomArray(s.K * s.N, 2)),
+      tensor(gpu, [s.N], "bias", randomArray(s.N, 3)),
+      tensor(gpu, [s.M, s.N], "C"),
+    ];
+    const runs: { v: Variant; list: Dispatch[]; ms: number[] }[] = [];
+    for (const v of picked) {
+      if (!v.applies(l, s)) continue;
+      await verify(v, l, s);
+      const k = await kernelOf(v, l);
+      const o = { accumulate: l !== "nt", bias: l === "nt", act: "none" as Activation };
+      runs.push({ v, list: Array.from({ length: REPS }, () => bind(k, v, s, bufs, o)), ms: [] });
+    }
+    for (const r of runs) await time(r.list); // warm-up
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const r of runs) r.ms.push(await time(r.list));
+    }
+    const base = median(runs[0].ms);
+    console.log(
+      `\n${l.toUpperCase()} ${s.M}×${s.N}×${s.K} (layer ${inF}→${outF}, ${
+        (flops / 1e6).toFixed(2)
+      } MFLOP)`,
+    );
+    for (const r of runs) {
+      const ms = median(r.ms) / REPS;
+      console.log(
+        `  [${VARIANTS.indexOf(r.v)}] ${r.v.name.padEnd(36)} ${ms.toFixed(3).padStart(8)} ms  ${
+          (flops / ms / 1e6).toFixed(2).padStart(6)
+        } GFLOP/s  ×${(base / median(r.ms)).toFixed(2)}`,
+      );
+      for (const d of r.list) d.destroy();
+    }
+    for (const b of bufs) b.buffer.destroy();
+  }
+}

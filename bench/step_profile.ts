@@ -1,0 +1,209 @@
+/**
+ * Where a webgpu training step goes: every dispatch of one step (forward, backward, Adam) at
+ * the default config, timed on the device with timestamp queries (one compute pass per
+ * dispatch, each with begin/end timestamps), summed by kernel and shape, beside the wall time
+ * of the whole step recorded in one pass as GpuRam does.
+ *
+ *   deno run -A bench/step_profile.ts [--reps 5] [--method timestamp|repeat] [--top 30]
+ *
+ * `--method repeat` times each dispatch by encoding it 20 times in one pass and waiting for the
+ * queue (wall clock, minus an empty submission), for adapters without timestamp-query.
+ * Matmul rows are named by operand layout: NT = x·Wᵀ (forward), NN = dy·W (dx),
+ * TN = dyᵀ·x (dW), with M×N×K.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { requestGpu } from "../gpu/device.ts";
+import type { Dispatch } from "../gpu/kernel.ts";
+import { tensor, upload } from "../gpu/tensor.ts";
+import { ramKernels } from "../model/ram_gpu.ts";
+import { RamProgram } from "../model/ram_gpu_program.ts";
+import { resolveRamConfig } from "../model/config.ts";
+import { flatLayout, flattenParams, initParams } from "../model/params.ts";
+import { adamKernels, adamState, bindAdam, bindAdamTick } from "../kernels/adam.ts";
+import { MatmulDispatch } from "../kernels/matmul.ts";
+import { Rng } from "../model/rng.ts";
+
+const { values: flags } = parseArgs({
+  args: Deno.args,
+  options: {
+    reps: { type: "string", default: "5" },
+    method: { type: "string", default: "timestamp" },
+    top: { type: "string", default: "40" },
+    core: { type: "string", default: "rnn" },
+  },
+});
+const reps = Number(flags.reps);
+const gpu = await requestGpu();
+const { device } = gpu;
+const method = flags.method === "timestamp" && !device.features.has("timestamp-query")
+  ? "repeat"
+  : flags.method;
+if (method !== "timestamp" && method !== "repeat") {
+  throw new Error(`bench/step_profile.ts: --method ${flags.method}: must be timestamp or repeat`);
+}
+
+const cfg = resolveRamConfig({ core: flags.core });
+const B = 128, T = cfg.glimpses;
+const layout = flatLayout(cfg);
+const params = tensor(gpu, [layout.total], "params", flattenParams(initParams(cfg, 1), layout));
+const grads = tensor(gpu, [layout.total], "grads");
+const m = tensor(gpu, [layout.total], "m"), v = tensor(gpu, [layout.total], "v");
+const state = tensor(gpu, [4], "adam state", adamState(0));
+const program = new RamProgram(gpu, cfg, await ramKernels(gpu), { layout, params, grads }, B, 0.01);
+const ak = await adamKernels(gpu);
+const adam = [
+  bindAdamTick(gpu, ak, state, { lr: 3e-4 }),
+  bindAdam(gpu, ak, params, grads, m, v, state, { lr: 3e-4, zeroGrad: true }),
+];
+const rng = new Rng(5);
+upload(gpu, program.images, rng.fillUniform(new Float32Array(B * cfg.height * cfg.width), 0, 1));
+upload(gpu, program.labels, Float32Array.from({ length: B }, () => rng.int(cfg.classes)));
+upload(gpu, program.start, rng.fillUniform(new Float32Array(2 * B), -1, 1));
+upload(gpu, program.eps, rng.fillNormal(new Float32Array(program.eps.size)));
+upload(gpu, program.returns, rng.fillUniform(new Float32Array(program.returns.size), 0, 1));
+upload(gpu, program.adv, rng.fillUniform(new Float32Array(program.adv.size), -1, 1));
+
+const phases: [string, Dispatch[]][] = [
+  ["forward", program.forward],
+  ["backward", program.backward],
+  ["adam", adam],
+];
+const all = phases.flatMap(([phase, list]) => list.map((d) => ({ phase, d })));
+
+function label(d: Dispatch): string {
+  if (d instanceof MatmulDispatch) {
+    const s = d.shape;
+    const kind = s.aCol === 1 && s.bRow === 1
+      ? "NT x·Wᵀ"
+      : s.aCol === 1 && s.bCol === 1
+      ? "NN dy·W"
+      : s.aRow === 1 && s.bCol === 1
+      ? "TN dyᵀ·x"
+      : "strided";
+    return `${d.kernel.name} ${kind} ${s.M}×${s.N}×${s.K}`;
+  }
+  return `${d.kernel.name} [${d.workgroups.join("×")}]`;
+}
+
+/** Milliseconds of the whole step recorded in one pass, submitted once and waited for. */
+async function wholeStep(): Promise<number> {
+  const t0 = performance.now();
+  const enc = device.createCommandEncoder();
+  const pass = enc.beginComputePass();
+  for (const { d } of all) d.encode(pass);
+  pass.end();
+  device.queue.submit([enc.finish()]);
+  await gpu.sync();
+  return performance.now() - t0;
+}
+
+async function emptySubmit(): Promise<number> {
+  const t0 = performance.now();
+  device.queue.submit([device.createCommandEncoder().finish()]);
+  await gpu.sync();
+  return performance.now() - t0;
+}
+
+/** Device milliseconds of every dispatch, from timestamps around one pass each. */
+async function timestamps(): Promise<number[]> {
+  const n = all.length;
+  const qs = device.createQuerySet({ type: "timestamp", count: 2 * n });
+  const resolve = device.createBuffer({
+    size: 16 * n,
+    usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC,
+  });
+  const staging = device.createBuffer({
+    size: 16 * n,
+    usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+  });
+  const enc = device.createCommandEncoder();
+  all.forEach(({ d }, i) => {
+    const pass = enc.beginComputePass({
+      timestampWrites: {
+        querySet: qs,
+        beginningOfPassWriteIndex: 2 * i,
+        endOfPassWriteIndex: 2 * i + 1,
+      },
+    });
+    d.encode(pass);
+    pass.end();
+  });
+  enc.resolveQuerySet(qs, 0, 2 * n, resolve, 0);
+  enc.copyBufferToBuffer(resolve, 0, staging, 0, 16 * n);
+  device.queue.submit([enc.finish()]);
+  await staging.mapAsync(GPUMapMode.READ);
+  const ns = new BigUint64Array(staging.getMappedRange().slice(0));
+  staging.unmap();
+  gpu.check();
+  const period = 1; // timestamps are nanoseconds in WebGPU
+  const out = Array.from({ length: n }, (_, i) => Number(ns[2 * i + 1] - ns[2 * i]) * period / 1e6);
+  qs.destroy();
+  resolve.destroy();
+  staging.destroy();
+  return out;
+}
+
+/** Wall milliseconds of every dispatch, each encoded 20 times in one pass. */
+async function repeated(): Promise<number[]> {
+  const R = 20, empty = await emptySubmit();
+  const out: number[] = [];
+  for (const { d } of all) {
+    const t0 = performance.now();
+    const enc = device.createCommandEncoder();
+    const pass = enc.beginComputePass();
+    for (let r = 0; r < R; r++) d.encode(pass);
+    pass.end();
+    device.queue.submit([enc.finish()]);
+    await gpu.sync();
+    out.push(Math.max(0, performance.now() - t0 - empty) / R);
+  }
+  return out;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+await wholeStep(); // warm-up
+const stepMs: number[] = [], emptyMs: number[] = [];
+const per: number[][] = all.map(() => []);
+for (let r = 0; r < reps; r++) {
+  stepMs.push(await wholeStep());
+  emptyMs.push(await emptySubmit());
+  const t = method === "timestamp" ? await timestamps() : await repeated();
+  t.forEach((x, i) => per[i].push(x));
+}
+const each = per.map(median);
+
+console.log(
+  `${gpu.description}; batch ${B}, ${T} glimpses, ${cfg.core}; ${all.length} dispatches ` +
+    `(forward ${program.forward.length}, backward ${program.backward.length}, adam ${adam.length})`,
+);
+console.log(
+  `whole step in one pass: median ${median(stepMs).toFixed(1)} ms wall ` +
+    `(an empty submit + wait: ${median(emptyMs).toFixed(1)} ms); ` +
+    `sum of per-dispatch ${method} times: ${each.reduce((a, b) => a + b, 0).toFixed(1)} ms`,
+);
+for (const [phase] of phases) {
+  const ms = all.reduce((s, x, i) => s + (x.phase === phase ? each[i] : 0), 0);
+  console.log(`  ${phase.padEnd(9)} ${ms.toFixed(2).padStart(8)} ms`);
+}
+const groups = new Map<string, { ms: number; count: number }>();
+all.forEach(({ d }, i) => {
+  const g = groups.get(label(d)) ?? { ms: 0, count: 0 };
+  g.ms += each[i];
+  g.count++;
+  groups.set(label(d), g);
+});
+const total = each.reduce((a, b) => a + b, 0);
+console.log(
+  `\n${"kernel (shape)".padEnd(44)} ${"count".padStart(5)} ${"ms/step".padStart(8)}  share`,
+);
+[...groups.entries()].sort((a, b) => b[1].ms - a[1].ms).slice(0, Number(flags.top)).forEach(
+  ([name, g]) =>
+    console.log(
+      `${name.padEnd(44)} ${String(g.count).padStart(5)} ${g.ms.toFixed(2).padStart(8)}  ${
+        (100 * g.ms / total).toFixed(1).padStart(5)
+      }%`,
+    ),
+);
+program.destroy();

