@@ -26,6 +26,7 @@ import {
 import { writeTextFileAtomic } from "./write_atomic.ts";
 import type { RewardFn } from "../rewards/types.ts";
 import type { Split } from "../datasets/types.ts";
+import { subset } from "../datasets/split.ts";
 
 /** Random stream of the per-epoch shuffle. */
 export const SHUFFLE_STREAM = 0x73687566; // "shuf"
@@ -220,24 +221,7 @@ export function limitSplit(split: Split, limit: number): Split {
       if (round < members.length && n < limit) chosen[n++] = members[round];
     }
   }
-  const labels = new Int32Array(limit);
-  for (let j = 0; j < limit; j++) labels[j] = split.labels[chosen[j]];
-  const mapped = new Int32Array(limit);
-  return {
-    size: limit,
-    labels,
-    fill(indices, epoch, images, clean) {
-      if (indices.length > mapped.length) throw new Error("limitSplit: too many indices");
-      for (let j = 0; j < indices.length; j++) {
-        const k = indices[j];
-        if (!(Number.isInteger(k) && k >= 0 && k < limit)) {
-          throw new Error(`fill: sample index ${k} outside 0..${limit - 1}`);
-        }
-        mapped[j] = chosen[k];
-      }
-      split.fill(mapped.subarray(0, indices.length), epoch, images, clean);
-    },
-  };
+  return subset(split, chosen);
 }
 
 /** Reads metrics.jsonl, keeping the lines of epochs ≤ `upTo` (later ones are redone). */
