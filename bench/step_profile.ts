@@ -2,7 +2,7 @@
  * Where a webgpu training step goes: every dispatch of one step (forward, backward, Adam) at
  * the default config, timed on the device with timestamp queries (one compute pass per
  * dispatch, each with begin/end timestamps), summed by kernel and shape, beside the wall time
- * of the whole step recorded in one pass as GpuRam does.
+ * of the whole step recorded as GpuRam records it (forward and backward in one submission here).
  *
  *   deno run -A bench/step_profile.ts [--reps 5] [--method timestamp|repeat] [--top 30]
  *
@@ -22,7 +22,7 @@ import { RamProgram } from "../model/ram_gpu_program.ts";
 import { resolveRamConfig } from "../model/config.ts";
 import { flatLayout, flattenParams, initParams } from "../model/params.ts";
 import { adamKernels, adamState, bindAdam, bindAdamTick } from "../kernels/adam.ts";
-import { MatmulDispatch } from "../kernels/matmul.ts";
+import { layoutOf, MatmulDispatch } from "../kernels/matmul.ts";
 import { Rng } from "../model/rng.ts";
 
 const { values: flags } = parseArgs({
@@ -75,25 +75,18 @@ const all = phases.flatMap(([phase, list]) => list.map((d) => ({ phase, d })));
 function label(d: Dispatch): string {
   if (d instanceof MatmulDispatch) {
     const s = d.shape;
-    const kind = s.aCol === 1 && s.bRow === 1
-      ? "NT x·Wᵀ"
-      : s.aCol === 1 && s.bCol === 1
-      ? "NN dy·W"
-      : s.aRow === 1 && s.bCol === 1
-      ? "TN dyᵀ·x"
-      : "strided";
-    return `${d.kernel.name} ${kind} ${s.M}×${s.N}×${s.K}`;
+    const kind = { nt: "NT x·Wᵀ", nn: "NN dy·W", tn: "TN dyᵀ·x" }[layoutOf(s) ?? "nt"];
+    return `${d.kernel.name} ${layoutOf(s) ? kind : "strided"} ${s.M}×${s.N}×${s.K}`;
   }
   return `${d.kernel.name} [${d.workgroups.join("×")}]`;
 }
 
-/** Milliseconds of the whole step recorded in one pass, submitted once and waited for. */
+/** Milliseconds of the whole step (forward and backward passes), submitted once and waited for. */
 async function wholeStep(): Promise<number> {
   const t0 = performance.now();
   const enc = device.createCommandEncoder();
-  const pass = enc.beginComputePass();
-  for (const { d } of all) d.encode(pass);
-  pass.end();
+  program.encodeForward(enc);
+  program.encodeBackward(enc, adam);
   device.queue.submit([enc.finish()]);
   await gpu.sync();
   return performance.now() - t0;
@@ -175,11 +168,12 @@ for (let r = 0; r < reps; r++) {
 const each = per.map(median);
 
 console.log(
-  `${gpu.description}; batch ${B}, ${T} glimpses, ${cfg.core}; ${all.length} dispatches ` +
+  `${gpu.description}; batch ${B}, ${T} glimpses, ${cfg.core}, ` +
+    `${program.timeBatched ? "time-batched" : "per-glimpse"} backward; ${all.length} dispatches ` +
     `(forward ${program.forward.length}, backward ${program.backward.length}, adam ${adam.length})`,
 );
 console.log(
-  `whole step in one pass: median ${median(stepMs).toFixed(1)} ms wall ` +
+  `whole step: median ${median(stepMs).toFixed(1)} ms wall ` +
     `(an empty submit + wait: ${median(emptyMs).toFixed(1)} ms); ` +
     `sum of per-dispatch ${method} times: ${each.reduce((a, b) => a + b, 0).toFixed(1)} ms`,
 );

@@ -16,6 +16,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import { cpuUsage } from "node:process";
 import { requestGpu } from "../gpu/device.ts";
 import { GpuRam } from "../model/ram_gpu.ts";
 import { CpuRam } from "../model/ram_cpu.ts";
@@ -37,6 +38,11 @@ export interface TrainBenchResult {
   trainImagesPerSecond: number;
   /** Median milliseconds of one training step. */
   stepMsMedian: number;
+  /**
+   * Process CPU milliseconds (user + system, all threads: the host and llvmpipe's workers) per
+   * timed training step: the work a step costs, steadier than wall time on a shared machine.
+   */
+  cpuMsPerStep: number;
   /** Evaluation (deterministic rollouts, batch 128) images per second. */
   evalImagesPerSecond: number;
   /** Peak resident set size seen, MiB. */
@@ -104,9 +110,9 @@ async function measure(name: "webgpu" | "cpu"): Promise<TrainBenchResult> {
   const idx = new Int32Array(B);
   const batches = Math.floor(data.train.size / B);
   const times: number[] = [];
-  let timed = 0;
+  let timed = 0, cpu = 0;
   for (let k = 0; k < warmup + steps; k++) {
-    const t0 = performance.now();
+    const t0 = performance.now(), c0 = cpuUsage();
     const first = (k % batches) * B;
     for (let j = 0; j < B; j++) idx[j] = order[first + j];
     data.train.fill(idx, 1, batch.images);
@@ -120,6 +126,8 @@ async function measure(name: "webgpu" | "cpu"): Promise<TrainBenchResult> {
     if (k >= warmup) {
       times.push(dt);
       timed += dt;
+      const c = cpuUsage(c0);
+      cpu += (c.user + c.system) / 1000;
     }
     sampleRss();
   }
@@ -144,6 +152,7 @@ async function measure(name: "webgpu" | "cpu"): Promise<TrainBenchResult> {
     steps,
     trainImagesPerSecond: steps * B / (timed / 1000),
     stepMsMedian: times[Math.floor(times.length / 2)] ?? NaN,
+    cpuMsPerStep: cpu / steps,
     evalImagesPerSecond: evalImages / evalSeconds,
     rssMiB: peakRss / 2 ** 20,
   };
@@ -156,7 +165,8 @@ for (const name of backends) {
   } else {
     console.log(
       `${r.backend.padEnd(6)} train ${r.trainImagesPerSecond.toFixed(0).padStart(5)} img/s ` +
-        `(median step ${r.stepMsMedian.toFixed(1)} ms over ${r.steps})  ` +
+        `(median step ${r.stepMsMedian.toFixed(1)} ms, ${r.cpuMsPerStep.toFixed(0)} CPU ms, ` +
+        `over ${r.steps})  ` +
         `eval ${r.evalImagesPerSecond.toFixed(0).padStart(5)} img/s  ` +
         `peak RSS ${r.rssMiB.toFixed(0)} MiB  [${r.device}]`,
     );

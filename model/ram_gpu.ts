@@ -190,9 +190,7 @@ export class GpuRam implements RamBackend {
 
   #encodeForward(p: RamProgram): GPUCommandEncoder {
     const encoder = this.gpu.device.createCommandEncoder({ label: "ram forward" });
-    const pass = encoder.beginComputePass({ label: "ram forward" });
-    for (const d of p.forward) d.encode(pass);
-    pass.end();
+    p.encodeForward(encoder);
     return encoder;
   }
 
@@ -234,10 +232,7 @@ export class GpuRam implements RamBackend {
     }
 
     const encoder = this.gpu.device.createCommandEncoder({ label: "ram backward" });
-    const pass = encoder.beginComputePass({ label: "ram backward" });
-    for (const d of p.backward) d.encode(pass);
-    for (const d of this.#adamDispatches(train.lr)) d.encode(pass);
-    pass.end();
+    p.encodeBackward(encoder, this.#adamDispatches(train.lr));
     this.gpu.device.queue.submit([encoder.finish()]);
     this.#step++;
 

@@ -8,6 +8,14 @@
  * readback of what the reward needs, then the backward, the bias-correction tick and one Adam
  * update over the flat parameter buffer (which also zeroes the gradients for the next step).
  *
+ * Time-batched backward: when B is a multiple of {@link TIME_BATCH_ALIGN}, every per-glimpse
+ * activation lives in one (T, B, F) buffer (each glimpse a view), so only the recurrence runs
+ * glimpse by glimpse (dz_t and dh_{t−1} = dz_t·W_hh); every weight gradient is then one
+ * product over all T·B rows (dW = dyᵀ·x with K = T·B), every bias gradient one column sum, and
+ * the glimpse net's input gradients one product each. That is about 80 dispatches instead of
+ * 173 at the default config. Other batch sizes (a short last batch) keep one dispatch per
+ * glimpse and layer, since views must start at 256-byte boundaries.
+ *
  * @module
  */
 import type { Gpu } from "../gpu/device.ts";
@@ -16,6 +24,7 @@ import { Readback, type Tensor, tensor, view } from "../gpu/tensor.ts";
 import type { RamConfig } from "./config.ts";
 import type { FlatLayout } from "./params.ts";
 import { bindLinearBackward, bindLinearForward, type LinearKernels } from "../kernels/linear.ts";
+import { bindColsum } from "../kernels/matmul.ts";
 import type { Activation } from "../kernels/matmul_ref.ts";
 import { type ActivationKernels, bindActivationBackward } from "../kernels/activation.ts";
 import { bindRetina } from "../kernels/retina.ts";
@@ -90,6 +99,20 @@ export interface ForwardOutputs {
   hidden: Float32Array[] | null; // T × (B, H) when asked for
 }
 
+/**
+ * Batch sizes that are multiples of this keep every per-glimpse slab (B·F floats) on a view
+ * boundary (gpu/tensor.ts VIEW_ALIGN) for every F, which the time-batched backward needs.
+ */
+export const TIME_BATCH_ALIGN = 64;
+
+/** n per-glimpse tensors (B, F) and, when time-batched, the (n, B, F) buffer they view. */
+interface Slabs {
+  all: Tensor | null; // (n, B, F)
+  at: Tensor[]; // n × (B, F)
+  /** Rows from..to−1 of all glimpses as one (rows·B, F) view (time-batched only). */
+  range(from: number, to: number): Tensor;
+}
+
 /** The prepared forward and backward of one batch size. */
 export class RamProgram {
   /** Inputs uploaded every step. */
@@ -102,12 +125,14 @@ export class RamProgram {
   readonly logpi: Tensor; // (T−1, B)
   readonly forward: Dispatch[] = [];
   readonly backward: Dispatch[] = [];
+  /** Whether the backward sums weight gradients over all glimpses in one product each. */
+  readonly timeBatched: boolean;
   readonly #glimpses: GlimpseBuffers[] = [];
   readonly #actions: ActionBuffers[] = [];
-  /** l_{t+1} = clamp(a_t), written by the sampling dispatch of action t. */
-  readonly #actionLoc: Tensor[] = [];
   readonly #readback: Readback;
   readonly #owned: Tensor[] = [];
+  /** Copies [from, to] recorded before the backward pass. */
+  readonly #gather: (readonly [Tensor, Tensor])[];
 
   constructor(
     readonly gpu: Gpu,
@@ -119,19 +144,52 @@ export class RamProgram {
   ) {
     const T = cfg.glimpses, H = cfg.hidden, C = cfg.classes, lstm = cfg.core === "lstm";
     const steps = Math.max(1, T - 1);
+    const batched = this.timeBatched = B % TIME_BATCH_ALIGN === 0;
     const t = (shape: number[], label: string) => {
       const x = tensor(gpu, shape, label);
       this.#owned.push(x);
       return x;
     };
-    this.images = t([B, cfg.height, cfg.width], "images");
+    /** n tensors (B, F): views of one (n, B, F) buffer when time-batched, else separate. */
+    const slabs = (n: number, F: number, label: string): Slabs => {
+      if (!batched) {
+        const at = Array.from({ length: n }, (_, i) => t([B, F], `${label}_${i + 1}`));
+        return {
+          all: null,
+          at,
+          range: () => {
+            throw new Error(`ram_gpu: ${label} is not time-batched`);
+          },
+        };
+      }
+      const all = t([n, B, F], label);
+      const range = (from: number, to: number) =>
+        view(all, from * B * F, [(to - from) * B, F], `${label}_${from + 1}..${to}`);
+      return { all, at: Array.from({ length: n }, (_, i) => range(i, i + 1)), range };
+    };
     this.labels = t([B], "labels");
-    this.start = t([B, 2], "l_1");
+    this.images = t([B, cfg.height, cfg.width], "images");
     this.eps = t([steps, B, 2], "policy noise");
     this.returns = t([steps, B], "returns");
     this.adv = t([steps, B], "advantages");
     this.logpi = t([steps, B], "log pi");
     this.#readback = new Readback(gpu, `ram readback B=${B}`);
+
+    // l_1 is uploaded into glimpse 0's location; l_{t+1} is sampled by action a_t.
+    const loc = slabs(T, 2, "l");
+    this.start = loc.at[0];
+    const rho = slabs(T, retinaSize(cfg), "rho");
+    const hg = slabs(T, cfg.glimpseHidden, "hg");
+    const hl = slabs(T, cfg.locationHidden, "hl");
+    const g = slabs(T, cfg.glimpseOut, "g");
+    const h = slabs(T, H, "h");
+    // An rnn dispatch reads h_{t−1} and writes h_t, and a buffer cannot be bound both ways in
+    // one dispatch: there the glimpses keep their own h buffers, gathered into the (T, B, H) one
+    // before the backward (T copies of B·H floats).
+    const hOwn = batched && !lstm ? h.at.map((_, i) => t([B, H], `h_${i + 1}`)) : h.at;
+    this.#gather = batched && !lstm ? hOwn.map((src, i) => [src, h.at[i]] as const) : [];
+    const p1 = slabs(steps, cfg.policyHidden, "p1");
+    const base = slabs(steps, 1, "b");
 
     const net = denseViews(cfg, flat);
     const fwd = (L: DenseViews, x: Tensor, y: Tensor, act: Activation = "none", acc = false) =>
@@ -142,13 +200,12 @@ export class RamProgram {
     let hPrev = zeros, cPrev = zeros;
     for (let i = 0; i < T; i++) {
       const s: GlimpseBuffers = {
-        // l_1 is uploaded; l_{t+1} is sampled by action a_t below.
-        loc: i === 0 ? this.start : this.#actionLoc[i - 1],
-        rho: t([B, retinaSize(cfg)], `rho_${i + 1}`),
-        hg: t([B, cfg.glimpseHidden], `hg_${i + 1}`),
-        hl: t([B, cfg.locationHidden], `hl_${i + 1}`),
-        g: t([B, cfg.glimpseOut], `g_${i + 1}`),
-        h: t([B, H], `h_${i + 1}`),
+        loc: loc.at[i],
+        rho: rho.at[i],
+        hg: hg.at[i],
+        hl: hl.at[i],
+        g: g.at[i],
+        h: hOwn[i],
         logits: t([B, C], `logits_${i + 1}`),
         logp: t([B, C], `logp_${i + 1}`),
       };
@@ -175,16 +232,14 @@ export class RamProgram {
       this.#glimpses.push(s);
       if (i < T - 1) {
         const a: ActionBuffers = {
-          p1: t([B, cfg.policyHidden], `p1_${i + 1}`),
+          p1: p1.at[i],
           mu: t([B, 2], `mu_${i + 1}`),
           a: t([B, 2], `a_${i + 1}`),
-          base: t([B], `b_${i + 1}`),
+          base: base.at[i],
         };
-        const next = t([B, 2], `l_${i + 2}`);
-        this.#actionLoc.push(next);
         f.push(fwd(net.loc1, s.h, a.p1, "relu"));
         f.push(fwd(net.loc2, a.p1, a.mu, "tanh"));
-        f.push(bindPolicySample(gpu, k.policy, B, cfg.sigma, a.mu, this.eps, a.a, next, {
+        f.push(bindPolicySample(gpu, k.policy, B, cfg.sigma, a.mu, this.eps, a.a, loc.at[i + 1], {
           epsOffset: 2 * B * i,
         }));
         f.push(bindGaussianLogProb(gpu, k.policy, B, cfg.sigma, a.mu, a.a, this.logpi, {
@@ -198,8 +253,8 @@ export class RamProgram {
 
     // Backward through time (mirrors backwardPass in model/ram_cpu_pass.ts).
     const bw = this.backward;
-    const bwd = (L: DenseViews, x: Tensor, dy: Tensor, dx: Tensor | null) =>
-      bw.push(...bindLinearBackward(gpu, k.linear, shape(L, B), x, L.W, dy, {
+    const bwd = (L: DenseViews, rows: number, x: Tensor, dy: Tensor, dx: Tensor | null) =>
+      bw.push(...bindLinearBackward(gpu, k.linear, shape(L, rows), x, L.W, dy, {
         dx,
         dW: L.dW,
         db: L.db,
@@ -209,15 +264,16 @@ export class RamProgram {
     const dlogits = t([B, C], "dlogits");
     let dh = t([B, H], "dh");
     let dhPrev = t([B, H], "dh_prev");
-    const dz = t([B, lstm ? 4 * H : H], "dz");
     const dc = lstm ? t([B, H], "dc") : null;
-    const dg = t([B, cfg.glimpseOut], "dg");
-    const dhg = t([B, cfg.glimpseHidden], "dhg");
-    const dhl = t([B, cfg.locationHidden], "dhl");
     const last = this.#glimpses[T - 1];
     bw.push(bindNllBackward(gpu, k.softmax, B, C, last.logp, this.labels, dlogits));
-    bwd(net.cls, last.h, dlogits, dh);
-    for (let i = T - 1; i >= 0; i--) {
+    bwd(net.cls, B, last.h, dlogits, dh);
+    // dz_t = ∂L/∂(core pre-activation) of every glimpse: kept per glimpse when time-batched.
+    const dz = slabs(batched ? T : 1, lstm ? 4 * H : H, "dz");
+    const dg = slabs(batched ? T : 1, cfg.glimpseOut, "dg");
+    const dhg = slabs(batched ? T : 1, cfg.glimpseHidden, "dhg");
+    const dhl = slabs(batched ? T : 1, cfg.locationHidden, "dhl");
+    const coreBackward = (i: number, dzi: Tensor) => {
       const s = this.#glimpses[i];
       const prev = i > 0 ? this.#glimpses[i - 1] : null;
       if (lstm) {
@@ -230,42 +286,136 @@ export class RamProgram {
           s.c!,
           dh,
           dc!,
-          dz,
+          dzi,
           i < T - 1,
         ));
       } else {
-        bw.push(bindActivationBackward(gpu, k.activation, "relu", B * H, s.h, dh, dz));
+        bw.push(bindActivationBackward(gpu, k.activation, "relu", B * H, s.h, dh, dzi));
       }
-      bwd(net.ih, s.g, dz, dg);
-      // dh_{t−1}: not needed before the first glimpse (h_0 is a constant).
-      bwd(net.hh, prev?.h ?? zeros, dz, prev ? dhPrev : null);
-      relu(s.g, dg);
-      bwd(net.fc3, s.hg, dg, dhg);
-      bwd(net.fc4, s.hl, dg, dhl);
-      relu(s.hg, dhg);
-      relu(s.hl, dhl);
-      bwd(net.fc1, s.rho, dhg, null);
-      bwd(net.fc2, s.loc, dhl, null);
-      [dh, dhPrev] = [dhPrev, dh];
+    };
+    if (batched) {
+      // The recurrence, glimpse by glimpse: dz_t, then dh_{t−1} = dz_t·W_hh.
+      for (let i = T - 1; i >= 0; i--) {
+        coreBackward(i, dz.at[i]);
+        if (i > 0) {
+          bw.push(
+            ...bindLinearBackward(
+              gpu,
+              k.linear,
+              shape(net.hh, B),
+              h.at[i - 1],
+              net.hh.W,
+              dz.at[i],
+              { dx: dhPrev, dW: null, db: null },
+            ),
+          );
+        }
+        [dh, dhPrev] = [dhPrev, dh];
+      }
+      // Everything off the recurrence, over all T·B rows at once.
+      const TB = T * B;
+      bwd(net.ih, TB, g.all!, dz.all!, dg.all!);
+      if (T > 1) {
+        // dW_hh = Σ_{t≥2} dz_tᵀ·h_{t−1} (h_0 = 0 adds nothing); its bias sees every glimpse.
+        bw.push(
+          ...bindLinearBackward(
+            gpu,
+            k.linear,
+            shape(net.hh, (T - 1) * B),
+            h.range(0, T - 1),
+            net.hh.W,
+            dz.range(1, T),
+            { dx: null, dW: net.hh.dW, db: null },
+          ),
+        );
+      }
+      bw.push(bindColsum(gpu, k.linear.colsum, TB, net.hh.outF, dz.all!, net.hh.db, true));
+      relu(g.all!, dg.all!);
+      bwd(net.fc3, TB, hg.all!, dg.all!, dhg.all!);
+      bwd(net.fc4, TB, hl.all!, dg.all!, dhl.all!);
+      relu(hg.all!, dhg.all!);
+      relu(hl.all!, dhl.all!);
+      bwd(net.fc1, TB, rho.all!, dhg.all!, null);
+      bwd(net.fc2, TB, loc.all!, dhl.all!, null);
+    } else {
+      for (let i = T - 1; i >= 0; i--) {
+        const s = this.#glimpses[i];
+        const prev = i > 0 ? this.#glimpses[i - 1] : null;
+        coreBackward(i, dz.at[0]);
+        bwd(net.ih, B, s.g, dz.at[0], dg.at[0]);
+        // dh_{t−1}: not needed before the first glimpse (h_0 is a constant).
+        bwd(net.hh, B, prev?.h ?? zeros, dz.at[0], prev ? dhPrev : null);
+        relu(s.g, dg.at[0]);
+        bwd(net.fc3, B, s.hg, dg.at[0], dhg.at[0]);
+        bwd(net.fc4, B, s.hl, dg.at[0], dhl.at[0]);
+        relu(s.hg, dhg.at[0]);
+        relu(s.hl, dhl.at[0]);
+        bwd(net.fc1, B, s.rho, dhg.at[0], null);
+        bwd(net.fc2, B, s.loc, dhl.at[0], null);
+        [dh, dhPrev] = [dhPrev, dh];
+      }
     }
     // REINFORCE into loc1/loc2 and the baseline MSE into base, per action step.
-    const dmu = t([B, 2], "dmu");
-    const dp1 = t([B, cfg.policyHidden], "dp1");
-    const dbase = t([B], "dbase");
-    this.#actions.forEach((a, i) => {
-      const h = this.#glimpses[i].h;
-      bw.push(bindPolicyGrad(gpu, k.policy, B, cfg.sigma, lambda, a.mu, a.a, this.adv, dmu, {
-        advOffset: B * i,
-        throughTanh: true,
-      }));
-      bwd(net.loc2, a.p1, dmu, dp1);
-      relu(a.p1, dp1);
-      bwd(net.loc1, h, dp1, null);
-      bw.push(bindBaselineGrad(gpu, k.policy, B, T - 1, a.base, this.returns, dbase, {
-        retOffset: B * i,
-      }));
-      bwd(net.base, h, dbase, null);
-    });
+    if (T > 1) {
+      const A = T - 1;
+      const dmu = slabs(batched ? A : 1, 2, "dmu");
+      const dp1 = slabs(batched ? A : 1, cfg.policyHidden, "dp1");
+      const dbase = slabs(batched ? A : 1, 1, "dbase");
+      this.#actions.forEach((a, i) => {
+        bw.push(
+          bindPolicyGrad(
+            gpu,
+            k.policy,
+            B,
+            cfg.sigma,
+            lambda,
+            a.mu,
+            a.a,
+            this.adv,
+            dmu.at[batched ? i : 0],
+            { advOffset: B * i, throughTanh: true },
+          ),
+        );
+        if (batched) return;
+        const hi = this.#glimpses[i].h;
+        bwd(net.loc2, B, a.p1, dmu.at[0], dp1.at[0]);
+        relu(a.p1, dp1.at[0]);
+        bwd(net.loc1, B, hi, dp1.at[0], null);
+        bw.push(bindBaselineGrad(gpu, k.policy, B, A, a.base, this.returns, dbase.at[0], {
+          retOffset: B * i,
+        }));
+        bwd(net.base, B, hi, dbase.at[0], null);
+      });
+      if (batched) {
+        // (1/(B·A))·Σ(b − G)² over all action steps is one baseline term over A·B rows.
+        bw.push(bindBaselineGrad(gpu, k.policy, A * B, 1, base.all!, this.returns, dbase.all!));
+        bwd(net.loc2, A * B, p1.all!, dmu.all!, dp1.all!);
+        relu(p1.all!, dp1.all!);
+        bwd(net.loc1, A * B, h.range(0, A), dp1.all!, null);
+        bwd(net.base, A * B, h.range(0, A), dbase.all!, null);
+      }
+    }
+  }
+
+  /** Records the forward (all glimpses, actions and baselines) as one compute pass. */
+  encodeForward(encoder: GPUCommandEncoder): void {
+    const pass = encoder.beginComputePass({ label: "ram forward" });
+    for (const d of this.forward) d.encode(pass);
+    pass.end();
+  }
+
+  /**
+   * Records the backward as one compute pass, preceded by the copies it needs, and `then`
+   * (the optimizer) in the same pass.
+   */
+  encodeBackward(encoder: GPUCommandEncoder, then: readonly Dispatch[] = []): void {
+    for (const [from, to] of this.#gather) {
+      encoder.copyBufferToBuffer(from.buffer, from.offset, to.buffer, to.offset, from.bytes);
+    }
+    const pass = encoder.beginComputePass({ label: "ram backward" });
+    for (const d of this.backward) d.encode(pass);
+    for (const d of then) d.encode(pass);
+    pass.end();
   }
 
   /** Reads back what the reward and the loss need (and the hidden states when asked). */

@@ -6,6 +6,10 @@ import type { ParamMap } from "../model/backend.ts";
 import { assertClose } from "./_assert.ts";
 import { gpuTest } from "./_gpu.ts";
 import { classificationReward, randomBatch, randomNoise, tinyConfig } from "./_ram_fixture.ts";
+import { RamProgram, TIME_BATCH_ALIGN } from "../model/ram_gpu_program.ts";
+import { ramKernels } from "../model/ram_gpu.ts";
+import { flatLayout } from "../model/params.ts";
+import { tensor } from "../gpu/tensor.ts";
 
 function assertParamsClose(got: ParamMap, want: ParamMap, what: string, atol = 2e-5) {
   for (const [name, w] of want) {
@@ -31,7 +35,8 @@ for (const core of ["rnn", "lstm"] as const) {
         return r;
       };
       for (let step = 0; step < 4; step++) {
-        const B = step === 3 ? 2 : 5; // a short last batch uses its own program
+        // A short last batch uses its own program; B = 64 takes the time-batched backward.
+        const B = step === 3 ? 2 : step === 1 ? TIME_BATCH_ALIGN : 5;
         const batch = randomBatch(cfg, B, 100 + step);
         const noise = randomNoise(cfg, B, 200 + step);
         const want = await cpu.trainStep(batch, reward, noise, train);
@@ -48,9 +53,9 @@ for (const core of ["rnn", "lstm"] as const) {
         assertParamsClose(gs.params, cs.params, `after step ${step}`);
         assertParamsClose(gs.adamM, cs.adamM, `adam m after step ${step}`, 1e-5);
       }
-      const batch = randomBatch(cfg, 3, 300);
-      for (const stochastic of [false, true]) {
-        const noise = randomNoise(cfg, 3, 301);
+      for (const [stochastic, B] of [[false, 3], [true, 3], [true, TIME_BATCH_ALIGN]] as const) {
+        const batch = randomBatch(cfg, B, 300);
+        const noise = randomNoise(cfg, B, 301);
         const opts = stochastic
           ? { stochastic, start: noise.start, policy: noise.policy }
           : { stochastic };
@@ -122,3 +127,30 @@ gpuTest(
     }
   },
 );
+
+gpuTest("batch sizes on the view boundary take the time-batched backward", async (gpu) => {
+  const cfg = tinyConfig({ glimpses: 4 });
+  const layout = flatLayout(cfg);
+  const flat = {
+    layout,
+    params: tensor(gpu, [layout.total], "p"),
+    grads: tensor(gpu, [layout.total], "g"),
+  };
+  const k = await ramKernels(gpu);
+  const batched = new RamProgram(gpu, cfg, k, flat, TIME_BATCH_ALIGN, 0.01);
+  const perGlimpse = new RamProgram(gpu, cfg, k, flat, 5, 0.01);
+  try {
+    assert.equal(batched.timeBatched, true);
+    assert.equal(perGlimpse.timeBatched, false);
+    assert.equal(batched.forward.length, perGlimpse.forward.length);
+    assert.ok(
+      batched.backward.length < perGlimpse.backward.length / 1.5,
+      `${batched.backward.length} vs ${perGlimpse.backward.length} backward dispatches`,
+    );
+  } finally {
+    batched.destroy();
+    perGlimpse.destroy();
+    flat.params.buffer.destroy();
+    flat.grads.buffer.destroy();
+  }
+});
