@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import {
   bindMatmul,
-  BLOCK,
+  blockedChoice,
   blockedEntry,
+  BLOCKS,
   layoutOf,
   type MatmulKernel,
   matmulKernel,
@@ -82,7 +83,8 @@ for (const strategy of ["blocked", "tiled", "strided"] as MatmulStrategy[]) {
           accumulate: layout !== "nt",
         });
         const [M, N, K] = size;
-        const fits = M >= BLOCK.rows && N >= 4 * BLOCK.cols4 && N % 4 === 0 &&
+        const small = BLOCKS.at(-1)!;
+        const fits = M >= small.rows && N >= 4 * small.cols4 && N % 4 === 0 &&
           (layout === "tn" ? M % 4 === 0 : K % 4 === 0);
         const want = strategy === "blocked" && fits
           ? `matmul blocked ${layout}`
@@ -119,6 +121,18 @@ Deno.test("matmul layouts are recognised from strides only when they match exact
   assert.equal(layoutOf(shapeOf("nn", 4, 8, 12)), "nn");
   assert.equal(layoutOf(shapeOf("tn", 4, 8, 12)), "tn");
   assert.equal(layoutOf({ M: 4, N: 8, K: 12, aRow: 13, aCol: 1, bRow: 1, bCol: 12 }), null);
+});
+
+Deno.test("blocked products take the largest block that two threads can share", () => {
+  const nt = (M: number, N: number, K: number) => shapeOf("nt", M, N, K);
+  assert.deepEqual(blockedChoice(nt(128, 256, 256)), { layout: "nt", block: 0 });
+  assert.deepEqual(blockedChoice(nt(40, 256, 256)), { layout: "nt", block: 1 });
+  assert.deepEqual(blockedChoice(nt(16, 16, 4)), { layout: "nt", block: 1 });
+  assert.equal(blockedChoice(nt(15, 256, 256)), null);
+  assert.equal(blockedChoice(nt(128, 10, 256)), null);
+  assert.equal(blockedChoice(nt(128, 128, 2)), null);
+  assert.deepEqual(blockedChoice(shapeOf("tn", 256, 256, 768)), { layout: "tn", block: 0 });
+  assert.equal(blockedChoice(shapeOf("tn", 10, 256, 128)), null);
 });
 
 Deno.test("blocked entry points are fully unrolled for the requested block", () => {
