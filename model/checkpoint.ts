@@ -13,6 +13,11 @@
  *   `batch` (so a pair left mismatched by a crash between the two renames is detected) and
  *   `trainer` (the trainer's own state, JSON). Keeping them apart keeps the model file loadable
  *   by a strict `load_state_dict` and half the size.
+ * - The VAE probe, when the run has one (config `vae`), shares both files: its parameters
+ *   `vae.*` in model.safetensors (PyTorch names: the RAM's `load_state_dict` takes the tensors
+ *   without the prefix, the probe's module the rest), its moments `adam.m.vae.*` and
+ *   `adam.v.vae.*` in optimizer.safetensors, and its own Adam step count `vae_step` in both
+ *   files' metadata.
  *
  * The safetensors layout: 8-byte little-endian header length N, N bytes of JSON header
  * (`{"name": {"dtype": "F32", "shape": [...], "data_offsets": [begin, end]}, ...,
@@ -24,6 +29,8 @@
 import type { ParamMap, TrainState } from "./backend.ts";
 import { resolveRunConfig, type RunConfig } from "./run_config.ts";
 import { writeFileAtomic, writeTextFileAtomic } from "./write_atomic.ts";
+import { checkVaeParams, splitVaeParams } from "./vae_params.ts";
+import { vaeModelConfig } from "./vae_run_config.ts";
 
 /** The `format` metadata value of glimpse checkpoints. */
 export const CHECKPOINT_FORMAT = "glimpse";
@@ -207,15 +214,23 @@ export interface CheckpointMeta {
   step: number;
   /** Batches done of epoch `epoch + 1` when the run was interrupted mid-epoch; 0 otherwise. */
   batch: number;
+  /** Adam steps of the VAE probe; set on load when the checkpoint has a probe. */
+  vaeStep?: number;
 }
 
 /** A loaded checkpoint. */
 export interface Checkpoint {
   meta: CheckpointMeta;
-  /** Parameters, PyTorch names and shapes. */
+  /** The RAM's parameters, PyTorch names and shapes (the probe's `vae.*` are in `vae`). */
   params: ParamMap;
-  /** Present when loaded with `optimizer: true`. */
+  /** The RAM's Adam moments and the trainer's state; present when loaded with `optimizer: true`. */
   optimizer?: { adamM: ParamMap; adamV: ParamMap; trainer: Record<string, unknown> };
+  /**
+   * The VAE probe's state when the run has one (config `vae`): its parameters, and its Adam
+   * moments and step when loaded with `optimizer: true` (zeros and step 0 otherwise, i.e. a
+   * fresh optimiser on the saved weights).
+   */
+  vae: TrainState | null;
 }
 
 /** Joins a folder and a file name. */
@@ -223,19 +238,23 @@ export function runFile(dir: string, name: string): string {
   return dir.endsWith("/") ? dir + name : `${dir}/${name}`;
 }
 
-function positionMetadata(meta: CheckpointMeta): Record<string, string> {
+function positionMetadata(meta: CheckpointMeta, vae?: TrainState): Record<string, string> {
   return {
     format: CHECKPOINT_FORMAT,
     format_version: String(CHECKPOINT_VERSION),
     epoch: String(meta.epoch),
     step: String(meta.step),
     batch: String(meta.batch),
+    ...(vae ? { vae_step: String(vae.step) } : {}),
   };
 }
 
 /**
  * Writes `dir`/optimizer.safetensors, `dir`/model.safetensors and `dir`/config.json, each
- * atomically (the folder is created when missing). `trainer` is the trainer's resume state.
+ * atomically (the folder is created when missing). `trainer` is the trainer's resume state;
+ * `vae` the probe's state, required when `meta.config.vae` is set (and refused otherwise).
+ * `optimizer: false` leaves optimizer.safetensors out (for a run folder that has none, such as
+ * a shipped model, where zero moments would make a later resume silently inexact).
  *
  * @example
  * ```ts ignore
@@ -248,20 +267,41 @@ export async function saveCheckpoint(
   state: TrainState,
   meta: CheckpointMeta,
   trainer: Record<string, unknown> = {},
+  vae?: TrainState,
+  { optimizer = true }: { optimizer?: boolean } = {},
 ): Promise<void> {
+  if (!meta.config.vae !== !vae) {
+    throw new Error(
+      `saveCheckpoint ${dir}: ` +
+        (vae
+          ? "a VAE state was given but the config has no vae"
+          : "the config's VAE state is missing"),
+    );
+  }
   await Deno.mkdir(dir, { recursive: true });
+  const params: ParamMap = new Map(state.params);
   const moments: ParamMap = new Map();
   for (const [name, t] of state.adamM) moments.set(ADAM_M + name, t);
   for (const [name, t] of state.adamV) moments.set(ADAM_V + name, t);
+  if (vae) {
+    for (const [name, t] of vae.params) params.set(name, t);
+    for (const [name, t] of vae.adamM) moments.set(ADAM_M + name, t);
+    for (const [name, t] of vae.adamV) moments.set(ADAM_V + name, t);
+  }
   // The optimizer file goes first: the model file is what marks a checkpoint as written.
-  await writeFileAtomic(
-    runFile(dir, OPTIMIZER_FILE),
-    encodeSafetensors(moments, { ...positionMetadata(meta), trainer: JSON.stringify(trainer) }),
-  );
+  if (optimizer) {
+    await writeFileAtomic(
+      runFile(dir, OPTIMIZER_FILE),
+      encodeSafetensors(moments, {
+        ...positionMetadata(meta, vae),
+        trainer: JSON.stringify(trainer),
+      }),
+    );
+  }
   await writeFileAtomic(
     runFile(dir, MODEL_FILE),
-    encodeSafetensors(state.params, {
-      ...positionMetadata(meta),
+    encodeSafetensors(params, {
+      ...positionMetadata(meta, vae),
       config: JSON.stringify(meta.config),
       dataset: meta.config.dataset,
       reward: meta.config.reward.name,
@@ -360,7 +400,24 @@ export async function loadCheckpoint(
     step: intField(modelFile, model.metadata, "step"),
     batch: intField(modelFile, model.metadata, "batch"),
   };
-  const out: Checkpoint = { meta, params: model.tensors };
+  const split = splitVaeParams(model.tensors);
+  if (config.vae && !split.vae) {
+    throw new Error(`Cannot read "${modelFile}": its config has a VAE probe but no vae.* tensors`);
+  }
+  if (!config.vae && split.vae) {
+    throw new Error(`Cannot read "${modelFile}": it holds vae.* tensors but its config has no vae`);
+  }
+  let vae: TrainState | null = null;
+  if (config.vae && split.vae) {
+    try {
+      checkVaeParams(vaeModelConfig(config.model, config.vae), split.vae, "VAE probe");
+    } catch (e) {
+      throw new Error(`Cannot read "${modelFile}": ${(e as Error).message}`);
+    }
+    meta.vaeStep = intField(modelFile, model.metadata, "vae_step");
+    vae = { ...zeroState(split.vae), step: 0 };
+  }
+  const out: Checkpoint = { meta, params: split.ram, vae };
   if (!optimizer) return out;
   const optFile = runFile(dir, OPTIMIZER_FILE);
   const opt = await readSafetensors(optFile);
@@ -396,11 +453,22 @@ export async function loadCheckpoint(
     throw new Error(`Cannot read "${optFile}": it holds moments of parameters the model lacks`);
   }
   checkFinite(optFile, opt.tensors);
+  const m = splitVaeParams(adamM), v = splitVaeParams(adamV);
+  if (vae) {
+    const vaeStep = intField(optFile, opt.metadata, "vae_step");
+    if (vaeStep !== meta.vaeStep) {
+      throw new Error(
+        `Cannot read "${optFile}": it is from VAE step ${vaeStep} but ${MODEL_FILE} from ` +
+          `VAE step ${meta.vaeStep} (saving was interrupted; the run cannot be resumed exactly)`,
+      );
+    }
+    out.vae = { params: vae.params, adamM: m.vae!, adamV: v.vae!, step: vaeStep };
+  }
   const trainer = jsonField(optFile, opt.metadata, "trainer");
   if (typeof trainer !== "object" || trainer === null || Array.isArray(trainer)) {
     throw new Error(`Cannot read "${optFile}": metadata "trainer" is not a JSON object`);
   }
-  out.optimizer = { adamM, adamV, trainer: trainer as Record<string, unknown> };
+  out.optimizer = { adamM: m.ram, adamV: v.ram, trainer: trainer as Record<string, unknown> };
   return out;
 }
 
@@ -418,4 +486,14 @@ export function checkpointState(ckpt: Checkpoint): TrainState {
     adamV: ckpt.optimizer?.adamV ?? zeros(),
     step: ckpt.optimizer ? ckpt.meta.step : 0,
   };
+}
+
+function zeroState(params: ParamMap): Omit<TrainState, "step"> {
+  const zeros = (): ParamMap =>
+    new Map(
+      [...params].map((
+        [n, t],
+      ) => [n, { shape: [...t.shape], data: new Float32Array(t.data.length) }]),
+    );
+  return { params, adamM: zeros(), adamV: zeros() };
 }

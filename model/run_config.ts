@@ -13,6 +13,7 @@ import {
   resolveTrainConfig,
   type TrainConfig,
 } from "./config.ts";
+import { resolveVaeRunConfig, type VaeRunConfig } from "./vae_run_config.ts";
 
 /** Which reward trained the model. */
 export interface RewardSpec {
@@ -37,9 +38,20 @@ export interface RunConfig {
   reward: RewardSpec;
   model: RamConfig;
   train: TrainConfig;
+  /** The VAE probe (model/vae_run_config.ts); absent or null: the run has none. */
+  vae?: VaeRunConfig | null;
 }
 
-const KEYS = ["dataset", "limit", "validation", "plateau", "reward", "model", "train"] as const;
+const KEYS = [
+  "dataset",
+  "limit",
+  "validation",
+  "plateau",
+  "reward",
+  "model",
+  "train",
+  "vae",
+] as const;
 const REWARD_KEYS = ["spec", "name", "options"] as const;
 
 function isRecord(v: unknown): v is Record<string, unknown> {
@@ -104,10 +116,11 @@ export function resolveRunConfig(given: unknown, where = "run config"): RunConfi
   const train = given.train ?? {};
   if (!isRecord(model)) fail(`"model" must be an object`);
   if (!isRecord(train)) fail(`"train" must be an object`);
-  let resolvedModel: RamConfig, resolvedTrain: TrainConfig;
+  let resolvedModel: RamConfig, resolvedTrain: TrainConfig, resolvedVae: VaeRunConfig | null;
   try {
     resolvedModel = resolveRamConfig(model as Record<string, unknown>);
     resolvedTrain = resolveTrainConfig(train as Record<string, unknown>);
+    resolvedVae = resolveVaeRunConfig(given.vae);
   } catch (e) {
     return fail((e as Error).message);
   }
@@ -123,5 +136,6 @@ export function resolveRunConfig(given: unknown, where = "run config"): RunConfi
     },
     model: resolvedModel,
     train: resolvedTrain,
+    vae: resolvedVae,
   };
 }

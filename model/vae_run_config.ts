@@ -1,0 +1,82 @@
+/**
+ * The VAE probe's part of a run config (`vae` in config.json): its sizes and learning rate, and
+ * from which epoch `train` trains it alongside the RAM. `null` in a run config means the run has
+ * no probe (`train --no-vae`, or a run from before the probe existed); `probe` then adds one.
+ *
+ * The probe's input size is not stored: it is always the RAM's `model.hidden`.
+ *
+ * @module
+ */
+import { DEFAULT_VAE, resolveVaeConfig, type VaeConfig } from "./vae_params.ts";
+import type { RamConfig } from "./config.ts";
+
+/** The probe settings saved with a run. */
+export interface VaeRunConfig {
+  /** First epoch (1-based) whose training steps also train the probe; 1: from the start. */
+  start: number; // 1
+  /** Hidden width of the encoder and of the decoder. */
+  hidden: number; // 256
+  /** Latent size. */
+  latent: number; // 16
+  /** Pixels of the clean target (28×28). */
+  pixels: number; // 784
+  /** Adam learning rate of the probe. */
+  lr: number; // 1e-3
+}
+
+/** The defaults of {@link VaeRunConfig} (DESIGN.md "The VAE probe"). */
+export const DEFAULT_VAE_RUN: Readonly<VaeRunConfig> = Object.freeze({
+  start: 1,
+  hidden: DEFAULT_VAE.hidden,
+  latent: DEFAULT_VAE.latent,
+  pixels: DEFAULT_VAE.pixels,
+  lr: DEFAULT_VAE.lr,
+});
+
+/**
+ * Validates the `vae` key of a run config: null/undefined → null (no probe), an object → the
+ * defaults filled in; unknown keys and bad values throw one line naming the key.
+ *
+ * @example
+ * ```ts
+ * import { resolveVaeRunConfig } from "./vae_run_config.ts";
+ * const v = resolveVaeRunConfig({ start: 3 });
+ * // v!.latent === 16, resolveVaeRunConfig(null) === null
+ * ```
+ */
+export function resolveVaeRunConfig(given: unknown): VaeRunConfig | null {
+  if (given === null || given === undefined) return null;
+  if (typeof given !== "object" || Array.isArray(given)) {
+    throw new Error(`"vae" must be an object or null`);
+  }
+  const { start, ...sizes } = given as Record<string, unknown>;
+  const s = start ?? DEFAULT_VAE_RUN.start;
+  if (!(typeof s === "number" && Number.isInteger(s) && s >= 1)) {
+    throw new Error(`vae config "start" = ${JSON.stringify(s)}: must be an epoch ≥ 1`);
+  }
+  if ("input" in sizes) {
+    throw new Error(`unknown vae config key "input" (the probe reads model.hidden)`);
+  }
+  const cfg = resolveVaeConfig(sizes);
+  return { start: s, hidden: cfg.hidden, latent: cfg.latent, pixels: cfg.pixels, lr: cfg.lr };
+}
+
+/**
+ * The probe's model config for a run: `input` is the RAM's hidden size.
+ *
+ * @example
+ * ```ts
+ * import { vaeModelConfig, DEFAULT_VAE_RUN } from "./vae_run_config.ts";
+ * import { DEFAULT_RAM } from "./config.ts";
+ * // vaeModelConfig(DEFAULT_RAM, DEFAULT_VAE_RUN).input === 256
+ * ```
+ */
+export function vaeModelConfig(model: RamConfig, vae: VaeRunConfig): VaeConfig {
+  return resolveVaeConfig({
+    input: model.hidden,
+    hidden: vae.hidden,
+    latent: vae.latent,
+    pixels: vae.pixels,
+    lr: vae.lr,
+  });
+}
