@@ -2,17 +2,42 @@
  * glimpse: Recurrent Attention Models trained with WGSL compute kernels on WebGPU,
  * explained glimpse by glimpse, with rewards from plugin modules.
  *
+ * The library mirrors the command line: open a backend (`GpuRam` on WebGPU or `CpuRam`, the
+ * composed CPU references), load a dataset, obtain a reward function, and train.
+ *
  * @example
- * ```ts
- * import { requestGpu } from "./mod.ts";
- * const gpu = await requestGpu();
- * console.log(gpu.description);
- * gpu.destroy();
+ * ```ts ignore
+ * import { CpuRam, loadDataset, resolveRamConfig, resolveTrainConfig } from "./mod.ts";
+ * import { Rng } from "./mod.ts";
+ * const data = await loadDataset("mnist");
+ * const ram = new CpuRam(resolveRamConfig({ glimpses: 4 }), 1);
+ * const B = 16, rng = new Rng(1);
+ * const images = new Float32Array(B * 28 * 28);
+ * const indices = Array.from({ length: B }, (_, i) => i * 400);
+ * data.train.fill(indices, 0, images);
+ * const labels = Int32Array.from(indices, (i) => data.train.labels[i]);
+ * const noise = {
+ *   start: rng.fillUniform(new Float32Array(2 * B), -1, 1),
+ *   policy: rng.fillNormal(new Float32Array(3 * B * 2)),
+ * };
+ * const reward = (e: { T: number; B: number }) => new Float32Array(e.T * e.B);
+ * const result = await ram.trainStep({ size: B, images, labels }, reward, noise, resolveTrainConfig());
+ * console.log(result.loss);
  * ```
  *
  * @module
  */
 export * from "./gpu/mod.ts";
-export * from "./kernels/matmul_ref.ts";
-export * from "./kernels/linear_ref.ts";
-export * from "./kernels/linear.ts";
+export * from "./model/config.ts";
+export type * from "./model/backend.ts";
+export { Rng } from "./model/rng.ts";
+export * from "./model/params.ts";
+export { CpuRam } from "./model/ram_cpu.ts";
+export { GpuRam } from "./model/ram_gpu.ts";
+export * from "./model/checkpoint.ts";
+export * from "./model/trainer.ts";
+export * from "./model/evaluate.ts";
+export * from "./model/vae.ts";
+export * from "./report/eig.ts";
+export * from "./rewards/mod.ts";
+export * from "./datasets/mod.ts";
