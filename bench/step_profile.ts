@@ -67,7 +67,8 @@ upload(gpu, program.adv, rng.fillUniform(new Float32Array(program.adv.size), -1,
 
 const phases: [string, Dispatch[]][] = [
   ["forward", program.forward],
-  ["backward", program.backward],
+  ["backward (loss)", program.backwardLoss],
+  ["backward (reward)", program.backwardReward],
   ["adam", adam],
 ];
 const all = phases.flatMap(([phase, list]) => list.map((d) => ({ phase, d })));
@@ -86,7 +87,8 @@ async function wholeStep(): Promise<number> {
   const t0 = performance.now();
   const enc = device.createCommandEncoder();
   program.encodeForward(enc);
-  program.encodeBackward(enc, adam);
+  program.encodeBackwardLoss(enc);
+  program.encodeBackwardReward(enc, adam);
   device.queue.submit([enc.finish()]);
   await gpu.sync();
   return performance.now() - t0;
@@ -170,7 +172,7 @@ const each = per.map(median);
 console.log(
   `${gpu.description}; batch ${B}, ${T} glimpses, ${cfg.core}, ` +
     `${program.timeBatched ? "time-batched" : "per-glimpse"} backward; ${all.length} dispatches ` +
-    `(forward ${program.forward.length}, backward ${program.backward.length}, adam ${adam.length})`,
+    `(${phases.map(([name, list]) => `${name} ${list.length}`).join(", ")})`,
 );
 console.log(
   `whole step: median ${median(stepMs).toFixed(1)} ms wall ` +
@@ -179,7 +181,7 @@ console.log(
 );
 for (const [phase] of phases) {
   const ms = all.reduce((s, x, i) => s + (x.phase === phase ? each[i] : 0), 0);
-  console.log(`  ${phase.padEnd(9)} ${ms.toFixed(2).padStart(8)} ms`);
+  console.log(`  ${phase.padEnd(18)} ${ms.toFixed(2).padStart(8)} ms`);
 }
 const groups = new Map<string, { ms: number; count: number }>();
 all.forEach(({ d }, i) => {

@@ -215,12 +215,30 @@ export class GpuRam implements RamBackend {
     const { glimpses: T, classes: C } = this.config;
     const B = batch.size;
     const p = this.#program(B, train.lambda);
+    const { device } = this.gpu;
     this.#uploadInputs(p, batch, noise.start, noise.policy);
-    const out = await p.readForward(this.#encodeForward(p), false);
-    const { episodes } = this.#episodes(B, batch.labels, out);
+    const forward = p.readForward(this.#encodeForward(p), false);
+    // The classification loss's backward needs no reward: it runs while the map is pending
+    // (on software adapters a submission executes before submit() returns, so this hides the
+    // map's polling wait; on a GPU it overlaps the host's reward computation).
+    const loss = device.createCommandEncoder({ label: "ram backward (loss)" });
+    p.encodeBackwardLoss(loss);
+    device.queue.submit([loss.finish()]);
+    const out = await forward;
 
-    const rewards = await reward(episodes);
-    checkRewards("webgpu backend", T, B, rewards);
+    let rewards: Float32Array;
+    try {
+      const { episodes } = this.#episodes(B, batch.labels, out);
+      const r = await reward(episodes);
+      checkRewards("webgpu backend", T, B, r);
+      rewards = r;
+    } catch (e) {
+      // No update: drop the loss gradients already accumulated so the next step starts clean.
+      const clear = device.createCommandEncoder({ label: "ram drop gradients" });
+      clear.clearBuffer(this.#grads.buffer);
+      device.queue.submit([clear.finish()]);
+      throw e;
+    }
     const returns = returnsFromRewards(T, B, rewards);
     const baselines = new Float32Array((T - 1) * B);
     out.base.forEach((b, i) => baselines.set(b, i * B));
@@ -231,9 +249,9 @@ export class GpuRam implements RamBackend {
       upload(this.gpu, p.adv, adv);
     }
 
-    const encoder = this.gpu.device.createCommandEncoder({ label: "ram backward" });
-    p.encodeBackward(encoder, this.#adamDispatches(train.lr));
-    this.gpu.device.queue.submit([encoder.finish()]);
+    const encoder = device.createCommandEncoder({ label: "ram backward (reward) and adam" });
+    p.encodeBackwardReward(encoder, this.#adamDispatches(train.lr));
+    device.queue.submit([encoder.finish()]);
     this.#step++;
 
     const logpi = out.logpi.subarray(0, (T - 1) * B);

@@ -4,9 +4,11 @@
  * encodes the prepared dispatch lists. It mirrors model/ram_cpu_pass.ts (the reference) op for
  * op; read that file for the maths and the gradient routes.
  *
- * A step is two submissions: the forward (all T glimpses, policy and baseline) with one
- * readback of what the reward needs, then the backward, the bias-correction tick and one Adam
- * update over the flat parameter buffer (which also zeroes the gradients for the next step).
+ * A step is three submissions: the forward (all T glimpses, policy and baseline) with one
+ * readback of what the reward needs; the backward of the classification loss, which needs no
+ * reward and is submitted while the readback is pending; and, once the rewards are in, the
+ * REINFORCE/baseline backward, the bias-correction tick and one Adam update over the flat
+ * parameter buffer (which also zeroes the gradients for the next step).
  *
  * Time-batched backward: when B is a multiple of {@link TIME_BATCH_ALIGN}, every per-glimpse
  * activation lives in one (T, B, F) buffer (each glimpse a view), so only the recurrence runs
@@ -124,7 +126,13 @@ export class RamProgram {
   readonly adv: Tensor; // (T−1, B) G_{t+1} − b_t
   readonly logpi: Tensor; // (T−1, B)
   readonly forward: Dispatch[] = [];
-  readonly backward: Dispatch[] = [];
+  /**
+   * The backward of the classification loss (NLL through cls, the core over time and the
+   * glimpse net): it needs no reward, so it can run while the forward's readback is pending.
+   */
+  readonly backwardLoss: Dispatch[] = [];
+  /** The REINFORCE and baseline backward (loc1, loc2, base), which reads returns/advantages. */
+  readonly backwardReward: Dispatch[] = [];
   /** Whether the backward sums weight gradients over all glimpses in one product each. */
   readonly timeBatched: boolean;
   readonly #glimpses: GlimpseBuffers[] = [];
@@ -252,7 +260,7 @@ export class RamProgram {
     }
 
     // Backward through time (mirrors backwardPass in model/ram_cpu_pass.ts).
-    const bw = this.backward;
+    let bw = this.backwardLoss;
     const bwd = (L: DenseViews, rows: number, x: Tensor, dy: Tensor, dx: Tensor | null) =>
       bw.push(...bindLinearBackward(gpu, k.linear, shape(L, rows), x, L.W, dy, {
         dx,
@@ -355,7 +363,9 @@ export class RamProgram {
         [dh, dhPrev] = [dhPrev, dh];
       }
     }
-    // REINFORCE into loc1/loc2 and the baseline MSE into base, per action step.
+    // REINFORCE into loc1/loc2 and the baseline MSE into base, per action step. These
+    // parameters get no gradient from the loss part, so the two parts commute.
+    bw = this.backwardReward;
     if (T > 1) {
       const A = T - 1;
       const dmu = slabs(batched ? A : 1, 2, "dmu");
@@ -404,21 +414,30 @@ export class RamProgram {
     pass.end();
   }
 
-  /**
-   * Records the backward as one compute pass, preceded by the copies it needs, and `then`
-   * (the optimizer) in the same pass.
-   */
-  encodeBackward(encoder: GPUCommandEncoder, then: readonly Dispatch[] = []): void {
+  /** Records the loss part of the backward, preceded by the copies it needs, as one pass. */
+  encodeBackwardLoss(encoder: GPUCommandEncoder): void {
     for (const [from, to] of this.#gather) {
       encoder.copyBufferToBuffer(from.buffer, from.offset, to.buffer, to.offset, from.bytes);
     }
-    const pass = encoder.beginComputePass({ label: "ram backward" });
-    for (const d of this.backward) d.encode(pass);
+    const pass = encoder.beginComputePass({ label: "ram backward (loss)" });
+    for (const d of this.backwardLoss) d.encode(pass);
+    pass.end();
+  }
+
+  /** Records the reward part of the backward and `then` (the optimizer) as one pass. */
+  encodeBackwardReward(encoder: GPUCommandEncoder, then: readonly Dispatch[] = []): void {
+    const pass = encoder.beginComputePass({ label: "ram backward (reward)" });
+    for (const d of this.backwardReward) d.encode(pass);
     for (const d of then) d.encode(pass);
     pass.end();
   }
 
-  /** Reads back what the reward and the loss need (and the hidden states when asked). */
+  /**
+   * Reads back what the reward and the loss need (and the hidden states when asked). The
+   * encoder (with the copies) is submitted and the map started before this returns its
+   * promise, so work submitted before awaiting it overlaps the wait for the map (Deno polls a
+   * pending map about every 10 ms).
+   */
   async readForward(encoder: GPUCommandEncoder, withHidden: boolean): Promise<ForwardOutputs> {
     const T = this.cfg.glimpses;
     const g = this.#glimpses, a = this.#actions;
@@ -442,7 +461,7 @@ export class RamProgram {
   /** Frees every buffer this program made. */
   destroy(): void {
     for (const t of this.#owned) t.buffer.destroy();
-    for (const d of [...this.forward, ...this.backward]) d.destroy();
+    for (const d of [...this.forward, ...this.backwardLoss, ...this.backwardReward]) d.destroy();
     this.#readback.destroy();
   }
 }
