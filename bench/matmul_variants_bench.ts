@@ -30,6 +30,7 @@ import { assertClose, randomArray } from "../tests/_assert.ts";
 import stridedWgsl from "./variants/matmul_strided_4x4.wgsl" with { type: "text" };
 import vec4Wgsl from "./variants/matmul_vec4.wgsl" with { type: "text" };
 import blockedWgsl from "../kernels/matmul_blocked.wgsl" with { type: "text" };
+import matmulWgsl from "../kernels/matmul.wgsl" with { type: "text" };
 import { blockedEntry } from "../kernels/matmul.ts";
 
 type Layout = "nt" | "nn" | "tn";
@@ -85,6 +86,16 @@ function unrolled(rb: number, cb: number, wgx = 8, wgy = 8): Variant {
   };
 }
 
+/** The production strided kernel with blocks of rows along x (for outputs few columns wide). */
+const stridedRowsOnX: Variant = {
+  name: "strided 4×4 wg 8×8 rows on x",
+  code: matmulWgsl,
+  entry: () => "main",
+  constants: { WG_X: 8, WG_Y: 8, ROWS_ON_X: 1 },
+  applies: () => true,
+  grid: (s) => [groups(s.M, 32), groups(s.N, 32)],
+};
+
 const VARIANTS: Variant[] = [
   strided,
   vec4(4, 1, 8, 8, false),
@@ -103,6 +114,7 @@ const VARIANTS: Variant[] = [
   unrolled(16, 4, 8, 1),
   unrolled(32, 2, 8, 1),
   unrolled(32, 4, 8, 1),
+  stridedRowsOnX,
 ];
 
 const { values: flags } = parseArgs({

@@ -4,16 +4,22 @@
  * dispatch, each with begin/end timestamps), summed by kernel and shape, beside the wall time
  * of the whole step recorded as GpuRam records it (forward and backward in one submission here).
  *
- *   deno run -A bench/step_profile.ts [--reps 5] [--method timestamp|repeat] [--top 30]
+ *   deno run -A bench/step_profile.ts [--reps 5] [--method timestamp|repeat|cpu] [--top 30]
  *
  * `--method repeat` times each dispatch by encoding it 20 times in one pass and waiting for the
  * queue (wall clock, minus an empty submission), for adapters without timestamp-query.
+ * `--method cpu` (the default on software adapters) encodes each dispatch 20 times and takes
+ * the process CPU time (user + system, llvmpipe's worker threads included) around the
+ * submission, which on llvmpipe returns only once the work has run: the work a dispatch costs,
+ * unlike wall time or timestamps, which on a loaded machine also count the time its threads
+ * wait for a core (the same 16 products measured 15–80 ms wall for 15 ms of CPU).
  * Matmul rows are named by operand layout: NT = x·Wᵀ (forward), NN = dy·W (dx),
  * TN = dyᵀ·x (dW), with M×N×K.
  *
  * @module
  */
 import { parseArgs } from "node:util";
+import { cpuUsage } from "node:process";
 import { requestGpu } from "../gpu/device.ts";
 import type { Dispatch } from "../gpu/kernel.ts";
 import { tensor, upload } from "../gpu/tensor.ts";
@@ -29,7 +35,7 @@ const { values: flags } = parseArgs({
   args: Deno.args,
   options: {
     reps: { type: "string", default: "5" },
-    method: { type: "string", default: "timestamp" },
+    method: { type: "string" },
     top: { type: "string", default: "40" },
     core: { type: "string", default: "rnn" },
   },
@@ -37,11 +43,12 @@ const { values: flags } = parseArgs({
 const reps = Number(flags.reps);
 const gpu = await requestGpu();
 const { device } = gpu;
-const method = flags.method === "timestamp" && !device.features.has("timestamp-query")
-  ? "repeat"
-  : flags.method;
-if (method !== "timestamp" && method !== "repeat") {
-  throw new Error(`bench/step_profile.ts: --method ${flags.method}: must be timestamp or repeat`);
+const method = flags.method ??
+  (gpu.isSoftware ? "cpu" : device.features.has("timestamp-query") ? "timestamp" : "repeat");
+if (method !== "timestamp" && method !== "repeat" && method !== "cpu") {
+  throw new Error(
+    `bench/step_profile.ts: --method ${flags.method}: must be timestamp, repeat or cpu`,
+  );
 }
 
 const cfg = resolveRamConfig({ core: flags.core });
@@ -83,14 +90,17 @@ function label(d: Dispatch): string {
 }
 
 /** Milliseconds of the whole step (forward and backward passes), submitted once and waited for. */
+let wholeCpu: number[] = [];
 async function wholeStep(): Promise<number> {
-  const t0 = performance.now();
+  const t0 = performance.now(), c0 = cpuUsage();
   const enc = device.createCommandEncoder();
   program.encodeForward(enc);
   program.encodeBackwardLoss(enc);
   program.encodeBackwardReward(enc, adam);
   device.queue.submit([enc.finish()]);
   await gpu.sync();
+  const c = cpuUsage(c0);
+  wholeCpu.push((c.user + c.system) / 1000);
   return performance.now() - t0;
 }
 
@@ -157,14 +167,35 @@ async function repeated(): Promise<number[]> {
   return out;
 }
 
+/** Process CPU milliseconds of every dispatch, each encoded 20 times in one submission. */
+function cpuTimes(): number[] {
+  const R = 20;
+  return all.map(({ d }) => {
+    const enc = device.createCommandEncoder();
+    const pass = enc.beginComputePass();
+    for (let r = 0; r < R; r++) d.encode(pass);
+    pass.end();
+    const buf = enc.finish();
+    const c0 = cpuUsage();
+    device.queue.submit([buf]);
+    const c = cpuUsage(c0);
+    return (c.user + c.system) / 1000 / R;
+  });
+}
+
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 await wholeStep(); // warm-up
+wholeCpu = [];
 const stepMs: number[] = [], emptyMs: number[] = [];
 const per: number[][] = all.map(() => []);
 for (let r = 0; r < reps; r++) {
   stepMs.push(await wholeStep());
   emptyMs.push(await emptySubmit());
-  const t = method === "timestamp" ? await timestamps() : await repeated();
+  const t = method === "timestamp"
+    ? await timestamps()
+    : method === "cpu"
+    ? (await gpu.sync(), cpuTimes())
+    : await repeated();
   t.forEach((x, i) => per[i].push(x));
 }
 const each = per.map(median);
@@ -175,7 +206,9 @@ console.log(
     `(${phases.map(([name, list]) => `${name} ${list.length}`).join(", ")})`,
 );
 console.log(
-  `whole step: median ${median(stepMs).toFixed(1)} ms wall ` +
+  `whole step: median ${median(stepMs).toFixed(1)} ms wall, ${
+    median(wholeCpu).toFixed(1)
+  } ms process CPU ` +
     `(an empty submit + wait: ${median(emptyMs).toFixed(1)} ms); ` +
     `sum of per-dispatch ${method} times: ${each.reduce((a, b) => a + b, 0).toFixed(1)} ms`,
 );

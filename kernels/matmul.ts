@@ -10,7 +10,8 @@
  * - "tiled" (real GPUs): kernels/matmul_tiled.wgsl, 64×64 workgroup tiles through workgroup
  *   memory, any shape;
  * - "strided": kernels/matmul.wgsl, 4×4 blocks with no workgroup memory, any shape; the
- *   fallback for everything the others do not take.
+ *   fallback for everything the others do not take, with row blocks along x when C has more
+ *   rows than columns.
  * bench/matmul_variants_bench.ts measured the choices.
  *
  * @module
@@ -61,6 +62,12 @@ export function defaultMatmulStrategy(gpu: { readonly isSoftware: boolean }): Ma
  */
 export interface MatmulKernel extends Kernel {
   readonly strategy: MatmulStrategy;
+  /**
+   * The strided kernel with row blocks along x, for outputs with more rows than columns (a
+   * few-column output leaves most of llvmpipe's 8 lanes idle with columns along x: 1.5–5×
+   * faster on the RAM's heads and fc2, bench/matmul_variants_bench.ts).
+   */
+  readonly stridedRows: Kernel;
   /** Register-blocked pipelines by layout, one set per entry of {@link BLOCKS} ("blocked"). */
   readonly blocked: readonly Readonly<Record<MatmulLayout, Kernel>>[] | null;
   /** Workgroup-tiled pipeline ("tiled" only). */
@@ -178,7 +185,13 @@ export async function matmulKernel(
   const tiled = strategy === "tiled"
     ? await compileKernel(gpu, { name: "matmul tiled", code: tiledWgsl, storage: STORAGE })
     : null;
-  return { ...strided, strategy, blocked, tiled };
+  const stridedRows = await compileKernel(gpu, {
+    name: "matmul rows",
+    code: matmulWgsl,
+    storage: STORAGE,
+    constants: { WG_X: TILE, WG_Y: TILE, ROWS_ON_X: 1 },
+  });
+  return { ...strided, strategy, stridedRows, blocked, tiled };
 }
 
 /** Compiles the column-sum kernel. */
@@ -280,6 +293,12 @@ export function bindMatmul(
   }
   if (k?.tiled) {
     return new MatmulDispatch(gpu, k.tiled, buffers, words, [groups(s.N, 64), groups(s.M, 64)], s);
+  }
+  if (k && s.M > s.N) {
+    return new MatmulDispatch(gpu, k.stridedRows, buffers, words, [
+      groups(s.M, 4 * TILE),
+      groups(s.N, 4 * TILE),
+    ], s);
   }
   return new MatmulDispatch(gpu, kernel, buffers, words, [
     groups(s.N, 4 * TILE),

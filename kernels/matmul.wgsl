@@ -25,6 +25,9 @@ struct Params {
 
 override WG_X: u32 = 8u;
 override WG_Y: u32 = 8u;
+// Blocks along x are rows of C instead of columns: for outputs a few columns wide, where
+// columns along x would leave most of a SIMD batch of invocations idle.
+override ROWS_ON_X: bool = false;
 
 fn activate(v: f32) -> f32 {
   switch p.act {
@@ -37,8 +40,8 @@ fn activate(v: f32) -> f32 {
 
 @compute @workgroup_size(WG_X, WG_Y)
 fn main(@builtin(global_invocation_id) gid: vec3u) {
-  let row0 = gid.y * 4u;
-  let col0 = gid.x * 4u;
+  let row0 = select(gid.y, gid.x, ROWS_ON_X) * 4u;
+  let col0 = select(gid.x, gid.y, ROWS_ON_X) * 4u;
   if (row0 >= p.M || col0 >= p.N) { return; }
   let r = min(vec4u(row0, row0 + 1u, row0 + 2u, row0 + 3u), vec4u(p.M - 1u)) * p.a_rs;
   let c = min(vec4u(col0, col0 + 1u, col0 + 2u, col0 + 3u), vec4u(p.N - 1u)) * p.b_cs;

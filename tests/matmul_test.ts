@@ -31,7 +31,8 @@ function shapeOf(layout: MatmulLayout, M: number, N: number, K: number): MatmulS
 
 // [M, N, K]: blocked-eligible sizes that are not multiples of the block (16×16) nor of the
 // workgroup, an exact block, several blocks and 64×64 tiles with K over two tiled steps, ones
-// that fall back (M < 16, N or K not multiples of 4), batch 1.
+// that fall back (M < 16, N or K not multiples of 4; more rows than columns put row blocks
+// along x), batch 1.
 const SIZES: [number, number, number][] = [
   [37, 44, 20],
   [16, 16, 4],
@@ -40,6 +41,7 @@ const SIZES: [number, number, number][] = [
   [33, 17, 65],
   [1, 7, 3],
   [20, 18, 6],
+  [130, 3, 9],
 ];
 
 async function check(
@@ -90,6 +92,8 @@ for (const strategy of ["blocked", "tiled", "strided"] as MatmulStrategy[]) {
           ? `matmul blocked ${layout}`
           : strategy === "tiled"
           ? "matmul tiled"
+          : M > N
+          ? "matmul rows"
           : "matmul";
         assert.ok(
           d.kernel.name.startsWith(want) && (want !== "matmul" || d.kernel.name === "matmul"),
