@@ -80,6 +80,20 @@ program.command("eval")
 
 program.addCommand((await import("./commands/data.ts")).dataCommand());
 
+program.command("explain")
+  .description("what a trained RAM looked at and knew after each glimpse of one image")
+  .argument("<image>", "PNG or JPEG file")
+  .option("--model <dir>", "run folder (default: the shipped checkpoints/mnist-entropy)")
+  .option("--out <dir>", "folder for NAME.glimpses.png and NAME.recon.png (default: runs/explain)")
+  .option("--json", "print one JSON object on stdout")
+  .option("--no-fit", "take the image as it is (resampled) instead of fitting it MNIST-style")
+  .option("--backend <name>", "webgpu or cpu (default: webgpu)")
+  .exitOverride()
+  .action(async (image, opts) => {
+    const { explainCommand } = await import("./commands/explain.ts");
+    status = await explainCommand(image, opts);
+  });
+
 program.command("rewards")
   .description("list the built-in rewards and their options (rewards check PLUGIN: try a plugin)")
   .action(async () => console.log(await (await import("./commands/rewards.ts")).rewardsList()))
