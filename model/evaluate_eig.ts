@@ -1,0 +1,91 @@
+/**
+ * The EIG table of a run on a split (shared DESIGN.md "Information gain"): every image rolled
+ * out following the policy's mean from the centre, the per-glimpse log-probabilities fed to an
+ * {@link EigAccumulator} batch by batch and, when the run has a VAE probe, the probe's
+ * reconstruction MSE against each image's clean 28×28 digit after every glimpse.
+ *
+ * @module
+ */
+import type { Batch, RamBackend } from "./backend.ts";
+import type { Vae } from "./vae.ts";
+import type { Split } from "../datasets/types.ts";
+import { EigAccumulator, type EigTable } from "../report/eig.ts";
+
+/** Options of {@link evaluateEig}. */
+export interface EigEvalOptions {
+  /** Images per rollout; default 128. */
+  batch?: number;
+  /** Evaluate the first `limit` images only; default all. */
+  limit?: number;
+  /** Epoch passed to split.fill; default 0 (the fixed test images of generated variants). */
+  epoch?: number;
+  /** Called after every batch with images done and total. */
+  onBatch?: (done: number, total: number) => void;
+}
+
+/**
+ * The EIG table of `ram` (and its probe `vae`, if any) on `split`.
+ *
+ * @example
+ * ```ts ignore
+ * import { evaluateEig } from "./evaluate_eig.ts";
+ * import { eigMarkdown } from "../report/eig.ts";
+ * const run = await loadRun("checkpoints/mnist-entropy", { backend: "webgpu" });
+ * console.log(eigMarkdown(await evaluateEig(run.ram, run.vae, dataset.test)));
+ * ```
+ */
+export async function evaluateEig(
+  ram: RamBackend,
+  vae: Vae | null,
+  split: Split,
+  options: EigEvalOptions = {},
+): Promise<EigTable> {
+  const { height, width, glimpses: T, classes: C } = ram.config;
+  const maxBatch = options.batch ?? 128;
+  if (!(Number.isInteger(maxBatch) && maxBatch >= 1)) {
+    throw new Error(`evaluateEig: batch ${maxBatch} must be a positive integer`);
+  }
+  const N = Math.min(split.size, options.limit ?? split.size);
+  if (N <= 0) throw new Error("evaluateEig: the split holds no images");
+  const pixels = vae?.config.pixels ?? 0;
+  if (vae && pixels !== 28 * 28) {
+    throw new Error(`evaluateEig: the probe reconstructs ${pixels} pixels, the clean digits 784`);
+  }
+  const acc = new EigAccumulator(T, C);
+  const images = new Float32Array(maxBatch * height * width); // (B, H, W)
+  const clean = new Float32Array(maxBatch * pixels); // (B, 28, 28)
+  const labels = new Int32Array(maxBatch); // (B)
+  const start = new Float32Array(maxBatch * 2); // (B, 2): the centre
+  for (let first = 0; first < N; first += maxBatch) {
+    const B = Math.min(maxBatch, N - first);
+    const idx = Array.from({ length: B }, (_, j) => first + j);
+    const batch: Batch = {
+      size: B,
+      images: images.subarray(0, B * height * width),
+      labels: labels.subarray(0, B),
+    };
+    split.fill(
+      idx,
+      options.epoch ?? 0,
+      batch.images,
+      vae ? clean.subarray(0, B * pixels) : undefined,
+    );
+    for (let j = 0; j < B; j++) labels[j] = split.labels[first + j];
+    const rollout = await ram.rollout(batch, {
+      stochastic: false,
+      start: start.subarray(0, 2 * B),
+    });
+    if (rollout.logp.length !== T * B * C) {
+      throw new Error(
+        `evaluateEig: ${ram.name} rollout gave ${rollout.logp.length} log-probabilities, ` +
+          `${T * B * C} expected`,
+      );
+    }
+    const mse = vae
+      ? await vae.reconstructionError(rollout.hidden, clean.subarray(0, B * pixels)) // (T, B)
+      : undefined;
+    acc.add(rollout.logp, batch.labels, mse);
+    options.onBatch?.(first + B, N);
+  }
+  return acc.table();
+}
