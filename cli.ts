@@ -94,6 +94,15 @@ program.command("explain")
     status = await explainCommand(image, opts);
   });
 
+program.command("examples")
+  .description("write the example images explain is shown on, from the MNIST test split")
+  .option("--out <dir>", "folder to write them to (default: examples)")
+  .exitOverride()
+  .action(async (opts) => {
+    const { writeExamples } = await import("./commands/examples.ts");
+    for (const line of await writeExamples(opts.out)) console.log(line);
+  });
+
 program.command("rewards")
   .description("list the built-in rewards and their options (rewards check PLUGIN: try a plugin)")
   .action(async () => console.log(await (await import("./commands/rewards.ts")).rewardsList()))
