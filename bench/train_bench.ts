@@ -45,6 +45,8 @@ export interface TrainBenchResult {
   cpuMsPerStep: number;
   /** Evaluation (deterministic rollouts, batch 128) images per second. */
   evalImagesPerSecond: number;
+  /** Process CPU milliseconds per 128 evaluated images. */
+  evalCpuMsPer128: number;
   /** Peak resident set size seen, MiB. */
   rssMiB: number;
 }
@@ -134,12 +136,14 @@ async function measure(name: "webgpu" | "cpu"): Promise<TrainBenchResult> {
   // Each step waits for the previous step's backward (its forward reads the updated weights),
   // so the first timed step pays for the last warm-up backward and the steps stay balanced.
 
-  let evalSeconds = 0, evalImages = 0;
+  let evalSeconds = 0, evalImages = 0, evalCpu = 0;
   await evaluate(ram, data.test, { batch: B }); // warm the programs of the eval batch sizes
   for (let i = 0; i < passes; i++) {
-    const t0 = performance.now();
+    const t0 = performance.now(), c0 = cpuUsage();
     const r = await evaluate(ram, data.test, { batch: B });
     evalSeconds += (performance.now() - t0) / 1000;
+    const c = cpuUsage(c0);
+    evalCpu += (c.user + c.system) / 1000;
     evalImages += r.samples;
     sampleRss();
   }
@@ -154,6 +158,7 @@ async function measure(name: "webgpu" | "cpu"): Promise<TrainBenchResult> {
     stepMsMedian: times[Math.floor(times.length / 2)] ?? NaN,
     cpuMsPerStep: cpu / steps,
     evalImagesPerSecond: evalImages / evalSeconds,
+    evalCpuMsPer128: evalCpu / evalImages * 128,
     rssMiB: peakRss / 2 ** 20,
   };
 }
@@ -167,7 +172,8 @@ for (const name of backends) {
       `${r.backend.padEnd(6)} train ${r.trainImagesPerSecond.toFixed(0).padStart(5)} img/s ` +
         `(median step ${r.stepMsMedian.toFixed(1)} ms, ${r.cpuMsPerStep.toFixed(0)} CPU ms, ` +
         `over ${r.steps})  ` +
-        `eval ${r.evalImagesPerSecond.toFixed(0).padStart(5)} img/s  ` +
+        `eval ${r.evalImagesPerSecond.toFixed(0).padStart(5)} img/s ` +
+        `(${r.evalCpuMsPer128.toFixed(0)} CPU ms per 128)  ` +
         `peak RSS ${r.rssMiB.toFixed(0)} MiB  [${r.device}]`,
     );
   }

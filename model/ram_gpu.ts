@@ -188,9 +188,9 @@ export class GpuRam implements RamBackend {
     upload(this.gpu, p.eps, eps ? eps.subarray(0, 2 * B * (T - 1)) : new Float32Array(p.eps.size));
   }
 
-  #encodeForward(p: RamProgram): GPUCommandEncoder {
-    const encoder = this.gpu.device.createCommandEncoder({ label: "ram forward" });
-    p.encodeForward(encoder);
+  #encodeForward(p: RamProgram, mode: "train" | "rollout"): GPUCommandEncoder {
+    const encoder = this.gpu.device.createCommandEncoder({ label: `ram forward (${mode})` });
+    p.encodeForward(encoder, mode);
     return encoder;
   }
 
@@ -217,7 +217,7 @@ export class GpuRam implements RamBackend {
     const p = this.#program(B, train.lambda);
     const { device } = this.gpu;
     this.#uploadInputs(p, batch, noise.start, noise.policy);
-    const forward = p.readForward(this.#encodeForward(p), false);
+    const forward = p.readForward(this.#encodeForward(p, "train"), "train");
     // The classification loss's backward needs no reward: it runs while the map is pending
     // (on software adapters a submission executes before submit() returns, so this hides the
     // map's polling wait; on a GPU it overlaps the host's reward computation).
@@ -241,7 +241,7 @@ export class GpuRam implements RamBackend {
     }
     const returns = returnsFromRewards(T, B, rewards);
     const baselines = new Float32Array((T - 1) * B);
-    out.base.forEach((b, i) => baselines.set(b, i * B));
+    out.base!.forEach((b, i) => baselines.set(b, i * B));
     const adv = new Float32Array(returns.length);
     for (let i = 0; i < adv.length; i++) adv[i] = returns[i] - baselines[i];
     if (T > 1) {
@@ -254,7 +254,7 @@ export class GpuRam implements RamBackend {
     device.queue.submit([encoder.finish()]);
     this.#step++;
 
-    const logpi = out.logpi.subarray(0, (T - 1) * B);
+    const logpi = out.logpi!.subarray(0, (T - 1) * B);
     return stepResult(
       B,
       C,
@@ -281,7 +281,7 @@ export class GpuRam implements RamBackend {
       options.start ?? new Float32Array(2 * B),
       options.stochastic ? options.policy! : null,
     );
-    const out = await p.readForward(this.#encodeForward(p), true);
+    const out = await p.readForward(this.#encodeForward(p, "rollout"), "rollout");
     const { episodes, logp } = this.#episodes(B, batch.labels, out);
     const H = this.config.hidden;
     const hidden = new Float32Array(T * B * H);

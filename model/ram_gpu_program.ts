@@ -96,9 +96,9 @@ interface ActionBuffers {
 export interface ForwardOutputs {
   logp: Float32Array[]; // T × (B, C)
   loc: Float32Array[]; // T × (B, 2)
-  logpi: Float32Array; // (T−1, B)
-  base: Float32Array[]; // (T−1) × (B)
-  hidden: Float32Array[] | null; // T × (B, H) when asked for
+  logpi: Float32Array | null; // (T−1, B) training only
+  base: Float32Array[] | null; // (T−1) × (B) training only
+  hidden: Float32Array[] | null; // T × (B, H) rollouts only
 }
 
 /**
@@ -126,6 +126,8 @@ export class RamProgram {
   readonly adv: Tensor; // (T−1, B) G_{t+1} − b_t
   readonly logpi: Tensor; // (T−1, B)
   readonly forward: Dispatch[] = [];
+  /** The forward without what only training reads (log π of the actions, the baselines). */
+  readonly rolloutForward: Dispatch[] = [];
   /**
    * The backward of the classification loss (NLL through cls, the core over time and the
    * glimpse net): it needs no reward, so it can run while the forward's readback is pending.
@@ -203,6 +205,20 @@ export class RamProgram {
     const fwd = (L: DenseViews, x: Tensor, y: Tensor, act: Activation = "none", acc = false) =>
       bindLinearForward(gpu, k.linear, shape(L, B), x, L.W, L.b, y, act, acc);
     const zeros = t([B, H], "h_0");
+    // The recurrent term of the first glimpse: h_0 = 0, so only its bias enters (a product
+    // over K = 0 adds the bias to what the input term wrote).
+    const fwdFirst = (L: DenseViews, y: Tensor, act: Activation) =>
+      bindLinearForward(
+        gpu,
+        k.linear,
+        { batch: B, inF: 0, outF: L.outF },
+        zeros,
+        L.W,
+        L.b,
+        y,
+        act,
+        true,
+      );
 
     // Forward.
     let hPrev = zeros, cPrev = zeros;
@@ -217,7 +233,8 @@ export class RamProgram {
         logits: t([B, C], `logits_${i + 1}`),
         logp: t([B, C], `logp_${i + 1}`),
       };
-      const f = this.forward;
+      const r = this.rolloutForward;
+      const f = { push: (d: Dispatch) => (this.forward.push(d), r.push(d)) };
       f.push(bindRetina(gpu, k.retina, cfg, B, this.images, s.loc, s.rho));
       f.push(fwd(net.fc1, s.rho, s.hg, "relu"));
       f.push(fwd(net.fc2, s.loc, s.hl, "relu"));
@@ -228,12 +245,12 @@ export class RamProgram {
         s.gates = t([B, 4 * H], `gates_${i + 1}`);
         s.c = t([B, H], `c_${i + 1}`);
         f.push(fwd(net.ih, s.g, s.z));
-        f.push(fwd(net.hh, hPrev, s.z, "none", true));
+        f.push(i === 0 ? fwdFirst(net.hh, s.z, "none") : fwd(net.hh, hPrev, s.z, "none", true));
         f.push(bindLstmCell(gpu, k.lstm, { batch: B, hidden: H }, s.z, cPrev, s.gates, s.c, s.h));
         cPrev = s.c;
       } else {
         f.push(fwd(net.ih, s.g, s.h));
-        f.push(fwd(net.hh, hPrev, s.h, "relu", true)); // the h2h bias enters even when h_0 = 0
+        f.push(i === 0 ? fwdFirst(net.hh, s.h, "relu") : fwd(net.hh, hPrev, s.h, "relu", true));
       }
       f.push(fwd(net.cls, s.h, s.logits));
       f.push(bindLogSoftmax(gpu, k.softmax, B, C, s.logits, s.logp));
@@ -250,10 +267,10 @@ export class RamProgram {
         f.push(bindPolicySample(gpu, k.policy, B, cfg.sigma, a.mu, this.eps, a.a, loc.at[i + 1], {
           epsOffset: 2 * B * i,
         }));
-        f.push(bindGaussianLogProb(gpu, k.policy, B, cfg.sigma, a.mu, a.a, this.logpi, {
+        this.forward.push(bindGaussianLogProb(gpu, k.policy, B, cfg.sigma, a.mu, a.a, this.logpi, {
           logpiOffset: B * i,
         }));
-        f.push(fwd(net.base, s.h, a.base));
+        this.forward.push(fwd(net.base, s.h, a.base));
         this.#actions.push(a);
       }
       hPrev = s.h;
@@ -352,7 +369,8 @@ export class RamProgram {
         coreBackward(i, dz.at[0]);
         bwd(net.ih, B, s.g, dz.at[0], dg.at[0]);
         // dh_{t−1}: not needed before the first glimpse (h_0 is a constant).
-        bwd(net.hh, B, prev?.h ?? zeros, dz.at[0], prev ? dhPrev : null);
+        if (prev) bwd(net.hh, B, prev.h, dz.at[0], dhPrev);
+        else bw.push(bindColsum(gpu, k.linear.colsum, B, net.hh.outF, dz.at[0], net.hh.db, true));
         relu(s.g, dg.at[0]);
         bwd(net.fc3, B, s.hg, dg.at[0], dhg.at[0]);
         bwd(net.fc4, B, s.hl, dg.at[0], dhl.at[0]);
@@ -407,10 +425,13 @@ export class RamProgram {
     }
   }
 
-  /** Records the forward (all glimpses, actions and baselines) as one compute pass. */
-  encodeForward(encoder: GPUCommandEncoder): void {
-    const pass = encoder.beginComputePass({ label: "ram forward" });
-    for (const d of this.forward) d.encode(pass);
+  /**
+   * Records the forward (all glimpses, actions and, for training, log π and the baselines) as
+   * one compute pass.
+   */
+  encodeForward(encoder: GPUCommandEncoder, mode: "train" | "rollout" = "train"): void {
+    const pass = encoder.beginComputePass({ label: `ram forward (${mode})` });
+    for (const d of mode === "train" ? this.forward : this.rolloutForward) d.encode(pass);
     pass.end();
   }
 
@@ -438,23 +459,25 @@ export class RamProgram {
    * promise, so work submitted before awaiting it overlaps the wait for the map (Deno polls a
    * pending map about every 10 ms).
    */
-  async readForward(encoder: GPUCommandEncoder, withHidden: boolean): Promise<ForwardOutputs> {
+  async readForward(
+    encoder: GPUCommandEncoder,
+    mode: "train" | "rollout",
+  ): Promise<ForwardOutputs> {
     const T = this.cfg.glimpses;
     const g = this.#glimpses, a = this.#actions;
+    const train = mode === "train";
     const list = [
       ...g.map((s) => s.logp),
       ...g.map((s) => s.loc),
-      this.logpi,
-      ...a.map((s) => s.base),
-      ...(withHidden ? g.map((s) => s.h) : []),
+      ...(train ? [this.logpi, ...a.map((s) => s.base)] : g.map((s) => s.h)),
     ];
     const out = await this.#readback.read(list, encoder);
     return {
       logp: out.slice(0, T),
       loc: out.slice(T, 2 * T),
-      logpi: out[2 * T],
-      base: out.slice(2 * T + 1, 2 * T + 1 + a.length),
-      hidden: withHidden ? out.slice(2 * T + 1 + a.length) : null,
+      logpi: train ? out[2 * T] : null,
+      base: train ? out.slice(2 * T + 1) : null,
+      hidden: train ? null : out.slice(2 * T),
     };
   }
 

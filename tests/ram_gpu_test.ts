@@ -72,6 +72,30 @@ for (const core of ["rnn", "lstm"] as const) {
   });
 }
 
+gpuTest(
+  "webgpu and cpu agree with a single glimpse (no actions), per-glimpse and time-batched",
+  async (gpu) => {
+    for (const core of ["rnn", "lstm"] as const) {
+      const cfg = tinyConfig({ core, glimpses: 1 });
+      const train = resolveTrainConfig({ lr: 1e-2 });
+      const cpu = new CpuRam(cfg, 5);
+      const webgpu = await GpuRam.create(gpu, cfg, 5);
+      try {
+        for (const B of [3, TIME_BATCH_ALIGN]) {
+          const batch = randomBatch(cfg, B, 40 + B), noise = randomNoise(cfg, B, 41);
+          const want = await cpu.trainStep(batch, classificationReward, noise, train);
+          const got = await webgpu.trainStep(batch, classificationReward, noise, train);
+          assertClose([got.loss], [want.loss], { atol: 1e-4, rtol: 1e-3, label: `${core} B=${B}` });
+          const [gs, cs] = [await webgpu.getState(), await cpu.getState()];
+          assertParamsClose(gs.params, cs.params, `${core} T=1 B=${B}`);
+        }
+      } finally {
+        webgpu.dispose();
+      }
+    }
+  },
+);
+
 gpuTest("webgpu state round trip restores parameters, moments and step", async (gpu) => {
   const cfg = tinyConfig();
   const a = await GpuRam.create(gpu, cfg, 3);
