@@ -9,6 +9,10 @@
  * stopped after any step and resumed from its checkpoint therefore takes exactly the steps the
  * uninterrupted run would have taken (given the backend is deterministic).
  *
+ * The VAE probe (config `vae`, model/probe_step.ts) trains alongside from epoch `vae.start`:
+ * after every RAM step, one probe step on the states of a rollout of the same batch with the
+ * same noise; its state is saved in the same checkpoint and restored on resume.
+ *
  * @module
  */
 import type { Batch, RamBackend, StepNoise, StepResult } from "./backend.ts";
@@ -27,6 +31,8 @@ import { writeTextFileAtomic } from "./write_atomic.ts";
 import type { RewardFn } from "../rewards/types.ts";
 import type { Split } from "../datasets/types.ts";
 import { subset } from "../datasets/split.ts";
+import type { Vae } from "./vae.ts";
+import { addProbeStep, emptyProbeSums, ProbeStep, type ProbeSums } from "./probe_step.ts";
 
 /** Random stream of the per-epoch shuffle. */
 export const SHUFFLE_STREAM = 0x73687566; // "shuf"
@@ -74,6 +80,10 @@ export interface EpochMetrics {
   lr: number;
   /** Name of the reward. */
   reward: string;
+  /** Probe loss (BCE + KL, nats per image and glimpse) over the epoch; null when it did not train. */
+  vae_loss: number | null;
+  vae_bce: number | null;
+  vae_kl: number | null;
 }
 
 /** Reported after every training step. */
@@ -97,6 +107,11 @@ export interface TrainerOptions {
   /** The run's resolved config; `train` holds epochs, batch, lr, λ and seed. */
   config: RunConfig;
   reward: RewardFn;
+  /**
+   * The VAE probe on the backend's device, sized as config.vae says: required when config.vae
+   * is set, refused otherwise.
+   */
+  vae?: Vae;
   /** Run folder: config.json, model.safetensors, optimizer.safetensors, metrics.jsonl. */
   out: string;
   /** A checkpoint loaded with `optimizer: true` to continue from. */
@@ -131,7 +146,7 @@ export interface TrainResult {
 }
 
 /** Sums over the steps of an epoch, saved in checkpoints so an interrupted epoch resumes whole. */
-interface EpochSums {
+interface EpochSums extends ProbeSums {
   nll: number;
   baseline: number;
   reinforce: number;
@@ -164,6 +179,7 @@ function emptySums(): EpochSums {
     images: 0,
     trainSeconds: 0,
     seconds: 0,
+    ...emptyProbeSums(),
   };
 }
 
@@ -262,7 +278,7 @@ async function readMetrics(file: string, upTo: number): Promise<string[]> {
  * ```
  */
 export async function train(options: TrainerOptions): Promise<TrainResult> {
-  const { backend, data, config, reward, out, resume, stop } = options;
+  const { backend, data, config, reward, out, resume, stop, vae } = options;
   const { batch: B, epochs, seed } = config.train;
   const { height: H, width: W, glimpses: T } = backend.config;
   const N = data.train.size;
@@ -276,6 +292,15 @@ export async function train(options: TrainerOptions): Promise<TrainResult> {
     }
   }
   const batches = Math.ceil(N / B);
+  if (!config.vae !== !vae) {
+    throw new Error(
+      config.vae
+        ? "train: the run config has a VAE probe (vae) but no probe was given"
+        : "train: a VAE probe was given but the run config has none (vae is null)",
+    );
+  }
+  const probe = vae ? new ProbeStep(backend, vae, seed, B) : null;
+  const vaeStart = config.vae?.start ?? Infinity;
 
   await Deno.mkdir(out, { recursive: true });
   await writeTextFileAtomic(runFile(out, CONFIG_FILE), JSON.stringify(config, null, 2) + "\n");
@@ -285,6 +310,10 @@ export async function train(options: TrainerOptions): Promise<TrainResult> {
   if (resume) {
     if (!resume.optimizer) throw new Error("train: resume needs a checkpoint with its optimizer");
     backend.setState(checkpointState(resume));
+    if (vae) {
+      if (!resume.vae) throw new Error("train: the checkpoint to resume holds no VAE probe");
+      vae.setState(resume.vae);
+    }
     ({ epoch, batch: batchDone, step } = resume.meta);
     if (batchDone >= batches) {
       throw new Error(
@@ -327,6 +356,7 @@ export async function train(options: TrainerOptions): Promise<TrainResult> {
       await backend.getState(),
       { config, epoch, step, batch: batchDone },
       trainer as unknown as Record<string, unknown>,
+      vae ? await vae.getState() : undefined,
     );
   };
 
@@ -338,6 +368,7 @@ export async function train(options: TrainerOptions): Promise<TrainResult> {
     state.partial = null;
     const epochStart = performance.now() - sums.seconds * 1000;
     const order = Rng.derive(seed, SHUFFLE_STREAM, e).permutation(N);
+    const probing = probe !== null && e >= vaeStart;
     for (let k = batchDone; k < batches; k++) {
       const t0 = performance.now();
       const isLast = k === batches - 1;
@@ -346,7 +377,7 @@ export async function train(options: TrainerOptions): Promise<TrainResult> {
       const n = batch.size;
       for (let j = 0; j < n; j++) indices[j] = order[k * B + j];
       const idx = n === B ? indices : indices.subarray(0, n);
-      data.train.fill(idx, e, batch.images);
+      data.train.fill(idx, e, batch.images, probing ? probe.clean(n) : undefined);
       for (let j = 0; j < n; j++) labels[j] = data.train.labels[idx[j]];
       const rng = Rng.derive(seed, NOISE_STREAM, e, k);
       rng.fillUniform(noise.start, -1, 1);
@@ -358,6 +389,7 @@ export async function train(options: TrainerOptions): Promise<TrainResult> {
             "the run folder keeps the last good checkpoint",
         );
       }
+      if (probing) addProbeStep(sums, await probe.step(batch, noise, e, k), n);
       step++;
       batchDone = k + 1;
       const dt = (performance.now() - t0) / 1000;
@@ -432,6 +464,9 @@ export async function train(options: TrainerOptions): Promise<TrainResult> {
       seconds: (performance.now() - epochStart) / 1000,
       lr: lrUsed,
       reward: config.reward.name,
+      vae_loss: sums.vaeImages > 0 ? sums.vaeLoss / sums.vaeImages : null,
+      vae_bce: sums.vaeImages > 0 ? sums.vaeBce / sums.vaeImages : null,
+      vae_kl: sums.vaeImages > 0 ? sums.vaeKl / sums.vaeImages : null,
     };
     // Checkpoint before the metrics line: a crash in between redoes nothing and only loses a
     // line, and a line never describes an epoch the checkpoint does not hold.

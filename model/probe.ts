@@ -1,0 +1,123 @@
+/**
+ * Training the VAE probe on a frozen RAM (`deno task probe`): epochs over the training split,
+ * each batch rolled out by the RAM (stochastic policy from uniform first locations, as in
+ * training) and one probe step on its T·B states (model/probe_step.ts). The RAM is only read;
+ * its parameters are not touched.
+ *
+ * Randomness: probe epoch q (counted on from the probe's saved steps) shuffles with
+ * Rng.derive(seed, PROBE_STREAM, q), draws batch k's first locations and policy noise from
+ * Rng.derive(seed, PROBE_STREAM, q, k) and ε from Rng.derive(seed, PROBE_EPS_STREAM, q, k), apart
+ * from the trainer's streams.
+ *
+ * @module
+ */
+import type { Batch, RamBackend, StepNoise } from "./backend.ts";
+import type { Split } from "../datasets/types.ts";
+import { Rng } from "./rng.ts";
+import type { Vae } from "./vae.ts";
+import { addProbeStep, emptyProbeSums, ProbeStep } from "./probe_step.ts";
+
+/** Random stream of the probe's shuffles, first locations and policy noise. */
+export const PROBE_STREAM = 0x70726f62; // "prob"
+/** Random stream of the probe's ε when trained by `probe`. */
+export const PROBE_EPS_STREAM = 0x70657073; // "peps"
+
+/** Options of {@link trainProbe}. */
+export interface TrainProbeOptions {
+  ram: RamBackend;
+  vae: Vae;
+  /** Training split; its fill must write the clean targets. */
+  split: Split;
+  /** Epochs to train now. */
+  epochs: number;
+  /** Images per batch. */
+  batch: number;
+  seed: number;
+  /** Called after every step with (batches done, batches per epoch, epoch 1..epochs). */
+  onStep?: (done: number, batches: number, epoch: number) => void;
+  /** Called after every epoch. */
+  onEpoch?: (m: ProbeEpoch) => void;
+}
+
+/** What one probe epoch measured (means over its images, nats per image and glimpse). */
+export interface ProbeEpoch {
+  /** 1..epochs of this call. */
+  epoch: number;
+  /** The probe's Adam steps in total after this epoch. */
+  vaeStep: number;
+  vae_loss: number;
+  vae_bce: number;
+  vae_kl: number;
+  images: number;
+  seconds: number;
+}
+
+/**
+ * Trains `vae` on the states of the frozen `ram` for `epochs` epochs of `split`.
+ *
+ * @example
+ * ```ts ignore
+ * import { trainProbe } from "./probe.ts";
+ * const epochs = await trainProbe({ ram, vae, split: ds.train, epochs: 2, batch: 128, seed: 1 });
+ * console.log(epochs.at(-1)!.vae_loss);
+ * ```
+ */
+export async function trainProbe(options: TrainProbeOptions): Promise<ProbeEpoch[]> {
+  const { ram, vae, split, epochs, batch: B, seed } = options;
+  const { height: H, width: W, glimpses: T } = ram.config;
+  const N = split.size;
+  if (N === 0) throw new Error("probe: the training split holds no images");
+  if (!Number.isInteger(epochs) || epochs < 0) {
+    throw new Error(`probe: epochs ${epochs} must be a non-negative integer`);
+  }
+  const batches = Math.ceil(N / B);
+  const probe = new ProbeStep(ram, vae, seed, B, PROBE_EPS_STREAM);
+  const images = new Float32Array(B * H * W); // (B, H, W)
+  const labels = new Int32Array(B);
+  const start = new Float32Array(B * 2); // (B, 2)
+  const policy = new Float32Array((T - 1) * B * 2); // (T−1, B, 2)
+  const indices = new Int32Array(B);
+  // Probe epochs continue from the steps already taken, so a second call draws fresh batches.
+  let vaeStep = (await vae.getState()).step;
+  const first = Math.floor(vaeStep / batches) + 1;
+  const out: ProbeEpoch[] = [];
+  for (let q = first; q < first + epochs; q++) {
+    const t0 = performance.now();
+    const sums = emptyProbeSums();
+    const order = Rng.derive(seed, PROBE_STREAM, q).permutation(N);
+    for (let k = 0; k < batches; k++) {
+      const n = Math.min(B, N - k * B);
+      for (let j = 0; j < n; j++) indices[j] = order[k * B + j];
+      const idx = indices.subarray(0, n);
+      const b: Batch = {
+        size: n,
+        images: images.subarray(0, n * H * W),
+        labels: labels.subarray(0, n),
+      };
+      split.fill(idx, q, b.images, probe.clean(n));
+      for (let j = 0; j < n; j++) labels[j] = split.labels[idx[j]];
+      const noise: StepNoise = {
+        start: start.subarray(0, n * 2),
+        policy: policy.subarray(0, (T - 1) * n * 2),
+      };
+      const rng = Rng.derive(seed, PROBE_STREAM, q, k);
+      rng.fillUniform(noise.start, -1, 1);
+      rng.fillNormal(noise.policy);
+      addProbeStep(sums, await probe.step(b, noise, q, k), n);
+      vaeStep++;
+      options.onStep?.(k + 1, batches, q - first + 1);
+    }
+    const m: ProbeEpoch = {
+      epoch: q - first + 1,
+      vaeStep,
+      vae_loss: sums.vaeLoss / sums.vaeImages,
+      vae_bce: sums.vaeBce / sums.vaeImages,
+      vae_kl: sums.vaeKl / sums.vaeImages,
+      images: sums.vaeImages,
+      seconds: (performance.now() - t0) / 1000,
+    };
+    out.push(m);
+    options.onEpoch?.(m);
+  }
+  return out;
+}

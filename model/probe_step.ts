@@ -1,0 +1,108 @@
+/**
+ * One training step of the VAE probe on a batch: a rollout of the RAM gives the recurrent states
+ * h_1..h_T (T, B, H) of every image, and the probe takes one Adam step on all T·B rows against
+ * the clean digits (B, 784). Used by the trainer (alongside the RAM) and by `probe` (on a frozen
+ * RAM).
+ *
+ * Which states: the rollout samples the policy with the same first locations and policy noise
+ * as the RAM's training step on this batch, so the probe sees the states of the episodes the
+ * RAM trains on. Alongside training the rollout runs after the RAM's update (the backends do not
+ * hand out the states of their training forward pass), so it is the just-updated RAM's states,
+ * one extra forward pass per step. The RAM's parameters are only read.
+ *
+ * The probe's ε (T·B, latent) comes from Rng.derive(seed, VAE_NOISE_STREAM, epoch, batch) (or
+ * another stream, see model/probe.ts), so a resumed run repeats it exactly.
+ *
+ * @module
+ */
+import type { Batch, RamBackend, StepNoise } from "./backend.ts";
+import { Rng } from "./rng.ts";
+import { type Vae, VAE_NOISE_STREAM, type VaeStepResult } from "./vae.ts";
+
+/** Running sums of probe losses over an epoch (weighted by images). */
+export interface ProbeSums {
+  vaeLoss: number;
+  vaeBce: number;
+  vaeKl: number;
+  /** Images the probe trained on this epoch. */
+  vaeImages: number;
+}
+
+/** Empty {@link ProbeSums}. */
+export function emptyProbeSums(): ProbeSums {
+  return { vaeLoss: 0, vaeBce: 0, vaeKl: 0, vaeImages: 0 };
+}
+
+/**
+ * Probe steps on rollouts of one RAM, with buffers for batches of up to `maxBatch` images.
+ *
+ * @example
+ * ```ts ignore
+ * import { ProbeStep } from "./probe_step.ts";
+ * const probe = new ProbeStep(ram, vae, seed, 128);
+ * split.fill(indices, epoch, batch.images, probe.clean(batch.size));
+ * const r = await probe.step(batch, noise, epoch, k); // r.loss, r.bce, r.kl
+ * ```
+ */
+export class ProbeStep {
+  readonly #clean: Float32Array; // (maxBatch, pixels)
+  readonly #eps: Float32Array; // (T·maxBatch, latent)
+
+  constructor(
+    readonly ram: RamBackend,
+    readonly vae: Vae,
+    readonly seed: number,
+    readonly maxBatch: number,
+    /** Stream of ε: Rng.derive(seed, stream, epoch, batch). */
+    readonly stream: number = VAE_NOISE_STREAM,
+  ) {
+    if (vae.config.input !== ram.config.hidden) {
+      throw new Error(
+        `VAE probe: it reads ${vae.config.input} values per state, the RAM's hidden size is ` +
+          `${ram.config.hidden}`,
+      );
+    }
+    this.#clean = new Float32Array(maxBatch * vae.config.pixels);
+    this.#eps = new Float32Array(ram.config.glimpses * maxBatch * vae.config.latent);
+  }
+
+  /** The clean-target buffer for a batch of `n` images (n, pixels): pass it to split.fill. */
+  clean(n: number): Float32Array {
+    return this.#clean.subarray(0, n * this.vae.config.pixels);
+  }
+
+  /**
+   * Rolls `batch` out (stochastic, first locations and policy noise from `noise`) and trains the
+   * probe on its T·B states against {@link ProbeStep.clean}(batch.size), which the caller has
+   * filled. `epoch` and `k` pick ε.
+   */
+  async step(batch: Batch, noise: StepNoise, epoch: number, k: number): Promise<VaeStepResult> {
+    const B = batch.size, T = this.ram.config.glimpses;
+    if (B > this.maxBatch) {
+      throw new Error(`VAE probe: batch of ${B} exceeds the ${this.maxBatch} it was set up for`);
+    }
+    const rollout = await this.ram.rollout(batch, {
+      stochastic: true,
+      start: noise.start,
+      policy: noise.policy,
+    });
+    const eps = this.#eps.subarray(0, T * B * this.vae.config.latent);
+    Rng.derive(this.seed, this.stream, epoch, k).fillNormal(eps);
+    const r = await this.vae.trainStep(rollout.hidden, this.clean(B), eps);
+    if (!Number.isFinite(r.loss)) {
+      throw new Error(
+        `VAE probe: the loss became ${r.loss} at epoch ${epoch}, batch ${k + 1} ` +
+          `(lr ${this.vae.config.lr})`,
+      );
+    }
+    return r;
+  }
+}
+
+/** Adds one probe step's result for `n` images to `sums`. */
+export function addProbeStep(sums: ProbeSums, r: VaeStepResult, n: number): void {
+  sums.vaeLoss += r.loss * n;
+  sums.vaeBce += r.bce * n;
+  sums.vaeKl += r.kl * n;
+  sums.vaeImages += n;
+}
