@@ -87,6 +87,7 @@ program.command("explain")
   .option("--out <dir>", "folder for NAME.glimpses.png and NAME.recon.png (default: runs/explain)")
   .option("--json", "print one JSON object on stdout")
   .option("--no-fit", "take the image as it is (resampled) instead of fitting it MNIST-style")
+  .option("--eig-map", "also write NAME.eigmap.png: expected information gain of each next glimpse")
   .option("--backend <name>", "webgpu or cpu (default: webgpu)")
   .exitOverride()
   .action(async (image, opts) => {

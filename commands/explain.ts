@@ -4,7 +4,8 @@
  * model's input, and the policy's mean is followed from the centre. Writes NAME.glimpses.png
  * (the patches of every glimpse on the enlarged input, numbered) and NAME.recon.png (the VAE
  * probe's reconstruction after each glimpse) and prints a per-glimpse table, or with --json one
- * object on stdout.
+ * object on stdout. `--eig-map` adds NAME.eigmap.png: the expected information gain of the next
+ * glimpse at every candidate location (model/eig_map.ts).
  *
  * Every check (image, checkpoint, sizes) runs before the first file is written, and each file is
  * written atomically, so a failure leaves nothing half-written.
@@ -17,6 +18,9 @@ import { toModelInput } from "../datasets/model_input.ts";
 import { loadRun } from "../model/load_run.ts";
 import { explainInput, explanationFigures, explanationText } from "../report/explain.ts";
 import { figurePng } from "../report/figure.ts";
+import { type EigMap, eigMaps } from "../model/eig_map.ts";
+import { eigMapFigure } from "../report/eig_map_figure.ts";
+import { locationPixel } from "../report/glimpse_overlay.ts";
 import { writeFileAtomic } from "../model/write_atomic.ts";
 import { backendOption } from "./backend.ts";
 import { OptionError } from "./options.ts";
@@ -30,6 +34,8 @@ export interface ExplainFlags {
   /** false with --no-fit. */
   fit?: boolean;
   backend?: string;
+  /** --eig-map: also write NAME.eigmap.png. */
+  eigMap?: boolean;
 }
 
 /** The shipped models `explain` uses without --model, in order of preference. */
@@ -72,6 +78,35 @@ async function classNamesOf(dataset: string, classes: number): Promise<string[] 
   return FASHION_MNIST_CLASSES.length === classes ? [...FASHION_MNIST_CLASSES] : undefined;
 }
 
+function mapJson(m: EigMap) {
+  return {
+    glimpse: m.glimpse,
+    entropy_before: m.entropy,
+    best: { lx: m.best[0], ly: m.best[1], eig: m.bestEig },
+    policy: { lx: m.chosen[0], ly: m.chosen[1], eig: m.chosenEig },
+    samples: m.samples,
+    grid: m.grid,
+    eig: Array.from(m.eig),
+  };
+}
+
+/** One line per map: the best candidate's EIG and the EIG where the policy's mean looked. */
+function eigMapText(maps: readonly EigMap[], width: number, height: number): string {
+  const at = (l: [number, number]) => `(${locationPixel(l[0], l[1], width, height).join(", ")})`;
+  const { samples, grid } = maps[0];
+  const lines = [
+    `expected information gain of the next glimpse (nats; ${samples} images imagined by the ` +
+    `probe, ${grid}×${grid} candidate locations):`,
+  ];
+  for (const m of maps) {
+    lines.push(
+      `  glimpse ${m.glimpse}: best ${m.bestEig.toFixed(4)} at ${at(m.best)}; ` +
+        `where the policy looked ${m.chosenEig.toFixed(4)} at ${at(m.chosen)}`,
+    );
+  }
+  return lines.join("\n");
+}
+
 function baseName(path: string): string {
   const file = path.slice(Math.max(path.lastIndexOf("/"), path.lastIndexOf("\\")) + 1);
   const dot = file.lastIndexOf(".");
@@ -106,6 +141,17 @@ export async function explainCommand(image: string, flags: ExplainFlags): Promis
     const explanation = await explainInput(run.ram, run.vae, prepared.input);
     const classNames = await classNamesOf(run.config.dataset, m.classes);
     const figures = explanationFigures(explanation, m, { clean: prepared.clean, classNames });
+    let maps: EigMap[] | null = null, eigMapPng: Uint8Array | null = null;
+    if (flags.eigMap) {
+      if (!run.vae) {
+        throw new OptionError(
+          `--eig-map needs a VAE probe and ${run.dir} has none; add one with ` +
+            `deno task probe --model ${run.dir}`,
+        );
+      }
+      maps = await eigMaps(run.ram, run.vae, prepared.input);
+      eigMapPng = await figurePng(eigMapFigure(prepared.input, m.height, m.width, maps));
+    }
     // render both before writing either: a rendering failure leaves no files behind
     const overlayPng = await figurePng(figures.overlay);
     const reconPng = figures.recon ? await figurePng(figures.recon) : null;
@@ -113,6 +159,7 @@ export async function explainCommand(image: string, flags: ExplainFlags): Promis
     const files = {
       glimpses: `${out}/${name}.glimpses.png`,
       recon: reconPng ? `${out}/${name}.recon.png` : null,
+      ...(eigMapPng ? { eig_map: `${out}/${name}.eigmap.png` } : {}),
     };
     try {
       await Deno.mkdir(out, { recursive: true });
@@ -121,6 +168,7 @@ export async function explainCommand(image: string, flags: ExplainFlags): Promis
     }
     await writeFileAtomic(files.glimpses, overlayPng);
     if (reconPng && files.recon) await writeFileAtomic(files.recon, reconPng);
+    if (eigMapPng && files.eig_map) await writeFileAtomic(files.eig_map, eigMapPng);
     const reward = run.config.reward.name;
     const label = (c: number) => classNames?.[c] ?? String(c);
     if (flags.json) {
@@ -148,6 +196,7 @@ export async function explainCommand(image: string, flags: ExplainFlags): Promis
           cumulative_gain: g.cumulativeGain,
           probabilities: g.probabilities,
         })),
+        ...(maps ? { eig_map: maps.map(mapJson) } : {}),
         files,
       }));
     } else {
@@ -164,7 +213,8 @@ export async function explainCommand(image: string, flags: ExplainFlags): Promis
             explanation.priorEntropy.toFixed(4)
           } nats`,
       );
-      console.log(`wrote ${files.glimpses}${files.recon ? `, ${files.recon}` : ""}`);
+      if (maps) console.log("\n" + eigMapText(maps, m.width, m.height));
+      console.log(`wrote ${Object.values(files).filter((f) => f !== null).join(", ")}`);
     }
     if (!run.vae) {
       writeStderr(

@@ -12,13 +12,24 @@ import { Rng } from "../model/rng.ts";
 import { resolveRunConfig, type RunConfig } from "../model/run_config.ts";
 import { vaeModelConfig } from "../model/vae_run_config.ts";
 
+/** What a tiny run may change. */
+export interface TinyRunOptions {
+  /** With a VAE probe (default true). */
+  vae?: boolean;
+  seed?: number;
+  glimpses?: number;
+  /** The run config's `data` (default: plain). */
+  data?: Record<string, unknown>;
+}
+
 /** A small 28×28 RAM: 4 glimpses, two scales, narrow layers. */
 export function tinyRunConfig(
   reward: "classification" | "entropy",
-  over: { vae?: boolean; seed?: number; glimpses?: number } = {},
+  over: TinyRunOptions = {},
 ): RunConfig {
   return resolveRunConfig({
     dataset: "mnist",
+    ...(over.data ? { data: over.data } : {}),
     limit: null,
     validation: 0,
     plateau: 0,
@@ -45,7 +56,7 @@ export function tinyRunConfig(
 export async function writeTinyRun(
   dir: string,
   reward: "classification" | "entropy",
-  over: { vae?: boolean; seed?: number; glimpses?: number } = {},
+  over: TinyRunOptions = {},
 ): Promise<RunConfig> {
   const config = tinyRunConfig(reward, over);
   const ram = new CpuRam(config.model, config.train.seed);

@@ -155,6 +155,42 @@ Deno.test("explain --json on a synthetic digit: numbers match a direct rollout, 
   });
 });
 
+Deno.test("explain --eig-map writes the map and reports the best and the policy's candidate", async () => {
+  await withDir(async (dir) => {
+    await writeTinyRun(`${dir}/run`, "entropy");
+    await Deno.writeFile(`${dir}/seven.png`, sevenPng());
+    const args = ["explain", `${dir}/seven.png`, "--model", `${dir}/run`, "--backend", "cpu"];
+    const r = await glimpse(...args, "--out", `${dir}/out`, "--eig-map", "--json");
+    assert.equal(r.code, 0, r.stderr);
+    const j = JSON.parse(r.stdout);
+    assert.equal(j.eig_map.length, 3);
+    for (const [k, m] of j.eig_map.entries()) {
+      assert.equal(m.glimpse, k + 2);
+      assert.equal(m.eig.length, m.grid * m.grid);
+      assert.equal(m.best.eig, Math.max(...m.eig));
+      assert.ok(Math.abs(m.entropy_before - j.glimpses[k].entropy) < 1e-5);
+      assert.ok(Math.abs(m.policy.lx - j.glimpses[k + 1].lx) < 1e-5);
+    }
+    assert.equal(j.files.eig_map, `${dir}/out/seven.eigmap.png`);
+    const png = decodePng(await Deno.readFile(j.files.eig_map));
+    assert.ok(png.width > 3 * 168);
+    // without a probe there is nothing to imagine images with
+    await writeTinyRun(`${dir}/bare`, "entropy", { vae: false });
+    const bare = await glimpse(
+      "explain",
+      `${dir}/seven.png`,
+      "--model",
+      `${dir}/bare`,
+      "--backend",
+      "cpu",
+      "--out",
+      `${dir}/out2`,
+      "--eig-map",
+    );
+    await assertRefused(`${dir}/out2`, bare, /--eig-map needs a VAE probe and .*bare has none/);
+  });
+});
+
 Deno.test("explain prints a per-glimpse table; without a probe it writes the overlay only", async () => {
   await withDir(async (dir) => {
     await writeTinyRun(`${dir}/run`, "classification", { vae: false });
@@ -190,15 +226,15 @@ Deno.test("explain prints a per-glimpse table; without a probe it writes the ove
   });
 });
 
-/** Exit code 1, nothing on stdout, one `glimpse: …` line on stderr, and no output folder. */
-async function assertRefused(dir: string, r: Output, pattern: RegExp): Promise<void> {
+/** Exit code 1, nothing on stdout, one `glimpse: …` line on stderr, and no folder `out`. */
+async function assertRefused(out: string, r: Output, pattern: RegExp): Promise<void> {
   assert.equal(r.code, 1, `exit code (stderr: ${r.stderr})`);
   assert.equal(r.stdout, "");
   const lines = r.stderr.trimEnd().split("\n");
   assert.equal(lines.length, 1, `one line expected, got:\n${r.stderr}`);
   assert.match(lines[0], /^glimpse: /);
   assert.match(lines[0], pattern);
-  assert.equal(await Deno.stat(`${dir}/out`).catch(() => null), null, "nothing written");
+  assert.equal(await Deno.stat(out).catch(() => null), null, "nothing written");
 }
 
 /** `bytes` with the first occurrence of `from` replaced by `to` (same length). */
@@ -220,40 +256,56 @@ Deno.test("explain refuses bad images and checkpoints with one line, exit 1, not
       glimpse("explain", image, "--model", model, "--out", `${dir}/out`, "--backend", "cpu");
 
     await assertRefused(
-      dir,
+      `${dir}/out`,
       await explain(`${dir}/missing.png`),
       /Cannot read image .*missing\.png/,
     );
 
     await Deno.writeTextFile(`${dir}/notes.png`, "these are not pixels\n");
-    await assertRefused(dir, await explain(`${dir}/notes.png`), /notes\.png: not a PNG or JPEG/);
+    await assertRefused(
+      `${dir}/out`,
+      await explain(`${dir}/notes.png`),
+      /notes\.png: not a PNG or JPEG/,
+    );
 
     await Deno.writeFile(`${dir}/cut.png`, png.subarray(0, png.length - 40));
-    await assertRefused(dir, await explain(`${dir}/cut.png`), /cut\.png: cannot decode PNG/);
+    await assertRefused(
+      `${dir}/out`,
+      await explain(`${dir}/cut.png`),
+      /cut\.png: cannot decode PNG/,
+    );
 
     const rgba = new Uint8Array(32 * 32 * 4).map((_, k) => (k * 13) % 256);
     const jpg = new Uint8Array(jpeg.encode({ width: 32, height: 32, data: rgba }, 90).data);
     await Deno.writeFile(`${dir}/cut.jpg`, jpg.subarray(0, jpg.length >> 1));
-    await assertRefused(dir, await explain(`${dir}/cut.jpg`), /cut\.jpg: cannot decode JPEG/);
+    await assertRefused(
+      `${dir}/out`,
+      await explain(`${dir}/cut.jpg`),
+      /cut\.jpg: cannot decode JPEG/,
+    );
 
     // IHDR width and height are bytes 16..23 (big-endian)
     const zero = png.slice();
     new DataView(zero.buffer).setUint32(16, 0);
     await Deno.writeFile(`${dir}/zero.png`, zero);
-    await assertRefused(dir, await explain(`${dir}/zero.png`), /zero\.png: zero-size image/);
+    await assertRefused(
+      `${dir}/out`,
+      await explain(`${dir}/zero.png`),
+      /zero\.png: zero-size image/,
+    );
 
     const huge = png.slice();
     new DataView(huge.buffer).setUint32(16, 200_000);
     new DataView(huge.buffer).setUint32(20, 300_000);
     await Deno.writeFile(`${dir}/huge.png`, huge);
     await assertRefused(
-      dir,
+      `${dir}/out`,
       await explain(`${dir}/huge.png`),
       /huge\.png: 200000×300000 image is larger than the \d+-pixel limit/,
     );
 
     await assertRefused(
-      dir,
+      `${dir}/out`,
       await explain(`${dir}/seven.png`, `${dir}/nowhere`),
       /Cannot read model ".*nowhere": no such folder/,
     );
@@ -262,7 +314,7 @@ Deno.test("explain refuses bad images and checkpoints with one line, exit 1, not
     await Deno.mkdir(`${dir}/cut`);
     await Deno.writeFile(`${dir}/cut/model.safetensors`, model.subarray(0, model.length - 100));
     await assertRefused(
-      dir,
+      `${dir}/out`,
       await explain(`${dir}/seven.png`, `${dir}/cut`),
       /Cannot read ".*cut\/model\.safetensors"/,
     );
@@ -273,13 +325,13 @@ Deno.test("explain refuses bad images and checkpoints with one line, exit 1, not
       replaceBytes(model, `"format_version":"1"`, `"format_version":"9"`),
     );
     await assertRefused(
-      dir,
+      `${dir}/out`,
       await explain(`${dir}/seven.png`, `${dir}/v9`),
       /v9\/model\.safetensors": format version 9, this glimpse reads version 1/,
     );
 
     await assertRefused(
-      dir,
+      `${dir}/out`,
       await glimpse(
         "explain",
         `${dir}/seven.png`,
