@@ -29,6 +29,7 @@ export function epochLine(m: EpochMetrics, epochs: number): string {
   ];
   if (m.validation_accuracy !== null) parts.push(`val acc ${pct(m.validation_accuracy)}`);
   if (m.test_error !== null) parts.push(`test error ${pct(m.test_error)}`);
+  if (m.vae_loss !== null) parts.push(`vae ${m.vae_loss.toFixed(1)} (kl ${m.vae_kl!.toFixed(1)})`);
   parts.push(`${Math.round(m.images_per_second)} img/s`, `${m.seconds.toFixed(1)} s`);
   return parts.join("  ");
 }
