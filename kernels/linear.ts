@@ -5,11 +5,12 @@
  * @module
  */
 import type { Gpu } from "../gpu/device.ts";
-import type { Dispatch, Kernel } from "../gpu/kernel.ts";
+import type { Dispatch } from "../gpu/kernel.ts";
 import type { Tensor } from "../gpu/tensor.ts";
 import {
   bindColsum,
   bindMatmul,
+  type ColsumKernel,
   colsumKernel,
   type MatmulKernel,
   matmulKernel,
@@ -21,7 +22,7 @@ import type { Activation } from "./matmul_ref.ts";
 /** The compiled kernels a linear layer uses. */
 export interface LinearKernels {
   matmul: MatmulKernel;
-  colsum: Kernel;
+  colsum: ColsumKernel;
 }
 
 /**

@@ -1,6 +1,6 @@
 /**
- * GPU wrapper for the matrix-product kernels and kernels/colsum.wgsl. CPU reference:
- * kernels/matmul_ref.ts.
+ * GPU wrapper for the matrix-product kernels and the column sums (kernels/colsum.wgsl,
+ * kernels/colsum_vec4.wgsl). CPU reference: kernels/matmul_ref.ts.
  *
  * Three implementations share one contract, C = act(op(A)·op(B) + bias [+ C]) with op() given
  * by strides, and {@link bindMatmul} picks one per shape:
@@ -24,10 +24,12 @@ import matmulWgsl from "./matmul.wgsl" with { type: "text" };
 import blockedWgsl from "./matmul_blocked.wgsl" with { type: "text" };
 import tiledWgsl from "./matmul_tiled.wgsl" with { type: "text" };
 import colsumWgsl from "./colsum.wgsl" with { type: "text" };
+import colsumVec4Wgsl from "./colsum_vec4.wgsl" with { type: "text" };
 
 const ACT: Record<Activation, number> = { none: 0, relu: 1, tanh: 2, sigmoid: 3 };
 const TILE = 8; // strided kernel: workgroup is TILE×TILE invocations, each computing a 4×4 block
 const STORAGE = ["read", "read", "read", "read_write"] as const;
+const COLSUM4_WG = 8; // invocations per workgroup of the vec4 column sum
 
 /** How matrix products run; see the module doc. */
 export type MatmulStrategy = "blocked" | "tiled" | "strided";
@@ -194,9 +196,24 @@ export async function matmulKernel(
   return { ...strided, strategy, stridedRows, blocked, tiled };
 }
 
-/** Compiles the column-sum kernel. */
-export function colsumKernel(gpu: Gpu): Promise<Kernel> {
-  return compileKernel(gpu, { name: "colsum", code: colsumWgsl, storage: ["read", "read_write"] });
+/** The column-sum kernel (itself, any N) and its vec4 form for N % 4 = 0. */
+export interface ColsumKernel extends Kernel {
+  readonly vec4: Kernel;
+}
+
+/** Compiles the column-sum kernels. */
+export async function colsumKernel(gpu: Gpu): Promise<ColsumKernel> {
+  const storage = ["read", "read_write"] as const;
+  const scalar = await compileKernel(gpu, { name: "colsum", code: colsumWgsl, storage });
+  // Small workgroups: a layer has only N/4 column groups, and more workgroups share out better
+  // over the driver's threads.
+  const vec4 = await compileKernel(gpu, {
+    name: "colsum vec4",
+    code: colsumVec4Wgsl,
+    storage,
+    constants: { WG: COLSUM4_WG },
+  });
+  return { ...scalar, vec4 };
 }
 
 const dummies = new WeakMap<Gpu, Tensor>();
@@ -306,23 +323,22 @@ export function bindMatmul(
   ], s);
 }
 
-/** Binds out[j] (+)= Σ_i X[i,j] for a row-major M×N matrix. */
+/**
+ * Binds out[j] (+)= Σ_i X[i,j] for a row-major M×N matrix (the vec4 kernel when `kernel` has
+ * one and N % 4 = 0).
+ */
 export function bindColsum(
   gpu: Gpu,
-  kernel: Kernel,
+  kernel: Kernel | ColsumKernel,
   M: number,
   N: number,
   X: Tensor,
   out: Tensor,
   accumulate = false,
 ): Dispatch {
-  return new Dispatch(
-    gpu,
-    kernel,
-    [X, out],
-    packUniforms({ M, N, accumulate: accumulate ? 1 : 0 }),
-    [
-      groups(N, 64),
-    ],
-  );
+  const words = packUniforms({ M, N, accumulate: accumulate ? 1 : 0 });
+  if ("vec4" in kernel && N % 4 === 0) {
+    return new Dispatch(gpu, kernel.vec4, [X, out], words, [groups(N / 4, COLSUM4_WG)]);
+  }
+  return new Dispatch(gpu, kernel, [X, out], words, [groups(N, 64)]);
 }

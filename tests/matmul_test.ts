@@ -1,16 +1,18 @@
 import assert from "node:assert/strict";
 import {
+  bindColsum,
   bindMatmul,
   blockedChoice,
   blockedEntry,
   BLOCKS,
+  colsumKernel,
   layoutOf,
   type MatmulKernel,
   matmulKernel,
   type MatmulLayout,
   type MatmulStrategy,
 } from "../kernels/matmul.ts";
-import { type Activation, matmulRef, type MatmulShape } from "../kernels/matmul_ref.ts";
+import { type Activation, colsumRef, matmulRef, type MatmulShape } from "../kernels/matmul_ref.ts";
 import { run } from "../gpu/kernel.ts";
 import type { Gpu } from "../gpu/device.ts";
 import { read, tensor } from "../gpu/tensor.ts";
@@ -119,6 +121,26 @@ for (const strategy of ["blocked", "tiled", "strided"] as MatmulStrategy[]) {
     }
   });
 }
+
+gpuTest("column sums (scalar and vec4 kernels) match the CPU reference", async (gpu) => {
+  const k = await colsumKernel(gpu);
+  for (const [M, N] of [[1, 1], [768, 256], [37, 12], [5, 7], [130, 4]]) {
+    for (const accumulate of [false, true]) {
+      const X = randomArray(M * N, M + N, -1e3, 1e3), out0 = randomArray(N, 3);
+      const want = out0.slice();
+      colsumRef(M, N, X, want, accumulate);
+      const out = tensor(gpu, [N], "out", out0);
+      const d = bindColsum(gpu, k, M, N, tensor(gpu, [M, N], "X", X), out, accumulate);
+      assert.equal(d.kernel.name, N % 4 === 0 ? "colsum vec4" : "colsum");
+      run(gpu, [d]);
+      assertClose(await read(gpu, out), want, {
+        atol: 1e-2,
+        rtol: 1e-4,
+        label: `colsum ${M}×${N} acc=${accumulate}`,
+      });
+    }
+  }
+});
 
 Deno.test("matmul layouts are recognised from strides only when they match exactly", () => {
   assert.equal(layoutOf(shapeOf("nt", 4, 8, 12)), "nt");
