@@ -6,6 +6,7 @@
  */
 import { Command } from "@commander-js/extra-typings";
 import denoJson from "./deno.json" with { type: "json" };
+import { withDatasetFlags } from "./commands/dataset_flags.ts";
 
 /** An error whose message is meant for the user as is (no stack trace without --debug). */
 export class UsageError extends Error {
@@ -24,11 +25,14 @@ const program = new Command()
 /** Exit status set by a subcommand's action (0 unless it says otherwise). */
 let status = 0;
 
-program.command("train")
-  .description(
-    "train a RAM; writes runs/NAME/{config.json,model.safetensors,optimizer.safetensors,metrics.jsonl}",
-  )
-  .option("--dataset <name>", "dataset (default: mnist)")
+withDatasetFlags(
+  program.command("train")
+    .description(
+      "train a RAM; writes runs/NAME/{config.json,model.safetensors,optimizer.safetensors,metrics.jsonl}",
+    ),
+)
+  .option("--patch <px>", "retina patch side (default: 8 at 28 px, 12 from a 60 px canvas)")
+  .option("--scales <k>", "retina scales (default: 1 at 28 px, 3 at 60, 4 at 100)")
   .option("--glimpses <n>", "glimpses per image (default: 6)")
   .option("--epochs <n>", "epochs (default: 20)")
   .option("--batch <n>", "batch size (default: 128)")
@@ -64,10 +68,14 @@ program.command("train")
     status = await trainCommand(opts);
   });
 
-program.command("eval")
-  .description("test error and per-glimpse accuracy of a trained RAM")
-  .requiredOption("--model <dir>", "run folder (or its model.safetensors)")
-  .option("--dataset <name>", "dataset (default: the one the model was trained on)")
+withDatasetFlags(
+  program.command("eval")
+    .description(
+      "test error and per-glimpse accuracy of a trained RAM (its own data unless the dataset flags say otherwise)",
+    )
+    .requiredOption("--model <dir>", "run folder (or its model.safetensors)"),
+)
+  .option("--noise <spec>", "also test with noise: gaussian:0.1,0.2,0.4 or salt-pepper:0.05,0.1")
   .option("--backend <name>", "webgpu or cpu (default: webgpu)")
   .option("--stochastic", "sample the policy (from a random first location) instead of its mean")
   .option("--mc <m>", "average the class probabilities of M stochastic rollouts")

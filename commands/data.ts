@@ -5,16 +5,11 @@
  * @module
  */
 import { Command } from "@commander-js/extra-typings";
-import { withDatasetFlags } from "./dataset_flags.ts";
+import { type DatasetFlags, withDatasetFlags } from "./dataset_flags.ts";
+import { intOption, OptionError } from "./options.ts";
 
 /** Options of {@link preview} (flag values as commander hands them over). */
-export interface PreviewFlags {
-  dataset: string;
-  variant?: string;
-  canvas?: string;
-  distractors?: string;
-  distractorSize?: string;
-  fit?: string;
+export interface PreviewFlags extends DatasetFlags {
   seed?: string;
   split?: string;
   epoch?: string;
@@ -22,15 +17,6 @@ export interface PreviewFlags {
   cols?: string;
   noise?: string;
   out: string;
-}
-
-function intFlag(flag: string, value: string | undefined, fallback: number, min: number): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (value.trim() === "" || !Number.isInteger(n) || n < min) {
-    throw new Error(`${flag} "${value}": expected an integer ≥ ${min}`);
-  }
-  return n;
 }
 
 /**
@@ -43,31 +29,32 @@ function intFlag(flag: string, value: string | undefined, fallback: number, min:
  * ```
  */
 export async function preview(flags: PreviewFlags): Promise<string> {
-  const { datasetOptionsFromFlags, loadDataset } = await import("../datasets/load.ts");
+  const { loadDataset } = await import("../datasets/load.ts");
+  const { dataFromFlags } = await import("./run_data.ts");
   const { Rng } = await import("../model/rng.ts");
   const { sampleGrid } = await import("../report/sample_grid.ts");
   const { writePng } = await import("../report/png.ts");
-  const seed = intFlag("--seed", flags.seed, 1, 0);
-  const epoch = intFlag("--epoch", flags.epoch, 0, 0);
-  const count = intFlag("--count", flags.count, 36, 1);
-  const cols = flags.cols === undefined ? undefined : intFlag("--cols", flags.cols, 6, 1);
+  const seed = intOption("--seed", flags.seed, 0) ?? 1;
+  const epoch = intOption("--epoch", flags.epoch, 0) ?? 0;
+  const count = intOption("--count", flags.count, 1) ?? 36;
+  const cols = intOption("--cols", flags.cols, 1);
   const which = flags.split ?? "train";
   if (which !== "train" && which !== "test" && which !== "validation") {
-    throw new Error(`--split "${which}": expected train, test or validation`);
+    throw new OptionError(`--split "${which}": expected train, test or validation`);
   }
-  let ds = await loadDataset(
-    flags.dataset,
-    datasetOptionsFromFlags({
-      ...flags,
-      seed,
-      validation: which === "validation" ? 0.1 : undefined,
-    }),
-  );
+  const { spec, options } = dataFromFlags(flags);
+  let ds = await loadDataset(spec, {
+    ...options,
+    seed,
+    validation: which === "validation" ? 0.1 : undefined,
+  });
   let noiseText = "";
   if (flags.noise !== undefined) {
     const { parseNoise, withNoise, noiseLabel } = await import("../datasets/noise.ts");
     const levels = parseNoise(flags.noise);
-    if (levels.length !== 1) throw new Error(`--noise "${flags.noise}": give one level to preview`);
+    if (levels.length !== 1) {
+      throw new OptionError(`--noise "${flags.noise}": give one level to preview`);
+    }
     ds = withNoise(ds, levels[0], seed);
     noiseText = `, ${noiseLabel(levels[0])}`;
   }
@@ -111,7 +98,7 @@ export function dataCommand() {
     .exitOverride()
     .action(async (opts) => {
       const { downloadMnist } = await import("../datasets/download.ts");
-      const timeoutMs = intFlag("--timeout", opts.timeout, 60, 1) * 1000;
+      const timeoutMs = (intOption("--timeout", opts.timeout, 1) ?? 60) * 1000;
       const r = await downloadMnist(opts.to, { mirror: opts.mirror, timeoutMs, log: console.log });
       console.log(
         `${opts.to}: ${r.downloaded.length} downloaded, ${r.present.length} already present; ` +

@@ -1,20 +1,24 @@
 /**
  * `glimpse eval --model runs/NAME`: test error and per-glimpse accuracy of a checkpoint, on
- * stderr for people and, with --json, as one JSON object on stdout.
+ * stderr for people and, with --json, as one JSON object on stdout. The data is the run's own
+ * (dataset, variant, geometry, seed) unless the dataset flags override it; `--noise` adds one row
+ * per noise level (the seed study's robustness test).
  *
  * @module
  */
 import { checkpointState, loadCheckpoint } from "../model/checkpoint.ts";
-import { evaluate } from "../model/evaluate.ts";
-import { loadDataset } from "../datasets/load.ts";
+import { evaluate, type EvaluationResult } from "../model/evaluate.ts";
+import { noiseLabel, type NoiseLevel, parseNoise, withNoise } from "../datasets/noise.ts";
 import { backendOption, openBackend } from "./backend.ts";
+import type { DatasetFlags } from "./dataset_flags.ts";
 import { intOption, OptionError } from "./options.ts";
 import { writeStderr } from "./progress.ts";
+import { loadModelData, savedDataWith } from "./run_data.ts";
 
-/** The options of `eval`, as commander hands them over. */
-export interface EvalFlags {
+/** The options of `eval`, as commander hands them over (with the dataset flags). */
+export interface EvalFlags extends DatasetFlags {
   model: string;
-  dataset?: string;
+  noise?: string;
   backend?: string;
   stochastic?: boolean;
   mc?: string;
@@ -25,20 +29,16 @@ export interface EvalFlags {
 export async function evalCommand(flags: EvalFlags): Promise<number> {
   const mc = intOption("--mc", flags.mc, 1);
   const backendName = backendOption(flags.backend);
-  if (flags.dataset !== undefined && flags.dataset.trim() === "") {
-    throw new OptionError(`--dataset "": expected a dataset name such as mnist`);
+  let noise: NoiseLevel[] = [];
+  try {
+    noise = flags.noise === undefined ? [] : parseNoise(flags.noise);
+  } catch (e) {
+    throw new OptionError((e as Error).message);
   }
   const ckpt = await loadCheckpoint(flags.model);
   const config = ckpt.meta.config;
-  const datasetSpec = flags.dataset ?? config.dataset;
-  const ds = await loadDataset(datasetSpec, { seed: config.train.seed });
   const m = config.model;
-  if (ds.height !== m.height || ds.width !== m.width || ds.classes !== m.classes) {
-    throw new Error(
-      `--dataset ${datasetSpec}: its ${ds.height}×${ds.width} images of ${ds.classes} classes ` +
-        `do not fit the model in ${flags.model} (${m.height}×${m.width}, ${m.classes} classes)`,
-    );
-  }
+  const ds = await loadModelData(savedDataWith(config, flags), m, flags.model);
   const opened = await openBackend(backendName, m, config.train.seed);
   try {
     opened.backend.setState(checkpointState(ckpt));
@@ -53,18 +53,33 @@ export async function evalCommand(flags: EvalFlags): Promise<number> {
         `(${ds.test.size} images), ${how}, backend ${opened.description}\n`,
     );
     const terminal = Deno.stderr.isTerminal();
-    const r = await evaluate(opened.backend, ds.test, {
-      stochastic,
-      mc,
-      seed: config.train.seed,
-      batch: config.train.batch,
-      onBatch: terminal ? (done, total) => writeStderr(`\r\x1b[2K${done}/${total}`) : undefined,
-    });
-    if (terminal) writeStderr("\r\x1b[2K");
+    const run = async (split: typeof ds.test, what: string) => {
+      const r = await evaluate(opened.backend, split, {
+        stochastic,
+        mc,
+        seed: config.train.seed,
+        batch: config.train.batch,
+        onBatch: terminal
+          ? (done, total) => writeStderr(`\r\x1b[2K${what}${done}/${total}`)
+          : undefined,
+      });
+      if (terminal) writeStderr("\r\x1b[2K");
+      return r;
+    };
+    const r = await run(ds.test, "");
     const rows = r.accuracy.map((a, t) => `  glimpse ${t + 1}: accuracy ${(100 * a).toFixed(2)}%`);
     writeStderr(
       `test error ${(100 * r.error).toFixed(2)}% (nll ${r.nll.toFixed(4)})\n${rows.join("\n")}\n`,
     );
+    const noisy: { level: NoiseLevel; result: EvaluationResult }[] = [];
+    for (const level of noise) {
+      // the noise is drawn from the run's seed, so every eval sees the same noisy images
+      const split = withNoise(ds, level, config.train.seed).test;
+      noisy.push({ level, result: await run(split, `${noiseLabel(level)}: `) });
+    }
+    if (noisy.length > 0) {
+      writeStderr(noiseTable(r, noisy) + "\n");
+    }
     if (flags.json) {
       console.log(JSON.stringify({
         model: flags.model,
@@ -77,10 +92,43 @@ export async function evalCommand(flags: EvalFlags): Promise<number> {
         test_error: r.error,
         nll: r.nll,
         accuracy_per_glimpse: r.accuracy,
+        ...(noisy.length > 0
+          ? {
+            noise: noisy.map(({ level, result }) => ({
+              kind: level.kind,
+              level: level.level,
+              label: noiseLabel(level),
+              test_error: result.error,
+              nll: result.nll,
+              accuracy_per_glimpse: result.accuracy,
+            })),
+          }
+          : {}),
       }));
     }
     return 0;
   } finally {
     opened.close();
   }
+}
+
+/**
+ * The noise table: one row per level (the clean images first), the test error and the accuracy
+ * after every glimpse, in percent.
+ */
+export function noiseTable(
+  clean: EvaluationResult,
+  noisy: readonly { level: NoiseLevel; result: EvaluationResult }[],
+): string {
+  const rows = [
+    { label: "none", r: clean },
+    ...noisy.map(({ level, result }) => ({ label: noiseLabel(level), r: result })),
+  ];
+  const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
+  const head = ["noise", "test error", ...clean.accuracy.map((_, t) => `acc g${t + 1}`)];
+  const body = rows.map(({ label, r }) => [label, pct(r.error), ...r.accuracy.map(pct)]);
+  const widths = head.map((h, c) => Math.max(h.length, ...body.map((row) => row[c].length)));
+  const line = (cells: string[]) =>
+    cells.map((cell, c) => c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c])).join("  ");
+  return [line(head), ...body.map(line)].join("\n");
 }

@@ -17,17 +17,25 @@ import {
   resolveTrainConfig,
   retinaDefaultsFor,
 } from "../model/config.ts";
-import { resolveRunConfig, type RunConfig } from "../model/run_config.ts";
+import {
+  dataConfigOf,
+  datasetOptionsOf,
+  resolveRunConfig,
+  type RunConfig,
+} from "../model/run_config.ts";
 import { limitSplit, train, type TrainData } from "../model/trainer.ts";
-import { loadDataset } from "../datasets/load.ts";
+import { type DatasetOptions, loadDataset, variantSuffix } from "../datasets/load.ts";
+import type { DatasetFlags } from "./dataset_flags.ts";
+import { checkDataFitsModel, type DataChoice, dataFromFlags } from "./run_data.ts";
 import { loadReward, parseRewardTimeout } from "../rewards/loader.ts";
 import { backendOption, openBackend } from "./backend.ts";
 import { intOption, numberOption, OptionError } from "./options.ts";
 import { ProgressView } from "./progress.ts";
 
-/** The options of `train`, as commander hands them over. */
-export interface TrainFlags {
-  dataset?: string;
+/** The options of `train`, as commander hands them over (with the dataset flags). */
+export interface TrainFlags extends DatasetFlags {
+  patch?: string;
+  scales?: string;
   glimpses?: string;
   epochs?: string;
   batch?: string;
@@ -55,15 +63,29 @@ function slug(text: string): string {
     "run";
 }
 
-/** runs/<dataset>-<reward>-s<seed>: the same options find the same folder (and --resume it). */
-export function defaultOut(dataset: string, reward: string, seed: number): string {
-  const data = dataset.replace(/[^A-Za-z0-9._-]+/g, "-").replace(/^-+|-+$/g, "") || "data";
+/**
+ * runs/<dataset>[-<variant>]-<reward>-s<seed>, e.g. runs/mnist-cluttered-60-4x8-classification-s1:
+ * the same options find the same folder (and --resume it).
+ */
+export function defaultOut(
+  dataset: string,
+  reward: string,
+  seed: number,
+  options: DatasetOptions = {},
+): string {
+  const suffix = variantSuffix(options);
+  const data = `${dataset}${suffix ? "-" + suffix : ""}`.replace(/[^A-Za-z0-9._-]+/g, "-")
+    .replace(/^-+|-+$/g, "") || "data";
   return `runs/${data}-${slug(reward)}-s${seed}`;
 }
 
 /** Parsed option values; undefined where the option was not given. */
 interface Parsed {
   dataset?: string;
+  /** The data of a new run (--dataset defaults to mnist). */
+  data: DataChoice;
+  patch?: number;
+  scales?: number;
   glimpses?: number;
   epochs?: number;
   batch?: number;
@@ -78,6 +100,9 @@ interface Parsed {
 function parseFlags(f: TrainFlags): Parsed {
   const p: Parsed = {
     dataset: f.dataset,
+    data: dataFromFlags(f),
+    patch: intOption("--patch", f.patch, 1),
+    scales: intOption("--scales", f.scales, 1),
     glimpses: intOption("--glimpses", f.glimpses, 1),
     epochs: intOption("--epochs", f.epochs, 0),
     batch: intOption("--batch", f.batch, 1),
@@ -92,9 +117,6 @@ function parseFlags(f: TrainFlags): Parsed {
     plateau: intOption("--plateau", f.plateau, 1),
     timeoutMs: f.rewardTimeout === undefined ? undefined : parseRewardTimeout(f.rewardTimeout),
   };
-  if (p.dataset !== undefined && p.dataset.trim() === "") {
-    throw new OptionError(`--dataset "": expected a dataset name such as mnist`);
-  }
   if (p.plateau !== undefined && p.validation === undefined) {
     throw new OptionError(`--plateau ${p.plateau}: needs --validation FRACTION to watch`);
   }
@@ -105,6 +127,13 @@ function parseFlags(f: TrainFlags): Parsed {
 function checkResumeFlags(p: Parsed, f: TrainFlags, config: RunConfig, out: string): void {
   const saved: [string, unknown, unknown][] = [
     ["--dataset", p.dataset, config.dataset],
+    ["--variant", f.variant, config.data.variant],
+    ["--canvas", p.data.options.canvas, config.data.canvas ?? undefined],
+    ["--distractors", p.data.options.distractors, config.data.distractors ?? undefined],
+    ["--distractor-size", p.data.options.distractorSize, config.data.distractorSize ?? undefined],
+    ["--fit", f.fit, config.data.fit ?? undefined],
+    ["--patch", p.patch, config.model.patch],
+    ["--scales", p.scales, config.model.scales],
     ["--glimpses", p.glimpses, config.model.glimpses],
     ["--batch", p.batch, config.train.batch],
     ["--lr", p.lr, config.train.lr],
@@ -131,7 +160,8 @@ export async function trainCommand(flags: TrainFlags): Promise<number> {
   const view = new ProgressView(Deno.stderr.isTerminal(), flags.verbose ?? false);
   const rewardSpec = flags.reward ?? "classification";
   const seedForName = p.seed ?? DEFAULT_TRAIN.seed;
-  const out = flags.out ?? defaultOut(p.dataset ?? "mnist", rewardSpec, seedForName);
+  const fresh = p.data;
+  const out = flags.out ?? defaultOut(fresh.spec, rewardSpec, seedForName, fresh.options);
 
   let resume: Checkpoint | undefined;
   let saved: RunConfig | undefined;
@@ -174,14 +204,19 @@ export async function trainCommand(flags: TrainFlags): Promise<number> {
       );
     }
     const seed = saved ? saved.train.seed : seedForName;
-    const datasetSpec = saved ? saved.dataset : p.dataset ?? "mnist";
+    const datasetSpec = saved ? saved.dataset : fresh.spec;
     const validation = saved ? saved.validation : p.validation ?? 0;
-    const ds = await loadDataset(datasetSpec, {
-      seed,
-      validation: validation > 0 ? validation : undefined,
-    });
+    const ds = await loadDataset(
+      datasetSpec,
+      saved ? datasetOptionsOf(saved) : {
+        ...fresh.options,
+        seed,
+        validation: validation > 0 ? validation : undefined,
+      },
+    );
     const config: RunConfig = saved ?? resolveRunConfig({
       dataset: datasetSpec,
+      data: dataConfigOf(ds, fresh.options.fit),
       limit: p.limit ?? null,
       validation,
       plateau: p.plateau ?? 0,
@@ -191,17 +226,13 @@ export async function trainCommand(flags: TrainFlags): Promise<number> {
         width: ds.width,
         classes: ds.classes,
         ...retinaDefaultsFor(Math.max(ds.height, ds.width)),
+        patch: p.patch,
+        scales: p.scales,
         glimpses: p.glimpses,
       }),
       train: resolveTrainConfig({ epochs: p.epochs, batch: p.batch, lr: p.lr, seed }),
     }, "options");
-    const m = config.model;
-    if (ds.height !== m.height || ds.width !== m.width || ds.classes !== m.classes) {
-      throw new Error(
-        `dataset "${datasetSpec}" has ${ds.height}×${ds.width} images of ${ds.classes} classes, ` +
-          `the model in ${out} ${m.height}×${m.width} and ${m.classes}`,
-      );
-    }
+    checkDataFitsModel(ds, config.model, out);
     const data: TrainData = {
       train: config.limit ? limitSplit(ds.train, config.limit) : ds.train,
       validation: ds.validation,

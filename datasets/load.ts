@@ -110,21 +110,13 @@ export function applyOptions(base: Dataset, options: DatasetOptions): LoadedData
     }
     return { ...base, base: base.name, variant, train, validation };
   }
-  const canvas = options.canvas ?? 60;
-  const distractors = variant === "translated" ? 0 : options.distractors ?? (canvas >= 100 ? 8 : 4);
   if (variant === "translated" && (options.distractors ?? 0) !== 0) {
     throw new Error(`--distractors needs --variant cluttered (translated has none)`);
   }
-  const geometry: VariantGeometry = {
-    canvas,
-    distractors,
-    distractorSize: options.distractorSize ?? 8,
-    seed,
-  };
+  const geometry: VariantGeometry = { ...geometryOf(variant, options), seed };
+  const { canvas } = geometry;
   const wrap = (s: Split, tag: number) => variantSplit(s, base.height, base.width, geometry, tag);
-  const suffix = variant === "translated"
-    ? `translated-${canvas}`
-    : `cluttered-${canvas}-${distractors}x${geometry.distractorSize}`;
+  const suffix = variantSuffix(options);
   return {
     name: `${base.name}/${suffix}`,
     base: base.name,
@@ -140,50 +132,36 @@ export function applyOptions(base: Dataset, options: DatasetOptions): LoadedData
   };
 }
 
-function flag(key: string): string {
-  return key.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase());
+/** The geometry `options` resolve to for a translated/cluttered variant (defaults filled in). */
+function geometryOf(
+  variant: Variant,
+  options: DatasetOptions,
+): Omit<VariantGeometry, "seed"> {
+  const canvas = options.canvas ?? 60;
+  const distractors = variant === "translated" ? 0 : options.distractors ?? (canvas >= 100 ? 8 : 4);
+  return { canvas, distractors, distractorSize: options.distractorSize ?? 8 };
 }
 
 /**
- * Converts command-line flag values (strings from commander, or numbers) into
- * {@link DatasetOptions}, with an error naming the flag when a value is not a number.
+ * The name suffix of the variant `options` ask for, defaults resolved as {@link loadDataset}
+ * does: "" for plain, "translated-60", "cluttered-60-4x8" (loadDataset names the dataset
+ * "<base>/<suffix>").
  *
  * @example
  * ```ts
- * import { datasetOptionsFromFlags } from "./load.ts";
- * const o = datasetOptionsFromFlags({ variant: "cluttered", canvas: "100" });
- * // o.canvas === 100
+ * import { variantSuffix } from "./load.ts";
+ * variantSuffix({ variant: "cluttered", canvas: 100 }); // "cluttered-100-8x8"
  * ```
  */
-export function datasetOptionsFromFlags(flags: {
-  variant?: string;
-  canvas?: string | number;
-  distractors?: string | number;
-  distractorSize?: string | number;
-  seed?: string | number;
-  validation?: string | number;
-  fit?: string;
-}): DatasetOptions {
-  const num = (key: keyof typeof flags, integer: boolean): number | undefined => {
-    const v = flags[key];
-    if (v === undefined) return undefined;
-    const n = typeof v === "number" ? v : Number(v);
-    if (v === "" || !Number.isFinite(n) || (integer && !Number.isInteger(n))) {
-      throw new Error(`--${flag(key)} must be ${integer ? "an integer" : "a number"}, got "${v}"`);
-    }
-    return n;
-  };
-  const variant = flags.variant;
-  if (variant !== undefined && !VARIANTS.includes(variant as Variant)) {
-    throw new Error(`Unknown --variant "${variant}": use one of ${VARIANTS.join(", ")}`);
-  }
-  return {
-    variant: variant as Variant | undefined,
-    canvas: num("canvas", true),
-    distractors: num("distractors", true),
-    distractorSize: num("distractorSize", true),
-    seed: num("seed", true),
-    validation: num("validation", false),
-    fit: flags.fit as DatasetOptions["fit"],
-  };
+export function variantSuffix(options: DatasetOptions): string {
+  const variant = options.variant ?? "plain";
+  if (variant === "plain") return "";
+  const g = geometryOf(variant, options);
+  return variant === "translated"
+    ? `translated-${g.canvas}`
+    : `cluttered-${g.canvas}-${g.distractors}x${g.distractorSize}`;
+}
+
+function flag(key: string): string {
+  return key.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase());
 }

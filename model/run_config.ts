@@ -1,9 +1,9 @@
 /**
  * The configuration of one training run: the model and optimiser configs of model/config.ts plus
- * what the trainer needs to reproduce the run (dataset, reward, data limit, validation slice,
- * schedule). It is printed by `train`, saved as runs/NAME/config.json and in the checkpoint's
- * metadata, and read back by `eval` and `train --resume`, so unknown keys are rejected at every
- * level.
+ * what the trainer needs to reproduce the run (dataset and its variant, reward, data limit,
+ * validation slice, schedule). It is printed by `train`, saved as runs/NAME/config.json and in
+ * the checkpoint's metadata, and read back by `eval` and `train --resume`, so unknown keys are
+ * rejected at every level.
  *
  * @module
  */
@@ -14,6 +14,8 @@ import {
   type TrainConfig,
 } from "./config.ts";
 import { resolveVaeRunConfig, type VaeRunConfig } from "./vae_run_config.ts";
+import type { DatasetOptions, LoadedDataset } from "../datasets/load.ts";
+import { type Variant, VARIANTS } from "../datasets/variants.ts";
 
 /** Which reward trained the model. */
 export interface RewardSpec {
@@ -25,10 +27,39 @@ export interface RewardSpec {
   options: Record<string, unknown>;
 }
 
+/**
+ * How the samples are made from the dataset (--variant, --canvas, --distractors,
+ * --distractor-size, --fit), resolved: defaults are written out so that a later change of
+ * default cannot change a saved run's data.
+ */
+export interface DataConfig {
+  /** "plain" (the images as they are), "translated" or "cluttered" (on a canvas). */
+  variant: Variant;
+  /** Canvas side of translated/cluttered; null for plain. */
+  canvas: number | null;
+  /** Distractor crops (0 for translated); null for plain. */
+  distractors: number | null;
+  /** Side of each distractor crop; null for plain. */
+  distractorSize: number | null;
+  /** folder:DIR only: how images are fitted, "mnist" or "stretch"; null for other datasets. */
+  fit: "mnist" | "stretch" | null;
+}
+
+/** The data config of runs saved before it existed: the plain images. */
+export const PLAIN_DATA: Readonly<DataConfig> = Object.freeze({
+  variant: "plain",
+  canvas: null,
+  distractors: null,
+  distractorSize: null,
+  fit: null,
+});
+
 /** Everything that determines a training run. */
 export interface RunConfig {
-  /** Dataset as given on the command line, e.g. "mnist". */
+  /** Dataset as given on the command line, e.g. "mnist" or "idx:data/mnist". */
   dataset: string;
+  /** Variant and geometry of the samples (absent in older config.json files: plain). */
+  data: DataConfig;
   /** Train on the first `limit` images of the training split only; null: all of them. */
   limit: number | null;
   /** Fraction of the training images held out (stratified, seeded) for validation; 0: none. */
@@ -44,6 +75,7 @@ export interface RunConfig {
 
 const KEYS = [
   "dataset",
+  "data",
   "limit",
   "validation",
   "plateau",
@@ -53,6 +85,7 @@ const KEYS = [
   "vae",
 ] as const;
 const REWARD_KEYS = ["spec", "name", "options"] as const;
+const DATA_KEYS = ["variant", "canvas", "distractors", "distractorSize", "fit"] as const;
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
@@ -75,7 +108,8 @@ function rejectUnknown(what: string, given: Record<string, unknown>, known: read
  * ```ts
  * import { resolveRunConfig } from "./run_config.ts";
  * const cfg = resolveRunConfig({
- *   dataset: "mnist", limit: null, validation: 0, plateau: 0,
+ *   dataset: "mnist", data: { variant: "cluttered", canvas: 60, distractors: 4,
+ *   distractorSize: 8, fit: null }, limit: null, validation: 0, plateau: 0,
  *   reward: { spec: "classification", name: "classification", options: {} },
  *   model: { glimpses: 4 }, train: { epochs: 2 },
  * });
@@ -94,6 +128,12 @@ export function resolveRunConfig(given: unknown, where = "run config"): RunConfi
   }
   const { dataset, limit, validation, plateau, reward } = given;
   if (typeof dataset !== "string" || dataset === "") fail(`"dataset" must be a non-empty string`);
+  let data: DataConfig;
+  try {
+    data = resolveDataConfig(given.data ?? PLAIN_DATA);
+  } catch (e) {
+    return fail((e as Error).message);
+  }
   if (limit !== null && !(typeof limit === "number" && Number.isInteger(limit) && limit > 0)) {
     fail(`"limit" = ${JSON.stringify(limit)}: must be a positive integer or null`);
   }
@@ -126,6 +166,7 @@ export function resolveRunConfig(given: unknown, where = "run config"): RunConfi
   }
   return {
     dataset: dataset as string,
+    data,
     limit: limit as number | null,
     validation: validation as number,
     plateau: plateau as number,
@@ -137,5 +178,76 @@ export function resolveRunConfig(given: unknown, where = "run config"): RunConfi
     model: resolvedModel,
     train: resolvedTrain,
     vae: resolvedVae,
+  };
+}
+
+function resolveDataConfig(given: unknown): DataConfig {
+  if (!isRecord(given)) throw new Error(`"data" must be an object`);
+  rejectUnknown("data", given, DATA_KEYS);
+  const { variant, canvas, distractors, distractorSize, fit } = given;
+  if (!VARIANTS.includes(variant as Variant)) {
+    throw new Error(`"data.variant" = ${JSON.stringify(variant)}: must be ${VARIANTS.join(", ")}`);
+  }
+  const sizes = { canvas, distractors, distractorSize };
+  for (const [key, v] of Object.entries(sizes)) {
+    const plain = variant === "plain";
+    const min = key === "distractors" ? 0 : 1;
+    const ok = plain ? v === null : typeof v === "number" && Number.isInteger(v) && v >= min;
+    if (!ok) {
+      throw new Error(
+        `"data.${key}" = ${JSON.stringify(v)}: must be ` +
+          (plain ? "null for the plain variant" : `an integer ≥ ${min} for ${variant}`),
+      );
+    }
+  }
+  if (fit !== null && fit !== "mnist" && fit !== "stretch") {
+    throw new Error(`"data.fit" = ${JSON.stringify(fit)}: must be "mnist", "stretch" or null`);
+  }
+  return {
+    variant: variant as Variant,
+    canvas: canvas as number | null,
+    distractors: distractors as number | null,
+    distractorSize: distractorSize as number | null,
+    fit: fit as DataConfig["fit"],
+  };
+}
+
+/**
+ * The data config of a loaded dataset (its resolved geometry); `fit` is the folder fitting it was
+ * loaded with, if any.
+ *
+ * @example
+ * ```ts
+ * import { loadDataset } from "../datasets/load.ts";
+ * import { dataConfigOf } from "./run_config.ts";
+ * const ds = await loadDataset("mnist", { variant: "cluttered" });
+ * dataConfigOf(ds); // { variant: "cluttered", canvas: 60, distractors: 4, distractorSize: 8, fit: null }
+ * ```
+ */
+export function dataConfigOf(ds: LoadedDataset, fit?: "mnist" | "stretch"): DataConfig {
+  const g = ds.geometry;
+  return {
+    variant: ds.variant,
+    canvas: g ? g.canvas : null,
+    distractors: g ? g.distractors : null,
+    distractorSize: g ? g.distractorSize : null,
+    fit: fit ?? null,
+  };
+}
+
+/**
+ * The loadDataset options that rebuild a run's data: its variant and geometry, the training seed
+ * (which draws the generated placements and the validation slice) and the validation fraction.
+ */
+export function datasetOptionsOf(config: RunConfig): DatasetOptions {
+  const d = config.data;
+  return {
+    variant: d.variant,
+    canvas: d.canvas ?? undefined,
+    distractors: d.variant === "cluttered" ? d.distractors ?? undefined : undefined,
+    distractorSize: d.distractorSize ?? undefined,
+    fit: d.fit ?? undefined,
+    seed: config.train.seed,
+    validation: config.validation > 0 ? config.validation : undefined,
   };
 }

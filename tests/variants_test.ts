@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { applyOptions, datasetOptionsFromFlags, loadDataset } from "../datasets/load.ts";
+import { applyOptions, loadDataset, variantSuffix } from "../datasets/load.ts";
+import { datasetOptionsFromFlags } from "../commands/dataset_flags.ts";
 import { type ByteImages, byteSplit } from "../datasets/split.ts";
 import type { Dataset } from "../datasets/types.ts";
 import { layoutOf, type VariantSplit, variantSplit } from "../datasets/variants.ts";
@@ -172,22 +173,33 @@ Deno.test("variant options are checked with errors naming the flag", () => {
     () => applyOptions(ds, { variant: "wobbly" as "plain" }),
     /Unknown --variant "wobbly": use one of plain, translated, cluttered/,
   );
-  assert.deepEqual(datasetOptionsFromFlags({ variant: "cluttered", canvas: "100", seed: 3 }), {
+  assert.deepEqual(datasetOptionsFromFlags({ variant: "cluttered", canvas: "100" }), {
     variant: "cluttered",
     canvas: 100,
     distractors: undefined,
     distractorSize: undefined,
-    seed: 3,
-    validation: undefined,
     fit: undefined,
   });
   assert.throws(
     () => datasetOptionsFromFlags({ canvas: "6o" }),
-    /--canvas must be an integer, got "6o"/,
+    /--canvas "6o": expected a positive integer/,
   );
   assert.throws(
     () => datasetOptionsFromFlags({ distractorSize: "2.5" }),
-    /--distractor-size must be an integer/,
+    /--distractor-size "2.5": expected a positive integer/,
+  );
+  assert.throws(
+    () => datasetOptionsFromFlags({ variant: "wobbly" }),
+    /--variant "wobbly": expected plain or translated or cluttered/,
+  );
+  // the names loadDataset gives are the suffixes variantSuffix predicts
+  assert.equal(variantSuffix({}), "");
+  assert.equal(variantSuffix({ variant: "translated" }), "translated-60");
+  assert.equal(variantSuffix({ variant: "cluttered", canvas: 100 }), "cluttered-100-8x8");
+  const named = applyOptions(ds, { variant: "cluttered", canvas: 40, distractors: 2 });
+  assert.equal(
+    named.name,
+    `${ds.name}/${variantSuffix({ variant: "cluttered", canvas: 40, distractors: 2 })}`,
   );
 });
 
