@@ -103,6 +103,23 @@ program.command("explain")
     status = await explainCommand(image, opts);
   });
 
+withDatasetFlags(
+  program.command("compare")
+    .description(
+      "EIG table of each run on the same test split, and a chart of cumulative information gain",
+    )
+    .argument("<runs...>", "run folders (checkpoints/NAME or runs/NAME)"),
+)
+  .option("--out <dir>", "folder for eig-compare.{md,csv,svg,png} (default: runs/compare)")
+  .option("--limit <n>", "evaluate the first N test images only")
+  .option("--backend <name>", "webgpu or cpu (default: webgpu)")
+  .option("--json", "print one JSON object on stdout")
+  .exitOverride()
+  .action(async (runs, opts) => {
+    const { compareCommand } = await import("./commands/compare.ts");
+    status = await compareCommand(runs, opts);
+  });
+
 program.command("examples")
   .description("write the example images explain is shown on, from the MNIST test split")
   .option("--out <dir>", "folder to write them to (default: examples)")

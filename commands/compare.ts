@@ -1,0 +1,163 @@
+/**
+ * `glimpse compare RUN...`: the EIG table of each run on the same test split, side by side
+ * (eig-compare.md, eig-compare.csv) and the chart of cumulative information gain per glimpse with
+ * one line per run, labelled by its reward (eig-compare.svg, eig-compare.png). The seed study's
+ * figure: the classification reward against the entropy-reshaped one.
+ *
+ * The split is the first run's own data (dataset, variant, geometry and seed) unless the dataset
+ * flags say otherwise; runs trained on different data need the flags to pick one. Every run is
+ * opened and checked before anything is evaluated, and the files are written (atomically) only
+ * when every table is done.
+ *
+ * @module
+ */
+import { type LoadedRun, loadRun } from "../model/load_run.ts";
+import { evaluateEig } from "../model/evaluate_eig.ts";
+import { writeEigChart } from "../report/chart.ts";
+import {
+  compareCsv,
+  type ComparedRun,
+  compareMarkdown,
+  rewardLabels,
+} from "../report/eig_compare.ts";
+import { writeTextFileAtomic } from "../model/write_atomic.ts";
+import type { Gpu } from "../gpu/device.ts";
+import { backendOption } from "./backend.ts";
+import { type DatasetFlags, hasDataFlags } from "./dataset_flags.ts";
+import { intOption, OptionError } from "./options.ts";
+import { writeStderr } from "./progress.ts";
+import { checkDataFitsModel, loadModelData, savedDataWith } from "./run_data.ts";
+
+/** The options of `compare`, as commander hands them over (with the dataset flags). */
+export interface CompareFlags extends DatasetFlags {
+  out?: string;
+  backend?: string;
+  limit?: string;
+  json?: boolean;
+}
+
+/** Where compare writes without --out. */
+export const DEFAULT_COMPARE_OUT = "runs/compare";
+
+/** File names compare writes into its folder. */
+export const COMPARE_FILES = {
+  markdown: "eig-compare.md",
+  csv: "eig-compare.csv",
+  chart: "eig-compare", // .svg and .png
+} as const;
+
+function dataKey(run: LoadedRun): string {
+  return JSON.stringify({ dataset: run.config.dataset, data: run.config.data });
+}
+
+/**
+ * Runs `compare` on `runs`; returns the exit code.
+ *
+ * @example
+ * ```ts ignore
+ * import { compareCommand } from "./compare.ts";
+ * await compareCommand(["checkpoints/mnist-classification", "checkpoints/mnist-entropy"], {});
+ * ```
+ */
+export async function compareCommand(runs: string[], flags: CompareFlags): Promise<number> {
+  if (runs.length === 0) throw new OptionError("compare: give at least one run folder");
+  const backend = backendOption(flags.backend);
+  const limit = intOption("--limit", flags.limit, 1);
+  if (flags.out !== undefined && flags.out.trim() === "") {
+    throw new OptionError(`--out "": expected a folder`);
+  }
+  const out = (flags.out ?? DEFAULT_COMPARE_OUT).replace(/\/+$/, "") || "/";
+  const outInfo = await Deno.stat(out).catch(() => null);
+  if (outInfo && !outInfo.isDirectory) {
+    throw new OptionError(`--out "${out}": exists and is not a folder`);
+  }
+  let gpu: Gpu | undefined;
+  const opened: LoadedRun[] = [];
+  try {
+    if (backend === "webgpu") gpu = await (await import("../gpu/device.ts")).requestGpu();
+    for (const dir of runs) opened.push(await loadRun(dir, { backend, gpu, optimizer: false }));
+    const first = opened[0];
+    if (!hasDataFlags(flags) && flags.dataset === undefined) {
+      const other = opened.find((r) => dataKey(r) !== dataKey(first));
+      if (other) {
+        throw new OptionError(
+          `${first.dir} and ${other.dir} were trained on different data ` +
+            `(${first.config.dataset} ${first.config.data.variant}, ${other.config.dataset} ` +
+            `${other.config.data.variant}); choose one test split with --dataset/--variant`,
+        );
+      }
+    }
+    const ds = await loadModelData(
+      savedDataWith(first.config, flags),
+      first.config.model,
+      first.dir,
+    );
+    for (const r of opened) checkDataFitsModel(ds, r.config.model, r.dir);
+    const labels = rewardLabels(
+      opened.map((r) => ({ run: r.dir, reward: r.config.reward.name })),
+    );
+    const n = Math.min(ds.test.size, limit ?? ds.test.size);
+    const terminal = Deno.stderr.isTerminal();
+    const compared: ComparedRun[] = [];
+    for (const [i, r] of opened.entries()) {
+      writeStderr(
+        `${r.dir}: reward ${r.config.reward.name}, epoch ${r.meta.epoch}; ${ds.name} test ` +
+          `(${n} images), policy mean from the centre, backend ${r.description}` +
+          `${r.vae ? "" : " (no VAE probe: no reconstruction MSE)"}\n`,
+      );
+      const table = await evaluateEig(r.ram, r.vae, ds.test, {
+        batch: 128,
+        limit: n,
+        onBatch: terminal ? (done, total) => writeStderr(`\r\x1b[2K${done}/${total}`) : undefined,
+      });
+      if (terminal) writeStderr("\r\x1b[2K");
+      compared.push({
+        label: labels[i],
+        run: r.dir,
+        reward: r.config.reward.name,
+        epoch: r.meta.epoch,
+        table,
+      });
+    }
+    const markdown = compareMarkdown(compared, `${ds.name} test`);
+    try {
+      await Deno.mkdir(out, { recursive: true });
+    } catch (e) {
+      throw new Error(`Cannot create the --out folder "${out}": ${(e as Error).message}`);
+    }
+    const files = [`${out}/${COMPARE_FILES.markdown}`, `${out}/${COMPARE_FILES.csv}`];
+    await writeTextFileAtomic(files[0], markdown);
+    await writeTextFileAtomic(files[1], compareCsv(compared));
+    files.push(
+      ...await writeEigChart(
+        `${out}/${COMPARE_FILES.chart}`,
+        compared.map((c) => ({ label: c.label, rows: c.table.rows })),
+        {
+          title: `Cumulative information gain per glimpse, ${ds.name} test`,
+          priorEntropy: compared[0].table.priorEntropy,
+        },
+      ),
+    );
+    if (flags.json) {
+      console.log(JSON.stringify({
+        dataset: ds.name,
+        samples: n,
+        runs: compared.map((c) => ({
+          label: c.label,
+          run: c.run,
+          reward: c.reward,
+          epoch: c.epoch,
+          table: c.table,
+        })),
+        files,
+      }));
+    } else {
+      console.log(markdown);
+      console.log(`wrote ${files.join(", ")}`);
+    }
+    return 0;
+  } finally {
+    for (const r of opened) r.close();
+    gpu?.destroy();
+  }
+}

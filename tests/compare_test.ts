@@ -1,0 +1,158 @@
+/**
+ * `glimpse compare RUN...` as a user runs it (a child process) on two tiny runs with random
+ * weights: the tables against evaluateEig on the same test images, the files it writes, and
+ * its refusals.
+ */
+import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
+import { decode as decodePng } from "fast-png";
+import { loadRun } from "../model/load_run.ts";
+import { evaluateEig } from "../model/evaluate_eig.ts";
+import { loadDataset } from "../datasets/load.ts";
+import { rewardLabels } from "../report/eig_compare.ts";
+import { EIG_CSV_COLUMNS, type EigTable } from "../report/eig.ts";
+import { writeTinyRun } from "./_explain_fixture.ts";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+
+async function glimpse(...args: string[]) {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "cli.ts", ...args],
+    cwd: ROOT,
+    env: { NO_COLOR: "1" },
+    stdin: "null",
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "glimpse_compare_" });
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("compare two runs: tables as evaluateEig gives them, md/csv/svg/png with a line per reward", async () => {
+  await withDir(async (dir) => {
+    await writeTinyRun(`${dir}/cls`, "classification", { seed: 3 });
+    await writeTinyRun(`${dir}/ent`, "entropy", { seed: 4 });
+    const r = await glimpse(
+      "compare",
+      `${dir}/cls`,
+      `${dir}/ent`,
+      "--limit",
+      "40",
+      "--backend",
+      "cpu",
+      "--out",
+      `${dir}/out`,
+      "--json",
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const j = JSON.parse(r.stdout);
+    assert.equal(j.dataset, "mnist");
+    assert.equal(j.samples, 40);
+    assert.deepEqual(j.runs.map((x: { label: string }) => x.label), ["classification", "entropy"]);
+    assert.match(r.stderr, /cls: reward classification, epoch 1; mnist test \(40 images\)/);
+
+    // the same numbers in-process, on the first 40 test images
+    const ds = await loadDataset("mnist");
+    for (const [i, name] of ["cls", "ent"].entries()) {
+      const run = await loadRun(`${dir}/${name}`, { backend: "cpu" });
+      let want: EigTable;
+      try {
+        want = await evaluateEig(run.ram, run.vae, ds.test, { limit: 40 });
+      } finally {
+        run.close();
+      }
+      const got: EigTable = j.runs[i].table;
+      assert.equal(got.samples, 40);
+      got.rows.forEach((row, t) => {
+        for (
+          const k of ["accuracy", "entropy", "infoGain", "cumulativeGain", "reconMse"] as const
+        ) {
+          assert.ok(Math.abs(row[k]! - want.rows[t][k]!) < 1e-6, `${name} glimpse ${t + 1} ${k}`);
+        }
+      });
+    }
+    const tables = j.runs.map((x: { table: EigTable }) => x.table);
+    assert.notDeepEqual(tables[0].rows, tables[1].rows, "two different runs");
+
+    const md = await Deno.readTextFile(`${dir}/out/eig-compare.md`);
+    assert.match(md, /^# Information gain per glimpse: classification vs entropy/);
+    assert.match(md, /### classification: .*cls \(epoch 1\)/);
+    assert.match(md, /### entropy: .*ent \(epoch 1\)/);
+    const csv = (await Deno.readTextFile(`${dir}/out/eig-compare.csv`)).trimEnd().split("\n");
+    assert.equal(csv[0], ["label", "run", "reward", ...EIG_CSV_COLUMNS].join(","));
+    assert.equal(csv.length, 1 + 2 * 4);
+    assert.match(csv[5], new RegExp(`^entropy,${dir}/ent,entropy,1,`));
+    const svg = await Deno.readTextFile(`${dir}/out/eig-compare.svg`);
+    const lines = [
+      ...svg.matchAll(
+        /run: ([a-z]+);[^"]*" role="graphics-symbol" aria-roledescription="line mark"/g,
+      ),
+    ]
+      .map((m) => m[1]);
+    assert.deepEqual(lines, ["classification", "entropy"]);
+    const png = decodePng(await Deno.readFile(`${dir}/out/eig-compare.png`));
+    const [w, h] = svg.match(/width="(\d+)" height="(\d+)"/)!.slice(1).map(Number);
+    assert.deepEqual([png.width, png.height], [2 * w, 2 * h]);
+  });
+});
+
+Deno.test("compare refuses a missing run and runs on different data, writing nothing", async () => {
+  await withDir(async (dir) => {
+    await writeTinyRun(`${dir}/a`, "classification");
+    await writeTinyRun(`${dir}/b`, "entropy", {
+      data: { variant: "translated", canvas: 40, distractors: 0, distractorSize: 8, fit: null },
+    });
+    const refused = async (pattern: RegExp, ...args: string[]) => {
+      const r = await glimpse("compare", ...args, "--backend", "cpu", "--out", `${dir}/out`);
+      assert.equal(r.code, 1, r.stderr);
+      assert.equal(r.stdout, "");
+      const lines = r.stderr.trimEnd().split("\n");
+      assert.equal(lines.length, 1, r.stderr);
+      assert.match(lines[0], /^glimpse: /);
+      assert.match(lines[0], pattern);
+      assert.equal(await Deno.stat(`${dir}/out`).catch(() => null), null, "nothing written");
+    };
+    await refused(/Cannot read model ".*nope": no such folder/, `${dir}/a`, `${dir}/nope`);
+    await refused(
+      /trained on different data .*choose one test split with --dataset/,
+      `${dir}/a`,
+      `${dir}/b`,
+    );
+    // choosing the split explicitly: the translated 40×40 images do not fit a 28×28 model
+    await refused(
+      /takes 28×28 images/,
+      `${dir}/a`,
+      `${dir}/b`,
+      "--variant",
+      "translated",
+      "--canvas",
+      "40",
+    );
+  });
+});
+
+Deno.test("runs are labelled by reward, with the folder where rewards repeat", () => {
+  assert.deepEqual(
+    rewardLabels([{ run: "a", reward: "classification" }, { run: "b", reward: "entropy" }]),
+    ["classification", "entropy"],
+  );
+  assert.deepEqual(
+    rewardLabels([
+      { run: "a", reward: "entropy" },
+      { run: "b", reward: "entropy" },
+      { run: "c", reward: "classification" },
+    ]),
+    ["entropy (a)", "entropy (b)", "classification"],
+  );
+  assert.deepEqual(
+    rewardLabels([{ run: "a", reward: "x" }, { run: "a", reward: "x" }]),
+    ["x (a)", "x (a) #2"],
+  );
+});
