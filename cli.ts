@@ -61,6 +61,8 @@ withDatasetFlags(
   )
   .option("--resume", "continue the run in --out from its checkpoint (only --epochs may change)")
   .option("--json", "print one JSON object on stdout when done")
+  .option("--no-vae", "do not train the VAE probe alongside the RAM")
+  .option("--vae-start <epoch>", "first epoch that trains the VAE probe (default: 1)")
   .option("--verbose", "more progress lines")
   .exitOverride()
   .action(async (opts) => {
@@ -79,11 +81,24 @@ withDatasetFlags(
   .option("--backend <name>", "webgpu or cpu (default: webgpu)")
   .option("--stochastic", "sample the policy (from a random first location) instead of its mean")
   .option("--mc <m>", "average the class probabilities of M stochastic rollouts")
+  .option("--out <dir>", "folder for eig.md, eig.csv and eig.json (default: the run folder)")
   .option("--json", "print one JSON object on stdout")
   .exitOverride()
   .action(async (opts) => {
     const { evalCommand } = await import("./commands/eval.ts");
     status = await evalCommand(opts);
+  });
+
+program.command("probe")
+  .description("train the VAE probe on a trained RAM's recurrent states (RAM frozen)")
+  .requiredOption("--model <dir>", "run folder; its checkpoint is written back with the probe")
+  .option("--epochs <n>", "probe epochs over the training split (default: 5)")
+  .option("--backend <name>", "webgpu or cpu (default: webgpu)")
+  .option("--json", "print one JSON object on stdout when done")
+  .exitOverride()
+  .action(async (opts) => {
+    const { probeCommand } = await import("./commands/probe.ts");
+    status = await probeCommand(opts);
   });
 
 program.addCommand((await import("./commands/data.ts")).dataCommand());

@@ -14,6 +14,7 @@ import type { DatasetFlags } from "./dataset_flags.ts";
 import { intOption, OptionError } from "./options.ts";
 import { writeStderr } from "./progress.ts";
 import { loadModelData, savedDataWith } from "./run_data.ts";
+import { eigReport, runDirOf } from "./eval_eig.ts";
 
 /** The options of `eval`, as commander hands them over (with the dataset flags). */
 export interface EvalFlags extends DatasetFlags {
@@ -22,6 +23,7 @@ export interface EvalFlags extends DatasetFlags {
   backend?: string;
   stochastic?: boolean;
   mc?: string;
+  out?: string;
   json?: boolean;
 }
 
@@ -80,6 +82,11 @@ export async function evalCommand(flags: EvalFlags): Promise<number> {
     if (noisy.length > 0) {
       writeStderr(noiseTable(r, noisy) + "\n");
     }
+    const eig = await eigReport(opened.backend, ckpt, ds.test, {
+      batch: config.train.batch,
+      out: flags.out ?? runDirOf(flags.model),
+      title: `${flags.model} on ${ds.name} test (policy mean from the centre)`,
+    });
     if (flags.json) {
       console.log(JSON.stringify({
         model: flags.model,
@@ -92,6 +99,7 @@ export async function evalCommand(flags: EvalFlags): Promise<number> {
         test_error: r.error,
         nll: r.nll,
         accuracy_per_glimpse: r.accuracy,
+        eig: eig.json,
         ...(noisy.length > 0
           ? {
             noise: noisy.map(({ level, result }) => ({

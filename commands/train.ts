@@ -31,9 +31,10 @@ import { loadReward, parseRewardTimeout } from "../rewards/loader.ts";
 import { backendOption, openBackend } from "./backend.ts";
 import { intOption, numberOption, OptionError } from "./options.ts";
 import { ProgressView } from "./progress.ts";
+import { checkResumeVaeFlags, openProbe, type VaeFlags, vaeFromFlags } from "./vae_flags.ts";
 
 /** The options of `train`, as commander hands them over (with the dataset flags). */
-export interface TrainFlags extends DatasetFlags {
+export interface TrainFlags extends DatasetFlags, VaeFlags {
   patch?: string;
   scales?: string;
   glimpses?: string;
@@ -169,6 +170,7 @@ export async function trainCommand(flags: TrainFlags): Promise<number> {
     resume = await loadCheckpoint(out, { optimizer: true });
     saved = resume.meta.config;
     checkResumeFlags(p, flags, saved, out);
+    checkResumeVaeFlags(flags, saved, out);
     if (p.epochs !== undefined) saved = { ...saved, train: { ...saved.train, epochs: p.epochs } };
     const { epoch, batch } = resume.meta;
     if (epoch >= saved.train.epochs && batch === 0) {
@@ -231,6 +233,7 @@ export async function trainCommand(flags: TrainFlags): Promise<number> {
         glimpses: p.glimpses,
       }),
       train: resolveTrainConfig({ epochs: p.epochs, batch: p.batch, lr: p.lr, seed }),
+      vae: vaeFromFlags(flags),
     }, "options");
     checkDataFitsModel(ds, config.model, out);
     const data: TrainData = {
@@ -244,6 +247,10 @@ export async function trainCommand(flags: TrainFlags): Promise<number> {
     );
     view.line(JSON.stringify(config, null, 2));
     const opened = await openBackend(backendName, config.model, config.train.seed);
+    const vae = await openProbe(opened.backend, config).catch((e) => {
+      opened.close();
+      throw e;
+    });
     try {
       view.line(`backend: ${opened.description}`);
       view.line(
@@ -271,6 +278,7 @@ export async function trainCommand(flags: TrainFlags): Promise<number> {
           reward: reward.fn,
           out,
           resume,
+          vae: vae ?? undefined,
           stop: stop.signal,
           onStep: (s) => view.step(s),
           onEpoch: (e) => view.epoch(e, config.train.epochs),
@@ -316,6 +324,7 @@ export async function trainCommand(flags: TrainFlags): Promise<number> {
       }
       return result.interrupted ? INTERRUPTED_EXIT_CODE : 0;
     } finally {
+      vae?.dispose();
       opened.close();
     }
   } finally {

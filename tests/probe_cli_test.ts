@@ -1,0 +1,178 @@
+/**
+ * `train` with the VAE probe, `probe` and `eval`'s EIG files as a user runs them:
+ * `deno run -A cli.ts …` in a child process on the cpu backend with tiny sizes.
+ */
+import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
+import { loadCheckpoint, MODEL_FILE, OPTIMIZER_FILE } from "../model/checkpoint.ts";
+import { EIG_CSV_COLUMNS } from "../report/eig.ts";
+import { METRICS_FILE } from "../model/trainer.ts";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+
+interface Output {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+async function glimpse(...args: string[]): Promise<Output> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "cli.ts", ...args],
+    cwd: ROOT,
+    env: { NO_COLOR: "1" },
+    stdin: "null",
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "glimpse_probe_" });
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+function ok(r: Output): void {
+  assert.equal(r.code, 0, r.stderr);
+}
+
+/** Exit code 1, nothing on stdout, one `glimpse: …` line on stderr matching `pattern`. */
+function assertOneLineError(r: Output, pattern: RegExp): void {
+  assert.equal(r.code, 1, `exit code (stderr: ${r.stderr})`);
+  assert.equal(r.stdout, "");
+  const lines = r.stderr.trimEnd().split("\n");
+  assert.equal(lines.length, 1, `one line expected, got:\n${r.stderr}`);
+  assert.match(lines[0], /^glimpse: /);
+  assert.match(lines[0], pattern);
+}
+
+const SMALL = ["--backend", "cpu", "--glimpses", "2", "--limit", "30", "--batch", "15"];
+
+Deno.test("train --no-vae, then probe: the RAM stays bit-identical, the probe is added, then continued", async () => {
+  await withDir(async (dir) => {
+    ok(await glimpse("train", ...SMALL, "--epochs", "1", "--no-vae", "--out", dir));
+    const before = await loadCheckpoint(dir, { optimizer: true });
+    assert.equal(before.vae, null);
+    const p1 = await glimpse(
+      "probe",
+      "--model",
+      dir,
+      "--epochs",
+      "2",
+      "--backend",
+      "cpu",
+      "--json",
+    );
+    ok(p1);
+    const j1 = JSON.parse(p1.stdout);
+    assert.equal(j1.vae_step, 4); // 2 epochs of 30 images in batches of 15
+    assert.ok(Number.isFinite(j1.vae_loss));
+    const after = await loadCheckpoint(dir, { optimizer: true });
+    for (const [name, t] of before.params) {
+      assert.deepEqual(after.params.get(name)!.data, t.data, `${name} changed`);
+      assert.deepEqual(
+        after.optimizer!.adamM.get(name)!.data,
+        before.optimizer!.adamM.get(name)!.data,
+      );
+    }
+    assert.equal(after.meta.step, before.meta.step);
+    assert.equal(after.meta.config.vae?.start, 2); // it would train alongside from epoch 2 on
+    assert.equal(after.meta.vaeStep, 4);
+    const p2 = await glimpse(
+      "probe",
+      "--model",
+      dir,
+      "--epochs",
+      "1",
+      "--backend",
+      "cpu",
+      "--json",
+    );
+    ok(p2);
+    assert.equal(JSON.parse(p2.stdout).vae_step, 6);
+    assert.match(p2.stderr, /continuing the VAE probe/);
+    // A resumed run trains it alongside from there.
+    ok(await glimpse("train", "--resume", "--out", dir, "--epochs", "2", "--backend", "cpu"));
+    const resumed = await loadCheckpoint(dir, { optimizer: true });
+    assert.equal(resumed.meta.vaeStep, 8);
+    const lines = (await Deno.readTextFile(`${dir}/${METRICS_FILE}`)).trim().split("\n");
+    assert.equal(JSON.parse(lines[0]).vae_loss, null);
+    assert.ok(Number.isFinite(JSON.parse(lines[1]).vae_loss));
+  });
+});
+
+Deno.test("probe on a run without optimizer.safetensors writes none", async () => {
+  await withDir(async (dir) => {
+    ok(await glimpse("train", ...SMALL, "--epochs", "1", "--no-vae", "--out", dir));
+    await Deno.remove(`${dir}/${OPTIMIZER_FILE}`);
+    ok(await glimpse("probe", "--model", dir, "--epochs", "1", "--backend", "cpu"));
+    await assert.rejects(Deno.stat(`${dir}/${OPTIMIZER_FILE}`), Deno.errors.NotFound);
+    assert.equal((await loadCheckpoint(dir)).meta.vaeStep, 2);
+  });
+});
+
+Deno.test("eval prints the EIG table and writes eig.md, eig.csv, eig.json with reconstruction MSE", async () => {
+  await withDir(async (dir) => {
+    ok(await glimpse("train", ...SMALL, "--epochs", "1", "--out", `${dir}/run`));
+    const r = await glimpse("eval", "--model", `${dir}/run`, "--backend", "cpu", "--json");
+    ok(r);
+    assert.match(r.stderr, /\| glimpse \| accuracy \| H_t \(nats\) \|/);
+    const json = JSON.parse(r.stdout);
+    assert.equal(json.eig.rows.length, 2);
+    assert.equal(json.eig.samples, json.samples);
+    const csv = (await Deno.readTextFile(`${dir}/run/eig.csv`)).trim().split("\n");
+    assert.deepEqual(csv[0].split(","), [...EIG_CSV_COLUMNS]);
+    assert.equal(csv.length, 3);
+    for (const [t, line] of csv.slice(1).entries()) {
+      const cells = line.split(",").map(Number);
+      assert.equal(cells[0], t + 1);
+      assert.ok(cells.every(Number.isFinite), line); // recon_mse included: the run has a probe
+      assert.ok(cells[7] > 0 && cells[7] < 1, `recon MSE ${cells[7]}`);
+      assert.ok(Math.abs(cells[1] - json.accuracy_per_glimpse[t]) < 1e-12);
+    }
+    const md = await Deno.readTextFile(`${dir}/run/eig.md`);
+    assert.match(md, /recon MSE/);
+    assert.deepEqual(JSON.parse(await Deno.readTextFile(`${dir}/run/eig.json`)), json.eig);
+
+    // --out elsewhere; a run without a probe leaves recon_mse empty.
+    ok(await glimpse("train", ...SMALL, "--epochs", "0", "--no-vae", "--out", `${dir}/bare`));
+    ok(await glimpse("eval", "--model", `${dir}/bare`, "--backend", "cpu", "--out", `${dir}/o`));
+    const bare = (await Deno.readTextFile(`${dir}/o/eig.csv`)).trim().split("\n");
+    assert.ok(bare.slice(1).every((l) => l.endsWith(",")), bare.join("\n"));
+    await assert.rejects(Deno.stat(`${dir}/bare/eig.csv`), Deno.errors.NotFound);
+  });
+});
+
+Deno.test("probe and eval refuse a corrupt or other-version checkpoint in one line naming the file", async () => {
+  await withDir(async (dir) => {
+    ok(await glimpse("train", ...SMALL, "--epochs", "0", "--out", dir));
+    const file = `${dir}/${MODEL_FILE}`;
+    const bytes = await Deno.readFile(file);
+    await Deno.writeFile(file, bytes.subarray(0, bytes.length - 100));
+    for (const cmd of ["probe", "eval"]) {
+      assertOneLineError(
+        await glimpse(cmd, "--model", dir, "--backend", "cpu"),
+        new RegExp(`Cannot read "${file}": .*exceed`),
+      );
+    }
+    const text = new TextDecoder("latin1").decode(bytes);
+    const at = text.indexOf('"format_version":"1"');
+    const other = bytes.slice();
+    other.set(new TextEncoder().encode('"format_version":"2"'), at);
+    await Deno.writeFile(file, other);
+    for (const cmd of ["probe", "eval"]) {
+      assertOneLineError(
+        await glimpse(cmd, "--model", dir, "--backend", "cpu"),
+        new RegExp(`Cannot read "${file}": format version 2, this glimpse reads version 1`),
+      );
+    }
+    assertOneLineError(
+      await glimpse("train", ...SMALL, "--no-vae", "--vae-start", "2", "--out", `${dir}/x`),
+      /--vae-start 2: the probe is off \(--no-vae\)/,
+    );
+  });
+});
