@@ -1,8 +1,12 @@
 /**
  * The EIG map figure (`explain --eig-map`): one tile per glimpse 2..T, the input enlarged with
- * the expected information gain of every candidate location laid over it as a heatmap (one
- * colour scale for all tiles, negative gains shown as 0), a ring where the policy's mean looked
- * and a cross at the best candidate, and a colour bar.
+ * the expected information gain of every candidate location laid over it as a heatmap, a ring
+ * where the policy's mean looked and a cross at the best candidate, and a colour bar.
+ *
+ * Each tile has its own colour scale, from its lowest to its highest candidate (written under
+ * it): any further glimpse lowers the entropy by a similar amount, so on one shared scale the
+ * late tiles are flat bright and the early ones flat dark, and the question a tile answers,
+ * where the next glimpse tells most, is about the differences within it.
  *
  * @module
  */
@@ -63,8 +67,6 @@ export function eigMapFigure(
   tile = 168,
 ): Figure {
   if (maps.length === 0) throw new Error("EIG map figure: no maps (the model takes one glimpse)");
-  let vmax = 1e-9;
-  for (const m of maps) for (const v of m.eig) vmax = Math.max(vmax, v);
   const W = GAP + maps.length * (tile + GAP);
   const Hh = HEADER + tile + CAPTION + BAR + 26;
   const canvas = rgbCanvas(W, Hh, [255, 255, 255]);
@@ -74,11 +76,17 @@ export function eigMapFigure(
     const x0 = GAP + k * (tile + GAP), y0 = HEADER;
     drawGreyTile(canvas, input, width, height, x0, y0, tile, tile);
     const G = m.grid;
+    let lo = Infinity, hi = -Infinity;
+    for (const v of m.eig) {
+      lo = Math.min(lo, v);
+      hi = Math.max(hi, v);
+    }
+    const span = hi - lo > 1e-12 ? hi - lo : 1;
     for (let i = 0; i < G; i++) {
       const ya = y0 + Math.round((i * tile) / G), yb = y0 + Math.round(((i + 1) * tile) / G);
       for (let j = 0; j < G; j++) {
         const xa = x0 + Math.round((j * tile) / G), xb = x0 + Math.round(((j + 1) * tile) / G);
-        const heat = heatColour(m.eig[i * G + j] / vmax);
+        const heat = heatColour((m.eig[i * G + j] - lo) / span);
         for (let y = ya; y < yb; y++) {
           for (let x = xa; x < xb; x++) {
             const p = 3 * (y * W + x);
@@ -117,7 +125,7 @@ export function eigMapFigure(
     texts.push({
       x: x0 + tile / 2,
       y: y0 + tile + 29,
-      text: `H before ${m.entropy.toFixed(3)} nats`,
+      text: `range ${lo.toFixed(3)} to ${hi.toFixed(3)}`,
       anchor: "middle",
       size: 11,
       colour: "#555",
@@ -128,18 +136,12 @@ export function eigMapFigure(
   for (let x = 0; x < barW; x++) {
     fillRect(canvas, barX + x, barY, 1, BAR, heatColour(x / (barW - 1)));
   }
-  texts.push({ x: barX, y: barY + BAR + 13, text: "0", size: 11 });
-  texts.push({
-    x: barX + barW,
-    y: barY + BAR + 13,
-    text: `${vmax.toFixed(3)} nats`,
-    size: 11,
-    anchor: "end",
-  });
+  texts.push({ x: barX, y: barY + BAR + 13, text: "lowest", size: 11 });
+  texts.push({ x: barX + barW, y: barY + BAR + 13, text: "highest", size: 11, anchor: "end" });
   texts.push({
     x: barX + barW / 2,
     y: barY + BAR + 13,
-    text: "expected information gain of the next glimpse (○ policy, × best)",
+    text: "expected information gain of the next glimpse, nats (○ policy, × best)",
     size: 11,
     anchor: "middle",
   });

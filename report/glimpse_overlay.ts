@@ -175,7 +175,7 @@ export function glimpseOverlay(
   // glimpses that look at the same spot share one label ("3,4,5") instead of overprinting
   const groups: { at: [number, number]; glimpses: number[] }[] = [];
   centres.forEach((c, t) => {
-    const near = groups.find((g) => Math.hypot(g.at[0] - c[0], g.at[1] - c[1]) < 12);
+    const near = groups.find((g) => Math.hypot(g.at[0] - c[0], g.at[1] - c[1]) < 20);
     if (near) near.glimpses.push(t + 1);
     else groups.push({ at: c, glimpses: [t + 1] });
   });

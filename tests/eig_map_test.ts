@@ -80,7 +80,7 @@ Deno.test("EIG map refuses a canvas model and bad options", async () => {
   await assert.rejects(eigMaps(small, vae, new Float32Array(784), { grid: 0 }), /grid 0/);
 });
 
-Deno.test("EIG map figure blends each candidate's heat over its cell, on one scale for all tiles", async () => {
+Deno.test("EIG map figure blends each candidate's heat over its cell, from each tile's lowest to highest", async () => {
   const { eigMapFigure, heatColour, HEAT_ALPHA } = await import("../report/eig_map_figure.ts");
   const G = 2;
   const map = (glimpse: number, eig: number[]) => ({
@@ -95,26 +95,26 @@ Deno.test("EIG map figure blends each candidate's heat over its cell, on one sca
     chosenEig: eig[3],
   });
   const input = new Float32Array(784).fill(0.5);
-  const fig = eigMapFigure(
-    input,
-    28,
-    28,
-    [map(2, [0, 0.2, 0.4, -0.1]), map(3, [0.8, 0, 0, 0])],
-    100,
-  );
+  const fig = eigMapFigure(input, 28, 28, [
+    map(2, [0, 0.2, 0.4, -0.1]),
+    map(3, [0.8, 0.7, 0.7, 0.6]),
+  ], 100);
   assert.deepEqual(heatColour(0), [68, 1, 84]);
   assert.deepEqual(heatColour(1), [253, 231, 37]);
   const px = (x: number, y: number) =>
     [0, 1, 2].map((c) => fig.raster.data[3 * (y * fig.raster.width + x) + c]);
   const blend = (v: number) =>
     heatColour(v).map((h) => Math.round((1 - HEAT_ALPHA) * 128 + HEAT_ALPHA * h));
-  // tile 1 at x = 10, y = 22; cells of 50 pixels; the scale's top is 0.8 (tile 2's best)
-  assert.deepEqual(px(10 + 10, 22 + 10), blend(0));
-  assert.deepEqual(px(10 + 60, 22 + 10), blend(0.2 / 0.8));
-  assert.deepEqual(px(10 + 10, 22 + 60), blend(0.4 / 0.8));
-  assert.deepEqual(px(10 + 60, 22 + 60), blend(0), "negative gain shows as 0");
+  // tile 1 at x = 10, y = 22, cells of 50 pixels, scale −0.1 … 0.4
+  assert.deepEqual(px(10 + 10, 22 + 10), blend(0.1 / 0.5));
+  assert.deepEqual(px(10 + 60, 22 + 10), blend(0.3 / 0.5));
+  assert.deepEqual(px(10 + 10, 22 + 60), blend(1));
+  assert.deepEqual(px(10 + 60, 22 + 60), blend(0));
+  // tile 2 at x = 120, scale 0.6 … 0.8
   assert.deepEqual(px(120 + 10, 22 + 10), blend(1));
-  assert.ok(fig.texts.some((t) => t.text === "0.800 nats"));
+  assert.deepEqual(px(120 + 60, 22 + 10), blend(0.5));
+  assert.deepEqual(px(120 + 60, 22 + 60), blend(0));
+  assert.ok(fig.texts.some((t) => t.text === "range -0.100 to 0.400"));
   assert.ok(fig.texts.some((t) => t.text === "glimpse 3"));
   assert.throws(() => eigMapFigure(input, 28, 28, []), /no maps/);
 });
