@@ -166,7 +166,7 @@ async function kernelOf(v: Variant, l: Layout): Promise<Kernel> {
       name: `matmul ${v.name} ${l}`,
       code: v.code,
       entryPoint: v.entry(l),
-      storage: ["read", "read", "read", "read_write"],
+      storage: ["read", "read", "read", "read_write", "read"], // the last: the ReLU mask
       constants: v.constants,
     });
     kernels.set(key, k);
@@ -193,8 +193,9 @@ function bind(
     accumulate: o.accumulate ? 1 : 0,
     has_bias: o.bias ? 1 : 0,
     act,
+    has_mask: 0,
   });
-  return new Dispatch(gpu, k, bufs, words, v.grid(s));
+  return new Dispatch(gpu, k, [...bufs, bufs[2]], words, v.grid(s));
 }
 
 /** Runs the variant once with bias, accumulation and an activation, and compares. */

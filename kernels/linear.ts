@@ -63,6 +63,11 @@ export interface LinearGrads {
   db: Tensor | null;
   /** Add into dx instead of overwriting it. */
   accumulateDx?: boolean;
+  /**
+   * The layer's input x when it is a ReLU's output: dx comes out already through that ReLU's
+   * backward (dx ⊙ (x > 0)), one dispatch fewer.
+   */
+  dxMask?: Tensor | null;
 }
 
 /**
@@ -88,7 +93,7 @@ export function bindLinearBackward(
       dy,
       W,
       g.dx,
-      { accumulate: g.accumulateDx ?? false },
+      { accumulate: g.accumulateDx ?? false, mask: g.dxMask ?? null },
     ));
   }
   if (g.dW) {

@@ -2,8 +2,8 @@
  * GPU wrapper for the matrix-product kernels and the column sums (kernels/colsum.wgsl,
  * kernels/colsum_vec4.wgsl). CPU reference: kernels/matmul_ref.ts.
  *
- * Three implementations share one contract, C = act(op(A)·op(B) + bias [+ C]) with op() given
- * by strides, and {@link bindMatmul} picks one per shape:
+ * Three implementations share one contract, C = act(op(A)·op(B) + bias [+ C]) [⊙ (mask > 0)]
+ * with op() given by strides, and {@link bindMatmul} picks one per shape:
  * - "blocked" (software adapters): kernels/matmul_blocked.wgsl, 32×16 or 16×16 register blocks
  *   with vec4 loads, one pipeline per operand layout of a linear layer (nt, nn, tn), for shapes
  *   whose contiguous axes are multiples of 4 and whose output is at least 16×16;
@@ -28,7 +28,7 @@ import colsumVec4Wgsl from "./colsum_vec4.wgsl" with { type: "text" };
 
 const ACT: Record<Activation, number> = { none: 0, relu: 1, tanh: 2, sigmoid: 3 };
 const TILE = 8; // strided kernel: workgroup is TILE×TILE invocations, each computing a 4×4 block
-const STORAGE = ["read", "read", "read", "read_write"] as const;
+const STORAGE = ["read", "read", "read", "read_write", "read"] as const;
 const COLSUM4_WG = 8; // invocations per workgroup of the vec4 column sum
 
 /** How matrix products run; see the module doc. */
@@ -232,6 +232,11 @@ export interface MatmulOptions {
   bias?: Tensor | null;
   accumulate?: boolean;
   act?: Activation;
+  /**
+   * (M,N) output of a ReLU: C is multiplied by (mask > 0), so a product that feeds a ReLU's
+   * backward does it in place of a separate dispatch. Must not be C itself.
+   */
+  mask?: Tensor | null;
 }
 
 /** A bound matrix product that remembers its shape (for per-kernel profiles). */
@@ -272,8 +277,8 @@ export function blockedChoice(s: MatmulShape): { layout: MatmulLayout; block: nu
 }
 
 /**
- * Binds C = act(op(A)·op(B) + bias [+ C]) on the fastest kernel of `kernel`'s strategy that
- * takes this shape; FLOPs per encode: 2·M·N·K.
+ * Binds C = act(op(A)·op(B) + bias [+ C]) [⊙ (mask > 0)] on the fastest kernel of `kernel`'s
+ * strategy that takes this shape; FLOPs per encode: 2·M·N·K.
  */
 export function bindMatmul(
   gpu: Gpu,
@@ -285,6 +290,12 @@ export function bindMatmul(
   opts: MatmulOptions = {},
 ): Dispatch {
   if (C.size < s.M * s.N) throw new Error(`matmul: output ${C.label} too small for ${s.M}×${s.N}`);
+  const mask = opts.mask ?? null;
+  if (mask && (mask.size < s.M * s.N || mask.buffer === C.buffer)) {
+    throw new Error(
+      `matmul: mask ${mask.label} must hold ${s.M}×${s.N} values in another buffer than ${C.label}`,
+    );
+  }
   const words = packUniforms({
     M: s.M,
     N: s.N,
@@ -296,8 +307,9 @@ export function bindMatmul(
     accumulate: opts.accumulate ? 1 : 0,
     has_bias: opts.bias ? 1 : 0,
     act: ACT[opts.act ?? "none"],
+    has_mask: mask ? 1 : 0,
   });
-  const buffers = [A, B, opts.bias ?? dummy(gpu), C];
+  const buffers = [A, B, opts.bias ?? dummy(gpu), C, mask ?? dummy(gpu)];
   const k = "strategy" in kernel ? kernel : null;
   const choice = k?.blocked ? blockedChoice(s) : null;
   if (k?.blocked && choice) {

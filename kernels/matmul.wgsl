@@ -1,5 +1,5 @@
-// General matrix product with fused bias, accumulation and activation:
-//   C(M,N) = act( op(A)(M,K) · op(B)(K,N) + bias(N) [+ C] )
+// General matrix product with fused bias, accumulation, activation and ReLU-backward mask:
+//   C(M,N) = act( op(A)(M,K) · op(B)(K,N) + bias(N) [+ C] ) [⊙ (Y > 0)]
 // op() is expressed through strides, so one kernel serves x·Wᵀ, dy·W and dyᵀ·x:
 //   op(A)[i,k] = A[i*a_rs + k*a_cs],  op(B)[k,j] = B[k*b_rs + j*b_cs].
 // Each invocation computes a 4×4 block of C in registers with no workgroup memory and no
@@ -7,7 +7,7 @@
 // inside the K loop; out-of-range rows and columns are dropped at the write.
 //
 // Bindings: 0 uniforms Params, 1 A (read), 2 B (read), 3 bias (read, N; ignored unless
-// has_bias), 4 C (read_write, M×N row-major).
+// has_bias), 4 C (read_write, M×N row-major), 5 Y (read, M×N; ignored unless has_mask).
 
 struct Params {
   M: u32, N: u32, K: u32,
@@ -15,6 +15,7 @@ struct Params {
   accumulate: u32, // 1: add the existing C
   has_bias: u32,
   act: u32,        // 0 none, 1 relu, 2 tanh, 3 sigmoid
+  has_mask: u32,   // 1: C ⊙ (Y > 0), a ReLU's backward fused in
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -22,6 +23,7 @@ struct Params {
 @group(0) @binding(2) var<storage, read> B: array<f32>;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> C: array<f32>;
+@group(0) @binding(5) var<storage, read> Y: array<f32>;
 
 override WG_X: u32 = 8u;
 override WG_Y: u32 = 8u;
@@ -69,7 +71,9 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
       var v = rows[i][j];
       if (p.has_bias != 0u) { v += bias[col]; }
       if (p.accumulate != 0u) { v += C[idx]; }
-      C[idx] = activate(v);
+      v = activate(v);
+      if (p.has_mask != 0u && !(Y[idx] > 0.0)) { v = 0.0; }
+      C[idx] = v;
     }
   }
 }

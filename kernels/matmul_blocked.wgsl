@@ -1,5 +1,6 @@
 // Register-blocked matrix products for software adapters (llvmpipe, lavapipe), one operand
-// layout per pipeline, with fused bias, accumulation and activation as in matmul.wgsl:
+// layout per pipeline, with fused bias, accumulation, activation and ReLU-backward mask as in
+// matmul.wgsl:
 //   nt: C = act(A·Bᵀ + bias [+ C]), A (M,K), B (N,K)  forward y = x·Wᵀ      K, N multiples of 4
 //   nn: C = act(A·B  + bias [+ C]), A (M,K), B (K,N)  input grad dx = dy·W  K, N multiples of 4
 //   tn: C = act(Aᵀ·B + bias [+ C]), A (K,M), B (K,N)  weight grad dW = dyᵀ·x M, N multiples of 4
@@ -17,7 +18,8 @@
 // (layout, RB, CB) and appends it to this file; the shared parts are here.
 //
 // Bindings: 0 uniforms Params (as matmul.wgsl; strides unused), 1 A (read), 2 B (read),
-// 3 bias (read, N; ignored unless has_bias), 4 C (read_write, M×N).
+// 3 bias (read, N; ignored unless has_bias), 4 C (read_write, M×N), 5 Y (read, M×N; ignored
+// unless has_mask).
 
 struct Params {
   M: u32, N: u32, K: u32,
@@ -25,6 +27,7 @@ struct Params {
   accumulate: u32, // 1: add the existing C
   has_bias: u32,
   act: u32,        // 0 none, 1 relu, 2 tanh, 3 sigmoid
+  has_mask: u32,   // 1: C ⊙ (Y > 0), a ReLU's backward fused in
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -32,6 +35,7 @@ struct Params {
 @group(0) @binding(2) var<storage, read> B: array<vec4f>;
 @group(0) @binding(3) var<storage, read> bias: array<vec4f>;
 @group(0) @binding(4) var<storage, read_write> C: array<vec4f>;
+@group(0) @binding(5) var<storage, read> Y: array<vec4f>;
 
 override WG_X: u32 = 8u;
 override WG_Y: u32 = 1u;
@@ -53,5 +57,7 @@ fn put(row: u32, col4: u32, v: vec4f) {
   var o = v;
   if (p.has_bias != 0u) { o += bias[col4]; }
   if (p.accumulate != 0u) { o += C[idx]; }
-  C[idx] = activate(o);
+  o = activate(o);
+  if (p.has_mask != 0u) { o = select(vec4f(0.0), o, Y[idx] > vec4f(0.0)); }
+  C[idx] = o;
 }

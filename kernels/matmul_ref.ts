@@ -33,7 +33,8 @@ export function activate(v: number, act: Activation): number {
 }
 
 /**
- * C(M,N) = act(op(A)·op(B) + bias [+ C]).
+ * C(M,N) = act(op(A)·op(B) + bias [+ C]), then, when `mask` (M,N) is given, C ⊙ (mask > 0):
+ * the backward of a ReLU whose output is `mask`, fused into the product that feeds it.
  *
  * @example
  * ```ts
@@ -54,6 +55,7 @@ export function matmulRef(
   C: Float32Array,
   accumulate = false,
   act: Activation = "none",
+  mask: Float32Array | null = null,
 ): void {
   const { M, N, K, aRow, aCol, bRow, bCol } = s;
   const row = new Float64Array(N);
@@ -69,7 +71,8 @@ export function matmulRef(
       let v = row[j];
       if (bias) v += bias[j];
       if (accumulate) v += C[i * N + j];
-      C[i * N + j] = activate(v, act);
+      v = activate(v, act);
+      C[i * N + j] = mask && !(mask[i * N + j] > 0) ? 0 : v;
     }
   }
 }

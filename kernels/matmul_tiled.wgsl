@@ -1,5 +1,5 @@
 // Workgroup-tiled matrix product for real GPUs, same contract as matmul.wgsl (strided op(A),
-// op(B), fused bias, accumulation and activation):
+// op(B), fused bias, accumulation, activation and ReLU-backward mask):
 //   C(M,N) = act( op(A)(M,K) · op(B)(K,N) + bias(N) [+ C] ),
 //   op(A)[i,k] = A[i*a_rs + k*a_cs],  op(B)[k,j] = B[k*b_rs + j*b_cs].
 // A 16×16 workgroup computes a 64×64 tile of C, each invocation a 4×4 block; K advances 16 at a
@@ -9,7 +9,7 @@
 // register-blocked kernels there and this one where !gpu.isSoftware.
 //
 // Bindings: 0 uniforms Params, 1 A (read), 2 B (read), 3 bias (read, N; ignored unless
-// has_bias), 4 C (read_write, M×N row-major).
+// has_bias), 4 C (read_write, M×N row-major), 5 Y (read, M×N; ignored unless has_mask).
 
 struct Params {
   M: u32, N: u32, K: u32,
@@ -17,6 +17,7 @@ struct Params {
   accumulate: u32,
   has_bias: u32,
   act: u32,
+  has_mask: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -24,6 +25,7 @@ struct Params {
 @group(0) @binding(2) var<storage, read> B: array<f32>;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> C: array<f32>;
+@group(0) @binding(5) var<storage, read> Y: array<f32>;
 
 const TILE: u32 = 64u; // rows and columns of C per workgroup
 const TK: u32 = 16u;   // K per step
@@ -90,7 +92,9 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
       var v = acc[r][c];
       if (p.has_bias != 0u) { v += bias[col]; }
       if (p.accumulate != 0u) { v += C[idx]; }
-      C[idx] = activate(v);
+      v = activate(v);
+      if (p.has_mask != 0u && !(Y[idx] > 0.0)) { v = 0.0; }
+      C[idx] = v;
     }
   }
 }

@@ -141,8 +141,8 @@ export class RamProgram {
   readonly #actions: ActionBuffers[] = [];
   readonly #readback: Readback;
   readonly #owned: Tensor[] = [];
-  /** Copies [from, to] recorded before the backward pass. */
-  readonly #gather: (readonly [Tensor, Tensor])[];
+  /** Copies [from, to] recorded before the backwardLoss dispatch of the key's index. */
+  readonly #copies = new Map<number, (readonly [Tensor, Tensor])[]>();
 
   constructor(
     readonly gpu: Gpu,
@@ -197,7 +197,7 @@ export class RamProgram {
     // one dispatch: there the glimpses keep their own h buffers, gathered into the (T, B, H) one
     // before the backward (T copies of B·H floats).
     const hOwn = batched && !lstm ? h.at.map((_, i) => t([B, H], `h_${i + 1}`)) : h.at;
-    this.#gather = batched && !lstm ? hOwn.map((src, i) => [src, h.at[i]] as const) : [];
+    if (batched && !lstm) this.#copyBefore(0, hOwn.map((src, i) => [src, h.at[i]]));
     const p1 = slabs(steps, cfg.policyHidden, "p1");
     const base = slabs(steps, 1, "b");
 
@@ -277,24 +277,37 @@ export class RamProgram {
     }
 
     // Backward through time (mirrors backwardPass in model/ram_cpu_pass.ts).
+    // Every ReLU's backward rides on the product that makes its input gradient (dxMask):
+    // dx ⊙ (y > 0) with y the ReLU's output.
     let bw = this.backwardLoss;
-    const bwd = (L: DenseViews, rows: number, x: Tensor, dy: Tensor, dx: Tensor | null) =>
+    const bwd = (
+      L: DenseViews,
+      rows: number,
+      x: Tensor,
+      dy: Tensor,
+      dx: Tensor | null,
+      dxMask: Tensor | null = null,
+    ) =>
       bw.push(...bindLinearBackward(gpu, k.linear, shape(L, rows), x, L.W, dy, {
         dx,
         dW: L.dW,
         db: L.db,
+        dxMask,
       }));
-    const relu = (y: Tensor, d: Tensor) =>
-      bw.push(bindActivationBackward(gpu, k.activation, "relu", y.size, y, d, d));
     const dlogits = t([B, C], "dlogits");
     let dh = t([B, H], "dh");
     let dhPrev = t([B, H], "dh_prev");
     const dc = lstm ? t([B, H], "dc") : null;
     const last = this.#glimpses[T - 1];
-    bw.push(bindNllBackward(gpu, k.softmax, B, C, last.logp, this.labels, dlogits));
-    bwd(net.cls, B, last.h, dlogits, dh);
     // dz_t = ∂L/∂(core pre-activation) of every glimpse: kept per glimpse when time-batched.
     const dz = slabs(batched ? T : 1, lstm ? 4 * H : H, "dz");
+    // Time-batched rnn: the products of the recurrence write dz_t straight through the ReLU,
+    // into per-glimpse buffers (one dispatch cannot read dz_t and write dz_{t−1} in one
+    // buffer), gathered into dz's (T, B, H) buffer after the recurrence.
+    const dzOwn = batched && !lstm ? dz.at.map((_, i) => t([B, H], `dz_${i + 1}`)) : null;
+    bw.push(bindNllBackward(gpu, k.softmax, B, C, last.logp, this.labels, dlogits));
+    if (dzOwn) bwd(net.cls, B, last.h, dlogits, dzOwn[T - 1], last.h);
+    else bwd(net.cls, B, last.h, dlogits, dh);
     const dg = slabs(batched ? T : 1, cfg.glimpseOut, "dg");
     const dhg = slabs(batched ? T : 1, cfg.glimpseHidden, "dhg");
     const dhl = slabs(batched ? T : 1, cfg.locationHidden, "dhl");
@@ -318,7 +331,20 @@ export class RamProgram {
         bw.push(bindActivationBackward(gpu, k.activation, "relu", B * H, s.h, dh, dzi));
       }
     };
-    if (batched) {
+    if (dzOwn) {
+      // The recurrence, glimpse by glimpse: dz_{t−1} = (dz_t·W_hh) ⊙ (h_{t−1} > 0).
+      for (let i = T - 1; i > 0; i--) {
+        bw.push(
+          ...bindLinearBackward(gpu, k.linear, shape(net.hh, B), hOwn[i - 1], net.hh.W, dzOwn[i], {
+            dx: dzOwn[i - 1],
+            dW: null,
+            db: null,
+            dxMask: hOwn[i - 1],
+          }),
+        );
+      }
+      this.#copyBefore(this.backwardLoss.length, dzOwn.map((from, i) => [from, dz.at[i]]));
+    } else if (batched) {
       // The recurrence, glimpse by glimpse: dz_t, then dh_{t−1} = dz_t·W_hh.
       for (let i = T - 1; i >= 0; i--) {
         coreBackward(i, dz.at[i]);
@@ -337,9 +363,11 @@ export class RamProgram {
         }
         [dh, dhPrev] = [dhPrev, dh];
       }
+    }
+    if (batched) {
       // Everything off the recurrence, over all T·B rows at once.
       const TB = T * B;
-      bwd(net.ih, TB, g.all!, dz.all!, dg.all!);
+      bwd(net.ih, TB, g.all!, dz.all!, dg.all!, g.all!);
       if (T > 1) {
         // dW_hh = Σ_{t≥2} dz_tᵀ·h_{t−1} (h_0 = 0 adds nothing); its bias sees every glimpse.
         bw.push(
@@ -355,11 +383,8 @@ export class RamProgram {
         );
       }
       bw.push(bindColsum(gpu, k.linear.colsum, TB, net.hh.outF, dz.all!, net.hh.db, true));
-      relu(g.all!, dg.all!);
-      bwd(net.fc3, TB, hg.all!, dg.all!, dhg.all!);
-      bwd(net.fc4, TB, hl.all!, dg.all!, dhl.all!);
-      relu(hg.all!, dhg.all!);
-      relu(hl.all!, dhl.all!);
+      bwd(net.fc3, TB, hg.all!, dg.all!, dhg.all!, hg.all!);
+      bwd(net.fc4, TB, hl.all!, dg.all!, dhl.all!, hl.all!);
       bwd(net.fc1, TB, rho.all!, dhg.all!, null);
       bwd(net.fc2, TB, loc.all!, dhl.all!, null);
     } else {
@@ -367,15 +392,12 @@ export class RamProgram {
         const s = this.#glimpses[i];
         const prev = i > 0 ? this.#glimpses[i - 1] : null;
         coreBackward(i, dz.at[0]);
-        bwd(net.ih, B, s.g, dz.at[0], dg.at[0]);
+        bwd(net.ih, B, s.g, dz.at[0], dg.at[0], s.g);
         // dh_{t−1}: not needed before the first glimpse (h_0 is a constant).
         if (prev) bwd(net.hh, B, prev.h, dz.at[0], dhPrev);
         else bw.push(bindColsum(gpu, k.linear.colsum, B, net.hh.outF, dz.at[0], net.hh.db, true));
-        relu(s.g, dg.at[0]);
-        bwd(net.fc3, B, s.hg, dg.at[0], dhg.at[0]);
-        bwd(net.fc4, B, s.hl, dg.at[0], dhl.at[0]);
-        relu(s.hg, dhg.at[0]);
-        relu(s.hl, dhl.at[0]);
+        bwd(net.fc3, B, s.hg, dg.at[0], dhg.at[0], s.hg);
+        bwd(net.fc4, B, s.hl, dg.at[0], dhl.at[0], s.hl);
         bwd(net.fc1, B, s.rho, dhg.at[0], null);
         bwd(net.fc2, B, s.loc, dhl.at[0], null);
         [dh, dhPrev] = [dhPrev, dh];
@@ -406,8 +428,7 @@ export class RamProgram {
         );
         if (batched) return;
         const hi = this.#glimpses[i].h;
-        bwd(net.loc2, B, a.p1, dmu.at[0], dp1.at[0]);
-        relu(a.p1, dp1.at[0]);
+        bwd(net.loc2, B, a.p1, dmu.at[0], dp1.at[0], a.p1);
         bwd(net.loc1, B, hi, dp1.at[0], null);
         bw.push(bindBaselineGrad(gpu, k.policy, B, A, a.base, this.returns, dbase.at[0], {
           retOffset: B * i,
@@ -417,8 +438,7 @@ export class RamProgram {
       if (batched) {
         // (1/(B·A))·Σ(b − G)² over all action steps is one baseline term over A·B rows.
         bw.push(bindBaselineGrad(gpu, k.policy, A * B, 1, base.all!, this.returns, dbase.all!));
-        bwd(net.loc2, A * B, p1.all!, dmu.all!, dp1.all!);
-        relu(p1.all!, dp1.all!);
+        bwd(net.loc2, A * B, p1.all!, dmu.all!, dp1.all!, p1.all!);
         bwd(net.loc1, A * B, h.range(0, A), dp1.all!, null);
         bwd(net.base, A * B, h.range(0, A), dbase.all!, null);
       }
@@ -435,14 +455,29 @@ export class RamProgram {
     pass.end();
   }
 
-  /** Records the loss part of the backward, preceded by the copies it needs, as one pass. */
+  #copyBefore(index: number, copies: (readonly [Tensor, Tensor])[]): void {
+    this.#copies.set(index, [...(this.#copies.get(index) ?? []), ...copies]);
+  }
+
+  /**
+   * Records the loss part of the backward: compute passes, ended where copies gather
+   * per-glimpse buffers into (T, B, F) ones.
+   */
   encodeBackwardLoss(encoder: GPUCommandEncoder): void {
-    for (const [from, to] of this.#gather) {
-      encoder.copyBufferToBuffer(from.buffer, from.offset, to.buffer, to.offset, from.bytes);
-    }
-    const pass = encoder.beginComputePass({ label: "ram backward (loss)" });
-    for (const d of this.backwardLoss) d.encode(pass);
-    pass.end();
+    let pass: GPUComputePassEncoder | null = null;
+    this.backwardLoss.forEach((d, i) => {
+      const copies = this.#copies.get(i);
+      if (copies) {
+        pass?.end();
+        pass = null;
+        for (const [from, to] of copies) {
+          encoder.copyBufferToBuffer(from.buffer, from.offset, to.buffer, to.offset, from.bytes);
+        }
+      }
+      pass ??= encoder.beginComputePass({ label: "ram backward (loss)" });
+      d.encode(pass);
+    });
+    (pass as GPUComputePassEncoder | null)?.end();
   }
 
   /** Records the reward part of the backward and `then` (the optimizer) as one pass. */

@@ -51,19 +51,29 @@ async function check(
   k: MatmulKernel,
   layout: MatmulLayout,
   [M, N, K]: [number, number, number],
-  o: { act: Activation; bias: boolean; accumulate: boolean; lo?: number; hi?: number },
+  o: {
+    act: Activation;
+    bias: boolean;
+    accumulate: boolean;
+    mask?: boolean;
+    lo?: number;
+    hi?: number;
+  },
 ) {
   const s = shapeOf(layout, M, N, K);
   const A = randomArray(M * K, M + 3 * K, o.lo, o.hi),
     B = randomArray(K * N, N + 7 * K, o.lo, o.hi);
   const bias = randomArray(N, 5), C0 = randomArray(M * N, 6);
+  // A ReLU output as the mask: about half zeros, exact zeros included.
+  const mask = o.mask ? randomArray(M * N, 8).map((v) => Math.max(v, 0)) : null;
   const want = C0.slice();
-  matmulRef(s, A, B, o.bias ? bias : null, want, o.accumulate, o.act);
+  matmulRef(s, A, B, o.bias ? bias : null, want, o.accumulate, o.act, mask);
   const gC = tensor(gpu, [M, N], "C", C0);
   const d = bindMatmul(gpu, k, s, tensor(gpu, [M * K], "A", A), tensor(gpu, [K * N], "B", B), gC, {
     bias: o.bias ? tensor(gpu, [N], "bias", bias) : null,
     accumulate: o.accumulate,
     act: o.act,
+    mask: mask ? tensor(gpu, [M, N], "mask", mask) : null,
   });
   run(gpu, [d]);
   const scale = o.hi ?? 1;
@@ -85,6 +95,7 @@ for (const strategy of ["blocked", "tiled", "strided"] as MatmulStrategy[]) {
           act: layout === "nt" ? "relu" : "none",
           bias: layout === "nt",
           accumulate: layout !== "nt",
+          mask: layout !== "tn", // as the RAM's input gradients use it
         });
         const [M, N, K] = size;
         const small = BLOCKS.at(-1)!;
@@ -140,6 +151,15 @@ gpuTest("column sums (scalar and vec4 kernels) match the CPU reference", async (
       });
     }
   }
+});
+
+gpuTest("a matmul mask must not be its output", async (gpu) => {
+  const k = await matmulKernel(gpu);
+  const C = tensor(gpu, [4, 4], "C"), A = tensor(gpu, [16], "A");
+  assert.throws(
+    () => bindMatmul(gpu, k, shapeOf("nn", 4, 4, 4), A, A, C, { mask: C }),
+    /matmul: mask C must hold 4×4 values in another buffer than C/,
+  );
 });
 
 Deno.test("matmul layouts are recognised from strides only when they match exactly", () => {
