@@ -117,6 +117,45 @@ export interface OverlayLayout {
 }
 
 const MARGIN_COLOUR = [72, 72, 84] as const;
+
+/** A label's box: centre and half extents, in figure pixels. */
+interface Box {
+  x: number;
+  y: number;
+  hw: number;
+  hh: number;
+}
+
+/** Width of a bold 15-pixel DejaVu label: digits about 10 pixels, commas 5, plus the halo. */
+function labelWidth(text: string): number {
+  let w = 6;
+  for (const ch of text) w += ch === "," ? 5 : 10;
+  return w;
+}
+
+const LABEL_HEIGHT = 18;
+
+/**
+ * Where a label centred at `at` goes: there, or the nearest of a few offsets (below, above,
+ * right, left, then further) where it overlaps no label placed before; taken boxes are added to
+ * `placed`.
+ */
+function placeLabel(at: readonly [number, number], width: number, placed: Box[]): [number, number] {
+  const hw = width / 2, hh = LABEL_HEIGHT / 2;
+  const steps = [[0, 0], [0, 1], [0, -1], [1, 0], [-1, 0], [0, 2], [0, -2], [1, 1], [-1, -1]];
+  for (const [dx, dy] of steps) {
+    const box = { x: at[0] + dx * (hw + 12), y: at[1] + dy * (LABEL_HEIGHT + 2), hw, hh };
+    const free = placed.every((b) =>
+      Math.abs(b.x - box.x) >= b.hw + box.hw || Math.abs(b.y - box.y) >= b.hh + box.hh
+    );
+    if (free) {
+      placed.push(box);
+      return [box.x, box.y];
+    }
+  }
+  placed.push({ x: at[0], y: at[1], hw, hh });
+  return [at[0], at[1]];
+}
 const FRAME_BACKGROUND = [255, 255, 255] as const;
 const CAPTION_BAND = 26;
 
@@ -179,11 +218,14 @@ export function glimpseOverlay(
     if (near) near.glimpses.push(t + 1);
     else groups.push({ at: c, glimpses: [t + 1] });
   });
+  const boxes: Box[] = [];
   for (const g of groups) {
+    const text = g.glimpses.join(",");
+    const [x, y] = placeLabel(g.at, labelWidth(text), boxes);
     texts.push({
-      x: g.at[0],
-      y: g.at[1] + 5,
-      text: g.glimpses.join(","),
+      x,
+      y: y + 5,
+      text,
       anchor: "middle",
       size: 15,
       bold: true,

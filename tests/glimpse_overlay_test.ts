@@ -96,3 +96,16 @@ Deno.test("glimpses at the same spot share one number label", () => {
     /image has 10 values, not 28×28/,
   );
 });
+
+Deno.test("labels of nearby glimpses are moved apart instead of overprinting", () => {
+  const retina = { height: 28, width: 28, patch: 8, scales: 1, scale: 2 };
+  // two spots 2 pixels apart (24 figure pixels at zoom 12): separate groups whose labels collide
+  const locations = [0, 0, 0.15, 0, 0, 0, 0.15, 0, 0, 0];
+  const { figure } = glimpseOverlay(new Float32Array(784), locations, retina);
+  const [a, b] = figure.texts;
+  assert.deepEqual([a.text, b.text], ["1,3,5", "2,4"]);
+  // unmoved they would be 24 pixels apart, closer than their half widths (36 + 26) / 2
+  const overlapX = Math.abs(a.x - b.x) < (36 + 26) / 2;
+  const overlapY = Math.abs(a.y - b.y) < 18;
+  assert.ok(!(overlapX && overlapY), `labels at (${a.x}, ${a.y}) and (${b.x}, ${b.y}) overlap`);
+});
