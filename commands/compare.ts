@@ -13,14 +13,15 @@
  */
 import { type LoadedRun, loadRun } from "../model/load_run.ts";
 import { evaluateEig } from "../model/evaluate_eig.ts";
-import { writeEigChart } from "../report/chart.ts";
+import { eigChartSvg } from "../report/chart.ts";
+import { svgToPng } from "../report/svg_png.ts";
 import {
   compareCsv,
   type ComparedRun,
   compareMarkdown,
   rewardLabels,
 } from "../report/eig_compare.ts";
-import { writeTextFileAtomic } from "../model/write_atomic.ts";
+import { writeFileAtomic, writeTextFileAtomic } from "../model/write_atomic.ts";
 import type { Gpu } from "../gpu/device.ts";
 import { backendOption } from "./backend.ts";
 import { type DatasetFlags, hasDataFlags } from "./dataset_flags.ts";
@@ -120,24 +121,30 @@ export async function compareCommand(runs: string[], flags: CompareFlags): Promi
       });
     }
     const markdown = compareMarkdown(compared, `${ds.name} test`);
+    // the chart is rendered before anything is written: a missing font leaves no files behind
+    const svg = await eigChartSvg(
+      compared.map((c) => ({ label: c.label, rows: c.table.rows })),
+      {
+        title: `Cumulative information gain per glimpse, ${ds.name} test`,
+        priorEntropy: compared[0].table.priorEntropy,
+      },
+    );
+    const png = await svgToPng(svg, { zoom: 2, background: "white" });
     try {
       await Deno.mkdir(out, { recursive: true });
     } catch (e) {
       throw new Error(`Cannot create the --out folder "${out}": ${(e as Error).message}`);
     }
-    const files = [`${out}/${COMPARE_FILES.markdown}`, `${out}/${COMPARE_FILES.csv}`];
+    const files = [
+      `${out}/${COMPARE_FILES.markdown}`,
+      `${out}/${COMPARE_FILES.csv}`,
+      `${out}/${COMPARE_FILES.chart}.svg`,
+      `${out}/${COMPARE_FILES.chart}.png`,
+    ];
     await writeTextFileAtomic(files[0], markdown);
     await writeTextFileAtomic(files[1], compareCsv(compared));
-    files.push(
-      ...await writeEigChart(
-        `${out}/${COMPARE_FILES.chart}`,
-        compared.map((c) => ({ label: c.label, rows: c.table.rows })),
-        {
-          title: `Cumulative information gain per glimpse, ${ds.name} test`,
-          priorEntropy: compared[0].table.priorEntropy,
-        },
-      ),
-    );
+    await writeTextFileAtomic(files[2], svg);
+    await writeFileAtomic(files[3], png);
     if (flags.json) {
       console.log(JSON.stringify({
         dataset: ds.name,

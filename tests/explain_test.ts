@@ -24,10 +24,14 @@ interface Output {
 }
 
 async function glimpse(...args: string[]): Promise<Output> {
+  return await glimpseWith({}, ...args);
+}
+
+async function glimpseWith(env: Record<string, string>, ...args: string[]): Promise<Output> {
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", "cli.ts", ...args],
     cwd: ROOT,
-    env: { NO_COLOR: "1" },
+    env: { NO_COLOR: "1", ...env },
     stdin: "null",
   }).output();
   const dec = new TextDecoder();
@@ -328,6 +332,23 @@ Deno.test("explain refuses bad images and checkpoints with one line, exit 1, not
       `${dir}/out`,
       await explain(`${dir}/seven.png`, `${dir}/v9`),
       /v9\/model\.safetensors": format version 9, this glimpse reads version 1/,
+    );
+
+    // labels need a font: without one, nothing is written
+    await assertRefused(
+      `${dir}/out`,
+      await glimpseWith(
+        { GLIMPSE_FONT: `${dir}/no-such-font.ttf` },
+        "explain",
+        `${dir}/seven.png`,
+        "--model",
+        `${dir}/run`,
+        "--out",
+        `${dir}/out`,
+        "--backend",
+        "cpu",
+      ),
+      /GLIMPSE_FONT=".*no-such-font\.ttf": cannot read the font/,
     );
 
     await assertRefused(
