@@ -3,47 +3,11 @@
  * process, checking exit codes, stdout/stderr and the run folder.
  */
 import assert from "node:assert/strict";
-import { fileURLToPath } from "node:url";
 import { loadCheckpoint, MODEL_FILE, OPTIMIZER_FILE } from "../model/checkpoint.ts";
 import { METRICS_FILE } from "../model/trainer.ts";
+import { assertUsageError, glimpse, ROOT, withTempDir } from "./_cli.ts";
 
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
-
-interface Output {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function glimpse(...args: string[]): Promise<Output> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "cli.ts", ...args],
-    cwd: ROOT,
-    env: { NO_COLOR: "1" },
-    stdin: "null",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
-
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "glimpse_cli_" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
-/** Exit code 1, nothing on stdout, and one `glimpse: …` line on stderr matching `pattern`. */
-function assertUsageError(r: Output, pattern: RegExp): void {
-  assert.equal(r.code, 1, `exit code (stderr: ${r.stderr})`);
-  assert.equal(r.stdout, "");
-  const lines = r.stderr.trimEnd().split("\n");
-  assert.equal(lines.length, 1, `one line expected, got:\n${r.stderr}`);
-  assert.match(lines[0], /^glimpse: /);
-  assert.match(lines[0], pattern);
-}
+const withDir = (fn: (dir: string) => Promise<void>) => withTempDir("glimpse_cli_", fn);
 
 // Small and fast: 3 glimpses, 40 images, the CPU backend.
 const SMALL = ["--backend", "cpu", "--glimpses", "3", "--limit", "40", "--batch", "16"];

@@ -4,7 +4,6 @@
  * its refusals.
  */
 import assert from "node:assert/strict";
-import { fileURLToPath } from "node:url";
 import { decode as decodePng } from "fast-png";
 import { loadRun } from "../model/load_run.ts";
 import { evaluateEig } from "../model/evaluate_eig.ts";
@@ -12,28 +11,9 @@ import { loadDataset } from "../datasets/load.ts";
 import { rewardLabels } from "../report/eig_compare.ts";
 import { EIG_CSV_COLUMNS, type EigTable } from "../report/eig.ts";
 import { writeTinyRun } from "./_explain_fixture.ts";
+import { glimpse, withTempDir } from "./_cli.ts";
 
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
-
-async function glimpse(...args: string[]) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "cli.ts", ...args],
-    cwd: ROOT,
-    env: { NO_COLOR: "1" },
-    stdin: "null",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
-
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "glimpse_compare_" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
+const withDir = (fn: (dir: string) => Promise<void>) => withTempDir("glimpse_compare_", fn);
 
 Deno.test("compare two runs: tables as evaluateEig gives them, md/csv/svg/png with a line per reward", async () => {
   await withDir(async (dir) => {

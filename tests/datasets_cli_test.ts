@@ -4,7 +4,6 @@
  * default and on other data by flag, the noise table, and the errors.
  */
 import assert from "node:assert/strict";
-import { fileURLToPath } from "node:url";
 import { loadCheckpoint } from "../model/checkpoint.ts";
 import {
   dataConfigOf,
@@ -18,35 +17,10 @@ import type { Dataset, Split } from "../datasets/types.ts";
 import { FASHION_MNIST_DIR_ENV } from "../datasets/fashion.ts";
 import { checkDataFitsModel, dataFromFlags, savedDataWith } from "../commands/run_data.ts";
 import { defaultOut } from "../commands/train.ts";
+import { assertUsageError, glimpseWith, type Output } from "./_cli.ts";
 
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
-
-interface Output {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function glimpse(args: string[], env: Record<string, string> = {}): Promise<Output> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "cli.ts", ...args],
-    cwd: ROOT,
-    env: { NO_COLOR: "1", ...env },
-    stdin: "null",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
-
-/** Exit code 1, nothing on stdout, and one `glimpse: …` line on stderr matching `pattern`. */
-function assertUsageError(r: Output, pattern: RegExp): void {
-  assert.equal(r.code, 1, `exit code (stderr: ${r.stderr})`);
-  assert.equal(r.stdout, "");
-  const lines = r.stderr.trimEnd().split("\n");
-  assert.equal(lines.length, 1, `one line expected, got:\n${r.stderr}`);
-  assert.match(lines[0], /^glimpse: /);
-  assert.match(lines[0], pattern);
-}
+const glimpse = (args: string[], env: Record<string, string> = {}): Promise<Output> =>
+  glimpseWith(env, ...args);
 
 function baseConfig(over: Record<string, unknown> = {}): RunConfig {
   return resolveRunConfig({

@@ -4,7 +4,6 @@
  * the pictures against the numbers, and every bad input: one line, exit code 1, nothing written.
  */
 import assert from "node:assert/strict";
-import { fileURLToPath } from "node:url";
 import { decode as decodePng, encode as encodePng } from "fast-png";
 import jpeg from "jpeg-js";
 import { decodeGrey } from "../datasets/image.ts";
@@ -14,38 +13,9 @@ import { explainInput } from "../report/explain.ts";
 import { glimpseColour, glimpseRects } from "../report/glimpse_overlay.ts";
 import { reconGridLayout } from "../report/recon_grid.ts";
 import { sevenPng, writeTinyRun } from "./_explain_fixture.ts";
+import { glimpse, glimpseWith, type Output, withTempDir } from "./_cli.ts";
 
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
-
-interface Output {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function glimpse(...args: string[]): Promise<Output> {
-  return await glimpseWith({}, ...args);
-}
-
-async function glimpseWith(env: Record<string, string>, ...args: string[]): Promise<Output> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "cli.ts", ...args],
-    cwd: ROOT,
-    env: { NO_COLOR: "1", ...env },
-    stdin: "null",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
-
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "glimpse_explain_" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
+const withDir = (fn: (dir: string) => Promise<void>) => withTempDir("glimpse_explain_", fn);
 
 const close = (a: number, b: number, tol = 1e-5) =>
   assert.ok(Math.abs(a - b) <= tol, `${a} vs ${b}`);

@@ -3,38 +3,12 @@
  * `deno run -A cli.ts …` in a child process on the cpu backend with tiny sizes.
  */
 import assert from "node:assert/strict";
-import { fileURLToPath } from "node:url";
 import { loadCheckpoint, MODEL_FILE, OPTIMIZER_FILE } from "../model/checkpoint.ts";
 import { EIG_CSV_COLUMNS } from "../report/eig.ts";
 import { METRICS_FILE } from "../model/trainer.ts";
+import { glimpse, type Output, withTempDir } from "./_cli.ts";
 
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
-
-interface Output {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function glimpse(...args: string[]): Promise<Output> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "cli.ts", ...args],
-    cwd: ROOT,
-    env: { NO_COLOR: "1" },
-    stdin: "null",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
-
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "glimpse_probe_" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
+const withDir = (fn: (dir: string) => Promise<void>) => withTempDir("glimpse_probe_", fn);
 
 function ok(r: Output): void {
   assert.equal(r.code, 0, r.stderr);
