@@ -67,8 +67,9 @@ export const PARAM_ALIGN = 64;
 /** Stream key of {@link initParams}' generator: Rng.derive(seed, INIT_STREAM). */
 export const INIT_STREAM = 0x696e6974; // "init": keeps init independent of the trainer's draws
 
-function linear(name: string, inF: number, outF: number): ParamSpec[] {
-  const bound = 1 / Math.sqrt(inF);
+/** The weight [out, in] and bias [out] of an nn.Linear, both U(−1/√in, 1/√in) at init. */
+export function linearSpecs(name: string, inF: number, outF: number): ParamSpec[] {
+  const bound = 1 / Math.sqrt(inF); // nn.Linear.reset_parameters
   return [
     { name: `${name}.weight`, shape: [outF, inF], bound },
     { name: `${name}.bias`, shape: [outF], bound },
@@ -98,18 +99,18 @@ export function paramSpecs(cfg: RamConfig): ParamSpec[] {
       { name: "lstm.bias_hh", shape: [4 * H], bound },
     ];
   } else {
-    core = [...linear("i2h", cfg.glimpseOut, H), ...linear("h2h", H, H)];
+    core = [...linearSpecs("i2h", cfg.glimpseOut, H), ...linearSpecs("h2h", H, H)];
   }
   return [
-    ...linear("fc1", retinaSize(cfg), cfg.glimpseHidden),
-    ...linear("fc2", 2, cfg.locationHidden),
-    ...linear("fc3", cfg.glimpseHidden, cfg.glimpseOut),
-    ...linear("fc4", cfg.locationHidden, cfg.glimpseOut),
+    ...linearSpecs("fc1", retinaSize(cfg), cfg.glimpseHidden),
+    ...linearSpecs("fc2", 2, cfg.locationHidden),
+    ...linearSpecs("fc3", cfg.glimpseHidden, cfg.glimpseOut),
+    ...linearSpecs("fc4", cfg.locationHidden, cfg.glimpseOut),
     ...core,
-    ...linear("loc1", H, cfg.policyHidden),
-    ...linear("loc2", cfg.policyHidden, 2),
-    ...linear("base", H, 1),
-    ...linear("cls", H, cfg.classes),
+    ...linearSpecs("loc1", H, cfg.policyHidden),
+    ...linearSpecs("loc2", cfg.policyHidden, 2),
+    ...linearSpecs("base", H, 1),
+    ...linearSpecs("cls", H, cfg.classes),
   ];
 }
 
@@ -130,9 +131,13 @@ function sizeOf(shape: readonly number[]): number {
  * ```
  */
 export function initParams(cfg: RamConfig, seed: number): ParamMap {
-  const rng = Rng.derive(seed, INIT_STREAM);
+  return initFromSpecs(paramSpecs(cfg), Rng.derive(seed, INIT_STREAM));
+}
+
+/** Fresh tensors for `specs`, each U(−bound, bound), drawn in order from `rng`. */
+export function initFromSpecs(specs: readonly ParamSpec[], rng: Rng): ParamMap {
   const out: ParamMap = new Map();
-  for (const s of paramSpecs(cfg)) {
+  for (const s of specs) {
     const data = new Float32Array(sizeOf(s.shape));
     rng.fillUniform(data, -s.bound, s.bound);
     out.set(s.name, { shape: [...s.shape], data });
@@ -142,8 +147,13 @@ export function initParams(cfg: RamConfig, seed: number): ParamMap {
 
 /** Zero tensors with the names and shapes of a config's parameters (gradients, Adam moments). */
 export function zeroParams(cfg: RamConfig): ParamMap {
+  return zerosFromSpecs(paramSpecs(cfg));
+}
+
+/** Zero tensors with the names and shapes of `specs`. */
+export function zerosFromSpecs(specs: readonly ParamSpec[]): ParamMap {
   const out: ParamMap = new Map();
-  for (const s of paramSpecs(cfg)) {
+  for (const s of specs) {
     out.set(s.name, { shape: [...s.shape], data: new Float32Array(sizeOf(s.shape)) });
   }
   return out;
@@ -161,7 +171,11 @@ export function cloneParams(p: ParamMap): ParamMap {
  * map in the message (e.g. "checkpoint params").
  */
 export function checkParams(cfg: RamConfig, p: ParamMap, what: string): void {
-  const specs = paramSpecs(cfg);
+  checkAgainstSpecs(paramSpecs(cfg), p, what);
+}
+
+/** Throws unless `p` holds exactly the tensors of `specs` with their shapes. */
+export function checkAgainstSpecs(specs: readonly ParamSpec[], p: ParamMap, what: string): void {
   for (const s of specs) {
     const t = p.get(s.name);
     if (!t) throw new Error(`${what}: missing tensor "${s.name}" (shape [${s.shape}])`);
@@ -193,12 +207,21 @@ export function checkParams(cfg: RamConfig, p: ParamMap, what: string): void {
  * ```
  */
 export function flatLayout(cfg: RamConfig, align = PARAM_ALIGN): FlatLayout {
+  return layoutOfSpecs(paramSpecs(cfg), align, "flatLayout");
+}
+
+/** The flat layout of `specs` (see {@link flatLayout}); `who` names the caller in errors. */
+export function layoutOfSpecs(
+  specs: readonly ParamSpec[],
+  align: number,
+  who: string,
+): FlatLayout {
   if (!Number.isInteger(align) || align <= 0 || align % 4 !== 0) {
-    throw new Error(`flatLayout: align ${align} must be a positive multiple of 4`);
+    throw new Error(`${who}: align ${align} must be a positive multiple of 4`);
   }
   const entries: FlatEntry[] = [];
   let offset = 0;
-  for (const s of paramSpecs(cfg)) {
+  for (const s of specs) {
     const size = sizeOf(s.shape);
     entries.push({ ...s, offset, size });
     offset += Math.ceil(size / align) * align;

@@ -20,7 +20,16 @@
  */
 import type { ParamMap } from "./backend.ts";
 import type { RamConfig } from "./config.ts";
-import { type FlatEntry, type FlatLayout, PARAM_ALIGN, type ParamSpec } from "./params.ts";
+import {
+  checkAgainstSpecs,
+  type FlatLayout,
+  initFromSpecs,
+  layoutOfSpecs,
+  linearSpecs,
+  PARAM_ALIGN,
+  type ParamSpec,
+  zerosFromSpecs,
+} from "./params.ts";
 import { Rng } from "./rng.ts";
 
 /** Sizes and optimiser of the VAE probe. */
@@ -99,14 +108,6 @@ export function vaeConfigFor(ram: RamConfig, over: Partial<VaeConfig> = {}): Vae
   return resolveVaeConfig({ ...over, input: ram.hidden });
 }
 
-function linear(name: string, inF: number, outF: number): ParamSpec[] {
-  const bound = 1 / Math.sqrt(inF); // nn.Linear.reset_parameters
-  return [
-    { name: `${name}.weight`, shape: [outF, inF], bound },
-    { name: `${name}.bias`, shape: [outF], bound },
-  ];
-}
-
 /**
  * The probe's parameter tensors in a fixed order (the order of initialisation and layout).
  *
@@ -120,15 +121,11 @@ function linear(name: string, inF: number, outF: number): ParamSpec[] {
 export function vaeParamSpecs(cfg: VaeConfig): ParamSpec[] {
   const { input, hidden, latent, pixels } = cfg;
   return [
-    ...linear("vae.enc", input, hidden),
-    ...linear("vae.stats", hidden, 2 * latent),
-    ...linear("vae.dec1", latent, hidden),
-    ...linear("vae.dec2", hidden, pixels),
+    ...linearSpecs("vae.enc", input, hidden),
+    ...linearSpecs("vae.stats", hidden, 2 * latent),
+    ...linearSpecs("vae.dec1", latent, hidden),
+    ...linearSpecs("vae.dec2", hidden, pixels),
   ];
-}
-
-function sizeOf(shape: readonly number[]): number {
-  return shape.reduce((a, b) => a * b, 1);
 }
 
 /**
@@ -136,22 +133,12 @@ function sizeOf(shape: readonly number[]): number {
  * {@link vaeParamSpecs} order from Rng.derive(seed, VAE_INIT_STREAM).
  */
 export function initVaeParams(cfg: VaeConfig, seed: number): ParamMap {
-  const rng = Rng.derive(seed, VAE_INIT_STREAM);
-  const out: ParamMap = new Map();
-  for (const s of vaeParamSpecs(cfg)) {
-    const data = rng.fillUniform(new Float32Array(sizeOf(s.shape)), -s.bound, s.bound);
-    out.set(s.name, { shape: [...s.shape], data });
-  }
-  return out;
+  return initFromSpecs(vaeParamSpecs(cfg), Rng.derive(seed, VAE_INIT_STREAM));
 }
 
 /** Zero tensors with the probe's names and shapes (gradients, Adam moments). */
 export function zeroVaeParams(cfg: VaeConfig): ParamMap {
-  const out: ParamMap = new Map();
-  for (const s of vaeParamSpecs(cfg)) {
-    out.set(s.name, { shape: [...s.shape], data: new Float32Array(sizeOf(s.shape)) });
-  }
-  return out;
+  return zerosFromSpecs(vaeParamSpecs(cfg));
 }
 
 /**
@@ -159,22 +146,7 @@ export function zeroVaeParams(cfg: VaeConfig): ParamMap {
  * map in the message (e.g. "checkpoint runs/x: VAE parameters").
  */
 export function checkVaeParams(cfg: VaeConfig, p: ParamMap, what: string): void {
-  const specs = vaeParamSpecs(cfg);
-  for (const s of specs) {
-    const t = p.get(s.name);
-    if (!t) throw new Error(`${what}: missing tensor "${s.name}" (shape [${s.shape}])`);
-    if (t.shape.join(",") !== s.shape.join(",") || t.data.length !== sizeOf(s.shape)) {
-      throw new Error(
-        `${what}: tensor "${s.name}" has shape [${t.shape}] (${t.data.length} values), ` +
-          `expected [${s.shape}]`,
-      );
-    }
-  }
-  if (p.size !== specs.length) {
-    const known = new Set(specs.map((s) => s.name));
-    const extra = [...p.keys()].filter((k) => !known.has(k));
-    throw new Error(`${what}: unexpected tensors ${extra.map((e) => `"${e}"`).join(", ")}`);
-  }
+  checkAgainstSpecs(vaeParamSpecs(cfg), p, what);
 }
 
 /**
@@ -209,15 +181,5 @@ export function splitVaeParams(all: ParamMap): { ram: ParamMap; vae: ParamMap | 
  * ```
  */
 export function vaeFlatLayout(cfg: VaeConfig, align = PARAM_ALIGN): FlatLayout {
-  if (!Number.isInteger(align) || align <= 0 || align % 4 !== 0) {
-    throw new Error(`vaeFlatLayout: align ${align} must be a positive multiple of 4`);
-  }
-  const entries: FlatEntry[] = [];
-  let offset = 0;
-  for (const s of vaeParamSpecs(cfg)) {
-    const size = sizeOf(s.shape);
-    entries.push({ ...s, offset, size });
-    offset += Math.ceil(size / align) * align;
-  }
-  return { entries, byName: new Map(entries.map((e) => [e.name, e])), total: offset, align };
+  return layoutOfSpecs(vaeParamSpecs(cfg), align, "vaeFlatLayout");
 }
