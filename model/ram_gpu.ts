@@ -12,7 +12,7 @@
  */
 import type { Gpu } from "../gpu/device.ts";
 import type { Dispatch } from "../gpu/kernel.ts";
-import { read, type Tensor, tensor, upload } from "../gpu/tensor.ts";
+import { type Tensor, tensor, upload } from "../gpu/tensor.ts";
 import type {
   Batch,
   RamBackend,
@@ -23,15 +23,9 @@ import type {
   TrainState,
 } from "./backend.ts";
 import type { RamConfig, TrainConfig } from "./config.ts";
+import { type FlatBuffers, readFlatState, writeFlatState } from "./flat_state.ts";
 import type { RewardFn } from "../rewards/types.ts";
-import {
-  checkParams,
-  type FlatLayout,
-  flatLayout,
-  flattenParams,
-  initParams,
-  unflattenParams,
-} from "./params.ts";
+import { checkParams, type FlatLayout, flatLayout, flattenParams, initParams } from "./params.ts";
 import { returnsFromRewards } from "./returns.ts";
 import { checkRewards, episodesFrom, stepResult } from "./step.ts";
 import { linearKernels } from "../kernels/linear.ts";
@@ -290,34 +284,28 @@ export class GpuRam implements RamBackend {
   }
 
   /** Copies parameters and Adam state to the host. */
-  async getState(): Promise<TrainState> {
-    await this.gpu.sync();
-    const [params, m, v] = [
-      await read(this.gpu, this.#params),
-      await read(this.gpu, this.#m),
-      await read(this.gpu, this.#v),
-    ];
-    return {
-      params: unflattenParams(params, this.#layout),
-      adamM: unflattenParams(m, this.#layout),
-      adamV: unflattenParams(v, this.#layout),
-      step: this.#step,
-    };
+  getState(): Promise<TrainState> {
+    return readFlatState(this.gpu, this.#buffers(), this.#step);
   }
 
   /** Loads parameters and Adam state (names and shapes must match the config). */
   setState(state: TrainState): void {
-    checkParams(this.config, state.params, "parameters");
-    checkParams(this.config, state.adamM, "Adam first moments");
-    checkParams(this.config, state.adamV, "Adam second moments");
-    if (!Number.isInteger(state.step) || state.step < 0) {
-      throw new Error(`state step ${state.step} is not a step count`);
-    }
-    upload(this.gpu, this.#params, flattenParams(state.params, this.#layout));
-    upload(this.gpu, this.#m, flattenParams(state.adamM, this.#layout));
-    upload(this.gpu, this.#v, flattenParams(state.adamV, this.#layout));
-    upload(this.gpu, this.#adamState, adamState(state.step));
-    this.#step = state.step;
+    this.#step = writeFlatState(
+      this.gpu,
+      this.#buffers(),
+      state,
+      (p, what) => checkParams(this.config, p, what),
+    );
+  }
+
+  #buffers(): FlatBuffers {
+    return {
+      layout: this.#layout,
+      params: this.#params,
+      m: this.#m,
+      v: this.#v,
+      adamState: this.#adamState,
+    };
   }
 
   /** Frees every buffer. */

@@ -13,9 +13,10 @@
  */
 import type { Gpu } from "../gpu/device.ts";
 import type { Dispatch } from "../gpu/kernel.ts";
-import { read, Readback, type Tensor, tensor, upload, view } from "../gpu/tensor.ts";
+import { Readback, type Tensor, tensor, upload, view } from "../gpu/tensor.ts";
 import type { TrainState } from "./backend.ts";
-import { type FlatLayout, flattenParams, unflattenParams } from "./params.ts";
+import { type FlatBuffers, readFlatState, writeFlatState } from "./flat_state.ts";
+import { type FlatLayout, flattenParams } from "./params.ts";
 import type { Vae, VaeStepResult } from "./vae.ts";
 import { vaeRows } from "./vae.ts";
 import { checkVaeParams, initVaeParams, type VaeConfig, vaeFlatLayout } from "./vae_params.ts";
@@ -317,34 +318,29 @@ export class GpuVae implements Vae {
   }
 
   /** Copies parameters and Adam state to the host. */
-  async getState(): Promise<TrainState> {
-    await this.gpu.sync();
-    const [params, m, v] = [
-      await read(this.gpu, this.#params),
-      await read(this.gpu, this.#m),
-      await read(this.gpu, this.#v),
-    ];
-    return {
-      params: unflattenParams(params, this.#layout),
-      adamM: unflattenParams(m, this.#layout),
-      adamV: unflattenParams(v, this.#layout),
-      step: this.#step,
-    };
+  getState(): Promise<TrainState> {
+    return readFlatState(this.gpu, this.#buffers(), this.#step);
   }
 
   /** Loads parameters and Adam state (names and shapes must match the config). */
   setState(state: TrainState): void {
-    checkVaeParams(this.config, state.params, "VAE parameters");
-    checkVaeParams(this.config, state.adamM, "VAE Adam first moments");
-    checkVaeParams(this.config, state.adamV, "VAE Adam second moments");
-    if (!Number.isInteger(state.step) || state.step < 0) {
-      throw new Error(`VAE state step ${state.step} is not a step count`);
-    }
-    upload(this.gpu, this.#params, flattenParams(state.params, this.#layout));
-    upload(this.gpu, this.#m, flattenParams(state.adamM, this.#layout));
-    upload(this.gpu, this.#v, flattenParams(state.adamV, this.#layout));
-    upload(this.gpu, this.#adamState, adamState(state.step));
-    this.#step = state.step;
+    this.#step = writeFlatState(
+      this.gpu,
+      this.#buffers(),
+      state,
+      (p, what) => checkVaeParams(this.config, p, what),
+      "VAE ",
+    );
+  }
+
+  #buffers(): FlatBuffers {
+    return {
+      layout: this.#layout,
+      params: this.#params,
+      m: this.#m,
+      v: this.#v,
+      adamState: this.#adamState,
+    };
   }
 
   /** Frees every buffer (the device stays open: it may be the RAM's). */
