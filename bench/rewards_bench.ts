@@ -18,8 +18,8 @@ import { loadReward } from "../rewards/loader.ts";
 import type { ResolvedOptions } from "../rewards/options.ts";
 import { syntheticEpisodes } from "../rewards/synthetic.ts";
 import { requestGpu } from "../gpu/device.ts";
-import { GpuRam } from "../model/ram_gpu.ts";
-import { resolveRamConfig, resolveTrainConfig } from "../model/config.ts";
+import { GpuRam } from "../ram/gpu.ts";
+import { resolveRamConfig, resolveTrainConfig } from "../ram/config.ts";
 import { randomBatch, randomNoise } from "../tests/_ram_fixture.ts";
 
 const shape = { T: 6, B: 128, C: 10 };

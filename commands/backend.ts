@@ -4,8 +4,8 @@
  *
  * @module
  */
-import type { RamBackend } from "../model/backend.ts";
-import type { RamConfig } from "../model/config.ts";
+import type { RamBackend } from "../ram/backend.ts";
+import type { RamConfig } from "../ram/config.ts";
 import { choiceOption } from "./options.ts";
 
 /** The backends `--backend` accepts; the first is the default. */
@@ -42,12 +42,12 @@ export async function openBackend(
   seed: number,
 ): Promise<OpenedBackend> {
   if (name === "cpu") {
-    const { CpuRam } = await import("../model/ram_cpu.ts");
+    const { CpuRam } = await import("../ram/cpu.ts");
     const backend = new CpuRam(config, seed);
     return { backend, description: "cpu (TypeScript reference)", close: () => backend.dispose() };
   }
   const { requestGpu } = await import("../gpu/device.ts");
-  const { GpuRam } = await import("../model/ram_gpu.ts");
+  const { GpuRam } = await import("../ram/gpu.ts");
   const gpu = await requestGpu();
   try {
     const backend = await GpuRam.create(gpu, config, seed);

@@ -11,8 +11,8 @@
  *
  * @module
  */
-import { type LoadedRun, loadRun } from "../model/load_run.ts";
-import { evaluateEig } from "../model/evaluate_eig.ts";
+import { type LoadedRun, loadRun } from "../run/load_run.ts";
+import { evaluateEig } from "../run/evaluate_eig.ts";
 import { eigChartSvg } from "../report/chart.ts";
 import { svgToPng } from "../report/svg_png.ts";
 import {
@@ -21,7 +21,7 @@ import {
   compareMarkdown,
   rewardLabels,
 } from "../report/eig_compare.ts";
-import { writeFileAtomic, writeTextFileAtomic } from "../model/write_atomic.ts";
+import { writeFileAtomic, writeTextFileAtomic } from "../util/write_atomic.ts";
 import type { Gpu } from "../gpu/device.ts";
 import { backendOption } from "./backend.ts";
 import { type DatasetFlags, hasDataFlags } from "./dataset_flags.ts";

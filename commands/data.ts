@@ -31,7 +31,7 @@ export interface PreviewFlags extends DatasetFlags {
 export async function preview(flags: PreviewFlags): Promise<string> {
   const { loadDataset } = await import("../datasets/load.ts");
   const { dataFromFlags } = await import("./run_data.ts");
-  const { Rng } = await import("../model/rng.ts");
+  const { Rng } = await import("../util/rng.ts");
   const { sampleGrid } = await import("../report/sample_grid.ts");
   const { writePng } = await import("../report/png.ts");
   const seed = intOption("--seed", flags.seed, 0) ?? 1;

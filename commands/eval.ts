@@ -6,8 +6,8 @@
  *
  * @module
  */
-import { checkpointState, loadCheckpoint } from "../model/checkpoint.ts";
-import { evaluate, type EvaluationResult } from "../model/evaluate.ts";
+import { checkpointState, loadCheckpoint } from "../run/checkpoint.ts";
+import { evaluate, type EvaluationResult } from "../run/evaluate.ts";
 import { noiseLabel, type NoiseLevel, parseNoise, withNoise } from "../datasets/noise.ts";
 import { backendOption, openBackend } from "./backend.ts";
 import type { DatasetFlags } from "./dataset_flags.ts";

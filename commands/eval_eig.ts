@@ -1,15 +1,16 @@
 /**
  * `eval`'s EIG table: the run's probe (when it has one) opened beside the RAM, the table of
- * model/evaluate_eig.ts on the test split printed on stderr and written as eig.md, eig.csv and
+ * run/evaluate_eig.ts on the test split printed on stderr and written as eig.md, eig.csv and
  * eig.json into the run folder (or `--out`).
  *
  * @module
  */
-import type { RamBackend } from "../model/backend.ts";
-import type { Checkpoint } from "../model/checkpoint.ts";
-import { evaluateEig } from "../model/evaluate_eig.ts";
+import type { RamBackend } from "../ram/backend.ts";
+import type { Checkpoint } from "../run/checkpoint.ts";
+import { evaluateEig } from "../run/evaluate_eig.ts";
 import type { Split } from "../datasets/types.ts";
-import { eigJson, eigMarkdown, type EigTable, writeEigFiles } from "../report/eig.ts";
+import { eigJson, eigMarkdown, writeEigFiles } from "../report/eig.ts";
+import type { EigTable } from "../run/eig_table.ts";
 import { openProbe } from "./vae_flags.ts";
 import { writeStderr } from "./progress.ts";
 

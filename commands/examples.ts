@@ -17,7 +17,7 @@ import jpeg from "jpeg-js";
 import { loadDataset } from "../datasets/load.ts";
 import type { Split } from "../datasets/types.ts";
 import { encodeRasterPng } from "../report/png.ts";
-import { writeFileAtomic } from "../model/write_atomic.ts";
+import { writeFileAtomic } from "../util/write_atomic.ts";
 
 /** Where the examples go without --out. */
 export const DEFAULT_EXAMPLES_OUT = "examples";

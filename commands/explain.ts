@@ -5,7 +5,7 @@
  * (the patches of every glimpse on the enlarged input, numbered) and NAME.recon.png (the VAE
  * probe's reconstruction after each glimpse) and prints a per-glimpse table, or with --json one
  * object on stdout. `--eig-map` adds NAME.eigmap.png: the expected information gain of the next
- * glimpse at every candidate location (model/eig_map.ts).
+ * glimpse at every candidate location (run/eig_map.ts).
  *
  * Every check (image, checkpoint, sizes) runs before the first file is written, and each file is
  * written atomically, so a failure leaves nothing half-written.
@@ -15,13 +15,13 @@
 import { fileURLToPath } from "node:url";
 import { readGreyImage } from "../datasets/image.ts";
 import { toModelInput } from "../datasets/model_input.ts";
-import { loadRun } from "../model/load_run.ts";
+import { loadRun } from "../run/load_run.ts";
 import { explainInput, explanationFigures, explanationText } from "../report/explain.ts";
 import { figurePng } from "../report/figure.ts";
-import { type EigMap, eigMaps } from "../model/eig_map.ts";
+import { type EigMap, eigMaps } from "../run/eig_map.ts";
 import { eigMapFigure } from "../report/eig_map_figure.ts";
 import { locationPixel } from "../report/glimpse_overlay.ts";
-import { writeFileAtomic } from "../model/write_atomic.ts";
+import { writeFileAtomic } from "../util/write_atomic.ts";
 import { backendOption } from "./backend.ts";
 import { OptionError } from "./options.ts";
 import { writeStderr } from "./progress.ts";

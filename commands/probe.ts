@@ -1,18 +1,18 @@
 /**
  * `glimpse probe --model runs/NAME [--epochs N]`: trains the VAE probe on a frozen, already
- * trained RAM's recurrent states (model/probe.ts), creating the probe when the run has none and
+ * trained RAM's recurrent states (probe/train.ts), creating the probe when the run has none and
  * continuing it otherwise, and writes the checkpoint back. The RAM's tensors, its Adam moments
  * and the trainer's state are written back exactly as they were read.
  *
  * @module
  */
-import { saveCheckpoint } from "../model/checkpoint.ts";
-import { loadRun } from "../model/load_run.ts";
-import { trainProbe } from "../model/probe.ts";
-import { datasetOptionsOf, type RunConfig } from "../model/run_config.ts";
-import { limitSplit } from "../model/trainer.ts";
-import { createVaeFor } from "../model/vae.ts";
-import { resolveVaeRunConfig } from "../model/vae_run_config.ts";
+import { saveCheckpoint } from "../run/checkpoint.ts";
+import { loadRun } from "../run/load_run.ts";
+import { trainProbe } from "../probe/train.ts";
+import { datasetOptionsOf, type RunConfig } from "../run/run_config.ts";
+import { limitSplit } from "../run/trainer.ts";
+import { createVaeFor } from "../probe/vae.ts";
+import { resolveVaeRunConfig } from "../probe/vae_config.ts";
 import { backendOption } from "./backend.ts";
 import { intOption } from "./options.ts";
 import { writeStderr } from "./progress.ts";

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { EpochMetrics, StepProgress } from "../model/trainer.ts";
+import type { EpochMetrics, StepProgress } from "../run/trainer.ts";
 
 const encoder = new TextEncoder();
 

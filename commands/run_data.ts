@@ -5,8 +5,8 @@
  *
  * @module
  */
-import type { RamConfig } from "../model/config.ts";
-import { datasetOptionsOf, type RunConfig } from "../model/run_config.ts";
+import type { RamConfig } from "../ram/config.ts";
+import { datasetOptionsOf, type RunConfig } from "../run/run_config.ts";
 import { type DatasetOptions, loadDataset, type LoadedDataset } from "../datasets/load.ts";
 import { type DatasetFlags, datasetOptionsFromFlags } from "./dataset_flags.ts";
 

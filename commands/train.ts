@@ -10,20 +10,20 @@ import {
   loadCheckpoint,
   MODEL_FILE,
   runFile,
-} from "../model/checkpoint.ts";
+} from "../run/checkpoint.ts";
 import {
   DEFAULT_TRAIN,
   resolveRamConfig,
   resolveTrainConfig,
   retinaDefaultsFor,
-} from "../model/config.ts";
+} from "../ram/config.ts";
 import {
   dataConfigOf,
   datasetOptionsOf,
   resolveRunConfig,
   type RunConfig,
-} from "../model/run_config.ts";
-import { limitSplit, train, type TrainData } from "../model/trainer.ts";
+} from "../run/run_config.ts";
+import { limitSplit, train, type TrainData } from "../run/trainer.ts";
 import { type DatasetOptions, loadDataset, variantSuffix } from "../datasets/load.ts";
 import type { DatasetFlags } from "./dataset_flags.ts";
 import { checkDataFitsModel, type DataChoice, dataFromFlags } from "./run_data.ts";

@@ -4,10 +4,10 @@
  *
  * @module
  */
-import type { RamBackend } from "../model/backend.ts";
-import type { RunConfig } from "../model/run_config.ts";
-import { createVaeFor, type Vae } from "../model/vae.ts";
-import { resolveVaeRunConfig, type VaeRunConfig } from "../model/vae_run_config.ts";
+import type { RamBackend } from "../ram/backend.ts";
+import type { RunConfig } from "../run/run_config.ts";
+import { createVaeFor, type Vae } from "../probe/vae.ts";
+import { resolveVaeRunConfig, type VaeRunConfig } from "../probe/vae_config.ts";
 import { intOption, OptionError } from "./options.ts";
 
 /** The probe's options as commander hands them over (`--no-vae` makes `vae` false). */

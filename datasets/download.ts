@@ -6,7 +6,7 @@
  * @module
  */
 import { join } from "node:path";
-import { writeFileAtomic } from "../model/write_atomic.ts";
+import { writeFileAtomic } from "../util/write_atomic.ts";
 
 /** One file to fetch: name, size in bytes and SHA-256 (lower-case hex). */
 export interface ExpectedFile {

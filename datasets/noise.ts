@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { Rng } from "../model/rng.ts";
+import { Rng } from "../util/rng.ts";
 import type { Dataset, Split } from "./types.ts";
 
 /** The noise kinds. */

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { Rng } from "../model/rng.ts";
+import { Rng } from "../util/rng.ts";
 import type { Split } from "./types.ts";
 
 /** Side of the clean digit every split can write as the VAE's target. */

@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { Rng } from "../model/rng.ts";
+import { Rng } from "../util/rng.ts";
 import { checkFillArgs, CLEAN_SIZE } from "./split.ts";
 import type { Split } from "./types.ts";
 

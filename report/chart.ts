@@ -8,9 +8,9 @@
  */
 import * as vega from "vega";
 import * as vl from "vega-lite";
-import type { EigRow } from "./eig.ts";
+import type { EigRow } from "../run/eig_table.ts";
 import { svgToPng } from "./svg_png.ts";
-import { writeFileAtomic, writeTextFileAtomic } from "../model/write_atomic.ts";
+import { writeFileAtomic, writeTextFileAtomic } from "../util/write_atomic.ts";
 
 /** One line of the chart. */
 export interface GainSeries {
@@ -60,7 +60,7 @@ export function chartValues(
  * @example
  * ```ts
  * import { eigChartSpec } from "./chart.ts";
- * import { eigTable } from "./eig.ts";
+ * import { eigTable } from "../run/eig_table.ts";
  * const t = eigTable(1, 2, Float32Array.from([0, -1e4]), Int32Array.from([0]));
  * const spec = eigChartSpec([{ label: "entropy", rows: t.rows }], { priorEntropy: Math.log(2) });
  * ```
@@ -140,7 +140,7 @@ export function eigChartSpec(
  * @example
  * ```ts
  * import { eigChartSvg } from "./chart.ts";
- * import { eigTable } from "./eig.ts";
+ * import { eigTable } from "../run/eig_table.ts";
  * const t = eigTable(1, 2, Float32Array.from([0, -1e4]), Int32Array.from([0]));
  * const svg = await eigChartSvg([{ label: "classification", rows: t.rows }]);
  * ```

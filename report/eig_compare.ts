@@ -4,7 +4,8 @@
  *
  * @module
  */
-import { EIG_CSV_COLUMNS, eigCsv, eigMarkdown, type EigTable } from "./eig.ts";
+import type { EigTable } from "../run/eig_table.ts";
+import { EIG_CSV_COLUMNS, eigCsv, eigMarkdown } from "./eig.ts";
 
 /** One run of a comparison. */
 export interface ComparedRun {

@@ -10,7 +10,7 @@
  *
  * @module
  */
-import type { EigMap } from "../model/eig_map.ts";
+import type { EigMap } from "../run/eig_map.ts";
 import { locationPixel } from "./glimpse_overlay.ts";
 import {
   drawGreyTile,

@@ -7,8 +7,8 @@
  *
  * @module
  */
-import type { RamBackend } from "../model/backend.ts";
-import type { Vae } from "../model/vae.ts";
+import type { RamBackend } from "../ram/backend.ts";
+import type { Vae } from "../probe/vae.ts";
 import type { RetinaShape } from "../kernels/retina_ref.ts";
 import { glimpseOverlay, locationPixel } from "./glimpse_overlay.ts";
 import { reconGrid } from "./recon_grid.ts";

@@ -9,7 +9,7 @@
  */
 import { encodeRasterPng, type RasterImage } from "./png.ts";
 import { escapeXml, svgToPng } from "./svg_png.ts";
-import { writeFileAtomic } from "../model/write_atomic.ts";
+import { writeFileAtomic } from "../util/write_atomic.ts";
 
 /** A text label, in figure pixels. */
 export interface FigureText {

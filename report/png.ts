@@ -5,7 +5,7 @@
  * @module
  */
 import { encode } from "fast-png";
-import { writeFileAtomic } from "../model/write_atomic.ts";
+import { writeFileAtomic } from "../util/write_atomic.ts";
 
 /** An image to write: (height, width, channels) values, floats in [0, 1] or bytes. */
 export interface RasterImage {

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { Rng } from "../model/rng.ts";
+import { Rng } from "../util/rng.ts";
 import type { Episodes } from "./types.ts";
 
 /** Shape and seed of a synthetic batch. */

@@ -5,12 +5,12 @@
  * @module
  */
 import { encode as encodePng } from "fast-png";
-import { saveCheckpoint } from "../model/checkpoint.ts";
-import { CpuRam } from "../model/ram_cpu.ts";
-import { CpuVae } from "../model/vae_cpu.ts";
-import { Rng } from "../model/rng.ts";
-import { resolveRunConfig, type RunConfig } from "../model/run_config.ts";
-import { vaeModelConfig } from "../model/vae_run_config.ts";
+import { saveCheckpoint } from "../run/checkpoint.ts";
+import { CpuRam } from "../ram/cpu.ts";
+import { CpuVae } from "../probe/vae_cpu.ts";
+import { Rng } from "../util/rng.ts";
+import { resolveRunConfig, type RunConfig } from "../run/run_config.ts";
+import { vaeModelConfig } from "../probe/vae_config.ts";
 
 /** What a tiny run may change. */
 export interface TinyRunOptions {

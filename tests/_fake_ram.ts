@@ -17,12 +17,12 @@ import type {
   StepNoise,
   StepResult,
   TrainState,
-} from "../model/backend.ts";
-import { type RamConfig, resolveRamConfig, type TrainConfig } from "../model/config.ts";
+} from "../ram/backend.ts";
+import { type RamConfig, resolveRamConfig, type TrainConfig } from "../ram/config.ts";
 import type { Episodes, RewardFn } from "../rewards/types.ts";
 import type { Split } from "../datasets/types.ts";
 import { adamRef } from "../kernels/adam_ref.ts";
-import { Rng } from "../model/rng.ts";
+import { Rng } from "../util/rng.ts";
 
 /** The model config of the fake: 4×4 images, 2 classes, 3 glimpses. */
 export const FAKE_CONFIG: RamConfig = resolveRamConfig({

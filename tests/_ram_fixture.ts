@@ -5,10 +5,10 @@
  *
  * @module
  */
-import type { Batch, StepNoise } from "../model/backend.ts";
-import { type RamConfig, resolveRamConfig } from "../model/config.ts";
+import type { Batch, StepNoise } from "../ram/backend.ts";
+import { type RamConfig, resolveRamConfig } from "../ram/config.ts";
 import type { Episodes } from "../rewards/types.ts";
-import { Rng } from "../model/rng.ts";
+import { Rng } from "../util/rng.ts";
 
 /** A RAM small enough for finite differences: 12×12 input, two scales, hidden 8. */
 export function tinyConfig(over: Partial<RamConfig> = {}): RamConfig {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { decode as decodePng } from "fast-png";
 import { chartValues, eigChartPng, eigChartSpec, eigChartSvg } from "../report/chart.ts";
-import type { EigRow } from "../report/eig.ts";
+import type { EigRow } from "../run/eig_table.ts";
 
 function rows(gains: number[]): EigRow[] {
   return gains.map((g, t) => ({

@@ -8,11 +8,11 @@ import {
   MODEL_FILE,
   OPTIMIZER_FILE,
   saveCheckpoint,
-} from "../model/checkpoint.ts";
-import type { ParamMap, TrainState } from "../model/backend.ts";
-import { resolveRunConfig, type RunConfig } from "../model/run_config.ts";
-import { initParams, paramSpecs } from "../model/params.ts";
-import { writeFileAtomic } from "../model/write_atomic.ts";
+} from "../run/checkpoint.ts";
+import type { ParamMap, TrainState } from "../ram/backend.ts";
+import { resolveRunConfig, type RunConfig } from "../run/run_config.ts";
+import { initParams, paramSpecs } from "../ram/params.ts";
+import { writeFileAtomic } from "../util/write_atomic.ts";
 import { randomArray } from "./_assert.ts";
 
 const config: RunConfig = resolveRunConfig({

@@ -3,8 +3,8 @@
  * process, checking exit codes, stdout/stderr and the run folder.
  */
 import assert from "node:assert/strict";
-import { loadCheckpoint, MODEL_FILE, OPTIMIZER_FILE } from "../model/checkpoint.ts";
-import { METRICS_FILE } from "../model/trainer.ts";
+import { loadCheckpoint, MODEL_FILE, OPTIMIZER_FILE } from "../run/checkpoint.ts";
+import { METRICS_FILE } from "../run/trainer.ts";
 import { assertUsageError, glimpse, ROOT, withTempDir } from "./_cli.ts";
 
 const withDir = (fn: (dir: string) => Promise<void>) => withTempDir("glimpse_cli_", fn);

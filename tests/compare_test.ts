@@ -5,11 +5,12 @@
  */
 import assert from "node:assert/strict";
 import { decode as decodePng } from "fast-png";
-import { loadRun } from "../model/load_run.ts";
-import { evaluateEig } from "../model/evaluate_eig.ts";
+import { loadRun } from "../run/load_run.ts";
+import { evaluateEig } from "../run/evaluate_eig.ts";
 import { loadDataset } from "../datasets/load.ts";
 import { rewardLabels } from "../report/eig_compare.ts";
-import { EIG_CSV_COLUMNS, type EigTable } from "../report/eig.ts";
+import { EIG_CSV_COLUMNS } from "../report/eig.ts";
+import type { EigTable } from "../run/eig_table.ts";
 import { writeTinyRun } from "./_explain_fixture.ts";
 import { glimpse, withTempDir } from "./_cli.ts";
 

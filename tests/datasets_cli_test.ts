@@ -4,14 +4,14 @@
  * default and on other data by flag, the noise table, and the errors.
  */
 import assert from "node:assert/strict";
-import { loadCheckpoint } from "../model/checkpoint.ts";
+import { loadCheckpoint } from "../run/checkpoint.ts";
 import {
   dataConfigOf,
   datasetOptionsOf,
   PLAIN_DATA,
   resolveRunConfig,
   type RunConfig,
-} from "../model/run_config.ts";
+} from "../run/run_config.ts";
 import { applyOptions } from "../datasets/load.ts";
 import type { Dataset, Split } from "../datasets/types.ts";
 import { FASHION_MNIST_DIR_ENV } from "../datasets/fashion.ts";

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import { eigMaps, gridCoordinate } from "../model/eig_map.ts";
-import { CpuRam } from "../model/ram_cpu.ts";
-import { CpuVae } from "../model/vae_cpu.ts";
-import { Rng } from "../model/rng.ts";
-import { vaeModelConfig } from "../model/vae_run_config.ts";
+import { eigMaps, gridCoordinate } from "../run/eig_map.ts";
+import { CpuRam } from "../ram/cpu.ts";
+import { CpuVae } from "../probe/vae_cpu.ts";
+import { Rng } from "../util/rng.ts";
+import { vaeModelConfig } from "../probe/vae_config.ts";
 import { tinyRunConfig } from "./_explain_fixture.ts";
 
 function entropy(logp: Float32Array, row: number, C: number): number {

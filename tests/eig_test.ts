@@ -1,14 +1,6 @@
 import assert from "node:assert/strict";
-import {
-  EIG_CSV_COLUMNS,
-  EigAccumulator,
-  eigCsv,
-  eigJson,
-  eigMarkdown,
-  type EigTable,
-  eigTable,
-  writeEigFiles,
-} from "../report/eig.ts";
+import { EIG_CSV_COLUMNS, eigCsv, eigJson, eigMarkdown, writeEigFiles } from "../report/eig.ts";
+import { EigAccumulator, type EigTable, eigTable } from "../run/eig_table.ts";
 import { assertClose } from "./_assert.ts";
 
 /** Log-probabilities (T, B, C) from probabilities given as [glimpse][sample][class]. */

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { evaluateEig } from "../model/evaluate_eig.ts";
-import { loadRun } from "../model/load_run.ts";
-import { Rng } from "../model/rng.ts";
-import { eigTable } from "../report/eig.ts";
+import { evaluateEig } from "../run/evaluate_eig.ts";
+import { loadRun } from "../run/load_run.ts";
+import { Rng } from "../util/rng.ts";
+import { eigTable } from "../run/eig_table.ts";
 import type { Split } from "../datasets/types.ts";
 import { writeTinyRun } from "./_explain_fixture.ts";
 

@@ -8,7 +8,7 @@ import { decode as decodePng, encode as encodePng } from "fast-png";
 import jpeg from "jpeg-js";
 import { decodeGrey } from "../datasets/image.ts";
 import { toModelInput } from "../datasets/model_input.ts";
-import { loadRun } from "../model/load_run.ts";
+import { loadRun } from "../run/load_run.ts";
 import { explainInput } from "../report/explain.ts";
 import { glimpseColour, glimpseRects } from "../report/glimpse_overlay.ts";
 import { reconGridLayout } from "../report/recon_grid.ts";

@@ -1,13 +1,13 @@
 import assert from "node:assert/strict";
-import { loadRun } from "../model/load_run.ts";
-import { CpuRam } from "../model/ram_cpu.ts";
-import { CpuVae } from "../model/vae_cpu.ts";
-import { MODEL_FILE, OPTIMIZER_FILE, saveCheckpoint } from "../model/checkpoint.ts";
-import { resolveRunConfig, type RunConfig } from "../model/run_config.ts";
-import { vaeModelConfig } from "../model/vae_run_config.ts";
+import { loadRun } from "../run/load_run.ts";
+import { CpuRam } from "../ram/cpu.ts";
+import { CpuVae } from "../probe/vae_cpu.ts";
+import { MODEL_FILE, OPTIMIZER_FILE, saveCheckpoint } from "../run/checkpoint.ts";
+import { resolveRunConfig, type RunConfig } from "../run/run_config.ts";
+import { vaeModelConfig } from "../probe/vae_config.ts";
 import { tinyConfig } from "./_ram_fixture.ts";
-import { Rng } from "../model/rng.ts";
-import type { ParamMap } from "../model/backend.ts";
+import { Rng } from "../util/rng.ts";
+import type { ParamMap } from "../ram/backend.ts";
 
 function runConfig(vae: boolean): RunConfig {
   return resolveRunConfig({

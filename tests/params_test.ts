@@ -7,8 +7,8 @@ import {
   PARAM_ALIGN,
   paramSpecs,
   unflattenParams,
-} from "../model/params.ts";
-import { DEFAULT_RAM, resolveRamConfig } from "../model/config.ts";
+} from "../ram/params.ts";
+import { DEFAULT_RAM, resolveRamConfig } from "../ram/config.ts";
 
 Deno.test("parameter names and shapes are the PyTorch peer's, in its order", () => {
   // shared/peer/ram_torch.py: fc1 (64→128), fc2 (2→128), fc3, fc4 (128→256), i2h, h2h (256),

@@ -3,9 +3,9 @@
  * `deno run -A cli.ts …` in a child process on the cpu backend with tiny sizes.
  */
 import assert from "node:assert/strict";
-import { loadCheckpoint, MODEL_FILE, OPTIMIZER_FILE } from "../model/checkpoint.ts";
+import { loadCheckpoint, MODEL_FILE, OPTIMIZER_FILE } from "../run/checkpoint.ts";
 import { EIG_CSV_COLUMNS } from "../report/eig.ts";
-import { METRICS_FILE } from "../model/trainer.ts";
+import { METRICS_FILE } from "../run/trainer.ts";
 import { glimpse, type Output, withTempDir } from "./_cli.ts";
 
 const withDir = (fn: (dir: string) => Promise<void>) => withTempDir("glimpse_probe_", fn);

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { CpuRam } from "../model/ram_cpu.ts";
-import type { RamConfig } from "../model/config.ts";
-import { returnsFromRewards } from "../model/returns.ts";
+import { CpuRam } from "../ram/cpu.ts";
+import type { RamConfig } from "../ram/config.ts";
+import { returnsFromRewards } from "../ram/returns.ts";
 import { assertClose, randomArray } from "./_assert.ts";
 import { randomBatch, randomNoise, tinyConfig } from "./_ram_fixture.ts";
 
@@ -99,7 +99,7 @@ Deno.test("a reward at glimpse t changes the policy gradient of actions before t
   }
 });
 
-Deno.test("returns of the loss match model/returns.ts and the reported parts add up", () => {
+Deno.test("returns of the loss match ram/returns.ts and the reported parts add up", () => {
   const cfg = tinyConfig();
   const B = 4, T = cfg.glimpses;
   const ram = new CpuRam(cfg, 9);

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
-import { CpuRam } from "../model/ram_cpu.ts";
-import { resolveRamConfig, type TrainConfig } from "../model/config.ts";
-import type { StepResult } from "../model/backend.ts";
-import { Rng } from "../model/rng.ts";
+import { CpuRam } from "../ram/cpu.ts";
+import { resolveRamConfig, type TrainConfig } from "../ram/config.ts";
+import type { StepResult } from "../ram/backend.ts";
+import { Rng } from "../util/rng.ts";
 import { adamRef } from "../kernels/adam_ref.ts";
-import { cloneParams } from "../model/params.ts";
+import { cloneParams } from "../ram/params.ts";
 import { randomArray } from "./_assert.ts";
 import {
   blobImages,

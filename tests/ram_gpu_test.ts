@@ -1,14 +1,14 @@
 import assert from "node:assert/strict";
-import { CpuRam } from "../model/ram_cpu.ts";
-import { GpuRam } from "../model/ram_gpu.ts";
-import { resolveTrainConfig } from "../model/config.ts";
-import type { ParamMap } from "../model/backend.ts";
+import { CpuRam } from "../ram/cpu.ts";
+import { GpuRam } from "../ram/gpu.ts";
+import { resolveTrainConfig } from "../ram/config.ts";
+import type { ParamMap } from "../ram/backend.ts";
 import { assertClose } from "./_assert.ts";
 import { gpuTest } from "./_gpu.ts";
 import { classificationReward, randomBatch, randomNoise, tinyConfig } from "./_ram_fixture.ts";
-import { RamProgram, TIME_BATCH_ALIGN } from "../model/ram_gpu_program.ts";
-import { ramKernels } from "../model/ram_gpu.ts";
-import { flatLayout } from "../model/params.ts";
+import { RamProgram, TIME_BATCH_ALIGN } from "../ram/gpu_program.ts";
+import { ramKernels } from "../ram/gpu.ts";
+import { flatLayout } from "../ram/params.ts";
 import { tensor } from "../gpu/tensor.ts";
 
 function assertParamsClose(got: ParamMap, want: ParamMap, what: string, atol = 2e-5) {

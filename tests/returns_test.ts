@@ -4,7 +4,7 @@ import {
   meanEpisodeReward,
   reinforceLoss,
   returnsFromRewards,
-} from "../model/returns.ts";
+} from "../ram/returns.ts";
 import { assertClose, randomArray } from "./_assert.ts";
 
 Deno.test("action a_t is credited with the rewards of glimpses t+1..T", () => {

@@ -12,7 +12,7 @@ import { defineReward, RewardError } from "../rewards/define.ts";
 import { optionTable, resolveRewardOptions } from "../rewards/options.ts";
 import { bindReward, checkRewardOutput } from "../rewards/check.ts";
 import { syntheticEpisodes } from "../rewards/synthetic.ts";
-import { returnsFromRewards } from "../model/returns.ts";
+import { returnsFromRewards } from "../ram/returns.ts";
 import type { Episodes } from "../rewards/types.ts";
 
 /** T = 2 glimpses, B = 2 samples, C = 2 classes, written out by hand. */

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
-import { type EpochMetrics, limitSplit, METRICS_FILE, train } from "../model/trainer.ts";
-import { evaluate } from "../model/evaluate.ts";
-import { loadCheckpoint, MODEL_FILE } from "../model/checkpoint.ts";
-import { resolveRunConfig, type RunConfig } from "../model/run_config.ts";
-import type { RamBackend } from "../model/backend.ts";
-import { CpuRam } from "../model/ram_cpu.ts";
+import { type EpochMetrics, limitSplit, METRICS_FILE, train } from "../run/trainer.ts";
+import { evaluate } from "../run/evaluate.ts";
+import { loadCheckpoint, MODEL_FILE } from "../run/checkpoint.ts";
+import { resolveRunConfig, type RunConfig } from "../run/run_config.ts";
+import type { RamBackend } from "../ram/backend.ts";
+import { CpuRam } from "../ram/cpu.ts";
 import { loadDataset } from "../datasets/load.ts";
 import { classificationReward, FAKE_CONFIG, FakeRam, fakeSplit } from "./_fake_ram.ts";
 

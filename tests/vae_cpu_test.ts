@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { CpuVae } from "../model/vae_cpu.ts";
-import { createVae, VAE_NOISE_STREAM } from "../model/vae.ts";
+import { CpuVae } from "../probe/vae_cpu.ts";
+import { createVae, VAE_NOISE_STREAM } from "../probe/vae.ts";
 import {
   checkVaeParams,
   DEFAULT_VAE,
@@ -11,17 +11,17 @@ import {
   vaeConfigFor,
   vaeFlatLayout,
   vaeParamSpecs,
-} from "../model/vae_params.ts";
-import { DEFAULT_RAM } from "../model/config.ts";
-import { initParams, PARAM_ALIGN } from "../model/params.ts";
-import { Rng } from "../model/rng.ts";
+} from "../probe/vae_params.ts";
+import { DEFAULT_RAM } from "../ram/config.ts";
+import { initParams, PARAM_ALIGN } from "../ram/params.ts";
+import { Rng } from "../util/rng.ts";
 import { assertClose, finiteDiff, randomArray } from "./_assert.ts";
 
 /** A probe small enough for finite differences; no size is a multiple of another. */
 const tiny: VaeConfig = resolveVaeConfig({ input: 3, hidden: 5, latent: 2, pixels: 7, lr: 1e-2 });
 
 /**
- * The probe's loss written out independently of model/vae_cpu.ts, in float64: per row
+ * The probe's loss written out independently of probe/vae_cpu.ts, in float64: per row
  * BCE(σ(logits), clean[r % B]) summed over pixels + KL, mean over rows.
  */
 function directLoss(

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
-import { CpuVae } from "../model/vae_cpu.ts";
-import { GpuVae } from "../model/vae_gpu.ts";
-import { createVae } from "../model/vae.ts";
-import { resolveVaeConfig, type VaeConfig } from "../model/vae_params.ts";
-import type { ParamMap } from "../model/backend.ts";
-import { Rng } from "../model/rng.ts";
+import { CpuVae } from "../probe/vae_cpu.ts";
+import { GpuVae } from "../probe/vae_gpu.ts";
+import { createVae } from "../probe/vae.ts";
+import { resolveVaeConfig, type VaeConfig } from "../probe/vae_params.ts";
+import type { ParamMap } from "../ram/backend.ts";
+import { Rng } from "../util/rng.ts";
 import { assertClose, randomArray } from "./_assert.ts";
 import { gpuTest } from "./_gpu.ts";
 

@@ -1,16 +1,16 @@
 /**
- * The VAE probe trained alongside the RAM (model/trainer.ts) and on a frozen RAM
- * (model/probe.ts), on the cpu backend with tiny sizes.
+ * The VAE probe trained alongside the RAM (run/trainer.ts) and on a frozen RAM
+ * (probe/train.ts), on the cpu backend with tiny sizes.
  */
 import assert from "node:assert/strict";
-import { METRICS_FILE, train } from "../model/trainer.ts";
-import { loadCheckpoint, MODEL_FILE, saveCheckpoint } from "../model/checkpoint.ts";
-import { resolveRunConfig, type RunConfig } from "../model/run_config.ts";
-import { CpuRam } from "../model/ram_cpu.ts";
-import { CpuVae } from "../model/vae_cpu.ts";
-import { vaeModelConfig } from "../model/vae_run_config.ts";
-import { trainProbe } from "../model/probe.ts";
-import type { ParamMap } from "../model/backend.ts";
+import { METRICS_FILE, train } from "../run/trainer.ts";
+import { loadCheckpoint, MODEL_FILE, saveCheckpoint } from "../run/checkpoint.ts";
+import { resolveRunConfig, type RunConfig } from "../run/run_config.ts";
+import { CpuRam } from "../ram/cpu.ts";
+import { CpuVae } from "../probe/vae_cpu.ts";
+import { vaeModelConfig } from "../probe/vae_config.ts";
+import { trainProbe } from "../probe/train.ts";
+import type { ParamMap } from "../ram/backend.ts";
 import type { Split } from "../datasets/types.ts";
 import { blobImages, classificationReward, tinyConfig } from "./_ram_fixture.ts";
 

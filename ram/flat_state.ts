@@ -1,5 +1,5 @@
 /**
- * Moving a model's flat parameter and Adam buffers (model/params.ts flat layouts) between the
+ * Moving a model's flat parameter and Adam buffers (ram/params.ts flat layouts) between the
  * device and a {@link TrainState}: shared by the RAM's and the VAE probe's WebGPU backends.
  *
  * @module

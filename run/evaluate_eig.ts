@@ -6,10 +6,10 @@
  *
  * @module
  */
-import type { Batch, RamBackend } from "./backend.ts";
-import type { Vae } from "./vae.ts";
+import type { Batch, RamBackend } from "../ram/backend.ts";
+import type { Vae } from "../probe/vae.ts";
 import type { Split } from "../datasets/types.ts";
-import { EigAccumulator, type EigTable } from "../report/eig.ts";
+import { EigAccumulator, type EigTable } from "./eig_table.ts";
 
 /** Options of {@link evaluateEig}. */
 export interface EigEvalOptions {

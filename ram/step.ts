@@ -60,7 +60,7 @@ function describe(v: unknown): string {
   return (v as object).constructor?.name ?? "an object";
 }
 
-/** The reported loss parts and accuracy of one step (model/backend.ts StepResult). */
+/** The reported loss parts and accuracy of one step (ram/backend.ts StepResult). */
 export function stepResult(
   B: number,
   C: number,

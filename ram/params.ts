@@ -24,7 +24,7 @@
  */
 import type { RamConfig } from "./config.ts";
 import type { ParamMap } from "./backend.ts";
-import { Rng } from "./rng.ts";
+import { Rng } from "../util/rng.ts";
 import { retinaSize } from "../kernels/retina_ref.ts";
 
 /** One parameter tensor: its PyTorch name, shape and initialisation bound. */

@@ -9,16 +9,16 @@
  * stopped after any step and resumed from its checkpoint therefore takes exactly the steps the
  * uninterrupted run would have taken (given the backend is deterministic).
  *
- * The VAE probe (config `vae`, model/probe_step.ts) trains alongside from epoch `vae.start`:
+ * The VAE probe (config `vae`, probe/step.ts) trains alongside from epoch `vae.start`:
  * after every RAM step, one probe step on the states of a rollout of the same batch with the
  * same noise; its state is saved in the same checkpoint and restored on resume.
  *
  * @module
  */
-import type { Batch, RamBackend, StepNoise, StepResult } from "./backend.ts";
-import type { TrainConfig } from "./config.ts";
+import type { Batch, RamBackend, StepNoise, StepResult } from "../ram/backend.ts";
+import type { TrainConfig } from "../ram/config.ts";
 import type { RunConfig } from "./run_config.ts";
-import { Rng } from "./rng.ts";
+import { Rng } from "../util/rng.ts";
 import { evaluate } from "./evaluate.ts";
 import {
   type Checkpoint,
@@ -27,12 +27,12 @@ import {
   runFile,
   saveCheckpoint,
 } from "./checkpoint.ts";
-import { writeTextFileAtomic } from "./write_atomic.ts";
+import { writeTextFileAtomic } from "../util/write_atomic.ts";
 import type { RewardFn } from "../rewards/types.ts";
 import type { Split } from "../datasets/types.ts";
 import { subset } from "../datasets/split.ts";
-import type { Vae } from "./vae.ts";
-import { addProbeStep, emptyProbeSums, ProbeStep, type ProbeSums } from "./probe_step.ts";
+import type { Vae } from "../probe/vae.ts";
+import { addProbeStep, emptyProbeSums, ProbeStep, type ProbeSums } from "../probe/step.ts";
 
 /** Random stream of the per-epoch shuffle. */
 export const SHUFFLE_STREAM = 0x73687566; // "shuf"

@@ -18,7 +18,7 @@
  * @module
  */
 import type { Gpu } from "../gpu/device.ts";
-import type { RamBackend, TrainState } from "./backend.ts";
+import type { RamBackend } from "../ram/backend.ts";
 import { type VaeConfig, vaeConfigFor } from "./vae_params.ts";
 
 export {
@@ -36,75 +36,8 @@ export {
 /** Random stream of the probe's ε: Rng.derive(seed, VAE_NOISE_STREAM, epoch, batch). */
 export const VAE_NOISE_STREAM = 0x7661656e; // "vaen"
 
-/** What one probe training step reports: means over its T·B rows, in nats per image. */
-export interface VaeStepResult {
-  /** bce + kl. */
-  loss: number;
-  /** Binary cross-entropy summed over pixels. */
-  bce: number;
-  /** KL divergence of q(z | h) from N(0, I). */
-  kl: number;
-}
-
-/** The probe on one backend. */
-export interface Vae {
-  readonly name: "cpu" | "webgpu";
-  readonly config: VaeConfig;
-  /**
-   * One Adam step on R = hidden.length / input rows: `hidden` (R, input), e.g. a rollout's
-   * (T, B, H); `clean` (B, pixels) in [0, 1], row r compared with clean row r % B (R must be a
-   * multiple of B); `eps` (R, latent) standard normal. Returns the loss before the update.
-   */
-  trainStep(hidden: Float32Array, clean: Float32Array, eps: Float32Array): Promise<VaeStepResult>;
-  /** σ(decoder(μ)) for every row of `hidden` (R, input): (R, pixels) in [0, 1]. */
-  reconstruct(hidden: Float32Array): Promise<Float32Array>;
-  /**
-   * Per-row mean squared error of the reconstruction (μ decoded) against `clean` row r % B,
-   * averaged over pixels: (R). For a rollout's (T, B, H) states, entry t·B + b is glimpse t+1
-   * of sample b; the EIG table averages these per glimpse.
-   */
-  reconstructionError(hidden: Float32Array, clean: Float32Array): Promise<Float32Array>;
-  /** Copies parameters and the probe's Adam state to the host (names start with "vae."). */
-  getState(): Promise<TrainState>;
-  /** Loads parameters and Adam state (names and shapes must match the config). */
-  setState(state: TrainState): void;
-  /** Frees device resources. */
-  dispose(): void;
-}
-
-/** Throws unless the sizes of one call fit `cfg`; returns the rows R and targets B. */
-export function vaeRows(
-  where: string,
-  cfg: VaeConfig,
-  hidden: Float32Array,
-  clean: Float32Array | null,
-  eps: Float32Array | null,
-): { rows: number; targets: number } {
-  const rows = hidden.length / cfg.input;
-  if (!Number.isInteger(rows) || rows < 1) {
-    throw new Error(
-      `${where}: hidden states hold ${hidden.length} values, not a positive multiple of ` +
-        `the probe's input size ${cfg.input}`,
-    );
-  }
-  let targets = rows;
-  if (clean) {
-    targets = clean.length / cfg.pixels;
-    if (!Number.isInteger(targets) || targets < 1 || rows % targets !== 0) {
-      throw new Error(
-        `${where}: ${clean.length} target values are not B images of ${cfg.pixels} pixels ` +
-          `with B dividing the ${rows} rows of hidden states`,
-      );
-    }
-  }
-  if (eps && eps.length !== rows * cfg.latent) {
-    throw new Error(
-      `${where}: noise holds ${eps.length} values, expected ${rows}·${cfg.latent} = ` +
-        `${rows * cfg.latent}`,
-    );
-  }
-  return { rows, targets };
-}
+export { type Vae, vaeRows, type VaeStepResult } from "./vae_api.ts";
+import type { Vae } from "./vae_api.ts";
 
 /**
  * Opens the probe on `backend` ("cpu" or "webgpu"; the latter needs `gpu`), parameters

@@ -9,8 +9,8 @@
  *
  * @module
  */
-import type { Batch, RamBackend } from "./backend.ts";
-import { Rng } from "./rng.ts";
+import type { Batch, RamBackend } from "../ram/backend.ts";
+import { Rng } from "../util/rng.ts";
 import type { Split } from "../datasets/types.ts";
 
 /** Random stream of evaluation rollouts (independent of the trainer's streams). */

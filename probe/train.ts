@@ -1,7 +1,7 @@
 /**
  * Training the VAE probe on a frozen RAM (`deno task probe`): epochs over the training split,
  * each batch rolled out by the RAM (stochastic policy from uniform first locations, as in
- * training) and one probe step on its T·B states (model/probe_step.ts). The RAM is only read;
+ * training) and one probe step on its T·B states (probe/step.ts). The RAM is only read;
  * its parameters are not touched.
  *
  * Randomness: probe epoch q (counted on from the probe's saved steps) shuffles with
@@ -11,11 +11,11 @@
  *
  * @module
  */
-import type { Batch, RamBackend, StepNoise } from "./backend.ts";
+import type { Batch, RamBackend, StepNoise } from "../ram/backend.ts";
 import type { Split } from "../datasets/types.ts";
-import { Rng } from "./rng.ts";
+import { Rng } from "../util/rng.ts";
 import type { Vae } from "./vae.ts";
-import { addProbeStep, emptyProbeSums, ProbeStep } from "./probe_step.ts";
+import { addProbeStep, emptyProbeSums, ProbeStep } from "./step.ts";
 
 /** Random stream of the probe's shuffles, first locations and policy noise. */
 export const PROBE_STREAM = 0x70726f62; // "prob"
@@ -57,7 +57,7 @@ export interface ProbeEpoch {
  *
  * @example
  * ```ts ignore
- * import { trainProbe } from "./probe.ts";
+ * import { trainProbe } from "./train.ts";
  * const epochs = await trainProbe({ ram, vae, split: ds.train, epochs: 2, batch: 128, seed: 1 });
  * console.log(epochs.at(-1)!.vae_loss);
  * ```

@@ -11,12 +11,12 @@
  * one extra forward pass per step. The RAM's parameters are only read.
  *
  * The probe's ε (T·B, latent) comes from Rng.derive(seed, VAE_NOISE_STREAM, epoch, batch) (or
- * another stream, see model/probe.ts), so a resumed run repeats it exactly.
+ * another stream, see probe/train.ts), so a resumed run repeats it exactly.
  *
  * @module
  */
-import type { Batch, RamBackend, StepNoise } from "./backend.ts";
-import { Rng } from "./rng.ts";
+import type { Batch, RamBackend, StepNoise } from "../ram/backend.ts";
+import { Rng } from "../util/rng.ts";
 import { type Vae, VAE_NOISE_STREAM, type VaeStepResult } from "./vae.ts";
 
 /** Running sums of probe losses over an epoch (weighted by images). */
@@ -38,7 +38,7 @@ export function emptyProbeSums(): ProbeSums {
  *
  * @example
  * ```ts ignore
- * import { ProbeStep } from "./probe_step.ts";
+ * import { ProbeStep } from "./step.ts";
  * const probe = new ProbeStep(ram, vae, seed, 128);
  * split.fill(indices, epoch, batch.images, probe.clean(batch.size));
  * const r = await probe.step(batch, noise, epoch, k); // r.loss, r.bce, r.kl

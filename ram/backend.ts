@@ -59,7 +59,7 @@ export interface Rollout extends Episodes {
   hidden: Float32Array;
 }
 
-/** Named parameter tensors, PyTorch names and [out, in] shapes (see model/params.ts). */
+/** Named parameter tensors, PyTorch names and [out, in] shapes (see ram/params.ts). */
 export type ParamMap = Map<string, { shape: number[]; data: Float32Array }>;
 
 /** Parameters plus Adam state, for checkpoints and resume. */

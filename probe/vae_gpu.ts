@@ -1,9 +1,9 @@
 /**
  * The VAE probe on a WebGPU device, from the WGSL kernels (linear, activation, vae, reduce,
- * adam). It mirrors model/vae_cpu.ts op for op and is held to it number for number in
+ * adam). It mirrors probe/vae_cpu.ts op for op and is held to it number for number in
  * tests/vae_gpu_test.ts; read that file for the maths.
  *
- * All parameters live in one flat buffer (model/vae_params.ts vaeFlatLayout), their gradients
+ * All parameters live in one flat buffer (probe/vae_params.ts vaeFlatLayout), their gradients
  * in another, so one Adam dispatch updates the whole probe and clears the gradients for the
  * next step. Per (rows, targets) a {@link VaeProgram} makes every buffer and bind group once; a
  * training step uploads h, the clean digits and ε, then records forward, backward, the Adam
@@ -14,11 +14,11 @@
 import type { Gpu } from "../gpu/device.ts";
 import type { Dispatch } from "../gpu/kernel.ts";
 import { Readback, type Tensor, tensor, upload, view } from "../gpu/tensor.ts";
-import type { TrainState } from "./backend.ts";
-import { type FlatBuffers, readFlatState, writeFlatState } from "./flat_state.ts";
-import { type FlatLayout, flattenParams } from "./params.ts";
-import type { Vae, VaeStepResult } from "./vae.ts";
-import { vaeRows } from "./vae.ts";
+import type { TrainState } from "../ram/backend.ts";
+import { type FlatBuffers, readFlatState, writeFlatState } from "../ram/flat_state.ts";
+import { type FlatLayout, flattenParams } from "../ram/params.ts";
+import type { Vae, VaeStepResult } from "./vae_api.ts";
+import { vaeRows } from "./vae_api.ts";
 import { checkVaeParams, initVaeParams, type VaeConfig, vaeFlatLayout } from "./vae_params.ts";
 import {
   bindLinearBackward,

@@ -1,8 +1,8 @@
 /**
  * The `webgpu` backend: the RAM of shared DESIGN.md trained with the WGSL kernels in kernels/,
- * held to the `cpu` backend (model/ram_cpu.ts) number for number from the same seed and noise.
+ * held to the `cpu` backend (ram/cpu.ts) number for number from the same seed and noise.
  *
- * All parameters live in one flat buffer (model/params.ts flatLayout), their gradients in
+ * All parameters live in one flat buffer (ram/params.ts flatLayout), their gradients in
  * another, so one Adam dispatch updates the whole model. Per batch size, a {@link RamProgram}
  * holds every activation buffer and bound dispatch; a step uploads its inputs, submits the
  * forward, reads back once, computes rewards and returns on the host, and submits the backward
@@ -42,7 +42,7 @@ import {
   bindAdam,
   bindAdamTick,
 } from "../kernels/adam.ts";
-import { type RamKernels, RamProgram } from "./ram_gpu_program.ts";
+import { type RamKernels, RamProgram } from "./gpu_program.ts";
 
 /** Options of {@link GpuRam.create}. */
 export interface GpuRamOptions {
@@ -104,7 +104,7 @@ export class GpuRam implements RamBackend {
    * ```ts ignore
    * import { requestGpu } from "../gpu/device.ts";
    * import { resolveRamConfig } from "./config.ts";
-   * import { GpuRam } from "./ram_gpu.ts";
+   * import { GpuRam } from "./gpu.ts";
    * const ram = await GpuRam.create(await requestGpu(), resolveRamConfig(), 1);
    * ```
    */

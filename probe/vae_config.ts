@@ -8,7 +8,7 @@
  * @module
  */
 import { DEFAULT_VAE, resolveVaeConfig, type VaeConfig } from "./vae_params.ts";
-import type { RamConfig } from "./config.ts";
+import type { RamConfig } from "../ram/config.ts";
 
 /** The probe settings saved with a run. */
 export interface VaeRunConfig {
@@ -39,7 +39,7 @@ export const DEFAULT_VAE_RUN: Readonly<VaeRunConfig> = Object.freeze({
  *
  * @example
  * ```ts
- * import { resolveVaeRunConfig } from "./vae_run_config.ts";
+ * import { resolveVaeRunConfig } from "./vae_config.ts";
  * const v = resolveVaeRunConfig({ start: 3 });
  * // v!.latent === 16, resolveVaeRunConfig(null) === null
  * ```
@@ -66,8 +66,8 @@ export function resolveVaeRunConfig(given: unknown): VaeRunConfig | null {
  *
  * @example
  * ```ts
- * import { vaeModelConfig, DEFAULT_VAE_RUN } from "./vae_run_config.ts";
- * import { DEFAULT_RAM } from "./config.ts";
+ * import { vaeModelConfig, DEFAULT_VAE_RUN } from "./vae_config.ts";
+ * import { DEFAULT_RAM } from "../ram/config.ts";
  * // vaeModelConfig(DEFAULT_RAM, DEFAULT_VAE_RUN).input === 256
  * ```
  */

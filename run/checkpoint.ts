@@ -26,11 +26,11 @@
  *
  * @module
  */
-import type { ParamMap, TrainState } from "./backend.ts";
+import type { ParamMap, TrainState } from "../ram/backend.ts";
 import { resolveRunConfig, type RunConfig } from "./run_config.ts";
-import { writeFileAtomic, writeTextFileAtomic } from "./write_atomic.ts";
-import { checkVaeParams, splitVaeParams } from "./vae_params.ts";
-import { vaeModelConfig } from "./vae_run_config.ts";
+import { writeFileAtomic, writeTextFileAtomic } from "../util/write_atomic.ts";
+import { checkVaeParams, splitVaeParams } from "../probe/vae_params.ts";
+import { vaeModelConfig } from "../probe/vae_config.ts";
 
 /** The `format` metadata value of glimpse checkpoints. */
 export const CHECKPOINT_FORMAT = "glimpse";

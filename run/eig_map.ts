@@ -9,17 +9,17 @@
  *
  * A location where the imagined images disagree in a way the classifier cares about scores
  * high. The simulation runs the RAM's CPU reference (kernels/*_ref.ts composed as in
- * model/ram_cpu_pass.ts) on parameters read from whichever backend holds the run, so the map
+ * ram/cpu_pass.ts) on parameters read from whichever backend holds the run, so the map
  * is the same on cpu and webgpu. It needs a model whose input is the probe's 28×28 digit (on a
  * larger canvas the imagined digit's position is unknown).
  *
  * @module
  */
-import type { RamBackend } from "./backend.ts";
-import type { Vae } from "./vae.ts";
-import { bindNet, forwardPass, type Net } from "./ram_cpu_pass.ts";
-import type { RamConfig } from "./config.ts";
-import { Rng } from "./rng.ts";
+import type { RamBackend } from "../ram/backend.ts";
+import type { Vae } from "../probe/vae.ts";
+import { bindNet, forwardPass, type Net } from "../ram/cpu_pass.ts";
+import type { RamConfig } from "../ram/config.ts";
+import { Rng } from "../util/rng.ts";
 import { linearForwardRef } from "../kernels/linear_ref.ts";
 import { retinaRef, retinaSize } from "../kernels/retina_ref.ts";
 import { logSoftmaxRef } from "../kernels/softmax_ref.ts";

@@ -1,5 +1,5 @@
 /**
- * The configuration of one training run: the model and optimiser configs of model/config.ts plus
+ * The configuration of one training run: the model and optimiser configs of ram/config.ts plus
  * what the trainer needs to reproduce the run (dataset and its variant, reward, data limit,
  * validation slice, schedule). It is printed by `train`, saved as runs/NAME/config.json and in
  * the checkpoint's metadata, and read back by `eval` and `train --resume`, so unknown keys are
@@ -12,8 +12,8 @@ import {
   resolveRamConfig,
   resolveTrainConfig,
   type TrainConfig,
-} from "./config.ts";
-import { resolveVaeRunConfig, type VaeRunConfig } from "./vae_run_config.ts";
+} from "../ram/config.ts";
+import { resolveVaeRunConfig, type VaeRunConfig } from "../probe/vae_config.ts";
 import type { DatasetOptions, LoadedDataset } from "../datasets/load.ts";
 import { type Variant, VARIANTS } from "../datasets/variants.ts";
 
@@ -69,7 +69,7 @@ export interface RunConfig {
   reward: RewardSpec;
   model: RamConfig;
   train: TrainConfig;
-  /** The VAE probe (model/vae_run_config.ts); absent or null: the run has none. */
+  /** The VAE probe (probe/vae_config.ts); absent or null: the run has none. */
   vae?: VaeRunConfig | null;
 }
 
@@ -101,7 +101,7 @@ function rejectUnknown(what: string, given: Record<string, unknown>, known: read
 
 /**
  * Validates a run config (as parsed from JSON or built from command-line options); `where` names
- * its source in errors. Missing `model`/`train` keys take the defaults of model/config.ts; the
+ * its source in errors. Missing `model`/`train` keys take the defaults of ram/config.ts; the
  * other top-level keys are required.
  *
  * @example

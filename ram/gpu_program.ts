@@ -1,7 +1,7 @@
 /**
  * The RAM's forward and backward through time as WebGPU dispatches for one batch size: every
  * buffer and bind group is made once here, and a training step only uploads its inputs and
- * encodes the prepared dispatch lists. It mirrors model/ram_cpu_pass.ts (the reference) op for
+ * encodes the prepared dispatch lists. It mirrors ram/cpu_pass.ts (the reference) op for
  * op; read that file for the maths and the gradient routes.
  *
  * A step is three submissions: the forward (all T glimpses, policy and baseline) with one
@@ -277,7 +277,7 @@ export class RamProgram {
       hPrev = s.h;
     }
 
-    // Backward through time (mirrors backwardPass in model/ram_cpu_pass.ts).
+    // Backward through time (mirrors backwardPass in ram/cpu_pass.ts).
     // Every ReLU's backward rides on the product that makes its input gradient (dxMask):
     // dx ⊙ (y > 0) with y the ReLU's output.
     let bw = this.backwardLoss;

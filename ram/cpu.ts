@@ -1,9 +1,9 @@
 /**
  * The `cpu` backend: the RAM of shared DESIGN.md on plain Float32Arrays, composed from the CPU
- * references (model/ram_cpu_pass.ts), with Adam from kernels/adam_ref.ts. It is the reference
+ * references (ram/cpu_pass.ts), with Adam from kernels/adam_ref.ts. It is the reference
  * the `webgpu` backend is held to, number for number, and the fallback without an adapter.
  *
- * Conventions both backends share (see also model/returns.ts):
+ * Conventions both backends share (see also ram/returns.ts):
  * - nll: mean over the batch of −log p_T(y) (the last glimpse only).
  * - baseline: mean of (b_t − G_{t+1})² over the (T−1)·B action steps (0 when T = 1).
  * - reinforce: λ·mean_b Σ_{t<T} −log π(a_t)·(G_{t+1} − b_t); loss = nll + baseline + reinforce.
@@ -40,12 +40,12 @@ import {
   forwardPass,
   type Net,
   type Trace,
-} from "./ram_cpu_pass.ts";
+} from "./cpu_pass.ts";
 import { adamRef } from "../kernels/adam_ref.ts";
 
 /** The loss parts, gradients and intermediate values of one step, without an Adam update. */
 export interface LossAndGrads extends StepResult {
-  /** Gradient of `loss` for every parameter (a fresh map, names as model/params.ts). */
+  /** Gradient of `loss` for every parameter (a fresh map, names as ram/params.ts). */
   grads: ParamMap;
   /** Actions a_1..a_{T−1} taken, unclamped, (T−1, B, 2). */
   actions: Float32Array;
@@ -73,7 +73,7 @@ export interface LossOptions {
  *
  * @example
  * ```ts
- * import { CpuRam } from "./ram_cpu.ts";
+ * import { CpuRam } from "./cpu.ts";
  * import { resolveRamConfig, resolveTrainConfig } from "./config.ts";
  * const cfg = resolveRamConfig({ height: 12, width: 12, patch: 4, glimpses: 2, hidden: 8,
  *   glimpseHidden: 8, locationHidden: 8, glimpseOut: 8, policyHidden: 8, classes: 2 });
@@ -96,7 +96,7 @@ export class CpuRam implements RamBackend {
   #net: Net;
   #gradNet: Net;
 
-  /** A RAM initialised as model/params.ts initParams(config, seed). */
+  /** A RAM initialised as ram/params.ts initParams(config, seed). */
   constructor(config: RamConfig, seed: number) {
     this.config = { ...config };
     this.#params = initParams(config, seed);

@@ -1,9 +1,9 @@
 /**
  * The VAE probe on plain Float32Arrays, composed from the CPU references (kernels/linear_ref.ts,
  * kernels/activation_ref.ts, kernels/vae_ref.ts, kernels/adam_ref.ts). It is the reference the
- * WebGPU probe (model/vae_gpu.ts) is held to, and the probe of the `cpu` backend.
+ * WebGPU probe (probe/vae_gpu.ts) is held to, and the probe of the `cpu` backend.
  *
- * Forward on R rows (shapes in comments; model/vae.ts explains rows and targets):
+ * Forward on R rows (shapes in comments; probe/vae.ts explains rows and targets):
  * ```
  * e      = ReLU(enc h)            (R, hidden)
  * stats  = stats e                (R, 2L)  μ | log σ²
@@ -16,9 +16,9 @@
  *
  * @module
  */
-import type { ParamMap, TrainState } from "./backend.ts";
-import type { Vae, VaeStepResult } from "./vae.ts";
-import { vaeRows } from "./vae.ts";
+import type { ParamMap, TrainState } from "../ram/backend.ts";
+import type { Vae, VaeStepResult } from "./vae_api.ts";
+import { vaeRows } from "./vae_api.ts";
 import {
   checkVaeParams,
   initVaeParams,
@@ -34,7 +34,7 @@ import { adamRef } from "../kernels/adam_ref.ts";
 
 /** The loss, its parts and the gradient of every parameter, without an Adam update. */
 export interface VaeLossAndGrads extends VaeStepResult {
-  /** Gradient of `loss` for every parameter (a fresh map, names as model/vae_params.ts). */
+  /** Gradient of `loss` for every parameter (a fresh map, names as probe/vae_params.ts). */
   grads: ParamMap;
 }
 
@@ -70,7 +70,7 @@ export class CpuVae implements Vae {
   #v: ParamMap;
   #step = 0;
 
-  /** A probe initialised as model/vae_params.ts initVaeParams(config, seed). */
+  /** A probe initialised as probe/vae_params.ts initVaeParams(config, seed). */
   constructor(config: VaeConfig, seed: number) {
     this.config = { ...config };
     this.#params = initVaeParams(config, seed);

@@ -1,7 +1,7 @@
 /**
  * The RAM's forward over T glimpses and its backward through time, composed from the CPU
  * references in kernels/*_ref.ts on plain Float32Arrays. This is the reference model: the
- * `cpu` backend (model/ram_cpu.ts) runs it and the `webgpu` backend is held to it.
+ * `cpu` backend (ram/cpu.ts) runs it and the `webgpu` backend is held to it.
  *
  * Indices (shared DESIGN.md): glimpse t = 1..T is stored at index t−1; action a_t (after
  * glimpse t, t < T) at action index t−1; l_1 is given, l_{t+1} = clamp(a_t, −1, 1).
@@ -55,7 +55,7 @@ function dense(p: ParamMap, w: string, b: string): Dense {
   return { W: W.data, b: B.data, inF: W.shape[1], outF: W.shape[0] };
 }
 
-/** Views a parameter (or gradient) map, named as model/params.ts names it, by role. */
+/** Views a parameter (or gradient) map, named as ram/params.ts names it, by role. */
 export function bindNet(cfg: RamConfig, p: ParamMap): Net {
   const lin = (m: string) => dense(p, `${m}.weight`, `${m}.bias`);
   const lstm = cfg.core === "lstm";

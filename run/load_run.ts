@@ -6,7 +6,7 @@
  * @module
  */
 import type { Gpu } from "../gpu/device.ts";
-import type { RamBackend } from "./backend.ts";
+import type { RamBackend } from "../ram/backend.ts";
 import {
   type Checkpoint,
   type CheckpointMeta,
@@ -17,8 +17,8 @@ import {
   runFile,
 } from "./checkpoint.ts";
 import type { RunConfig } from "./run_config.ts";
-import { createVae, type Vae } from "./vae.ts";
-import { vaeModelConfig } from "./vae_run_config.ts";
+import { createVae, type Vae } from "../probe/vae.ts";
+import { vaeModelConfig } from "../probe/vae_config.ts";
 
 /** Options of {@link loadRun}. */
 export interface LoadRunOptions {
@@ -105,7 +105,7 @@ export async function loadRun(path: string, options: LoadRunOptions): Promise<Lo
   let description: string;
   try {
     if (options.backend === "cpu") {
-      const { CpuRam } = await import("./ram_cpu.ts");
+      const { CpuRam } = await import("../ram/cpu.ts");
       ram = new CpuRam(config.model, seed);
       description = "cpu (TypeScript reference)";
     } else {
@@ -113,7 +113,7 @@ export async function loadRun(path: string, options: LoadRunOptions): Promise<Lo
         const { requestGpu } = await import("../gpu/device.ts");
         gpu = await requestGpu();
       }
-      const { GpuRam } = await import("./ram_gpu.ts");
+      const { GpuRam } = await import("../ram/gpu.ts");
       ram = await GpuRam.create(gpu, config.model, seed);
       description = `webgpu (${gpu.description})`;
     }

@@ -18,8 +18,8 @@
  *
  * @module
  */
-import type { ParamMap } from "./backend.ts";
-import type { RamConfig } from "./config.ts";
+import type { ParamMap } from "../ram/backend.ts";
+import type { RamConfig } from "../ram/config.ts";
 import {
   checkAgainstSpecs,
   type FlatLayout,
@@ -29,8 +29,8 @@ import {
   PARAM_ALIGN,
   type ParamSpec,
   zerosFromSpecs,
-} from "./params.ts";
-import { Rng } from "./rng.ts";
+} from "../ram/params.ts";
+import { Rng } from "../util/rng.ts";
 
 /** Sizes and optimiser of the VAE probe. */
 export interface VaeConfig {
@@ -99,7 +99,7 @@ export function resolveVaeConfig(given: Record<string, unknown> = {}): VaeConfig
  * @example
  * ```ts
  * import { vaeConfigFor } from "./vae_params.ts";
- * import { DEFAULT_RAM } from "./config.ts";
+ * import { DEFAULT_RAM } from "../ram/config.ts";
  * const cfg = vaeConfigFor(DEFAULT_RAM);
  * // cfg.input === 256, cfg.pixels === 784
  * ```
@@ -171,7 +171,7 @@ export function splitVaeParams(all: ParamMap): { ram: ParamMap; vae: ParamMap | 
 /**
  * Offsets of every probe parameter in one flat buffer, each a multiple of `align` floats
  * (default PARAM_ALIGN, so every tensor binds as a view on any adapter); same shape of result
- * as model/params.ts flatLayout, so flattenParams/unflattenParams work on it.
+ * as ram/params.ts flatLayout, so flattenParams/unflattenParams work on it.
  *
  * @example
  * ```ts
