@@ -6,7 +6,12 @@
  *
  * @module
  */
-import { listBuiltinRewards, loadReward, parseRewardTimeout } from "../rewards/loader.ts";
+import {
+  invocationDir,
+  listBuiltinRewards,
+  loadReward,
+  parseRewardTimeout,
+} from "../rewards/loader.ts";
 import { formatRewardOptions, type OptionTable } from "../rewards/options.ts";
 import { syntheticEpisodes } from "../rewards/synthetic.ts";
 
@@ -42,7 +47,7 @@ export async function rewardsList(): Promise<string> {
   lines.push(
     "A plugin is any module whose default export is a reward definition: --reward ./my_reward.ts",
     "Try one: deno task rewards check ./my_reward.ts [--reward-opt key=value]",
-    "Write one: docs/rewards.md",
+    'Write one: README.md, section "Writing a reward plugin"',
   );
   return lines.join("\n");
 }
@@ -88,7 +93,11 @@ export async function rewardsCheck(plugin: string, flags: RewardsCheckFlags = {}
     ? undefined
     : parseRewardTimeout(flags.rewardTimeout);
   const t0 = performance.now();
-  const reward = await loadReward(plugin, { opts: flags.rewardOpt ?? [], timeoutMs });
+  const reward = await loadReward(plugin, {
+    opts: flags.rewardOpt ?? [],
+    timeoutMs,
+    cwd: invocationDir(),
+  });
   try {
     const t1 = performance.now();
     const ep = syntheticEpisodes({ T, B, C, seed });
@@ -127,6 +136,6 @@ export async function rewardsCheck(plugin: string, flags: RewardsCheckFlags = {}
       ...[head.join(""), ...rows].map((l) => "  " + l),
     ].join("\n");
   } finally {
-    reward.close();
+    await reward.close();
   }
 }

@@ -27,7 +27,7 @@ import { limitSplit, train, type TrainData } from "../run/trainer.ts";
 import { type DatasetOptions, loadDataset, variantSuffix } from "../datasets/load.ts";
 import type { DatasetFlags } from "./dataset_flags.ts";
 import { checkDataFitsModel, type DataChoice, dataFromFlags } from "./run_data.ts";
-import { loadReward, parseRewardTimeout } from "../rewards/loader.ts";
+import { invocationDir, loadReward, parseRewardTimeout } from "../rewards/loader.ts";
 import { backendOption, openBackend } from "./backend.ts";
 import { intOption, numberOption, OptionError } from "./options.ts";
 import { ProgressView } from "./progress.ts";
@@ -197,6 +197,7 @@ export async function trainCommand(flags: TrainFlags): Promise<number> {
   const reward = await loadReward(saved ? saved.reward.spec : rewardSpec, {
     opts: saved ? (flags.rewardOpt ?? saved.reward.options) : (flags.rewardOpt ?? []),
     timeoutMs: p.timeoutMs,
+    cwd: invocationDir(),
   });
   try {
     if (saved && JSON.stringify(reward.metadata.options) !== JSON.stringify(saved.reward.options)) {
@@ -328,6 +329,6 @@ export async function trainCommand(flags: TrainFlags): Promise<number> {
       opened.close();
     }
   } finally {
-    reward.close();
+    await reward.close();
   }
 }

@@ -34,10 +34,18 @@ export function checkEpisodes(plugin: string, ep: Episodes): void {
 }
 
 /**
+ * The largest |reward| the host accepts. Rewards in this project are O(1) (classification pays
+ * 1, the entropy terms are a few nats); a value far beyond that is a bug, and a 1e30 would
+ * overflow the returns and the optimizer state to Infinity. Documented in the README.
+ */
+export const REWARD_BOUND = 1e6;
+
+/**
  * Checks a reward function's output for a batch of T glimpses and B samples and returns it as
  * a Float32Array (T, B). Throws a RewardError naming `plugin` for anything that is not an array
- * of numbers, a length other than T·B, and the first NaN or ±Infinity (glimpse t = 1..T,
- * sample b = 0..B−1).
+ * of numbers, a length other than T·B, and the first value that is NaN, ±Infinity or beyond
+ * ±REWARD_BOUND (glimpse t = 1..T, sample b = 0..B−1). Values are checked as given (a float64
+ * 1e300 is reported as 1e+300, not as the Infinity it would become in float32).
  *
  * @example
  * ```ts
@@ -53,10 +61,9 @@ export function checkRewardOutput(
   B: number,
   output: unknown,
 ): Float32Array {
-  let r: Float32Array;
-  if (output instanceof Float32Array) r = output;
-  else if (output instanceof Float64Array || Array.isArray(output)) r = new Float32Array(output);
-  else {
+  if (
+    !(output instanceof Float32Array || output instanceof Float64Array || Array.isArray(output))
+  ) {
     const what = output === null
       ? "null"
       : ArrayBuffer.isView(output)
@@ -64,19 +71,32 @@ export function checkRewardOutput(
       : typeof output;
     throw new RewardError(plugin, `returned ${what}, expected a Float32Array (T, B)`);
   }
-  if (r.length !== T * B) {
+  const values = output as ArrayLike<unknown>;
+  if (values.length !== T * B) {
     throw new RewardError(
       plugin,
-      `wrong shape: returned ${r.length} values, expected T·B = ${T}·${B} = ${T * B}`,
+      `wrong shape: returned ${values.length} values, expected T·B = ${T}·${B} = ${T * B}`,
     );
   }
-  for (let i = 0; i < r.length; i++) {
-    if (!Number.isFinite(r[i])) {
+  for (let i = 0; i < values.length; i++) {
+    const v = Number(values[i]);
+    if (!Number.isFinite(v) || Math.abs(v) > REWARD_BOUND) {
       const t = Math.floor(i / B) + 1, b = i % B;
-      throw new RewardError(plugin, `${r[i]} at glimpse ${t} sample ${b}`);
+      const beyond = Number.isFinite(v) ? ` (beyond the reward bound ±${REWARD_BOUND})` : "";
+      throw new RewardError(plugin, `${v} at glimpse ${t} sample ${b}${beyond}`);
     }
   }
-  return r;
+  return output instanceof Float32Array ? output : new Float32Array(values as ArrayLike<number>);
+}
+
+/**
+ * Text from a plugin made safe for one terminal line: control characters (ANSI escapes, bells,
+ * newlines) become spaces or are dropped, and it is cut at `max` characters.
+ */
+export function plainText(s: string, max = 300): string {
+  // deno-lint-ignore no-control-regex
+  const t = s.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, "").replace(/[\x00-\x1f\x7f-\x9f]+/g, " ");
+  return t.length > max ? t.slice(0, max) + "…" : t;
 }
 
 /** "threw Error: message" for anything thrown; permission errors are said plainly. */

@@ -97,7 +97,14 @@ function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
+/** A terminal would act on these (ANSI escapes, bells, cursor moves): plugin text is one line. */
+// deno-lint-ignore no-control-regex
+const CONTROL = /[\x00-\x1f\x7f-\x9f]/;
+
 function optionValueProblem(key: string, v: unknown): string | null {
+  if (typeof v === "string" && CONTROL.test(v)) {
+    return `option "${key}" default has control characters`;
+  }
   if (typeof v === "number") {
     return Number.isFinite(v) ? null : `option "${key}" default must be finite (got ${v})`;
   }
@@ -118,7 +125,13 @@ export function rewardDefinitionProblem(value: unknown): string | null {
   if (typeof value.name !== "string" || value.name.trim() === "") {
     return `"name" must be a non-empty string`;
   }
+  if (CONTROL.test(value.name)) {
+    return `"name" has control characters (ANSI escapes and line breaks are not allowed)`;
+  }
   if (typeof value.description !== "string") return `"description" must be a string`;
+  if (CONTROL.test(value.description)) {
+    return `"description" has control characters (ANSI escapes and line breaks are not allowed)`;
+  }
   if (typeof value.reward !== "function") return `"reward" must be a function`;
   if (value.options !== undefined) {
     if (!isRecord(value.options)) return `"options" must be an object of defaults`;
@@ -129,6 +142,9 @@ export function rewardDefinitionProblem(value: unknown): string | null {
         if (p) return p;
         if (spec.description !== undefined && typeof spec.description !== "string") {
           return `option "${key}" description must be a string`;
+        }
+        if (typeof spec.description === "string" && CONTROL.test(spec.description)) {
+          return `option "${key}" description has control characters`;
         }
         const extra = Object.keys(spec).filter((k) => k !== "default" && k !== "description");
         if (extra.length) return `option "${key}" has unknown field "${extra[0]}"`;

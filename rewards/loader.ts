@@ -3,8 +3,9 @@
  *
  * Built-in names resolve to the rewards/*.ts files beside this module and run in the sandbox
  * like any plugin: `--reward entropy` and `--reward rewards/entropy.ts` behave the same, and
- * the sandbox costs well under a millisecond per batch (bench/rewards_bench.ts). A relative path
- * resolves against the current working directory, not against this file.
+ * the sandbox costs a fraction of a millisecond per batch (bench/rewards_bench.ts). A relative
+ * path resolves against `cwd` (the commands pass invocationDir(): where the user ran
+ * `deno task`), not against this file.
  *
  * @example
  * ```ts
@@ -15,7 +16,7 @@
  *   console.log(reward.metadata); // { spec: "entropy", name: "entropy", options: { beta: 0.25 } }
  *   // const r = await reward.fn(episodes); // (T, B)
  * } finally {
- *   reward.close();
+ *   await reward.close();
  * }
  * ```
  *
@@ -90,6 +91,15 @@ export async function resolveRewardSpec(
   }
   if (!info.isFile) throw new RewardError(spec, `${path} is not a file`);
   return { spec, url: url.href, builtin: false };
+}
+
+/**
+ * The folder the user ran the command from: `deno task` runs tasks in the project root and
+ * records the user's folder in INIT_CWD; a plain `deno run` leaves it unset, and the working
+ * directory is the user's.
+ */
+export function invocationDir(): string {
+  return Deno.env.get("INIT_CWD") || Deno.cwd();
 }
 
 /**

@@ -10,7 +10,7 @@
  * try {
  *   // rewards (T, B) = await reward.fn(episodes); record reward.metadata with the run
  * } finally {
- *   reward.close();
+ *   await reward.close();
  * }
  * ```
  *

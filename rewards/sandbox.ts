@@ -1,34 +1,47 @@
 /**
- * The host side of the reward sandbox: runs one reward plugin in a Worker started with
- * `deno: { permissions: "none" }` (no file, network, environment, subprocess, FFI or system
- * access), with a timeout on loading and on every call, and checks everything that comes back.
+ * The host side of the reward sandbox: runs one reward plugin in its own `deno run` process
+ * with no permissions, after checking its module graph, with a memory ceiling, a timeout on
+ * loading and on every call, and checks on everything that comes back.
  *
- * How the plugin is loaded: the worker's main module is a generated `data:` module that
- * statically imports rewards/worker.ts and then the plugin (see worker.ts). Deno loads a worker's
- * main module graph before the worker runs, so the plugin file and its relative imports load
- * without granting the worker read access; a dynamic `import()` in the worker is refused
- * (measured on Deno 2.9.6: "Requires read access to …/plugin.ts"). The cost is that a plugin
- * which fails to load (syntax error, missing import, throw at top level) takes the worker down
- * before any of our code runs: Deno prints its own "Uncaught (in worker …)" report with a code
- * frame on stderr, and the host turns the error event into one line naming the plugin.
+ * Why a process and not a Worker (measured on Deno 2.9.6, DESIGN.md): a module specifier
+ * written literally in a plugin is loaded with the *loader's* permissions before a Worker's
+ * `permissions: "none"` applies, so in an `-A` host a Worker reads whatever the plugin names; a
+ * Worker has no heap limit, so a plugin that grows without bound kills the host; and a Worker
+ * stuck in a loop cannot be stopped. A child process with no permissions at all has none of
+ * these holes but one: the static imports of its main module are still read. So:
+ * 1. rewards/graph.ts checks the plugin's module graph (`deno info --json`, nothing runs) and
+ *    refuses any import outside the plugin's folder and the plugin API;
+ * 2. the process is `deno run --no-prompt --no-remote --no-npm --no-config --no-lock
+ *    --v8-flags=--max-old-space-size=N` with no `--allow-*` flag and a cleared environment; its
+ *    main module imports rewards/runner.ts and then the plugin, exactly the graph checked;
+ *    anything the plugin tries at run time (non-literal `import()`, Workers, files, network,
+ *    env, subprocesses, FFI) is denied;
+ * 3. on Linux the host also watches the process's resident memory (ArrayBuffers are outside the
+ *    V8 heap limit) and kills it past N + RSS_HEADROOM_MIB;
+ * 4. a timeout kills the process (SIGKILL): a loop cannot outlive it.
+ * The host survives every way the process ends, and says which in one line naming the plugin:
+ * memory ceiling, `Deno.exit()`/`close()`, uncaught error, timeout, signal, exit code.
  *
- * Batches are copied and the copies transferred: the trainer keeps its arrays, and the plugin
- * cannot see or change them.
- *
- * In a terminal, a worker with permissions "none" would *prompt* the user when the plugin
- * touches a file rather than fail; run with `--no-prompt` (the deno.json tasks do) so every
- * access is simply denied.
+ * Per batch the episodes (about 40 KiB at T=6, B=128, C=10) go over a pipe and float64 rewards
+ * come back (bench/rewards_bench.ts measures the round trip).
  *
  * @module
  */
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { RewardError } from "./define.ts";
-import { checkEpisodes, checkRewardOutput, describeThrown } from "./check.ts";
+import { checkEpisodes, checkRewardOutput, describeThrown, plainText } from "./check.ts";
+import { concatBytes, encodeFrame, type Frame, FrameReader } from "./frames.ts";
+import { checkPluginGraph, LOAD_FLAGS } from "./graph.ts";
 import { type OptionTable, type ResolvedOptions, resolveRewardOptions } from "./options.ts";
+import { downloadPlugin } from "./remote.ts";
 import type { Episodes } from "./types.ts";
-import type { HostMessage, WorkerMessage } from "./worker.ts";
 
 /** Default for `--reward-timeout`: loading the plugin, and each call, in milliseconds. */
 export const DEFAULT_REWARD_TIMEOUT_MS = 10_000;
+/** Default for `--reward-memory`: the plugin process's V8 heap ceiling, MiB. */
+export const DEFAULT_REWARD_MEMORY_MIB = 512;
+/** Resident memory allowed above the heap ceiling: the runtime, code, and ArrayBuffers. */
+export const RSS_HEADROOM_MIB = 256;
 
 /** How to open a sandbox. */
 export interface SandboxOptions {
@@ -36,11 +49,10 @@ export interface SandboxOptions {
   opts?: readonly string[] | Readonly<Record<string, unknown>>;
   /** Limit for loading and for each call, ms (default DEFAULT_REWARD_TIMEOUT_MS). */
   timeoutMs?: number;
-  /**
-   * Limit for loading alone, ms (default: `timeoutMs`). Under `deno test` Deno type-checks the
-   * worker's module graph before it runs (seconds for a graph it has not checked before).
-   */
+  /** Limit for loading alone, ms (default: `timeoutMs`). */
   loadTimeoutMs?: number;
+  /** The plugin process's heap ceiling, MiB (default DEFAULT_REWARD_MEMORY_MIB). */
+  memoryMiB?: number;
 }
 
 /** What the trainer records about the reward (checkpoint metadata, metrics.jsonl). */
@@ -53,7 +65,7 @@ export interface RewardMetadata {
   options: ResolvedOptions;
 }
 
-/** A loaded, configured reward plugin running in its own sandboxed worker. */
+/** A loaded, configured reward plugin running in its own sandboxed process. */
 export interface SandboxedReward {
   /** The reward function for the trainer (a RewardFn); rejects with a RewardError naming the plugin. */
   readonly fn: (episodes: Episodes) => Promise<Float32Array>;
@@ -69,42 +81,70 @@ export interface SandboxedReward {
   readonly optionTable: OptionTable;
   /** `{ spec, name, options }` to record with the run. */
   readonly metadata: RewardMetadata;
-  /** Stops the worker; pending and later calls reject. Idempotent. */
-  close(): void;
-  [Symbol.dispose](): void;
+  /** Stops the process; pending and later calls reject. Idempotent; resolves once it is gone. */
+  close(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
 }
 
-const WORKER_URL = new URL("./worker.ts", import.meta.url).href;
+const RUNNER_URL = new URL("./runner.ts", import.meta.url).href;
 
-// Deno colours worker error messages; errors we raise are plain one-liners.
-const ANSI = new RegExp(String.fromCharCode(27) + "\\[[0-9;]*m", "g");
-const stripAnsi = (s: string) => s.replace(ANSI, "");
+/** Environment the plugin's process gets: where Deno keeps its cache, nothing else. */
+function childEnv(): Record<string, string> {
+  const env: Record<string, string> = { NO_COLOR: "1" };
+  for (const k of ["HOME", "DENO_DIR", "XDG_CACHE_HOME"]) {
+    const v = Deno.env.get(k);
+    if (v !== undefined) env[k] = v;
+  }
+  return env;
+}
 
-/**
- * One line for an error event that stopped the worker: while it loaded the plugin (syntax
- * error, missing import, throw at top level) or later (an error the plugin left uncaught, such
- * as a rejected promise it did not await).
- */
-function describeWorkerError(raw: string, loading: boolean): string {
-  const text = stripAnsi(raw).trim().replace(/^Uncaught (\(in promise\) )?/, "");
-  const first = text.split("\n")[0].trim();
-  const at = /\n\s*at (\S+)\s*$/.exec(text)?.[1];
-  const where = at && !at.startsWith("data:") ? ` (at ${at})` : "";
-  if (/Requires \w+ access to/.test(first)) {
-    return describeThrown("", first.replace(/^\w+: /, "")) + (loading ? " while loading" : "");
+/** Resident memory of process `pid` in MiB, or null where /proc is not there. */
+async function residentMiB(pid: number): Promise<number | null> {
+  try {
+    const status = await Deno.readTextFile(`/proc/${pid}/status`);
+    const kb = /^VmRSS:\s+(\d+)/m.exec(status)?.[1];
+    return kb ? Number(kb) / 1024 : null;
+  } catch {
+    return null;
   }
-  if (!loading) return `failed with an uncaught error: ${first}${where}`;
-  if (first.startsWith("SyntaxError:")) {
-    return `syntax error: ${first.slice("SyntaxError:".length).trim()}${where}`;
+}
+
+/** Why the plugin's `ready` frame is unusable (it comes from the plugin's process: re-check). */
+function readyProblem(h: Record<string, unknown>): string | null {
+  const clean = (s: unknown) => typeof s === "string" && plainText(s, Infinity) === s;
+  if (!clean(h.name) || (h.name as string).trim() === "") {
+    return `its name is not a plain one-line string (${plainText(String(h.name))})`;
   }
-  if (first.startsWith("Type checking failed")) {
-    // Only where Deno type-checks (deno test, deno run --check); it printed the errors itself.
-    return "type checking failed (Deno printed the errors above)";
+  if (!clean(h.description)) {
+    return `its description is not a plain one-line string (${plainText(String(h.description))})`;
   }
-  if (first.startsWith("Module not found")) {
-    return `module not found: ${first.slice("Module not found".length).trim()}${where}`;
+  const opts = h.options;
+  if (typeof opts !== "object" || opts === null) return "its option table is not an object";
+  for (const [k, o] of Object.entries(opts as Record<string, Record<string, unknown>>)) {
+    if (!/^[A-Za-z_][\w-]*$/.test(k)) return `option name "${plainText(k)}" is not an identifier`;
+    if (
+      typeof o?.default !== o?.type || !["number", "boolean", "string"].includes(o.type as string)
+    ) {
+      return `option "${k}" has no valid type and default`;
+    }
+    if (!clean(o.description) || (o.type === "string" && !clean(o.default))) {
+      return `option "${k}" has control characters in its text`;
+    }
   }
-  return `threw while loading: ${first}${where}`;
+  return null;
+}
+
+/** One line for the process's stderr when it died while loading (Deno's own report). */
+function loadFailure(stderr: string): string | null {
+  const text = plainText(stderr.replace(/\x1b\[[0-9;]*m/g, ""), 2000);
+  const m = /error: (?:Uncaught (?:\(in promise\) )?)?(.*?)(?: at (file:\S+|data:\S+))?(?: |$)/
+    .exec(
+      text,
+    );
+  if (!m) return null;
+  const first = /^(.*?)(?: [^ ]+\n| {2}|\s+\^)/.exec(m[1])?.[1] ?? m[1];
+  const at = /at (file:\/\/\S+?:\d+:\d+)/.exec(text)?.[1];
+  return `threw while loading: ${first.trim()}${at ? ` (at ${at})` : ""}`;
 }
 
 interface Pending {
@@ -116,10 +156,11 @@ interface Pending {
 }
 
 /**
- * Loads the plugin module at `url` in a sandboxed worker, checks its default export, resolves
- * `opts` against its option defaults and returns the configured reward. `plugin` names it in
- * every error (module not found, syntax error, not a reward definition, threw, timed out, wrong
- * shape, NaN at glimpse t sample b).
+ * Loads the plugin module at `url` (file:, http: or https:) in a sandboxed process, checks its
+ * default export, resolves `opts` against its option defaults and returns the configured
+ * reward. `plugin` names it in every error (refused import, module not found, syntax error, not
+ * a reward definition, threw, memory ceiling, exited, timed out, wrong shape, a value that is
+ * not finite or beyond the bound, at glimpse t sample b).
  *
  * @example
  * ```ts
@@ -129,171 +170,277 @@ interface Pending {
  * try {
  *   // const r = await reward.fn(episodes); // (T, B)
  * } finally {
- *   reward.close();
+ *   await reward.close();
  * }
  * ```
  */
 export async function openSandbox(
   plugin: string,
   url: string,
-  { opts = [], timeoutMs = DEFAULT_REWARD_TIMEOUT_MS, loadTimeoutMs = timeoutMs }: SandboxOptions =
-    {},
+  {
+    opts = [],
+    timeoutMs = DEFAULT_REWARD_TIMEOUT_MS,
+    loadTimeoutMs = timeoutMs,
+    memoryMiB = DEFAULT_REWARD_MEMORY_MIB,
+  }: SandboxOptions = {},
 ): Promise<SandboxedReward> {
   for (const ms of [timeoutMs, loadTimeoutMs]) {
     if (!(Number.isFinite(ms) && ms > 0)) {
       throw new RewardError(plugin, `timeout must be a positive number of ms, got ${ms}`);
     }
   }
-  const wrapper = `import { serve } from ${JSON.stringify(WORKER_URL)};\n` +
-    `import * as plugin from ${JSON.stringify(url)};\nserve(plugin);\n`;
-  const worker = new Worker(`data:text/javascript,${encodeURIComponent(wrapper)}`, {
-    type: "module",
-    name: `reward ${plugin}`,
-    deno: { permissions: "none" },
-  });
+  if (!(Number.isInteger(memoryMiB) && memoryMiB >= 16)) {
+    throw new RewardError(plugin, `memory ceiling must be an integer ≥ 16 MiB, got ${memoryMiB}`);
+  }
+  const remote = /^https?:/i.test(url);
+  const downloaded = remote ? await downloadPlugin(plugin, url, loadTimeoutMs) : null;
+  const removeDownload = () =>
+    downloaded ? Deno.remove(downloaded.dir, { recursive: true }).catch(() => {}) : undefined;
+  const path = downloaded?.path ?? fileURLToPath(url);
+  try {
+    await checkPluginGraph(plugin, { path, remote });
+  } catch (e) {
+    await removeDownload();
+    throw e;
+  }
+
+  const main = `import { serve } from ${JSON.stringify(RUNNER_URL)};\n` +
+    `import * as plugin from ${JSON.stringify(pathToFileURL(path).href)};\nawait serve(plugin);\n`;
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--quiet",
+      "--no-prompt",
+      ...LOAD_FLAGS,
+      `--v8-flags=--max-old-space-size=${memoryMiB}`,
+      `data:application/typescript;base64,${btoa(main)}`,
+    ],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+    clearEnv: true,
+    env: childEnv(),
+  }).spawn();
+  const stdin = child.stdin.getWriter();
+
   const pending = new Map<number, Pending>();
   let stopped: RewardError | null = null;
   let nextId = 0;
+  let ready = false;
+  let exitedBy: string | null = null; // what the runner reported before the process ended
+  let stderr = "";
+  let onLoaded: (f: Frame) => void = () => {};
+  let onLoadError: (e: RewardError) => void = () => {};
+  const loaded = new Promise<Frame>((resolve, reject) => {
+    onLoaded = resolve;
+    onLoadError = reject;
+  });
+  loaded.catch(() => {}); // rejected after loading only when nobody waits any more
 
   const stop = (err: RewardError) => {
     if (stopped) return;
     stopped = err;
-    worker.terminate();
+    clearInterval(watchdog);
+    try {
+      child.kill("SIGKILL");
+    } catch { /* already gone */ }
     for (const p of pending.values()) {
       clearTimeout(p.timer);
       p.reject(err);
     }
     pending.clear();
-  };
-
-  // Load: wait for `ready`/`invalid`, an error event, or the timeout.
-  let onLoaded: (m: WorkerMessage) => void = () => {};
-  let onLoadError: (e: RewardError) => void = () => {};
-  const loaded = new Promise<WorkerMessage>((resolve, reject) => {
-    onLoaded = resolve;
-    onLoadError = reject;
-  });
-  let ready = false;
-  worker.addEventListener("error", (e) => {
-    // Always handled here: an unhandled worker error would be rethrown in the host.
-    e.preventDefault();
-    const err = new RewardError(plugin, describeWorkerError(e.message, !ready));
-    stop(err);
     onLoadError(err);
-  });
-  worker.addEventListener("message", (e: MessageEvent<WorkerMessage>) => {
-    const m = e.data;
-    if (!ready) return onLoaded(m);
-    if (m?.kind !== "result" && m?.kind !== "threw") {
-      return stop(new RewardError(plugin, `sent an unexpected message (${m?.kind})`));
+  };
+  const stage = () => ready ? "" : " while loading";
+
+  const onFrame = ({ header: h, body }: Frame) => {
+    if (h.kind === "exit") {
+      exitedBy = plainText(String(h.how), 60);
+      return;
     }
-    const p = pending.get(m.id);
-    if (!p) return stop(new RewardError(plugin, `sent a reply to no call (${m.id})`));
-    pending.delete(m.id);
-    clearTimeout(p.timer);
-    if (m.kind === "threw") {
-      return p.reject(new RewardError(plugin, describeThrown(m.name, m.message)));
+    if (h.kind === "uncaught") {
+      const what = ready ? "failed with an uncaught error" : "threw while loading";
+      return stop(new RewardError(plugin, `${what}: ${plainText(String(h.message))}`));
     }
-    if (typeof m.rewards === "string") {
-      return p.reject(
-        new RewardError(plugin, `returned ${m.rewards}, expected a Float32Array (T, B)`),
+    if (!ready) return onLoaded({ header: h, body });
+    const p = pending.get(h.id as number);
+    if ((h.kind !== "result" && h.kind !== "threw") || !p) {
+      return stop(
+        new RewardError(plugin, `sent an unexpected message (${plainText(String(h.kind), 40)})`),
       );
     }
+    pending.delete(h.id as number);
+    clearTimeout(p.timer);
+    if (h.kind === "threw") {
+      return p.reject(
+        new RewardError(
+          plugin,
+          describeThrown(plainText(String(h.name), 60), plainText(String(h.message))),
+        ),
+      );
+    }
+    if (typeof h.type === "string") {
+      return p.reject(
+        new RewardError(
+          plugin,
+          `returned ${plainText(h.type, 40)}, expected a Float32Array (T, B)`,
+        ),
+      );
+    }
+    if (body.byteLength % 8 !== 0) {
+      return stop(new RewardError(plugin, "sent a malformed result"));
+    }
     try {
-      p.resolve(checkRewardOutput(plugin, p.T, p.B, m.rewards));
+      p.resolve(
+        checkRewardOutput(plugin, p.T, p.B, new Float64Array(body.buffer, 0, body.byteLength / 8)),
+      );
     } catch (err) {
       p.reject(err as Error);
     }
+  };
+
+  const stdoutDone = (async () => {
+    const reader = new FrameReader();
+    try {
+      for await (const chunk of child.stdout) {
+        if (stopped) continue; // drain
+        reader.push(chunk);
+        for (let f = reader.next(); f && !stopped; f = reader.next()) onFrame(f);
+      }
+    } catch (e) {
+      stop(new RewardError(plugin, plainText((e as Error).message)));
+    }
+  })();
+  const stderrDone = (async () => {
+    const dec = new TextDecoder();
+    for await (const chunk of child.stderr) stderr = (stderr + dec.decode(chunk)).slice(-16384);
+  })();
+  const exited = child.status.then(async (s) => {
+    await Promise.all([stdoutDone, stderrDone]);
+    if (stopped) return;
+    const when = stage();
+    if (/out of memory|heap limit/i.test(stderr)) {
+      stop(
+        new RewardError(
+          plugin,
+          `exceeded its memory ceiling of ${memoryMiB} MiB${when}; its process was stopped`,
+        ),
+      );
+    } else if (exitedBy) {
+      stop(new RewardError(plugin, `called ${exitedBy}${when}, which ended its process`));
+    } else if (s.signal) {
+      stop(new RewardError(plugin, `its process was killed by ${s.signal}${when}`));
+    } else {
+      const failure = ready ? null : loadFailure(stderr);
+      stop(
+        new RewardError(
+          plugin,
+          failure ??
+            `its process exited with code ${s.code}${when} (Deno.exit(), process.exit() or close())`,
+        ),
+      );
+    }
   });
+
+  const rssLimit = memoryMiB + RSS_HEADROOM_MIB;
+  let polling = false;
+  const watchdog = setInterval(async () => {
+    if (polling || stopped) return;
+    polling = true;
+    const mib = await residentMiB(child.pid);
+    polling = false;
+    if (mib !== null && mib > rssLimit) {
+      stop(
+        new RewardError(
+          plugin,
+          `exceeded its memory ceiling of ${memoryMiB} MiB${stage()} (${Math.round(mib)} MiB ` +
+            `resident, limit ${rssLimit} MiB with the runtime); its process was stopped`,
+        ),
+      );
+    }
+  }, 100);
+
+  const close = async () => {
+    stop(new RewardError(plugin, "the reward was closed"));
+    await stdin.close().catch(() => {});
+    await exited;
+    await removeDownload();
+  };
 
   let loadTimer: ReturnType<typeof setTimeout> | undefined;
   const timedOut = new Promise<never>((_, reject) => {
     loadTimer = setTimeout(() => {
       const err = new RewardError(
         plugin,
-        `timed out after ${loadTimeoutMs} ms while loading (the worker was stopped)`,
+        `timed out after ${loadTimeoutMs} ms while loading (its process was stopped)`,
       );
       stop(err);
       reject(err);
     }, loadTimeoutMs);
   });
-  let first: WorkerMessage;
+  timedOut.catch(() => {});
+  let first: Frame;
   try {
     first = await Promise.race([loaded, timedOut]);
+  } catch (e) {
+    await close();
+    throw stopped ?? e;
   } finally {
     clearTimeout(loadTimer);
   }
-  if (first.kind === "invalid") {
-    const err = new RewardError(
-      plugin,
-      `default export is not a reward definition: ${first.problem}`,
-    );
-    stop(err);
-    throw err;
-  }
-  if (first.kind !== "ready") {
-    const err = new RewardError(plugin, `sent an unexpected message while loading (${first.kind})`);
-    stop(err);
+  const h = first.header;
+  const problem = h.kind === "invalid"
+    ? `default export is not a reward definition: ${plainText(String(h.problem))}`
+    : h.kind !== "ready"
+    ? `sent an unexpected message while loading (${plainText(String(h.kind), 40)})`
+    : readyProblem(h);
+  let options: ResolvedOptions;
+  try {
+    if (problem) throw new RewardError(plugin, problem);
+    options = resolveRewardOptions(plugin, h.options as OptionTable, opts);
+  } catch (err) {
+    await close();
     throw err;
   }
   ready = true;
-
-  let options: ResolvedOptions;
-  try {
-    options = resolveRewardOptions(plugin, first.options, opts);
-  } catch (err) {
-    stop(new RewardError(plugin, "closed"));
-    throw err;
-  }
-  worker.postMessage({ kind: "configure", options } satisfies HostMessage);
+  stdin.write(encodeFrame({ kind: "configure", options })).catch(() => {});
 
   const fn = (ep: Episodes): Promise<Float32Array> => {
     if (stopped) return Promise.reject(stopped);
     checkEpisodes(plugin, ep);
     const { T, B, C } = ep;
-    // Copies, so the trainer's arrays survive the transfer.
-    const episodes: Episodes = {
-      T,
-      B,
-      C,
-      probs: ep.probs.slice(),
-      labels: ep.labels.slice(),
-      predictions: ep.predictions.slice(),
-      locations: ep.locations.slice(),
-    };
     const id = nextId++;
+    const frame = encodeFrame(
+      { kind: "call", id, T, B, C },
+      concatBytes([ep.probs, ep.labels, ep.predictions, ep.locations]), // a copy
+    );
     return new Promise<Float32Array>((resolve, reject) => {
       const timer = setTimeout(() => {
         stop(
           new RewardError(
             plugin,
-            `timed out after ${timeoutMs} ms on a batch (T=${T}, B=${B}); the worker was stopped`,
+            `timed out after ${timeoutMs} ms on a batch (T=${T}, B=${B}); its process was stopped`,
           ),
         );
       }, timeoutMs);
       pending.set(id, { resolve, reject, timer, T, B });
-      const transfer = [
-        episodes.probs.buffer,
-        episodes.labels.buffer,
-        episodes.predictions.buffer,
-        episodes.locations.buffer,
-      ] as ArrayBuffer[];
-      worker.postMessage({ kind: "call", id, episodes } satisfies HostMessage, transfer);
+      // A broken pipe means the process ended: `exited` says why.
+      stdin.write(frame).catch(() => {});
     });
   };
 
-  const close = () => stop(new RewardError(plugin, "the reward was closed"));
-  const name = first.name;
+  const name = h.name as string;
+  const table = h.options as OptionTable;
   return {
     fn,
     plugin,
     url,
     name,
-    description: first.description,
+    description: h.description as string,
     options,
-    optionTable: first.options,
+    optionTable: table,
     metadata: { spec: plugin, name, options: { ...options } },
     close,
-    [Symbol.dispose]: close,
+    [Symbol.asyncDispose]: close,
   };
 }
