@@ -96,7 +96,8 @@ export function checkRewardOutput(
 export function plainText(s: string, max = 300): string {
   // deno-lint-ignore no-control-regex
   const t = s.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, "").replace(/[\x00-\x1f\x7f-\x9f]+/g, " ");
-  return t.length > max ? t.slice(0, max) + "…" : t;
+  const line = t.trim();
+  return line.length > max ? line.slice(0, max) + "…" : line;
 }
 
 /** "threw Error: message" for anything thrown; permission errors are said plainly. */

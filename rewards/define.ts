@@ -101,6 +101,11 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 // deno-lint-ignore no-control-regex
 const CONTROL = /[\x00-\x1f\x7f-\x9f]/;
 
+/** True when `s` has characters a terminal would act on (ANSI escapes, line breaks, bells). */
+export function hasControlCharacters(s: string): boolean {
+  return CONTROL.test(s);
+}
+
 function optionValueProblem(key: string, v: unknown): string | null {
   if (typeof v === "string" && CONTROL.test(v)) {
     return `option "${key}" default has control characters`;

@@ -22,7 +22,8 @@
  * @module
  */
 import { dirname, relative, sep } from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { plainText } from "./check.ts";
 import { RewardError } from "./define.ts";
 
 /** The project's files every plugin may import (the plugin API and the built-ins). */
@@ -90,14 +91,16 @@ async function refusal(url: string, folder: string, scope: GraphScope): Promise<
     const scheme = /^[a-z][a-z0-9+.-]*:/i.exec(url)?.[0];
     return scheme ? `${scheme} imports are not allowed` : "bare imports are not allowed";
   }
+  const remoteOnly = "a plugin loaded from a URL may import only rewards/define.ts";
   let real: string;
   try {
     real = await Deno.realPath(fileURLToPath(url));
   } catch {
-    return null; // missing: reported as "module not found" once nothing is refused
+    // missing: reported as "module not found" once nothing is refused
+    return scope.remote ? remoteOnly : null;
   }
   if (PLUGIN_API.includes(real)) return null;
-  if (scope.remote) return "a plugin loaded from a URL may import only rewards/define.ts";
+  if (scope.remote) return remoteOnly;
   const rel = relative(folder, real);
   if (rel.startsWith("..") || rel === "" || rel.startsWith(sep)) {
     return `outside the plugin's folder ${folder}`;
@@ -126,20 +129,30 @@ export async function checkPluginGraph(plugin: string, scope: GraphScope): Promi
     throw new RewardError(plugin, `${scope.path} is a link to ${root}, outside its folder`);
   }
   const modules = await denoInfo(plugin, scope.path);
+  const bySpecifier = new Map(modules.map((m) => [m.specifier, m]));
   const importedAt = new Map<string, string>();
-  for (const m of modules) {
-    for (const d of m.dependencies ?? []) {
+  // Breadth-first from the plugin, so the import refused is the one the plugin wrote (not one
+  // inside, say, a data: module it names), and nothing past a refused import is looked at.
+  const queue = [pathToFileURL(scope.path).href];
+  const seen = new Set(queue);
+  while (queue.length) {
+    const m = bySpecifier.get(queue.shift()!);
+    for (const d of m?.dependencies ?? []) {
       if (!d.code) continue; // `import type`: erased, never loaded
       const target = d.code.specifier ?? d.specifier;
-      const where = `${m.specifier}:${(d.code?.span?.start.line ?? 0) + 1}`;
+      const where = `${m!.specifier}:${(d.code.span?.start.line ?? 0) + 1}`;
       importedAt.set(target, where);
       const why = await refusal(target, folder, scope);
       if (why) {
         const kind = d.assertionType ? ` (${d.assertionType} import)` : "";
         throw new RewardError(
           plugin,
-          `import "${oneLine(d.specifier)}"${kind} refused: ${why} (at ${where})`,
+          `import "${plainText(d.specifier, 200)}"${kind} refused: ${why} (at ${where})`,
         );
+      }
+      if (!seen.has(target)) {
+        seen.add(target);
+        queue.push(target);
       }
     }
   }

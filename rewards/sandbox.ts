@@ -28,7 +28,7 @@
  * @module
  */
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { RewardError } from "./define.ts";
+import { hasControlCharacters, RewardError } from "./define.ts";
 import { checkEpisodes, checkRewardOutput, describeThrown, plainText } from "./check.ts";
 import { concatBytes, encodeFrame, type Frame, FrameReader } from "./frames.ts";
 import { checkPluginGraph, LOAD_FLAGS } from "./graph.ts";
@@ -88,10 +88,13 @@ export interface SandboxedReward {
 
 const RUNNER_URL = new URL("./runner.ts", import.meta.url).href;
 
-/** Environment the plugin's process gets: where Deno keeps its cache, nothing else. */
+/**
+ * Environment of the plugin's process: where Deno keeps its cache, and PATH (so a subprocess is
+ * reported as denied, not as not found). The plugin itself can read none of it.
+ */
 function childEnv(): Record<string, string> {
   const env: Record<string, string> = { NO_COLOR: "1" };
-  for (const k of ["HOME", "DENO_DIR", "XDG_CACHE_HOME"]) {
+  for (const k of ["HOME", "DENO_DIR", "XDG_CACHE_HOME", "PATH"]) {
     const v = Deno.env.get(k);
     if (v !== undefined) env[k] = v;
   }
@@ -111,7 +114,7 @@ async function residentMiB(pid: number): Promise<number | null> {
 
 /** Why the plugin's `ready` frame is unusable (it comes from the plugin's process: re-check). */
 function readyProblem(h: Record<string, unknown>): string | null {
-  const clean = (s: unknown) => typeof s === "string" && plainText(s, Infinity) === s;
+  const clean = (s: unknown) => typeof s === "string" && !hasControlCharacters(s);
   if (!clean(h.name) || (h.name as string).trim() === "") {
     return `its name is not a plain one-line string (${plainText(String(h.name))})`;
   }
@@ -136,7 +139,7 @@ function readyProblem(h: Record<string, unknown>): string | null {
 
 /** One line for the process's stderr when it died while loading (Deno's own report). */
 function loadFailure(stderr: string): string | null {
-  const text = plainText(stderr.replace(/\x1b\[[0-9;]*m/g, ""), 2000);
+  const text = plainText(stderr, 2000);
   const m = /error: (?:Uncaught (?:\(in promise\) )?)?(.*?)(?: at (file:\S+|data:\S+))?(?: |$)/
     .exec(
       text,
