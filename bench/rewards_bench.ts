@@ -1,9 +1,10 @@
 /**
  * What the reward sandbox costs per training step: one batch at the default shape (T=6 glimpses,
  * B=128 samples, C=10 classes) through a reward in this process (baseline) and through the
- * sandboxed worker (copy the four episode arrays, transfer them, post, run, transfer the
- * rewards back, check them). Bytes moved per call: probs 30 KiB + labels 0.5 KiB +
- * predictions 3 KiB + locations 6 KiB in, rewards 3 KiB out.
+ * sandboxed plugin process (copy the four episode arrays into one frame, write it to the
+ * process's stdin, run, read the float64 rewards back from its stdout, check them). Bytes moved
+ * per call: probs 30 KiB + labels 0.5 KiB + predictions 3 KiB + locations 6 KiB in, rewards
+ * 6 KiB out.
  *
  *   deno bench -A bench/rewards_bench.ts
  *
@@ -33,10 +34,10 @@ const cases: { spec: string; def: RewardDefinition; opts: ResolvedOptions }[] = 
 
 for (const { spec, def, opts } of cases) {
   const inProcess = bindReward(def, opts, spec);
-  // deno bench type-checks the worker's module graph on first load: allow for it
+  // loading runs deno info and starts the plugin's process: allow for a busy machine
   const sandboxed = await loadReward(spec, { cwd: root.pathname, loadTimeoutMs: 60_000 });
-  globalThis.addEventListener("unload", () => sandboxed.close());
-  for (let i = 0; i < 50; i++) await sandboxed.fn(ep); // warm the worker's JIT
+  globalThis.addEventListener("unload", () => void sandboxed.close());
+  for (let i = 0; i < 50; i++) await sandboxed.fn(ep); // warm the plugin process's JIT
   const group = `${spec} reward, T=${shape.T} B=${shape.B} C=${shape.C}`;
   Deno.bench({
     name: "in-process",
@@ -47,7 +48,7 @@ for (const { spec, def, opts } of cases) {
     },
   });
   Deno.bench({
-    name: "sandboxed worker",
+    name: "sandboxed process",
     group,
     async fn() {
       await sandboxed.fn(ep);
@@ -68,7 +69,7 @@ try {
   const noise = randomNoise(cfg, train.batch, 3);
   const inProcess = bindReward(entropy, { beta: 0.5 }, "entropy");
   const sandboxed = await loadReward("entropy", { loadTimeoutMs: 60_000 });
-  globalThis.addEventListener("unload", () => sandboxed.close());
+  globalThis.addEventListener("unload", () => void sandboxed.close());
   for (let i = 0; i < 3; i++) await ram.trainStep(batch, sandboxed.fn, noise, train);
   Deno.bench({
     name: `in-process (${gpu.description})`,

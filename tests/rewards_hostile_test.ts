@@ -10,6 +10,7 @@ import { RewardError } from "../rewards/define.ts";
 import { loadReward } from "../rewards/loader.ts";
 import { syntheticEpisodes } from "../rewards/synthetic.ts";
 import { FRIENDLY, HOSTILE } from "./fixtures/hostile_plugins.ts";
+import { assertUsageError, glimpse, glimpseWith } from "./_cli.ts";
 
 const SECRET = `secret-${crypto.randomUUID()}`;
 const ep = () => syntheticEpisodes({ T: 6, B: 16, C: 10, seed: 5 });
@@ -245,4 +246,21 @@ Deno.test("URL plugins: fetched once by the host, self-contained, unreachable on
     loadReward(`https://127.0.0.1:${port}/x.ts`, LIMITS),
     /cannot fetch https:\/\/127\.0\.0\.1:\d+\/x\.ts: .*Connection refused/,
   );
+});
+
+Deno.test("rewards check: one line for a refused plugin, resolved from the user's folder", async () => {
+  await withHostileWorld(async ({ dir }) => {
+    // deno task runs in the project root and leaves the user's folder in INIT_CWD
+    const env = { INIT_CWD: dir };
+    const refused = await glimpseWith(env, "rewards", "check", "./plugin/static_text.ts");
+    assertUsageError(
+      refused,
+      /^glimpse: reward "\.\/plugin\/static_text\.ts": import "\.\.\/secret\.txt" \(text import\) refused/,
+    );
+    assert.ok(!refused.stderr.includes(SECRET));
+    const oom = await glimpseWith(env, "rewards", "check", "plugin/memory_at_load.ts");
+    assertUsageError(oom, /memory ceiling of 512 MiB while loading; its process was stopped$/);
+  });
+  const list = await glimpse("rewards");
+  assert.match(list.stdout, /Write one: README\.md, section "Writing a reward plugin"/);
 });
