@@ -16,7 +16,7 @@
  *
  * This module is evaluated before the plugin, so its top level installs the guards the plugin
  * cannot undo: the frame writer is bound before the plugin can touch `Deno.stdout`; `console`
- * goes to stderr (stdout carries the protocol); `Deno.exit()` and `close()` are reported to the
+ * output becomes `log` frames (stdout carries the protocol; the host prints them); `Deno.exit()` and `close()` are reported to the
  * host before the process ends, so the host can say which the plugin called; an error the plugin
  * leaves uncaught is reported as such.
  *
@@ -43,7 +43,13 @@ function send(header: Record<string, unknown>, body?: Uint8Array): void {
   for (let at = 0; at < bytes.length;) at += writeStdout(bytes.subarray(at));
 }
 
-for (const k of ["log", "info", "debug"] as const) console[k] = console.error;
+for (const k of ["log", "info", "debug", "warn", "error"] as const) {
+  console[k] = (...args: unknown[]) =>
+    send({
+      kind: "log",
+      text: args.map((a) => typeof a === "string" ? a : Deno.inspect(a)).join(" ").slice(0, 2000),
+    });
+}
 Deno.exit = (code?: number): never => {
   send({ kind: "exit", how: `Deno.exit(${code ?? ""})` });
   return realExit(code);

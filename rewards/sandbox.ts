@@ -53,6 +53,11 @@ export interface SandboxOptions {
   loadTimeoutMs?: number;
   /** The plugin process's heap ceiling, MiB (default DEFAULT_REWARD_MEMORY_MIB). */
   memoryMiB?: number;
+  /**
+   * Where the plugin's `console` output goes, one line at a time with control characters
+   * removed (default: stderr, prefixed with the plugin).
+   */
+  onLog?: (line: string) => void;
 }
 
 /** What the trainer records about the reward (checkpoint metadata, metrics.jsonl). */
@@ -185,6 +190,7 @@ export async function openSandbox(
     timeoutMs = DEFAULT_REWARD_TIMEOUT_MS,
     loadTimeoutMs = timeoutMs,
     memoryMiB = DEFAULT_REWARD_MEMORY_MIB,
+    onLog = (line) => console.error(`[${plugin}] ${line}`),
   }: SandboxOptions = {},
 ): Promise<SandboxedReward> {
   for (const ms of [timeoutMs, loadTimeoutMs]) {
@@ -261,6 +267,7 @@ export async function openSandbox(
       exitedBy = plainText(String(h.how), 60);
       return;
     }
+    if (h.kind === "log") return onLog(plainText(String(h.text), 2000));
     if (h.kind === "uncaught") {
       const what = ready ? "failed with an uncaught error" : "threw while loading";
       return stop(new RewardError(plugin, `${what}: ${plainText(String(h.message))}`));

@@ -182,15 +182,17 @@ Deno.test("huge rewards are refused as the values they were; control characters 
   });
 });
 
-Deno.test("a plugin imports code and JSON from its own folder", async () => {
+Deno.test("a plugin imports code and JSON from its own folder and may log", async () => {
   const dir = await Deno.makeTempDir({ prefix: "glimpse-friendly-" });
   try {
     for (const [name, src] of Object.entries(FRIENDLY)) {
       await Deno.writeTextFile(`${dir}/${name}`, src);
     }
-    const r = await loadReward(`${dir}/friendly.ts`, LIMITS);
+    const logged: string[] = [];
+    const r = await loadReward(`${dir}/friendly.ts`, { ...LIMITS, onLog: (l) => logged.push(l) });
     try {
       assert.equal(r.name, "friendly");
+      assert.deepEqual(logged, ["loaded with { bonus: 0.25 } red"], "console, without escapes");
       const out = await r.fn(ep());
       assert.equal(out.length, 6 * 16);
       assert.ok(out.every((v) => v === 0.5), "2 × the bonus from table.json");
