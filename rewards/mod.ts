@@ -19,7 +19,7 @@
 export type { Episodes, RewardFn } from "./types.ts";
 export * from "./define.ts";
 export * from "./options.ts";
-export { bindReward, checkEpisodes, checkRewardOutput } from "./check.ts";
+export { bindReward, checkEpisodes, checkRewardOutput, REWARD_BOUND } from "./check.ts";
 export * from "./sandbox.ts";
 export * from "./loader.ts";
 export { syntheticEpisodes, type SyntheticShape } from "./synthetic.ts";

@@ -10,7 +10,7 @@ import entropy, { entropies } from "../rewards/entropy.ts";
 import saccade from "../examples/saccade_reward.ts";
 import { defineReward, RewardError } from "../rewards/define.ts";
 import { optionTable, resolveRewardOptions } from "../rewards/options.ts";
-import { bindReward, checkRewardOutput } from "../rewards/check.ts";
+import { bindReward, checkRewardOutput, REWARD_BOUND } from "../rewards/check.ts";
 import { syntheticEpisodes } from "../rewards/synthetic.ts";
 import { returnsFromRewards } from "../ram/returns.ts";
 import type { Episodes } from "../rewards/types.ts";
@@ -203,7 +203,7 @@ Deno.test("--reward-opt values parse by the type of their default; mistakes name
   );
 });
 
-Deno.test("output check: wrong type, wrong length and the first non-finite value", () => {
+Deno.test("output check: wrong type, wrong length, the first non-finite or out-of-bound value", () => {
   assert.throws(() => checkRewardOutput("p", 2, 3, "x"), /reward "p": returned string/);
   assert.throws(() => checkRewardOutput("p", 2, 3, new Int32Array(6)), /returned Int32Array/);
   assert.throws(
@@ -216,8 +216,16 @@ Deno.test("output check: wrong type, wrong length and the first non-finite value
   assert.throws(() => checkRewardOutput("p", 2, 3, [0, 0, -Infinity, 0, NaN, 0]), {
     message: `reward "p": -Infinity at glimpse 1 sample 2`,
   });
-  // float64 values beyond float32 overflow to Infinity and are caught too
-  assert.throws(() => checkRewardOutput("p", 1, 1, [1e300]), /Infinity at glimpse 1 sample 0/);
+  // checked as given, before float32 (where 1e300 would read "Infinity"), against ±REWARD_BOUND
+  const beyond = "(beyond the reward bound ±1000000)";
+  assert.throws(() => checkRewardOutput("p", 1, 1, new Float64Array([1e300])), {
+    message: `reward "p": 1e+300 at glimpse 1 sample 0 ${beyond}`,
+  });
+  assert.throws(() => checkRewardOutput("p", 1, 2, [1e6, -1.5e6]), {
+    message: `reward "p": -1500000 at glimpse 1 sample 1 ${beyond}`,
+  });
+  assert.equal(REWARD_BOUND, 1e6);
+  assert.equal(checkRewardOutput("p", 1, 2, [1e6, -1e6])[1], -1e6, "the bound itself passes");
   const r = checkRewardOutput("p", 1, 2, [0.5, 1]);
   assert.ok(r instanceof Float32Array && r[0] === 0.5);
 });
