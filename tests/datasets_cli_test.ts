@@ -24,7 +24,7 @@ const glimpse = (args: string[], env: Record<string, string> = {}): Promise<Outp
 
 function baseConfig(over: Record<string, unknown> = {}): RunConfig {
   return resolveRunConfig({
-    dataset: "mnist",
+    dataset: "mnist-10k",
     data: { variant: "cluttered", canvas: 40, distractors: 3, distractorSize: 6, fit: null },
     limit: null,
     validation: 0.1,
@@ -105,7 +105,7 @@ Deno.test("flags over a saved run's data: a new variant drops the old geometry, 
   const config = baseConfig();
   // nothing given: the run's own data, without the validation slice
   assert.deepEqual(savedDataWith(config, {}), {
-    spec: "mnist",
+    spec: "mnist-10k",
     options: { ...datasetOptionsOf(config), validation: undefined },
   });
   // another dataset keeps the variant and geometry
@@ -155,6 +155,8 @@ Deno.test("default run folders name the variant", () => {
 
 // Small and fast: a 40×40 cluttered canvas, 2 glimpses, 48 images, the CPU backend.
 const TINY = [
+  "--dataset",
+  "mnist-10k",
   "--backend",
   "cpu",
   "--variant",
