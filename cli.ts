@@ -86,6 +86,10 @@ withDatasetFlags(
   .option("--backend <name>", "webgpu or cpu (default: webgpu)")
   .option("--stochastic", "sample the policy (from a random first location) instead of its mean")
   .option("--mc <m>", "average the class probabilities of M stochastic rollouts")
+  .option(
+    "--start <where>",
+    "first location: center | uniform (seeded U(-1,1)²); default center, uniform if stochastic",
+  )
   .option("--out <dir>", "folder for eig.md, eig.csv and eig.json (default: the run folder)")
   .option("--json", "print one JSON object on stdout")
   .exitOverride()
