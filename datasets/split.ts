@@ -162,16 +162,37 @@ export function holdOut(
   amount: number,
   seed: number,
 ): { train: Split; validation: Split } {
+  const { train, validation } = holdOutIndices(split.labels, amount, seed);
+  return { train: subset(split, train), validation: subset(split, validation) };
+}
+
+/**
+ * The sample indices {@link holdOut} puts in each slice, from the labels alone (bench/ exports
+ * them so that another program, the PyTorch peer, trains on exactly the same split).
+ *
+ * @example
+ * ```ts
+ * import { holdOutIndices } from "./split.ts";
+ * const { train, validation } = holdOutIndices(new Int32Array([0, 0, 1, 1]), 2, 1);
+ * // one index of each class in validation, the other two in train
+ * ```
+ */
+export function holdOutIndices(
+  labels: Int32Array,
+  amount: number,
+  seed: number,
+): { train: Int32Array; validation: Int32Array } {
+  const size = labels.length;
   const isCount = amount >= 1;
-  if (isCount ? !(Number.isInteger(amount) && amount < split.size) : !(amount > 0)) {
+  if (isCount ? !(Number.isInteger(amount) && amount < size) : !(amount > 0)) {
     throw new Error(
       `holdOut: validation must be a fraction in (0, 1) or a whole count below the ` +
-        `${split.size} training images, got ${amount}`,
+        `${size} training images, got ${amount}`,
     );
   }
   const byClass = new Map<number, number[]>();
-  for (let i = 0; i < split.size; i++) {
-    const l = split.labels[i];
+  for (let i = 0; i < size; i++) {
+    const l = labels[i];
     if (!byClass.has(l)) byClass.set(l, []);
     byClass.get(l)!.push(i);
   }
@@ -179,17 +200,14 @@ export function holdOut(
   const takes = isCount
     ? largestRemainder(classes.map(([, m]) => m.length), amount)
     : classes.map(([, m]) => Math.round(amount * m.length));
-  const isVal = new Uint8Array(split.size);
+  const isVal = new Uint8Array(size);
   for (const [c, [label, members]] of classes.entries()) {
     const perm = Rng.derive(seed, 0x7a11d, label).permutation(members.length);
     for (let j = 0; j < takes[c]; j++) isVal[members[perm[j]]] = 1;
   }
   const val: number[] = [], rest: number[] = [];
-  for (let i = 0; i < split.size; i++) (isVal[i] ? val : rest).push(i);
-  return {
-    train: subset(split, Int32Array.from(rest)),
-    validation: subset(split, Int32Array.from(val)),
-  };
+  for (let i = 0; i < size; i++) (isVal[i] ? val : rest).push(i);
+  return { train: Int32Array.from(rest), validation: Int32Array.from(val) };
 }
 
 /** Shares `total` out in proportion to `sizes`, whole numbers summing to `total` exactly. */
