@@ -7,7 +7,7 @@
  * Values are kept as bytes (Math.round(v·255) recovers the original byte exactly) and
  * converted to [0, 1] floats in `fill`. The full official set is `mnist` (mnist_official.ts);
  * this subset stays for quick runs and the test suite, and runs saved before `mnist` meant the
- * official set read their "mnist" as this one (model/run_config.ts).
+ * official set read their "mnist" as this one (run/run_config.ts).
  *
  * @module
  */

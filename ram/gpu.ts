@@ -332,7 +332,7 @@ export interface LrRange {
  *
  * @example
  * ```ts
- * import { lrRanges } from "./ram_gpu.ts";
+ * import { lrRanges } from "./gpu.ts";
  * import { flatLayout } from "./params.ts";
  * import { DEFAULT_RAM } from "./config.ts";
  * lrRanges(flatLayout(DEFAULT_RAM), { model: 3e-4, policy: 3e-4, baseline: 3e-4 }).length; // 1
