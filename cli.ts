@@ -37,6 +37,8 @@ withDatasetFlags(
   .option("--epochs <n>", "epochs (default: 20)")
   .option("--batch <n>", "batch size (default: 128)")
   .option("--lr <rate>", "Adam learning rate (default: 3e-4)")
+  .option("--policy-lr <rate>", "Adam learning rate of the location policy (default: --lr)")
+  .option("--baseline-lr <rate>", "Adam learning rate of the baseline (default: --lr)")
   .option("--seed <n>", "seed of every random draw (default: 1)")
   .option("--backend <name>", "webgpu or cpu (default: webgpu)")
   .option("--out <dir>", "run folder (default: runs/<dataset>-<reward>-s<seed>)")
@@ -54,7 +56,10 @@ withDatasetFlags(
     "--reward-timeout <ms>",
     "limit for loading the reward and for each call (default: 10000)",
   )
-  .option("--validation <fraction>", "hold out this fraction of the training images for validation")
+  .option(
+    "--validation <amount>",
+    "hold out training images for validation: a fraction < 1 or a count (mnist: 5000, else 0)",
+  )
   .option(
     "--plateau <epochs>",
     "halve the learning rate after this many epochs without better validation accuracy",
@@ -81,6 +86,10 @@ withDatasetFlags(
   .option("--backend <name>", "webgpu or cpu (default: webgpu)")
   .option("--stochastic", "sample the policy (from a random first location) instead of its mean")
   .option("--mc <m>", "average the class probabilities of M stochastic rollouts")
+  .option(
+    "--start <where>",
+    "first location: center | uniform (seeded U(-1,1)²); default center, uniform if stochastic",
+  )
   .option("--out <dir>", "folder for eig.md, eig.csv and eig.json (default: the run folder)")
   .option("--json", "print one JSON object on stdout")
   .exitOverride()

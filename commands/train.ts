@@ -21,8 +21,10 @@ import {
   dataConfigOf,
   datasetOptionsOf,
   resolveRunConfig,
+  RUN_CONFIG_VERSION,
   type RunConfig,
 } from "../run/run_config.ts";
+import { MNIST_VALIDATION_DEFAULT } from "../datasets/mnist_official.ts";
 import { limitSplit, train, type TrainData } from "../run/trainer.ts";
 import { type DatasetOptions, loadDataset, variantSuffix } from "../datasets/load.ts";
 import type { DatasetFlags } from "./dataset_flags.ts";
@@ -41,6 +43,8 @@ export interface TrainFlags extends DatasetFlags, VaeFlags {
   epochs?: string;
   batch?: string;
   lr?: string;
+  policyLr?: string;
+  baselineLr?: string;
   seed?: string;
   backend?: string;
   out?: string;
@@ -91,6 +95,8 @@ interface Parsed {
   epochs?: number;
   batch?: number;
   lr?: number;
+  policyLr?: number;
+  baselineLr?: number;
   seed?: number;
   limit?: number;
   validation?: number;
@@ -110,18 +116,41 @@ function parseFlags(f: TrainFlags): Parsed {
     lr: numberOption("--lr", f.lr, { lo: 0, expected: "a positive number" }),
     seed: intOption("--seed", f.seed, 0),
     limit: intOption("--limit", f.limit, 1),
-    validation: numberOption("--validation", f.validation, {
+    policyLr: numberOption("--policy-lr", f.policyLr, { lo: 0, expected: "a non-negative number" }),
+    baselineLr: numberOption("--baseline-lr", f.baselineLr, {
       lo: 0,
-      hi: 1,
-      expected: "a fraction between 0 and 1",
+      expected: "a non-negative number",
     }),
+    validation: validationOption(f.validation),
     plateau: intOption("--plateau", f.plateau, 1),
     timeoutMs: f.rewardTimeout === undefined ? undefined : parseRewardTimeout(f.rewardTimeout),
   };
   if (p.plateau !== undefined && p.validation === undefined) {
-    throw new OptionError(`--plateau ${p.plateau}: needs --validation FRACTION to watch`);
+    throw new OptionError(`--plateau ${p.plateau}: needs --validation FRACTION|COUNT to watch`);
   }
   return p;
+}
+
+/** `--validation`: a fraction in [0, 1) or a whole count of images. */
+function validationOption(text: string | undefined): number | undefined {
+  const v = numberOption("--validation", text, {
+    lo: 0,
+    expected: "a fraction between 0 and 1 or a count of images",
+  });
+  if (v !== undefined && v >= 1 && !Number.isInteger(v)) {
+    throw new OptionError(
+      `--validation "${text}": expected a fraction between 0 and 1 or a count of images`,
+    );
+  }
+  return v;
+}
+
+/**
+ * The validation hold-out of a new run when --validation is not given: 5,000 of the official
+ * MNIST's 60,000 training images (the peers' split), none elsewhere (mnist-10k keeps its 7,996).
+ */
+export function defaultValidation(spec: string): number {
+  return spec === "mnist" ? MNIST_VALIDATION_DEFAULT : 0;
 }
 
 /** On --resume, options that would change the saved run are refused (only --epochs may). */
@@ -138,6 +167,8 @@ function checkResumeFlags(p: Parsed, f: TrainFlags, config: RunConfig, out: stri
     ["--glimpses", p.glimpses, config.model.glimpses],
     ["--batch", p.batch, config.train.batch],
     ["--lr", p.lr, config.train.lr],
+    ["--policy-lr", p.policyLr, config.train.policyLr ?? undefined],
+    ["--baseline-lr", p.baselineLr, config.train.baselineLr ?? undefined],
     ["--seed", p.seed, config.train.seed],
     ["--limit", p.limit, config.limit ?? undefined],
     ["--validation", p.validation, config.validation || undefined],
@@ -208,7 +239,7 @@ export async function trainCommand(flags: TrainFlags): Promise<number> {
     }
     const seed = saved ? saved.train.seed : seedForName;
     const datasetSpec = saved ? saved.dataset : fresh.spec;
-    const validation = saved ? saved.validation : p.validation ?? 0;
+    const validation = saved ? saved.validation : p.validation ?? defaultValidation(fresh.spec);
     const ds = await loadDataset(
       datasetSpec,
       saved ? datasetOptionsOf(saved) : {
@@ -218,6 +249,7 @@ export async function trainCommand(flags: TrainFlags): Promise<number> {
       },
     );
     const config: RunConfig = saved ?? resolveRunConfig({
+      version: RUN_CONFIG_VERSION,
       dataset: datasetSpec,
       data: dataConfigOf(ds, fresh.options.fit),
       limit: p.limit ?? null,
@@ -233,7 +265,14 @@ export async function trainCommand(flags: TrainFlags): Promise<number> {
         scales: p.scales,
         glimpses: p.glimpses,
       }),
-      train: resolveTrainConfig({ epochs: p.epochs, batch: p.batch, lr: p.lr, seed }),
+      train: resolveTrainConfig({
+        epochs: p.epochs,
+        batch: p.batch,
+        lr: p.lr,
+        policyLr: p.policyLr,
+        baselineLr: p.baselineLr,
+        seed,
+      }),
       vae: vaeFromFlags(flags),
     }, "options");
     checkDataFitsModel(ds, config.model, out);

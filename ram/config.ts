@@ -36,9 +36,20 @@ export interface TrainConfig {
   epochs: number; // 20
   /** Samples per batch. */
   batch: number; // 128
-  /** Adam learning rate (RAM). */
+  /** Adam learning rate of the glimpse net, core and classifier (and of the groups below when null). */
   lr: number; // 3e-4
-  /** Weight λ of the REINFORCE term. */
+  /**
+   * Adam learning rate of the location policy (loc1, loc2); null: `lr`. The policy's parameters
+   * receive only the REINFORCE gradient and Adam normalises each parameter's step, so λ cancels
+   * for them: this learning rate, not λ, sets how fast the policy moves.
+   */
+  policyLr: number | null; // null
+  /** Adam learning rate of the baseline (base); null: `lr`. */
+  baselineLr: number | null; // null
+  /**
+   * Weight λ of the REINFORCE term in the loss. It scales the policy's gradient, which under
+   * Adam changes the step only through ε; it is reported in `reinforce`/`loss` as weighted.
+   */
   lambda: number; // 0.01
   /** Seed of every random draw (init, shuffle, first locations, policy noise). */
   seed: number; // 1
@@ -67,6 +78,8 @@ export const DEFAULT_TRAIN: Readonly<TrainConfig> = Object.freeze({
   epochs: 20,
   batch: 128,
   lr: 3e-4,
+  policyLr: null,
+  baselineLr: null,
   lambda: 0.01,
   seed: 1,
 });
@@ -125,6 +138,11 @@ export function resolveRamConfig(given: Record<string, unknown> = {}): RamConfig
 /** Fills in defaults and validates a training config. */
 export function resolveTrainConfig(given: Record<string, unknown> = {}): TrainConfig {
   return resolve("training config", DEFAULT_TRAIN, given, (key, v) => {
+    if (key === "policyLr" || key === "baselineLr") {
+      return v === null || (typeof v === "number" && v >= 0 && Number.isFinite(v))
+        ? null
+        : "must be a non-negative number or null (the RAM's lr)";
+    }
     if (key === "lr" || key === "lambda") {
       return typeof v === "number" && v >= 0 && Number.isFinite(v)
         ? null
@@ -147,4 +165,39 @@ export function retinaDefaultsFor(size: number): Pick<RamConfig, "patch" | "scal
   if (size >= 100) return { patch: 12, scales: 4, scale: 2 };
   if (size >= 60) return { patch: 12, scales: 3, scale: 2 };
   return { patch: 8, scales: 1, scale: 2 };
+}
+
+/** The Adam learning rate of each parameter group of the RAM (see {@link paramGroup}). */
+export interface GroupLrs {
+  /** Glimpse net, core and classifier. */
+  model: number;
+  /** Location policy (loc1, loc2). */
+  policy: number;
+  /** Baseline (base). */
+  baseline: number;
+}
+
+/**
+ * The learning rate of every group for a training config; `scale` multiplies all three (the
+ * plateau schedule's factor).
+ *
+ * @example
+ * ```ts
+ * import { groupLrs, resolveTrainConfig } from "./config.ts";
+ * groupLrs(resolveTrainConfig({ lr: 1e-3, policyLr: 1e-2 })); // { model: 1e-3, policy: 1e-2, baseline: 1e-3 }
+ * ```
+ */
+export function groupLrs(train: TrainConfig, scale = 1): GroupLrs {
+  return {
+    model: train.lr * scale,
+    policy: (train.policyLr ?? train.lr) * scale,
+    baseline: (train.baselineLr ?? train.lr) * scale,
+  };
+}
+
+/** Which learning-rate group a RAM parameter belongs to, by its name ("loc1.weight", …). */
+export function paramGroup(name: string): keyof GroupLrs {
+  if (name.startsWith("loc1.") || name.startsWith("loc2.")) return "policy";
+  if (name.startsWith("base.")) return "baseline";
+  return "model";
 }

@@ -12,8 +12,9 @@
  * - Episodes given to the reward function: probs = exp(log p_t), predictions = the first index
  *   of the largest log p_t, locations l_1..l_T (l_1 = noise.start, l_{t+1} = clamp(a_t)).
  * - Rewards must be a Float32Array of T·B finite values, else the step throws (no update).
- * - Adam: PyTorch defaults (β 0.9, 0.999, ε 1e-8), lr from TrainConfig, bias correction with
- *   the 1-based step count kept in TrainState.step.
+ * - Adam: PyTorch defaults (β 0.9, 0.999, ε 1e-8), each parameter at its group's learning rate
+ *   (TrainConfig lr, policyLr, baselineLr: config.ts groupLrs), bias correction with the 1-based
+ *   step count kept in TrainState.step.
  *
  * @module
  */
@@ -27,7 +28,7 @@ import type {
   StepResult,
   TrainState,
 } from "./backend.ts";
-import type { RamConfig, TrainConfig } from "./config.ts";
+import { groupLrs, paramGroup, type RamConfig, type TrainConfig } from "./config.ts";
 import type { Episodes, RewardFn } from "../rewards/types.ts";
 import { checkParams, cloneParams, initParams, zeroParams } from "./params.ts";
 import { returnsFromRewards } from "./returns.ts";
@@ -125,6 +126,7 @@ export class CpuRam implements RamBackend {
     const rewards = await reward(episodes);
     const r = this.#lossAndGrads(batch, trace, rewards, train.lambda);
     this.#step++;
+    const lrs = groupLrs(train);
     for (const [name, p] of this.#params) {
       adamRef(
         p.data,
@@ -132,7 +134,7 @@ export class CpuRam implements RamBackend {
         this.#m.get(name)!.data,
         this.#v.get(name)!.data,
         this.#step,
-        { lr: train.lr },
+        { lr: lrs[paramGroup(name)] },
       );
     }
     const { nll, baseline, reinforce, loss, accuracy, reward: meanReward } = r;

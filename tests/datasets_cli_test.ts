@@ -24,7 +24,7 @@ const glimpse = (args: string[], env: Record<string, string> = {}): Promise<Outp
 
 function baseConfig(over: Record<string, unknown> = {}): RunConfig {
   return resolveRunConfig({
-    dataset: "mnist",
+    dataset: "mnist-10k",
     data: { variant: "cluttered", canvas: 40, distractors: 3, distractorSize: 6, fit: null },
     limit: null,
     validation: 0.1,
@@ -105,7 +105,7 @@ Deno.test("flags over a saved run's data: a new variant drops the old geometry, 
   const config = baseConfig();
   // nothing given: the run's own data, without the validation slice
   assert.deepEqual(savedDataWith(config, {}), {
-    spec: "mnist",
+    spec: "mnist-10k",
     options: { ...datasetOptionsOf(config), validation: undefined },
   });
   // another dataset keeps the variant and geometry
@@ -155,6 +155,8 @@ Deno.test("default run folders name the variant", () => {
 
 // Small and fast: a 40×40 cluttered canvas, 2 glimpses, 48 images, the CPU backend.
 const TINY = [
+  "--dataset",
+  "mnist-10k",
   "--backend",
   "cpu",
   "--variant",
@@ -192,7 +194,7 @@ Deno.test("cluttered train saves its data; eval reloads it, overrides it, and ad
     ]);
     assert.equal(r.code, 0, r.stderr);
     const trained = JSON.parse(r.stdout);
-    assert.match(r.stderr, /data: mnist\/cluttered-40-3x8, 48 training images/);
+    assert.match(r.stderr, /data: mnist-10k\/cluttered-40-3x8, 48 training images/);
     const saved = JSON.parse(await Deno.readTextFile(`${out}/config.json`));
     assert.deepEqual(saved.data, {
       variant: "cluttered",
@@ -220,7 +222,7 @@ Deno.test("cluttered train saves its data; eval reloads it, overrides it, and ad
     ]);
     assert.equal(e.code, 0, e.stderr);
     const ev = JSON.parse(e.stdout);
-    assert.equal(ev.dataset, "mnist/cluttered-40-3x8");
+    assert.equal(ev.dataset, "mnist-10k/cluttered-40-3x8");
     assert.equal(ev.test_error, trained.test_error);
     assert.equal(ev.noise.length, 2);
     assert.deepEqual(ev.noise.map((n: { label: string }) => n.label), [
@@ -251,12 +253,12 @@ Deno.test("cluttered train saves its data; eval reloads it, overrides it, and ad
       "--json",
     ]);
     assert.equal(more.code, 0, more.stderr);
-    assert.equal(JSON.parse(more.stdout).dataset, "mnist/cluttered-40-6x8");
+    assert.equal(JSON.parse(more.stdout).dataset, "mnist-10k/cluttered-40-6x8");
 
     // data that does not fit the model: one line naming both sizes
     assertUsageError(
       await glimpse(["eval", "--model", out, "--backend", "cpu", "--variant", "plain"]),
-      /dataset mnist has 28×28 images of 10 classes, but the model in .* takes 40×40 images/,
+      /dataset mnist-10k has 28×28 images of 10 classes, but the model in .* takes 40×40 images/,
     );
     assertUsageError(
       await glimpse(["eval", "--model", out, "--backend", "cpu", "--noise", "blur:1"]),

@@ -12,7 +12,7 @@ Deno.test("examples are test-split digits, written the same every time, as commi
   try {
     const lines = await writeExamples(dir);
     assert.equal(lines.length, FILES.length);
-    const ds = await loadDataset("mnist");
+    const ds = await loadDataset("mnist-10k");
     for (const [name, digit] of [["seven.png", 7], ["two.png", 2], ["four.png", 4]] as const) {
       const img = decodeGrey(await Deno.readFile(`${dir}/${name}`), name);
       assert.deepEqual([img.width, img.height], [28, 28]);

@@ -108,7 +108,7 @@ Deno.test("image folder errors name the folder or file", async () => {
     );
     await assert.rejects(() => loadDataset("folder:"), /--dataset folder: needs a folder/);
     await assert.rejects(
-      () => loadDataset("mnist", { fit: "stretch" }),
+      () => loadDataset("mnist-10k", { fit: "stretch" }),
       /--fit applies to --dataset folder:DIR only/,
     );
   } finally {

@@ -11,7 +11,7 @@ import type { ParamMap } from "../ram/backend.ts";
 
 function runConfig(vae: boolean): RunConfig {
   return resolveRunConfig({
-    dataset: "mnist",
+    dataset: "mnist-10k",
     limit: null,
     validation: 0,
     plateau: 0,

@@ -67,10 +67,10 @@ Deno.test("salt-pepper noise sets a fraction p of pixels to 0 or 1", () => {
 });
 
 Deno.test("withNoise wraps a canvas dataset; level 0 is the clean dataset", async () => {
-  const ds = await loadDataset("mnist", { variant: "translated", canvas: 40, validation: 0.1 });
+  const ds = await loadDataset("mnist-10k", { variant: "translated", canvas: 40, validation: 0.1 });
   const noisy = withNoise(ds, { kind: "gaussian", level: 0.3 }, 1);
   const none = withNoise(ds, { kind: "gaussian", level: 0 }, 1);
-  assert.equal(noisy.name, "mnist/translated-40+gaussian-0.3");
+  assert.equal(noisy.name, "mnist-10k/translated-40+gaussian-0.3");
   assert.ok(noisy.validation);
   const a = new Float32Array(1600), b = new Float32Array(1600), c = new Float32Array(1600);
   ds.test.fill([9], 0, a);

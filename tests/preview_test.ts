@@ -68,28 +68,31 @@ Deno.test("data preview writes a grid PNG of cluttered samples", async () => {
   const dir = await Deno.makeTempDir();
   try {
     const out = join(dir, "sub", "p.png");
-    const summary = await preview({ dataset: "mnist", variant: "cluttered", count: "4", out });
-    assert.match(summary, /4 train samples of mnist\/cluttered-60-4x8 \(60×60, epoch 0\)/);
+    const summary = await preview({ dataset: "mnist-10k", variant: "cluttered", count: "4", out });
+    assert.match(summary, /4 train samples of mnist-10k\/cluttered-60-4x8 \(60×60, epoch 0\)/);
     const png = decodePng(await Deno.readFile(out));
     // 2×2 cells of 60 + 2 wide and 60 + 14 + 2 tall
     assert.deepEqual([png.width, png.height, png.channels], [2 * 62 + 2, 2 * 76 + 2, 3]);
     const fashionLike = await preview({
-      dataset: "mnist",
+      dataset: "mnist-10k",
       split: "test",
       noise: "salt-pepper:0.1",
       count: "2",
       out,
     });
-    assert.match(fashionLike, /2 test samples of mnist\+salt-pepper-0\.1/);
+    assert.match(fashionLike, /2 test samples of mnist-10k\+salt-pepper-0\.1/);
     await assert.rejects(
-      () => preview({ dataset: "mnist", noise: "gaussian:0.1,0.2", out }),
+      () => preview({ dataset: "mnist-10k", noise: "gaussian:0.1,0.2", out }),
       /give one level to preview/,
     );
     await assert.rejects(
-      () => preview({ dataset: "mnist", count: "0", out }),
+      () => preview({ dataset: "mnist-10k", count: "0", out }),
       /--count "0": expected a positive integer/,
     );
-    await assert.rejects(() => preview({ dataset: "mnist", split: "dev", out }), /--split "dev"/);
+    await assert.rejects(
+      () => preview({ dataset: "mnist-10k", split: "dev", out }),
+      /--split "dev"/,
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

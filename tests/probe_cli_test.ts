@@ -24,7 +24,18 @@ function assertOneLineError(r: Output, pattern: RegExp): void {
   assert.match(lines[0], pattern);
 }
 
-const SMALL = ["--backend", "cpu", "--glimpses", "2", "--limit", "30", "--batch", "15"];
+const SMALL = [
+  "--dataset",
+  "mnist-10k",
+  "--backend",
+  "cpu",
+  "--glimpses",
+  "2",
+  "--limit",
+  "30",
+  "--batch",
+  "15",
+];
 
 Deno.test("train --no-vae, then probe: the RAM stays bit-identical, the probe is added, then continued", async () => {
   await withDir(async (dir) => {

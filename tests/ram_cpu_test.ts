@@ -148,7 +148,15 @@ Deno.test("trainStep names what is wrong with a bad reward or batch", async () =
   const ram = new CpuRam(cfg, 1);
   const batch = randomBatch(cfg, 2, 1);
   const noise = randomNoise(cfg, 2, 2);
-  const train = { epochs: 1, batch: 2, lr: 1e-3, lambda: 0.01, seed: 1 };
+  const train = {
+    epochs: 1,
+    batch: 2,
+    lr: 1e-3,
+    lambda: 0.01,
+    seed: 1,
+    policyLr: null,
+    baselineLr: null,
+  };
   await assert.rejects(
     () => ram.trainStep(batch, () => new Float32Array(5), noise, train),
     /reward function returned 5 values, expected a Float32Array of T·B = 3·2/,
@@ -169,7 +177,15 @@ Deno.test("state round-trips and setState rejects mismatched shapes", async () =
   const cfg = tinyConfig();
   const a = new CpuRam(cfg, 1), b = new CpuRam(cfg, 2);
   const batch = randomBatch(cfg, 2, 1);
-  const train = { epochs: 1, batch: 2, lr: 1e-2, lambda: 0.01, seed: 1 };
+  const train = {
+    epochs: 1,
+    batch: 2,
+    lr: 1e-2,
+    lambda: 0.01,
+    seed: 1,
+    policyLr: null,
+    baselineLr: null,
+  };
   await a.trainStep(batch, (e) => new Float32Array(e.T * e.B), randomNoise(cfg, 2, 3), train);
   const s = await a.getState();
   assert.equal(s.step, 1);

@@ -20,7 +20,15 @@ Deno.test("trainStep is lossAndGrads followed by one Adam step with the TrainCon
   const B = 3, T = cfg.glimpses;
   const batch = randomBatch(cfg, B, 1), noise = randomNoise(cfg, B, 2);
   const rewards = randomArray(T * B, 3, 0, 1);
-  const train: TrainConfig = { epochs: 1, batch: B, lr: 0.05, lambda: 0.3, seed: 1 };
+  const train: TrainConfig = {
+    epochs: 1,
+    batch: B,
+    lr: 0.05,
+    lambda: 0.3,
+    seed: 1,
+    policyLr: null,
+    baselineLr: null,
+  };
   const a = new CpuRam(cfg, 4), b = new CpuRam(cfg, 4);
   const want = a.lossAndGrads(batch, rewards, noise, { lambda: train.lambda });
   const params = cloneParams(a.params);
@@ -59,7 +67,15 @@ Deno.test("trainStep is lossAndGrads followed by one Adam step with the TrainCon
 async function shortRun(seed: number) {
   const cfg = tinyConfig({ core: "rnn" });
   const ram = new CpuRam(cfg, seed);
-  const train: TrainConfig = { epochs: 1, batch: 4, lr: 1e-2, lambda: 0.01, seed };
+  const train: TrainConfig = {
+    epochs: 1,
+    batch: 4,
+    lr: 1e-2,
+    lambda: 0.01,
+    seed,
+    policyLr: null,
+    baselineLr: null,
+  };
   const results: StepResult[] = [];
   for (let s = 0; s < 4; s++) {
     const noise = randomNoise(cfg, 4, 100 + s);
@@ -102,7 +118,15 @@ for (const core of ["rnn", "lstm"] as const) {
     });
     const data = blobImages(200, 12, 10), test = blobImages(100, 12, 11);
     const ram = new CpuRam(cfg, 1);
-    const train: TrainConfig = { epochs: 12, batch: 20, lr: 1e-2, lambda: 0.01, seed: 1 };
+    const train: TrainConfig = {
+      epochs: 12,
+      batch: 20,
+      lr: 1e-2,
+      lambda: 0.01,
+      seed: 1,
+      policyLr: null,
+      baselineLr: null,
+    };
     const rng = new Rng(1);
     const nll: number[] = [], baseline: number[] = [];
     for (let s = 0; s < 120; s++) {

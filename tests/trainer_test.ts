@@ -346,10 +346,10 @@ Deno.test("evaluation modes: mean from the centre, stochastic, and Monte Carlo a
 
 Deno.test("a tiny seeded run on real MNIST digits learns well above chance", async () => {
   await withDir(async (dir) => {
-    const ds = await loadDataset("mnist");
+    const ds = await loadDataset("mnist-10k");
     const images = limitSplit(ds.train, 200); // 20 of each digit
     const config = runConfig({ epochs: 15, batch: 10, lr: 1e-3, seed: 1 }, {
-      dataset: "mnist",
+      dataset: "mnist-10k",
       limit: 200,
     });
     // A small RAM with a wide two-scale retina, so 300 steps are enough (about 2 s on a CPU).

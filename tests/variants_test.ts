@@ -32,8 +32,8 @@ function flatDataset(n: number): Dataset {
 }
 
 Deno.test("translated: the whole digit lies inside the canvas, at the layout's position", async () => {
-  const ds = await loadDataset("mnist", { variant: "translated", canvas: 60, seed: 3 });
-  assert.equal(ds.name, "mnist/translated-60");
+  const ds = await loadDataset("mnist-10k", { variant: "translated", canvas: 60, seed: 3 });
+  assert.equal(ds.name, "mnist-10k/translated-60");
   assert.equal(ds.height, 60);
   const split = ds.train as VariantSplit;
   const n = 64;
@@ -130,16 +130,16 @@ Deno.test("cluttered defaults follow the paper: 4 at 60×60, 8 at 100×100, both
   const lay = (c.train as VariantSplit).layout(0, 0);
   assert.equal(lay.distractors.length, 6);
   assert.ok(lay.distractors.every((d) => d.size === 12));
-  const mn = await loadDataset("mnist", { variant: "cluttered", canvas: 100 });
-  assert.equal(mn.name, "mnist/cluttered-100-8x8");
+  const mn = await loadDataset("mnist-10k", { variant: "cluttered", canvas: 100 });
+  assert.equal(mn.name, "mnist-10k/cluttered-100-8x8");
   assert.equal(mn.width, 100);
 });
 
 Deno.test("variants are deterministic in (seed, epoch, index) and vary with each", async () => {
   const opts = { variant: "cluttered" as const, canvas: 60, seed: 11 };
-  const a = await loadDataset("mnist", opts);
-  const b = await loadDataset("mnist", opts);
-  const c = await loadDataset("mnist", { ...opts, seed: 12 });
+  const a = await loadDataset("mnist-10k", opts);
+  const b = await loadDataset("mnist-10k", opts);
+  const c = await loadDataset("mnist-10k", { ...opts, seed: 12 });
   const get = (ds: Dataset, epoch: number, idx: number[], test = false) => {
     const x = new Float32Array(idx.length * 3600);
     (test ? ds.test : ds.train).fill(idx, epoch, x);

