@@ -7,7 +7,7 @@
  * @module
  */
 import type { Sgemm } from "../util/blas.ts";
-import { type Activation, activate } from "./matmul_ref.ts";
+import { activate, type Activation } from "./matmul_ref.ts";
 import type { LinearShape } from "./linear_ref.ts";
 import { linearBackwardRef, linearForwardRef } from "./linear_ref.ts";
 
@@ -47,7 +47,7 @@ export function blasLinear(gemm: Sgemm): LinearOps {
   ): void => {
     const { batch: B, inF, outF } = s;
     if (accumulate) {
-      if (b) for (let r = 0; r < B; r++) for (let j = 0; j < outF; j++) y[r * outF + j] += b[j];
+      if (b) { for (let r = 0; r < B; r++) for (let j = 0; j < outF; j++) y[r * outF + j] += b[j]; }
     } else if (b) {
       for (let r = 0; r < B; r++) y.set(b, r * outF);
     } else {

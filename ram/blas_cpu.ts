@@ -26,10 +26,10 @@ import { checkRewards, episodesFrom, stepResult } from "../model/step.ts";
 import type { Blas } from "../util/blas.ts";
 import { type ActionFill, blasBackward, blasForward, Workspace } from "./blas_pass.ts";
 import {
+  bindBlasNet,
   type BlasLayout,
   blasLayout,
   type BlasNet,
-  bindBlasNet,
   packParams,
   sumBiases,
   unpackParams,
@@ -232,7 +232,9 @@ export class BlasRam implements RamBackend {
   #forward(ws: Workspace, batch: Batch, start: Float32Array, source: ActionFill): void {
     const B = batch.size;
     if (start.length !== 2 * B) {
-      throw new Error(`cpu backend: start locations have ${start.length} values, expected ${2 * B}`);
+      throw new Error(
+        `cpu backend: start locations have ${start.length} values, expected ${2 * B}`,
+      );
     }
     blasForward(this.blas.sgemm, this.config, this.#net, ws, B, batch.images, start, source);
   }

@@ -29,7 +29,11 @@ Deno.test({
           const y0 = randomArray(24, 4), y1 = y0.slice();
           REF_LINEAR.forward(s, x, W, bias, y0, act, acc);
           ops.forward(s, x, W, bias, y1, act, acc);
-          assertClose(y1, y0, { atol: 1e-6, rtol: 1e-5, label: `${act} acc ${acc} bias ${!!bias}` });
+          assertClose(y1, y0, {
+            atol: 1e-6,
+            rtol: 1e-5,
+            label: `${act} acc ${acc} bias ${!!bias}`,
+          });
         }
       }
     }

@@ -15,7 +15,11 @@ import { classificationReward, randomBatch, randomNoise, tinyConfig } from "./_r
 
 const blas = loadBlas();
 const ignore = blas === null;
-if (ignore) console.log("ram_blas_test: skipped, no BLAS library opens (apt-get install libopenblas0-pthread)");
+if (ignore) {
+  console.log(
+    "ram_blas_test: skipped, no BLAS library opens (apt-get install libopenblas0-pthread)",
+  );
+}
 
 function compareGrads(cfg: RamConfig, B: number, tol: { atol: number; rtol: number }): void {
   const ref = new CpuRam(cfg, 7), fast = new BlasRam(cfg, 7, blas!);
@@ -48,12 +52,12 @@ for (const core of ["rnn", "lstm"] as const) {
   Deno.test({
     name: `blas cpu (${core}) gradients match the reference at the default sizes, batch 32`,
     ignore,
-    fn: () =>
-      compareGrads(resolveRamConfig({ core, glimpses: 4 }), 32, { atol: 2e-5, rtol: 2e-3 }),
+    fn: () => compareGrads(resolveRamConfig({ core, glimpses: 4 }), 32, { atol: 2e-5, rtol: 2e-3 }),
   });
 
   Deno.test({
-    name: `blas cpu (${core}) takes the reference's training steps and states, then rolls out alike`,
+    name:
+      `blas cpu (${core}) takes the reference's training steps and states, then rolls out alike`,
     ignore,
     fn: async () => {
       const cfg = tinyConfig({ core, glimpses: 4 });

@@ -161,7 +161,12 @@ function open(candidates: readonly string[]): Blas | null {
       },
       get description() {
         const t = this.threads;
-        const label = { openblas: "OpenBLAS", mkl: "MKL", reference: "reference BLAS", unknown: "BLAS" };
+        const label = {
+          openblas: "OpenBLAS",
+          mkl: "MKL",
+          reference: "reference BLAS",
+          unknown: "BLAS",
+        };
         return `${label[kind]} ${path}${t ? `, ${t} thread${t === 1 ? "" : "s"}` : ""}`;
       },
       close: () => lib.close(),
