@@ -191,13 +191,15 @@ export class BlasRam implements RamBackend {
   /** Adam (PyTorch defaults) over the whole flat buffer, as kernels/adam_ref.ts per tensor. */
   #adam(lr: number): void {
     const b1 = 0.9, b2 = 0.999, eps = 1e-8, t = this.#step;
-    const c1 = 1 - b1 ** t, c2 = 1 - b2 ** t;
+    const c1 = 1 - b1 ** t, c2 = 1 - b2 ** t, a1 = 1 - b1, a2 = 1 - b2;
     const p = this.#params, g = this.#grads, m = this.#m, v = this.#v;
     for (let i = 0; i < p.length; i++) {
       const gi = g[i];
-      m[i] = b1 * m[i] + (1 - b1) * gi;
-      v[i] = b2 * v[i] + (1 - b2) * gi * gi;
-      p[i] -= lr * (m[i] / c1) / (Math.sqrt(v[i] / c2) + eps);
+      // m and v rounded to float32 before use, as adam_ref reads them back from its arrays.
+      const mi = Math.fround(b1 * m[i] + a1 * gi), vi = Math.fround(b2 * v[i] + a2 * gi * gi);
+      m[i] = mi;
+      v[i] = vi;
+      p[i] -= lr * (mi / c1) / (Math.sqrt(vi / c2) + eps);
     }
   }
 

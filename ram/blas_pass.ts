@@ -59,6 +59,7 @@ export class Workspace {
   readonly dmuPre: Float32Array; // (T−1, B, 2) at loc2's output
   readonly dHead: Float32Array; // (T−1, B, P + 1): [d loc1 pre-ReLU | d base]
   readonly zeros: Float32Array; // (B, H)
+  readonly ones: Float32Array; // (T·B) column sums as a product: 1ᵀ·X
 
   constructor(cfg: RamConfig, capacity: number) {
     const T = cfg.glimpses, B = capacity, H = cfg.hidden, A = Math.max(0, T - 1);
@@ -92,6 +93,7 @@ export class Workspace {
     this.dmuPre = f(A * B * 2);
     this.dHead = f(A * B * (cfg.policyHidden + 1));
     this.zeros = f(B * H);
+    this.ones = f(T * B).fill(1);
   }
 }
 
@@ -131,6 +133,20 @@ function colsum(
     const o = r * ld + col;
     for (let j = 0; j < n; j++) out[j] += x[o + j];
   }
+}
+
+/** out (n) = column sums of x (rows, ld) from column `col`, as the product 1ᵀ·x on the BLAS. */
+function colsumGemm(
+  gemm: Sgemm,
+  ones: Float32Array,
+  x: Float32Array,
+  rows: number,
+  ld: number,
+  col: number,
+  n: number,
+  out: Float32Array,
+): void {
+  gemm(false, false, 1, n, rows, 1, ones, rows, col ? x.subarray(col) : x, ld, 0, out, n);
 }
 
 /**
@@ -308,7 +324,7 @@ export function blasBackward(
   } else {
     grads.hh.W.fill(0);
   }
-  colsum(dZ, TB, ZH, 0, ZH, grads.ih.b);
+  colsumGemm(gemm, ws.ones, dZ, TB, ZH, 0, ZH, grads.ih.b);
   grads.hh.b.set(grads.ih.b);
   // Glimpse net over all T·B rows; no gradient into ρ or l.
   const dG = ws.dG.subarray(0, TB * GO);
@@ -317,16 +333,16 @@ export function blasBackward(
   const dHG = ws.dHG.subarray(0, TB * GH), dHL = ws.dHL.subarray(0, TB * LH);
   gemm(true, false, GO, GH, TB, 1, dG, GO, ws.hg, GH, 0, grads.fc3.W, GH);
   gemm(true, false, GO, LH, TB, 1, dG, GO, ws.hl, LH, 0, grads.fc4.W, LH);
-  colsum(dG, TB, GO, 0, GO, grads.fc3.b);
+  colsumGemm(gemm, ws.ones, dG, TB, GO, 0, GO, grads.fc3.b);
   grads.fc4.b.set(grads.fc3.b);
   gemm(false, false, TB, GH, GO, 1, dG, GO, net.fc3.W, GH, 0, dHG, GH);
   gemm(false, false, TB, LH, GO, 1, dG, GO, net.fc4.W, LH, 0, dHL, LH);
   reluMask(dHG, ws.hg, TB * GH);
   reluMask(dHL, ws.hl, TB * LH);
   gemm(true, false, GH, R, TB, 1, dHG, GH, ws.rho, R, 0, grads.fc1.W, R);
-  colsum(dHG, TB, GH, 0, GH, grads.fc1.b);
+  colsumGemm(gemm, ws.ones, dHG, TB, GH, 0, GH, grads.fc1.b);
   gemm(true, false, LH, 2, TB, 1, dHL, LH, ws.loc, 2, 0, grads.fc2.W, 2);
-  colsum(dHL, TB, LH, 0, LH, grads.fc2.b);
+  colsumGemm(gemm, ws.ones, dHL, TB, LH, 0, LH, grads.fc2.b);
   // Policy (REINFORCE) and baseline over all (T−1)·B action rows; they read h detached.
   if (A === 0) {
     grads.heads.W.fill(0, 0, (P + 1) * H);
@@ -360,5 +376,5 @@ export function blasBackward(
   }
   // [loc1; base] weights are the heads' first P + 1 rows.
   gemm(true, false, P + 1, H, AB, 1, dHead, P + 1, ws.h, H, 0, grads.heads.W, H);
-  colsum(dHead, AB, P + 1, 0, P + 1, grads.heads.b);
+  colsumGemm(gemm, ws.ones, dHead, AB, P + 1, 0, P + 1, grads.heads.b);
 }
