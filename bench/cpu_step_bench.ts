@@ -1,6 +1,6 @@
 /**
  * The fast cpu backend's training step and evaluation rollout (ram/blas_cpu.ts on the machine's
- * BLAS) at the default config, batch 128, beside the TypeScript reference (model/ram_cpu.ts).
+ * BLAS) at the default config, batch 128, beside the TypeScript reference (ram/cpu.ts).
  * A training step costs about 1.1 GFLOP (forward 0.37, backward 0.73), a rollout 0.37: divide
  * by the time per iteration for GFLOP/s. Skipped, saying so, without a BLAS.
  *
@@ -9,8 +9,8 @@
  * @module
  */
 import { BlasRam } from "../ram/blas_cpu.ts";
-import { CpuRam } from "../model/ram_cpu.ts";
-import { resolveRamConfig, resolveTrainConfig } from "../model/config.ts";
+import { CpuRam } from "../ram/cpu.ts";
+import { resolveRamConfig, resolveTrainConfig } from "../ram/config.ts";
 import { loadBlas } from "../util/blas.ts";
 import { classificationReward, randomBatch, randomNoise } from "../tests/_ram_fixture.ts";
 

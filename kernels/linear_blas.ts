@@ -1,7 +1,7 @@
 /**
  * nn.Linear forward and backward on the machine's BLAS (util/blas.ts): the same signatures and
  * maths as kernels/linear_ref.ts, which the tests hold them to, so a CPU model composed from the
- * references (the VAE probe, model/vae_cpu.ts) runs its products at BLAS speed by swapping the
+ * references (the VAE probe, probe/vae_cpu.ts) runs its products at BLAS speed by swapping the
  * pair. Row-major: x (B, in), W (out, in), y (B, out).
  *
  * @module

@@ -1,7 +1,7 @@
 /**
  * The fast `cpu` backend: the RAM of shared DESIGN.md with every product on the machine's BLAS
  * (util/blas.ts) and the element-wise work in allocation-free loops over a workspace reused
- * across steps (ram/blas_pass.ts). It follows the reference backend (model/ram_cpu.ts) in every
+ * across steps (ram/blas_pass.ts). It follows the reference backend (ram/cpu.ts) in every
  * convention — loss parts, episodes, reward checks, Adam — and the tests hold its forward,
  * gradients, updates and rollouts to it within float tolerance. Checkpoints are the same
  * ParamMaps, so a model moves freely between `cpu`, the reference and `webgpu`.
@@ -17,12 +17,12 @@ import type {
   StepNoise,
   StepResult,
   TrainState,
-} from "../model/backend.ts";
-import type { RamConfig, TrainConfig } from "../model/config.ts";
+} from "./backend.ts";
+import type { RamConfig, TrainConfig } from "./config.ts";
 import type { Episodes, RewardFn } from "../rewards/types.ts";
-import { checkParams, initParams } from "../model/params.ts";
-import { returnsFromRewards } from "../model/returns.ts";
-import { checkRewards, episodesFrom, stepResult } from "../model/step.ts";
+import { checkParams, initParams } from "./params.ts";
+import { returnsFromRewards } from "./returns.ts";
+import { checkRewards, episodesFrom, stepResult } from "./step.ts";
 import type { Blas } from "../util/blas.ts";
 import { type ActionFill, blasBackward, blasForward, Workspace } from "./blas_pass.ts";
 import {
@@ -35,7 +35,7 @@ import {
   unpackParams,
 } from "./blas_layout.ts";
 
-/** What {@link BlasRam.lossAndGrads} returns (as model/ram_cpu.ts LossAndGrads). */
+/** What {@link BlasRam.lossAndGrads} returns (as ram/cpu.ts LossAndGrads). */
 export interface BlasLossAndGrads extends StepResult {
   grads: ParamMap;
   actions: Float32Array; // (T−1, B, 2)
@@ -51,9 +51,9 @@ export interface BlasLossAndGrads extends StepResult {
  * ```ts ignore
  * import { loadBlas } from "../util/blas.ts";
  * import { BlasRam } from "./blas_cpu.ts";
- * import { DEFAULT_RAM } from "../model/config.ts";
+ * import { DEFAULT_RAM } from "./config.ts";
  * const blas = loadBlas();
- * const ram = blas ? new BlasRam(DEFAULT_RAM, 1, blas) : null; // null: use model/ram_cpu.ts
+ * const ram = blas ? new BlasRam(DEFAULT_RAM, 1, blas) : null; // null: use ram/cpu.ts
  * ```
  */
 export class BlasRam implements RamBackend {
@@ -70,7 +70,7 @@ export class BlasRam implements RamBackend {
   #gradNet: BlasNet;
   #ws: Workspace | null = null;
 
-  /** A RAM initialised as model/params.ts initParams(config, seed): the reference's numbers. */
+  /** A RAM initialised as ram/params.ts initParams(config, seed): the reference's numbers. */
   constructor(config: RamConfig, seed: number, blas: Blas) {
     this.config = { ...config };
     this.blas = blas;
@@ -157,7 +157,7 @@ export class BlasRam implements RamBackend {
     }
   }
 
-  /** Copies of the parameters, Adam moments and step count, named as model/params.ts. */
+  /** Copies of the parameters, Adam moments and step count, named as ram/params.ts. */
   getState(): Promise<TrainState> {
     const unpack = (flat: Float32Array) => unpackParams(this.#layout, flat);
     return Promise.resolve({

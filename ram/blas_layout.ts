@@ -1,18 +1,18 @@
 /**
- * The fast CPU backend's parameter layout: every tensor of model/params.ts in one flat
+ * The fast CPU backend's parameter layout: every tensor of ram/params.ts in one flat
  * Float32Array (parameters, gradients and both Adam moments alike), ordered so that the three
  * heads reading h_t — loc1, base, cls — sit next to each other, weights after weights and biases
  * after biases, with no padding. Then [W_loc1; W_base; W_cls] is one (P + 1 + C, H) matrix and
  * its biases one vector, and a single GEMM computes all three heads (ram/blas_pass.ts). Adam is
  * one loop over the flat buffer.
  *
- * Checkpoints do not see this: the backend converts to and from model/params.ts's ParamMap.
+ * Checkpoints do not see this: the backend converts to and from ram/params.ts's ParamMap.
  *
  * @module
  */
-import type { RamConfig } from "../model/config.ts";
-import type { ParamMap } from "../model/backend.ts";
-import { type ParamSpec, paramSpecs } from "../model/params.ts";
+import type { RamConfig } from "./config.ts";
+import type { ParamMap } from "./backend.ts";
+import { type ParamSpec, paramSpecs } from "./params.ts";
 
 /** One nn.Linear as views of a flat buffer: W (outF, inF), b (outF). */
 export interface Lin {
@@ -51,7 +51,7 @@ function coreNames(cfg: RamConfig): [string, string, string, string] {
     : ["i2h.weight", "i2h.bias", "h2h.weight", "h2h.bias"];
 }
 
-/** The layout: model/params.ts's tensors, the heads' weights then their biases contiguous. */
+/** The layout: ram/params.ts's tensors, the heads' weights then their biases contiguous. */
 export function blasLayout(cfg: RamConfig): BlasLayout {
   const specs = paramSpecs(cfg);
   const heads = ["loc1.weight", "base.weight", "cls.weight", "loc1.bias", "base.bias", "cls.bias"];

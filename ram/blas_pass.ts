@@ -1,7 +1,7 @@
 /**
  * The RAM's forward and backward through time with every product on the machine's BLAS
  * (util/blas.ts), for the fast CPU backend (ram/blas_cpu.ts). Same maths as the reference
- * (model/ram_cpu_pass.ts), which the tests hold it to; what differs is how the work is laid out:
+ * (ram/cpu_pass.ts), which the tests hold it to; what differs is how the work is laid out:
  *
  * - Activations live time-major in one workspace, (T, B, F) per tensor, allocated once for the
  *   largest batch and reused every step: no allocation per step.
@@ -19,14 +19,14 @@
  *
  * @module
  */
-import type { RamConfig } from "../model/config.ts";
+import type { RamConfig } from "./config.ts";
 import type { Sgemm } from "../util/blas.ts";
 import { retinaRef, retinaSize } from "../kernels/retina_ref.ts";
 import { lstmCellBackwardRef, lstmCellRef } from "../kernels/lstm_ref.ts";
 import { nllBackwardRef } from "../kernels/softmax_ref.ts";
 import type { BlasNet } from "./blas_layout.ts";
 
-/** How the forward picks action a_i from μ_i: see model/ram_cpu_pass.ts ActionSource. */
+/** How the forward picks action a_i from μ_i: see ram/cpu_pass.ts ActionSource. */
 export type ActionFill = (i: number, mu: Float32Array, a: Float32Array) => void;
 
 /** Every activation of a step, (T, B, F) time-major, sized for `capacity` samples. */

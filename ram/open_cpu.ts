@@ -1,12 +1,12 @@
 /**
  * The `cpu` backend as the CLI opens it: the fast path on the machine's BLAS (ram/blas_cpu.ts)
- * when a BLAS library opens, else the TypeScript reference (model/ram_cpu.ts), with a line
+ * when a BLAS library opens, else the TypeScript reference (ram/cpu.ts), with a line
  * saying which runs. Both take the same checkpoints.
  *
  * @module
  */
-import type { RamBackend } from "../model/backend.ts";
-import type { RamConfig } from "../model/config.ts";
+import type { RamBackend } from "./backend.ts";
+import type { RamConfig } from "./config.ts";
 import { loadBlas } from "../util/blas.ts";
 
 /** A cpu RAM and what runs its products. */
@@ -37,7 +37,7 @@ export async function openCpuRam(config: RamConfig, seed: number): Promise<Opene
       blas: true,
     };
   }
-  const { CpuRam } = await import("../model/ram_cpu.ts");
+  const { CpuRam } = await import("./cpu.ts");
   return {
     backend: new CpuRam(config, seed),
     description: "cpu (TypeScript reference: no BLAS library opened; apt-get install " +

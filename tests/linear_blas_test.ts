@@ -6,8 +6,8 @@
 import assert from "node:assert/strict";
 import { blasLinear, REF_LINEAR } from "../kernels/linear_blas.ts";
 import type { Activation } from "../kernels/matmul_ref.ts";
-import { CpuVae } from "../model/vae_cpu.ts";
-import { resolveVaeConfig } from "../model/vae_params.ts";
+import { CpuVae } from "../probe/vae_cpu.ts";
+import { resolveVaeConfig } from "../probe/vae_params.ts";
 import { loadBlas } from "../util/blas.ts";
 import { assertClose, randomArray } from "./_assert.ts";
 

@@ -1,13 +1,13 @@
 /**
  * The fast cpu backend (ram/blas_cpu.ts, products on the machine's BLAS) against the reference
- * (model/ram_cpu.ts, composed kernels/*_ref.ts): forward, every gradient, Adam updates over
+ * (ram/cpu.ts, composed kernels/*_ref.ts): forward, every gradient, Adam updates over
  * several steps, and evaluation rollouts, for rnn and lstm cores, at a tiny config and at the
  * default one. Skipped, saying so, where no BLAS library opens (CI installs
  * libopenblas0-pthread so they run there).
  */
 import assert from "node:assert/strict";
-import { CpuRam } from "../model/ram_cpu.ts";
-import { type RamConfig, resolveRamConfig, resolveTrainConfig } from "../model/config.ts";
+import { CpuRam } from "../ram/cpu.ts";
+import { type RamConfig, resolveRamConfig, resolveTrainConfig } from "../ram/config.ts";
 import { BlasRam } from "../ram/blas_cpu.ts";
 import { blasKind, loadBlas } from "../util/blas.ts";
 import { assertClose, randomArray } from "./_assert.ts";
