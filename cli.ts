@@ -40,7 +40,10 @@ withDatasetFlags(
   .option("--policy-lr <rate>", "Adam learning rate of the location policy (default: --lr)")
   .option("--baseline-lr <rate>", "Adam learning rate of the baseline (default: --lr)")
   .option("--seed <n>", "seed of every random draw (default: 1)")
-  .option("--backend <name>", "webgpu or cpu (default: webgpu)")
+  .option(
+    "--backend <name>",
+    "auto, webgpu or cpu (default: auto: webgpu on a hardware GPU, else cpu on the BLAS)",
+  )
   .option("--out <dir>", "run folder (default: runs/<dataset>-<reward>-s<seed>)")
   .option("--limit <n>", "train on the first N training images (class by class in turn)")
   .option(
@@ -83,7 +86,10 @@ withDatasetFlags(
     .requiredOption("--model <dir>", "run folder (or its model.safetensors)"),
 )
   .option("--noise <spec>", "also test with noise: gaussian:0.1,0.2,0.4 or salt-pepper:0.05,0.1")
-  .option("--backend <name>", "webgpu or cpu (default: webgpu)")
+  .option(
+    "--backend <name>",
+    "auto, webgpu or cpu (default: auto: webgpu on a hardware GPU, else cpu on the BLAS)",
+  )
   .option("--stochastic", "sample the policy (from a random first location) instead of its mean")
   .option("--mc <m>", "average the class probabilities of M stochastic rollouts")
   .option(
@@ -102,7 +108,10 @@ program.command("probe")
   .description("train the VAE probe on a trained RAM's recurrent states (RAM frozen)")
   .requiredOption("--model <dir>", "run folder; its checkpoint is written back with the probe")
   .option("--epochs <n>", "probe epochs over the training split (default: 5)")
-  .option("--backend <name>", "webgpu or cpu (default: webgpu)")
+  .option(
+    "--backend <name>",
+    "auto, webgpu or cpu (default: auto: webgpu on a hardware GPU, else cpu on the BLAS)",
+  )
   .option("--json", "print one JSON object on stdout when done")
   .exitOverride()
   .action(async (opts) => {
@@ -120,7 +129,10 @@ program.command("explain")
   .option("--json", "print one JSON object on stdout")
   .option("--no-fit", "take the image as it is (resampled) instead of fitting it MNIST-style")
   .option("--eig-map", "also write NAME.eigmap.png: expected information gain of each next glimpse")
-  .option("--backend <name>", "webgpu or cpu (default: webgpu)")
+  .option(
+    "--backend <name>",
+    "auto, webgpu or cpu (default: auto: webgpu on a hardware GPU, else cpu on the BLAS)",
+  )
   .exitOverride()
   .action(async (image, opts) => {
     const { explainCommand } = await import("./commands/explain.ts");
@@ -136,7 +148,10 @@ withDatasetFlags(
 )
   .option("--out <dir>", "folder for eig-compare.{md,csv,svg,png} (default: runs/compare)")
   .option("--limit <n>", "evaluate the first N test images only")
-  .option("--backend <name>", "webgpu or cpu (default: webgpu)")
+  .option(
+    "--backend <name>",
+    "auto, webgpu or cpu (default: auto: webgpu on a hardware GPU, else cpu on the BLAS)",
+  )
   .option("--json", "print one JSON object on stdout")
   .exitOverride()
   .action(async (runs, opts) => {

@@ -1,10 +1,11 @@
 /**
  * glimpse beside the PyTorch peer (shared/peer/ram_torch.py), side by side on this machine:
- * rounds alternate bench/train_bench.ts (webgpu by default) with the peer's training run and
+ * rounds alternate bench/train_bench.ts (glimpse's default backend, auto, unless --backend says
+ * otherwise) with the peer's training run and
  * its evaluation (bench/peer_eval.py), then print the median images/s of each and the median of
  * the per-round ratios. Runs only where /usr/bin/python3 imports torch; otherwise it says so.
  *
- *   deno run -A bench/peer.ts [--rounds 5] [--steps 30] [--backend webgpu|cpu]
+ *   deno run -A bench/peer.ts [--rounds 5] [--steps 30] [--backend auto|webgpu|cpu|cpu-ref]
  *     [--peer PATH/ram_torch.py] [--python /usr/bin/python3] [--peer-threads 1,2]
  *
  * The peer runs at every --peer-threads count (torch.set_num_threads) in each round and the
@@ -21,6 +22,12 @@
  * digits; the peer trains --max-batches = --steps batches (its own timing, from its first
  * batch) and evaluates in batches of 128 like run/evaluate.ts.
  *
+ * The yardstick must be set up right: Debian's torch is built with BLAS_INFO=generic and runs
+ * on whatever libblas.so.3 the machine has, by default the netlib reference BLAS (about 30×
+ * slower than OpenBLAS on a 128×256×256 product). This bench looks up the BLAS the peer's
+ * process has mapped and refuses to print a comparison against a reference-BLAS peer (exit 1,
+ * with the command that installs OpenBLAS); every pip or conda PyTorch has MKL or OpenBLAS.
+ *
  * @module
  */
 import { parseArgs } from "node:util";
@@ -32,7 +39,7 @@ const { values: flags } = parseArgs({
   options: {
     rounds: { type: "string", default: "5" },
     steps: { type: "string", default: "30" },
-    backend: { type: "string", default: "webgpu" },
+    backend: { type: "string", default: "auto" },
     peer: { type: "string" },
     python: { type: "string", default: "/usr/bin/python3" },
     "peer-threads": { type: "string", default: "1,2" },
@@ -81,6 +88,31 @@ try {
       "(Debian: apt-get install python3-torch python3-numpy)",
   );
   Deno.exit(0);
+}
+/** The BLAS files the peer's torch has mapped after a product (realpaths), and their kind. */
+const blasProbe = [
+  "import json, os, torch",
+  "a = torch.randn(64, 64); a @ a",
+  "libs = sorted({os.path.realpath(l.split()[-1]) for l in open('/proc/self/maps')",
+  "  if '/' in l and ('blas' in l or 'mkl' in l)})",
+  "print(json.dumps(libs))",
+].join("\n");
+const peerLibs: string[] = JSON.parse((await exec(flags.python, ["-c", blasProbe])).trim());
+const peerBlasKind = peerLibs.some((l) => /openblas/i.test(l))
+  ? "OpenBLAS"
+  : peerLibs.some((l) => /mkl/i.test(l))
+  ? "MKL"
+  : peerLibs.some((l) => /\/blas\/|netlib/.test(l))
+  ? "reference"
+  : "unknown";
+console.log(`peer BLAS: ${peerBlasKind} (${peerLibs.join(", ") || "no BLAS library mapped"})`);
+if (peerBlasKind === "reference" || peerBlasKind === "unknown") {
+  console.log(
+    `bench/peer.ts: no comparison: the peer's torch runs on the ${peerBlasKind} BLAS, not on ` +
+      "OpenBLAS or MKL as any pip or conda PyTorch does. Install OpenBLAS (Debian: apt-get install " +
+      "libopenblas0-pthread, which switches libblas.so.3 over) and run this again.",
+  );
+  Deno.exit(1);
 }
 const digits = mnistDigitsDir();
 const deno = Deno.execPath();
@@ -188,26 +220,39 @@ const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
-const trainRatio = median(results.map((r) => r.ours.trainImagesPerSecond / r.peerTrain));
-const evalRatio = median(results.map((r) => r.ours.evalImagesPerSecond / r.peerEval));
+const med = (f: (r: Round) => number) => median(results.map(f));
+const oursName = `glimpse ${flags.backend}`;
+const rows: [string, string, string, string][] = [
+  [
+    "training, img/s",
+    med((r) => r.ours.trainImagesPerSecond).toFixed(0),
+    med((r) => r.peerTrain).toFixed(0),
+    med((r) => r.ours.trainImagesPerSecond / r.peerTrain).toFixed(2) + "×",
+  ],
+  [
+    "evaluation, img/s",
+    med((r) => r.ours.evalImagesPerSecond).toFixed(0),
+    med((r) => r.peerEval).toFixed(0),
+    med((r) => r.ours.evalImagesPerSecond / r.peerEval).toFixed(2) + "×",
+  ],
+  [
+    "training per CPU-second",
+    med((r) => oursCpu(r).train).toFixed(0),
+    med((r) => r.peerCpu.train).toFixed(0),
+    med((r) => oursCpu(r).train / r.peerCpu.train).toFixed(2) + "×",
+  ],
+  [
+    "evaluation per CPU-second",
+    med((r) => oursCpu(r).eval).toFixed(0),
+    med((r) => r.peerCpu.eval).toFixed(0),
+    med((r) => oursCpu(r).eval / r.peerCpu.eval).toFixed(2) + "×",
+  ],
+];
 console.log(
-  `\nmedians over ${rounds} alternating rounds (${results[0].ours.device}):\n` +
-    `  train: ${flags.backend} ${
-      median(results.map((r) => r.ours.trainImagesPerSecond)).toFixed(0)
-    } img/s, ` +
-    `peer (best thread count) ${median(results.map((r) => r.peerTrain)).toFixed(0)} img/s, ` +
-    `ratio ${trainRatio.toFixed(2)}×\n` +
-    `  eval:  ${flags.backend} ${
-      median(results.map((r) => r.ours.evalImagesPerSecond)).toFixed(0)
-    } img/s, ` +
-    `peer (best thread count) ${median(results.map((r) => r.peerEval)).toFixed(0)} img/s, ` +
-    `ratio ${evalRatio.toFixed(2)}×\n` +
-    `  per CPU-second (peer at ${threads[0]} thread): train ${flags.backend} ${
-      median(results.map((r) => oursCpu(r).train)).toFixed(0)
-    }, peer ${median(results.map((r) => r.peerCpu.train)).toFixed(0)}, ratio ${
-      median(results.map((r) => oursCpu(r).train / r.peerCpu.train)).toFixed(2)
-    }×; eval ${flags.backend} ${median(results.map((r) => oursCpu(r).eval)).toFixed(0)}, ` +
-    `peer ${median(results.map((r) => r.peerCpu.eval)).toFixed(0)}, ratio ${
-      median(results.map((r) => oursCpu(r).eval / r.peerCpu.eval)).toFixed(2)
-    }×`,
+  `\nmedians over ${rounds} alternating rounds; ratios are medians of per-round ratios\n` +
+    `${oursName}: ${results[0].ours.device}\n` +
+    `peer: PyTorch on ${peerBlasKind}, best of ${threads.join(",")} thread(s) for img/s, ` +
+    `${threads[0]} thread per CPU-second\n\n` +
+    `| | ${oursName} | PyTorch peer (${peerBlasKind}) | ratio |\n|---|---:|---:|---:|\n` +
+    rows.map((r) => `| ${r.join(" | ")} |`).join("\n"),
 );

@@ -7,8 +7,10 @@
  *   deno task bench:train                      # both backends, a table
  *   deno task bench:train --backend webgpu --steps 40 --json
  *
- * Flags: --backend webgpu|cpu|all (all), --steps N timed training steps (30; cpu 10),
- * --warmup N untimed steps first (3), --eval-passes N over the test split (2; cpu 1),
+ * Flags: --backend auto|webgpu|cpu|cpu-ref|all (all: webgpu, cpu, cpu-ref), opened as the CLI
+ * opens them (commands/backend.ts; cpu-ref is the TypeScript reference), --steps N timed
+ * training steps (30; cpu-ref 10),
+ * --warmup N untimed steps first (3), --eval-passes N over the test split (2; cpu-ref 1),
  * --json (one JSON line per backend, for bench/peer.ts), --core rnn|lstm,
  * --matmul blocked|tiled|strided (webgpu matrix-product strategy; default per adapter),
  * --data mnist-10k|mnist|synthetic (synthetic: seeded random images of mnist-10k's split sizes;
@@ -27,13 +29,15 @@ import { resolveRamConfig, resolveTrainConfig } from "../ram/config.ts";
 import { Rng } from "../util/rng.ts";
 import { evaluate } from "../run/evaluate.ts";
 import { loadDataset } from "../datasets/load.ts";
+import { openBackend } from "../commands/backend.ts";
 import type { Split } from "../datasets/types.ts";
 import { classificationReward } from "../tests/_ram_fixture.ts";
 import type { MatmulStrategy } from "../kernels/matmul.ts";
 
 /** What one backend measured. */
 export interface TrainBenchResult {
-  backend: "webgpu" | "cpu";
+  backend: BenchBackend;
+  /** What ran: the backend's description, and auto's reason. */
   device: string;
   batch: number;
   steps: number;
@@ -71,10 +75,15 @@ const matmul = flags.matmul as MatmulStrategy | undefined;
 if (matmul !== undefined && !["blocked", "tiled", "strided"].includes(matmul)) {
   throw new Error(`bench/train_bench.ts: --matmul ${matmul}: must be blocked, tiled or strided`);
 }
-const backends = flags.backend === "all" ? ["webgpu", "cpu"] : [flags.backend];
+type BenchBackend = "auto" | "webgpu" | "cpu" | "cpu-ref";
+const BENCH_BACKENDS: BenchBackend[] = ["auto", "webgpu", "cpu", "cpu-ref"];
+const backends =
+  (flags.backend === "all" ? ["webgpu", "cpu", "cpu-ref"] : [flags.backend]) as BenchBackend[];
 for (const b of backends) {
-  if (b !== "webgpu" && b !== "cpu") {
-    throw new Error(`bench/train_bench.ts: --backend ${b}: must be webgpu, cpu or all`);
+  if (!BENCH_BACKENDS.includes(b)) {
+    throw new Error(
+      `bench/train_bench.ts: --backend ${b}: must be auto, webgpu, cpu, cpu-ref or all`,
+    );
   }
 }
 const int = (v: string | undefined, fallback: number, name: string) => {
@@ -114,19 +123,26 @@ const data = flags.data === "synthetic"
 let peakRss = 0;
 const sampleRss = () => peakRss = Math.max(peakRss, Deno.memoryUsage().rss);
 
-async function measure(name: "webgpu" | "cpu"): Promise<TrainBenchResult> {
-  let device = "host CPU (TypeScript references)";
+async function measure(name: BenchBackend): Promise<TrainBenchResult> {
+  let device = "cpu (TypeScript references)";
   let ram: RamBackend;
-  if (name === "webgpu") {
+  let close = () => {};
+  if (name === "webgpu" && matmul) {
     const gpu = await requestGpu();
     ram = await GpuRam.create(gpu, cfg, train.seed, { matmul });
-    device = `${gpu.description}, matmul ${(ram as GpuRam).kernels.linear.matmul.strategy}`;
-  } else {
+    device = `webgpu (${gpu.description}), matmul ${matmul}`;
+    close = () => gpu.destroy();
+  } else if (name === "cpu-ref") {
     ram = new CpuRam(cfg, train.seed);
+  } else {
+    const opened = await openBackend(name, cfg, train.seed);
+    ram = opened.backend;
+    device = `${opened.description}; ${opened.decision.reason}`;
+    close = () => opened.close();
   }
-  const steps = int(flags.steps, name === "cpu" ? 10 : 30, "steps");
+  const steps = int(flags.steps, name === "cpu-ref" ? 10 : 30, "steps");
   const warmup = int(flags.warmup, 3, "warmup");
-  const passes = int(flags["eval-passes"], name === "cpu" ? 1 : 2, "eval-passes");
+  const passes = int(flags["eval-passes"], name === "cpu-ref" ? 1 : 2, "eval-passes");
 
   // Step buffers allocated once, filled per step like run/trainer.ts.
   const batch: Batch = { size: B, images: new Float32Array(B * HW), labels: new Int32Array(B) };
@@ -174,6 +190,7 @@ async function measure(name: "webgpu" | "cpu"): Promise<TrainBenchResult> {
     sampleRss();
   }
   ram.dispose();
+  close();
   times.sort((a, b) => a - b);
   return {
     backend: name,
@@ -190,7 +207,7 @@ async function measure(name: "webgpu" | "cpu"): Promise<TrainBenchResult> {
 }
 
 for (const name of backends) {
-  const r = await measure(name as "webgpu" | "cpu");
+  const r = await measure(name);
   if (flags.json) {
     console.log(JSON.stringify(r));
   } else {

@@ -1,27 +1,43 @@
 /**
- * `--backend webgpu|cpu`: builds the chosen {@link RamBackend}. Each backend's module is imported
- * only when chosen, so `--backend cpu` never touches WebGPU.
+ * `--backend auto|webgpu|cpu`: builds the chosen {@link RamBackend}. `auto` (the default) is
+ * decided by ram/choose_backend.ts: WebGPU on a hardware adapter, the cpu path on the BLAS when
+ * the only adapter is a software one or there is none. Each backend's module is imported only
+ * when chosen, so `--backend cpu` never opens a WebGPU device.
  *
  * @module
  */
 import type { RamBackend } from "../ram/backend.ts";
 import type { RamConfig } from "../ram/config.ts";
+import {
+  BACKEND_CHOICES,
+  type BackendChoice,
+  type BackendDecision,
+  chooseBackend,
+} from "../ram/choose_backend.ts";
+import { openCpuRam } from "../ram/open_cpu.ts";
 import { choiceOption } from "./options.ts";
 
 /** The backends `--backend` accepts; the first is the default. */
-export const BACKENDS = ["webgpu", "cpu"] as const;
-export type BackendName = typeof BACKENDS[number];
+export const BACKENDS = BACKEND_CHOICES;
+export type BackendName = BackendChoice;
 
-/** Parses --backend (default webgpu). */
+/** Parses --backend (default auto). */
 export function backendOption(value: string | undefined): BackendName {
-  return choiceOption("--backend", value, BACKENDS) ?? "webgpu";
+  return choiceOption("--backend", value, BACKENDS) ?? "auto";
+}
+
+/** Parses --backend and decides auto on this machine: the backend to open and why. */
+export function resolveBackendOption(value: string | undefined): Promise<BackendDecision> {
+  return chooseBackend(backendOption(value));
 }
 
 /** A backend plus a line saying what runs it. */
 export interface OpenedBackend {
   backend: RamBackend;
-  /** e.g. "cpu (TypeScript reference)" or "webgpu (llvmpipe (LLVM 15.0.6, 256 bits))". */
+  /** e.g. "cpu (OpenBLAS /usr/lib/…, 2 threads)" or "webgpu (llvmpipe (LLVM 15.0.6, 256 bits))". */
   description: string;
+  /** Which backend was chosen and why (auto's reasoning, or the flag). */
+  decision: BackendDecision;
   /** Releases the backend and its device. */
   close(): void;
 }
@@ -33,7 +49,7 @@ export interface OpenedBackend {
  * @example
  * ```ts ignore
  * import { openBackend } from "./backend.ts";
- * const { backend, close } = await openBackend("cpu", config, 1);
+ * const { backend, close, decision } = await openBackend("auto", config, 1);
  * ```
  */
 export async function openBackend(
@@ -41,10 +57,10 @@ export async function openBackend(
   config: RamConfig,
   seed: number,
 ): Promise<OpenedBackend> {
-  if (name === "cpu") {
-    const { CpuRam } = await import("../ram/cpu.ts");
-    const backend = new CpuRam(config, seed);
-    return { backend, description: "cpu (TypeScript reference)", close: () => backend.dispose() };
+  const decision = await chooseBackend(name);
+  if (decision.name === "cpu") {
+    const { backend, description } = await openCpuRam(config, seed);
+    return { backend, description, decision, close: () => backend.dispose() };
   }
   const { requestGpu } = await import("../gpu/device.ts");
   const { GpuRam } = await import("../ram/gpu.ts");
@@ -54,6 +70,7 @@ export async function openBackend(
     return {
       backend,
       description: `webgpu (${gpu.description})`,
+      decision,
       close: () => {
         backend.dispose();
         gpu.destroy();

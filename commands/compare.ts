@@ -23,7 +23,7 @@ import {
 } from "../report/eig_compare.ts";
 import { writeFileAtomic, writeTextFileAtomic } from "../util/write_atomic.ts";
 import type { Gpu } from "../gpu/device.ts";
-import { backendOption } from "./backend.ts";
+import { resolveBackendOption } from "./backend.ts";
 import { type DatasetFlags, hasDataFlags } from "./dataset_flags.ts";
 import { intOption, OptionError } from "./options.ts";
 import { writeStderr } from "./progress.ts";
@@ -62,7 +62,7 @@ function dataKey(run: LoadedRun): string {
  */
 export async function compareCommand(runs: string[], flags: CompareFlags): Promise<number> {
   if (runs.length === 0) throw new OptionError("compare: give at least one run folder");
-  const backend = backendOption(flags.backend);
+  const backend = (await resolveBackendOption(flags.backend)).name;
   const limit = intOption("--limit", flags.limit, 1);
   if (flags.out !== undefined && flags.out.trim() === "") {
     throw new OptionError(`--out "": expected a folder`);

@@ -59,7 +59,7 @@ export async function evalCommand(flags: EvalFlags): Promise<number> {
       : `policy mean ${from}`;
     writeStderr(
       `evaluating ${flags.model} (epoch ${ckpt.meta.epoch}) on ${ds.name} test ` +
-        `(${ds.test.size} images), ${how}, backend ${opened.description}\n`,
+        `(${ds.test.size} images), ${how}, backend ${opened.description}; ${opened.decision.reason}\n`,
     );
     const terminal = Deno.stderr.isTerminal();
     const run = async (split: typeof ds.test, what: string) => {
@@ -104,6 +104,8 @@ export async function evalCommand(flags: EvalFlags): Promise<number> {
         epoch: ckpt.meta.epoch,
         dataset: ds.name,
         backend: opened.backend.name,
+        backend_description: opened.description,
+        backend_reason: opened.decision.reason,
         mode: r.mode,
         rollouts: r.rollouts,
         start: r.start,

@@ -22,7 +22,7 @@ import { type EigMap, eigMaps } from "../run/eig_map.ts";
 import { eigMapFigure } from "../report/eig_map_figure.ts";
 import { locationPixel } from "../report/glimpse_overlay.ts";
 import { writeFileAtomic } from "../util/write_atomic.ts";
-import { backendOption } from "./backend.ts";
+import { resolveBackendOption } from "./backend.ts";
 import { OptionError } from "./options.ts";
 import { writeStderr } from "./progress.ts";
 
@@ -123,7 +123,7 @@ function baseName(path: string): string {
  * ```
  */
 export async function explainCommand(image: string, flags: ExplainFlags): Promise<number> {
-  const backend = backendOption(flags.backend);
+  const backend = (await resolveBackendOption(flags.backend)).name;
   const out = (flags.out ?? DEFAULT_EXPLAIN_OUT).replace(/\/+$/, "") || "/";
   if (flags.out !== undefined && flags.out.trim() === "") {
     throw new OptionError(`--out "": expected a folder`);

@@ -13,7 +13,7 @@ import { datasetOptionsOf, type RunConfig } from "../run/run_config.ts";
 import { limitSplit } from "../run/trainer.ts";
 import { createVaeFor } from "../probe/vae.ts";
 import { resolveVaeRunConfig } from "../probe/vae_config.ts";
-import { backendOption } from "./backend.ts";
+import { resolveBackendOption } from "./backend.ts";
 import { intOption } from "./options.ts";
 import { writeStderr } from "./progress.ts";
 import { loadModelData } from "./run_data.ts";
@@ -32,7 +32,7 @@ export const PROBE_EPOCHS = 5;
 /** Runs `probe`; returns the exit code. */
 export async function probeCommand(flags: ProbeFlags): Promise<number> {
   const epochs = intOption("--epochs", flags.epochs, 0) ?? PROBE_EPOCHS;
-  const backendName = backendOption(flags.backend);
+  const backendName = (await resolveBackendOption(flags.backend)).name;
   const run = await loadRun(flags.model, { backend: backendName });
   try {
     const saved = run.config;

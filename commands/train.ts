@@ -292,7 +292,7 @@ export async function trainCommand(flags: TrainFlags): Promise<number> {
       throw e;
     });
     try {
-      view.line(`backend: ${opened.description}`);
+      view.line(`backend: ${opened.description}; ${opened.decision.reason}`);
       view.line(
         `data: ${ds.name}, ${data.train.size} training images` +
           (data.validation ? `, ${data.validation.size} validation` : "") +
@@ -351,6 +351,8 @@ export async function trainCommand(flags: TrainFlags): Promise<number> {
           step: result.step,
           interrupted: result.interrupted,
           backend: opened.backend.name,
+          backend_description: opened.description,
+          backend_reason: opened.decision.reason,
           reward: config.reward.name,
           images_per_second: result.imagesPerSecond,
           losses: last

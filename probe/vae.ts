@@ -60,8 +60,12 @@ export async function createVae(
   seed: number,
 ): Promise<Vae> {
   if (backend === "cpu") {
+    // The machine's BLAS when one opens (as the cpu RAM does), else the TypeScript references.
     const { CpuVae } = await import("./vae_cpu.ts");
-    return new CpuVae(cfg, seed);
+    const { loadBlas } = await import("../util/blas.ts");
+    const { blasLinear, REF_LINEAR } = await import("../kernels/linear_blas.ts");
+    const blas = loadBlas();
+    return new CpuVae(cfg, seed, blas ? blasLinear(blas.sgemm) : REF_LINEAR);
   }
   if (!gpu) throw new Error("createVae: the webgpu probe needs a WebGPU device");
   const { GpuVae } = await import("./vae_gpu.ts");

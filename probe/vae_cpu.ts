@@ -26,7 +26,7 @@ import {
   vaeParamSpecs,
   zeroVaeParams,
 } from "./vae_params.ts";
-import { linearBackwardRef, linearForwardRef } from "../kernels/linear_ref.ts";
+import { type LinearOps, REF_LINEAR } from "../kernels/linear_blas.ts";
 import { activationBackwardRef } from "../kernels/activation_ref.ts";
 import { bceRef, latentBackwardRef, latentForwardRef, sigmoidRef } from "../kernels/vae_ref.ts";
 import { rowSqErrRef } from "../kernels/reduce_ref.ts";
@@ -69,10 +69,15 @@ export class CpuVae implements Vae {
   #m: ParamMap;
   #v: ParamMap;
   #step = 0;
+  #ops: LinearOps;
 
-  /** A probe initialised as probe/vae_params.ts initVaeParams(config, seed). */
-  constructor(config: VaeConfig, seed: number) {
+  /**
+   * A probe initialised as probe/vae_params.ts initVaeParams(config, seed); its products run on
+   * `ops` (the TypeScript references by default, kernels/linear_blas.ts for BLAS speed).
+   */
+  constructor(config: VaeConfig, seed: number, ops: LinearOps = REF_LINEAR) {
     this.config = { ...config };
+    this.#ops = ops;
     this.#params = initVaeParams(config, seed);
     this.#m = zeroVaeParams(config);
     this.#v = zeroVaeParams(config);
@@ -98,7 +103,7 @@ export class CpuVae implements Vae {
       logits: new Float32Array(R * P),
     };
     const p = (n: string) => this.#p(n);
-    linearForwardRef(
+    this.#ops.forward(
       { batch: R, inF: input, outF: Hd },
       hidden,
       p("vae.enc.weight"),
@@ -106,7 +111,7 @@ export class CpuVae implements Vae {
       t.e,
       "relu",
     );
-    linearForwardRef(
+    this.#ops.forward(
       { batch: R, inF: Hd, outF: 2 * L },
       t.e,
       p("vae.stats.weight"),
@@ -115,7 +120,7 @@ export class CpuVae implements Vae {
     );
     // ε = 0 decodes μ (reconstructions); the KL does not depend on ε.
     latentForwardRef({ batch: R, latent: L }, t.stats, eps ?? new Float32Array(R * L), t.z, t.kl);
-    linearForwardRef(
+    this.#ops.forward(
       { batch: R, inF: L, outF: Hd },
       t.z,
       p("vae.dec1.weight"),
@@ -123,7 +128,7 @@ export class CpuVae implements Vae {
       t.d,
       "relu",
     );
-    linearForwardRef(
+    this.#ops.forward(
       { batch: R, inF: Hd, outF: P },
       t.d,
       p("vae.dec2.weight"),
@@ -149,7 +154,7 @@ export class CpuVae implements Vae {
     const g = (n: string) => grads.get(n)!.data;
     const p = (n: string) => this.#p(n);
     const dd = new Float32Array(R * Hd); // (R, hidden)
-    linearBackwardRef(
+    this.#ops.backward(
       { batch: R, inF: Hd, outF: P },
       t.d,
       p("vae.dec2.weight"),
@@ -160,7 +165,7 @@ export class CpuVae implements Vae {
     );
     activationBackwardRef("relu", t.d, dd, dd);
     const dz = new Float32Array(R * L); // (R, L)
-    linearBackwardRef(
+    this.#ops.backward(
       { batch: R, inF: L, outF: Hd },
       t.z,
       p("vae.dec1.weight"),
@@ -172,7 +177,7 @@ export class CpuVae implements Vae {
     const dstats = new Float32Array(R * 2 * L); // (R, 2L)
     latentBackwardRef({ batch: R, latent: L }, t.stats, eps, dz, 1 / R, dstats);
     const de = new Float32Array(R * Hd); // (R, hidden)
-    linearBackwardRef(
+    this.#ops.backward(
       { batch: R, inF: Hd, outF: 2 * L },
       t.e,
       p("vae.stats.weight"),
@@ -182,7 +187,7 @@ export class CpuVae implements Vae {
       g("vae.stats.bias"),
     );
     activationBackwardRef("relu", t.e, de, de);
-    linearBackwardRef(
+    this.#ops.backward(
       { batch: R, inF: input, outF: Hd },
       hidden,
       p("vae.enc.weight"),

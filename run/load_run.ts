@@ -105,9 +105,8 @@ export async function loadRun(path: string, options: LoadRunOptions): Promise<Lo
   let description: string;
   try {
     if (options.backend === "cpu") {
-      const { CpuRam } = await import("../ram/cpu.ts");
-      ram = new CpuRam(config.model, seed);
-      description = "cpu (TypeScript reference)";
+      const { openCpuRam } = await import("../ram/open_cpu.ts");
+      ({ backend: ram, description } = await openCpuRam(config.model, seed));
     } else {
       if (!gpu) {
         const { requestGpu } = await import("../gpu/device.ts");

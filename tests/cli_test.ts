@@ -38,7 +38,7 @@ Deno.test("bad options give one clear line and exit code 1", async () => {
   );
   assertUsageError(
     await glimpse("train", "--backend", "tpu"),
-    /--backend "tpu": expected webgpu or cpu/,
+    /--backend "tpu": expected auto or webgpu or cpu/,
   );
   assertUsageError(
     await glimpse("train", "--backend", "cpu", "--dataset", "imagenet"),
@@ -115,6 +115,12 @@ Deno.test("train writes the run folder, prints the saved config, and eval reprod
     assert.equal(ev.accuracy_per_glimpse.length, 3);
     assert.equal(ev.mode, "mean");
     assert.match(e.stderr, /test error \d+\.\d\d%/);
+    assert.match(ev.backend_description, /^cpu \(/);
+    assert.equal(ev.backend_reason, "--backend cpu");
+    // The default, auto, says what it chose and why.
+    const auto = await glimpse("eval", "--model", out, "--json");
+    assert.equal(auto.code, 0, auto.stderr);
+    assert.match(JSON.parse(auto.stdout).backend_reason, /^auto: /);
 
     const mc = await glimpse(
       "eval",

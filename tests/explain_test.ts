@@ -333,7 +333,7 @@ Deno.test("explain refuses bad images and checkpoints with one line, exit 1, not
         "--backend",
         "tpu",
       ),
-      /--backend "tpu": expected webgpu or cpu/,
+      /--backend "tpu": expected auto or webgpu or cpu/,
     );
   });
 });

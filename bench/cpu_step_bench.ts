@@ -1,0 +1,51 @@
+/**
+ * The fast cpu backend's training step and evaluation rollout (ram/blas_cpu.ts on the machine's
+ * BLAS) at the default config, batch 128, beside the TypeScript reference (ram/cpu.ts).
+ * A training step costs about 1.1 GFLOP (forward 0.37, backward 0.73), a rollout 0.37: divide
+ * by the time per iteration for GFLOP/s. Skipped, saying so, without a BLAS.
+ *
+ *   deno bench -A bench/cpu_step_bench.ts
+ *
+ * @module
+ */
+import { BlasRam } from "../ram/blas_cpu.ts";
+import { CpuRam } from "../ram/cpu.ts";
+import { resolveRamConfig, resolveTrainConfig } from "../ram/config.ts";
+import { loadBlas } from "../util/blas.ts";
+import { classificationReward, randomBatch, randomNoise } from "../tests/_ram_fixture.ts";
+
+const blas = loadBlas();
+if (!blas) console.log("cpu_step_bench: no BLAS library opens; only the reference runs");
+const cfg = resolveRamConfig(), train = resolveTrainConfig(), B = train.batch;
+const batch = randomBatch(cfg, B, 1), noise = randomNoise(cfg, B, 2);
+const fast = blas ? new BlasRam(cfg, 1, blas) : null;
+const ref = new CpuRam(cfg, 1);
+
+Deno.bench({
+  name: "train step, TypeScript reference",
+  group: "train step (batch 128, 1.1 GFLOP)",
+  baseline: true,
+  n: 3,
+  warmup: 1,
+  fn: async () => {
+    await ref.trainStep(batch, classificationReward, noise, train);
+  },
+});
+
+Deno.bench({
+  name: `train step, BLAS (${blas?.description ?? "none"})`,
+  group: "train step (batch 128, 1.1 GFLOP)",
+  ignore: !fast,
+  fn: async () => {
+    await fast!.trainStep(batch, classificationReward, noise, train);
+  },
+});
+
+Deno.bench({
+  name: `eval rollout, BLAS`,
+  group: "eval rollout (batch 128, 0.37 GFLOP)",
+  ignore: !fast,
+  fn: async () => {
+    await fast!.rollout(batch, { stochastic: false });
+  },
+});

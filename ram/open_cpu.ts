@@ -1,0 +1,47 @@
+/**
+ * The `cpu` backend as the CLI opens it: the fast path on the machine's BLAS (ram/blas_cpu.ts)
+ * when a BLAS library opens, else the TypeScript reference (ram/cpu.ts), with a line
+ * saying which runs. Both take the same checkpoints.
+ *
+ * @module
+ */
+import type { RamBackend } from "./backend.ts";
+import type { RamConfig } from "./config.ts";
+import { loadBlas } from "../util/blas.ts";
+
+/** A cpu RAM and what runs its products. */
+export interface OpenedCpu {
+  backend: RamBackend;
+  /** e.g. "cpu (OpenBLAS /usr/lib/…/libopenblasp-r0.3.21.so, 2 threads)". */
+  description: string;
+  /** True when the products run on a BLAS. */
+  blas: boolean;
+}
+
+/**
+ * Opens the cpu RAM for `config`, initialised from `seed`.
+ *
+ * @example
+ * ```ts ignore
+ * import { openCpuRam } from "./open_cpu.ts";
+ * const { backend, description } = await openCpuRam(config, 1);
+ * ```
+ */
+export async function openCpuRam(config: RamConfig, seed: number): Promise<OpenedCpu> {
+  const blas = loadBlas();
+  if (blas) {
+    const { BlasRam } = await import("./blas_cpu.ts");
+    return {
+      backend: new BlasRam(config, seed, blas),
+      description: `cpu (${blas.description})`,
+      blas: true,
+    };
+  }
+  const { CpuRam } = await import("./cpu.ts");
+  return {
+    backend: new CpuRam(config, seed),
+    description: "cpu (TypeScript reference: no BLAS library opened; apt-get install " +
+      "libopenblas0-pthread for the fast path)",
+    blas: false,
+  };
+}
