@@ -51,7 +51,9 @@ export function clsTargets(cfg: ClsConfig, rows: number, labels: Int32Array): nu
   }
   for (let b = 0; b < B; b++) {
     if (!(labels[b] >= 0 && labels[b] < cfg.classes)) {
-      throw new Error(`class probe: label ${labels[b]} of sample ${b} is outside 0..${cfg.classes - 1}`);
+      throw new Error(
+        `class probe: label ${labels[b]} of sample ${b} is outside 0..${cfg.classes - 1}`,
+      );
     }
   }
   return B;

@@ -162,7 +162,12 @@ export class GpuClassProbe implements ClassProbe {
   readonly #programs = new Map<number, ClsProgram>();
   #step = 0;
 
-  private constructor(readonly gpu: Gpu, config: ClsConfig, readonly kernels: Kernels, seed: number) {
+  private constructor(
+    readonly gpu: Gpu,
+    config: ClsConfig,
+    readonly kernels: Kernels,
+    seed: number,
+  ) {
     this.config = { ...config };
     this.#layout = clsFlatLayout(config);
     const total = this.#layout.total;

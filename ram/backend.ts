@@ -49,6 +49,29 @@ export interface RolloutOptions {
   start?: Float32Array;
   /** Policy noise (T−1, B, 2) when stochastic. */
   policy?: Float32Array;
+  /**
+   * Locations l_2..l_T (T−1, B, 2) in [−1, 1]² to look at instead of the policy's (eval
+   * controls: run/controls.ts). The policy still runs but its choice is not used; everything
+   * else (l_1, the parameters, the images) is as without it. Overrides `stochastic`.
+   */
+  locations?: Float32Array;
+}
+
+/** Throws unless `locations` holds (T−1)·B·2 values in [−1, 1]; `where` starts the message. */
+export function checkLocations(where: string, T: number, B: number, locations: Float32Array): void {
+  const n = (T - 1) * B * 2;
+  if (locations.length !== n) {
+    throw new Error(
+      `${where}: given locations have ${locations.length} values, expected (T−1)·B·2 = ${n}`,
+    );
+  }
+  for (let i = 0; i < n; i++) {
+    if (!(locations[i] >= -1 && locations[i] <= 1)) {
+      throw new Error(
+        `${where}: given location value ${locations[i]} (index ${i}) is outside [−1, 1]`,
+      );
+    }
+  }
 }
 
 /** A rollout's per-glimpse outputs: the reward functions' view plus hidden states. */

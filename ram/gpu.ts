@@ -13,14 +13,15 @@
 import type { Gpu } from "../gpu/device.ts";
 import type { Dispatch } from "../gpu/kernel.ts";
 import { type Tensor, tensor, upload } from "../gpu/tensor.ts";
-import type {
-  Batch,
-  RamBackend,
-  Rollout,
-  RolloutOptions,
-  StepNoise,
-  StepResult,
-  TrainState,
+import {
+  type Batch,
+  checkLocations,
+  type RamBackend,
+  type Rollout,
+  type RolloutOptions,
+  type StepNoise,
+  type StepResult,
+  type TrainState,
 } from "./backend.ts";
 import { type GroupLrs, groupLrs, paramGroup, type RamConfig, type TrainConfig } from "./config.ts";
 import { type FlatBuffers, readFlatState, writeFlatState } from "./flat_state.ts";
@@ -182,7 +183,7 @@ export class GpuRam implements RamBackend {
     upload(this.gpu, p.eps, eps ? eps.subarray(0, 2 * B * (T - 1)) : new Float32Array(p.eps.size));
   }
 
-  #encodeForward(p: RamProgram, mode: "train" | "rollout"): GPUCommandEncoder {
+  #encodeForward(p: RamProgram, mode: "train" | "rollout" | "given"): GPUCommandEncoder {
     const encoder = this.gpu.device.createCommandEncoder({ label: `ram forward (${mode})` });
     p.encodeForward(encoder, mode);
     return encoder;
@@ -265,7 +266,9 @@ export class GpuRam implements RamBackend {
   /** Forward only; see {@link RamBackend.rollout}. */
   async rollout(batch: Batch, options: RolloutOptions): Promise<Rollout> {
     const B = batch.size, T = this.config.glimpses;
-    if (options.stochastic && !options.policy) {
+    const given = options.locations;
+    if (given) checkLocations("webgpu", T, B, given);
+    else if (options.stochastic && !options.policy) {
       throw new Error("webgpu: a stochastic rollout needs policy noise");
     }
     const p = this.#program(B, 0.01);
@@ -273,9 +276,10 @@ export class GpuRam implements RamBackend {
       p,
       batch,
       options.start ?? new Float32Array(2 * B),
-      options.stochastic ? options.policy! : null,
+      options.stochastic && !given ? options.policy! : null,
     );
-    const out = await p.readForward(this.#encodeForward(p, "rollout"), "rollout");
+    if (given) p.uploadLocations(given);
+    const out = await p.readForward(this.#encodeForward(p, given ? "given" : "rollout"), "rollout");
     const { episodes, logp } = this.#episodes(B, batch.labels, out);
     const H = this.config.hidden;
     const hidden = new Float32Array(T * B * H);

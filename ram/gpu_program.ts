@@ -23,7 +23,7 @@
  */
 import type { Gpu } from "../gpu/device.ts";
 import type { Dispatch } from "../gpu/kernel.ts";
-import { Readback, type Tensor, tensor, view } from "../gpu/tensor.ts";
+import { Readback, type Tensor, tensor, upload, view } from "../gpu/tensor.ts";
 import type { RamConfig } from "./config.ts";
 import type { FlatLayout } from "./params.ts";
 import { bindLinearBackward, bindLinearForward, type LinearKernels } from "../kernels/linear.ts";
@@ -130,6 +130,11 @@ export class RamProgram {
   /** The forward without what only training reads (log π of the actions, the baselines). */
   readonly rolloutForward: Dispatch[] = [];
   /**
+   * {@link RamProgram.rolloutForward} without the policy's sampling: l_2..l_T are whatever
+   * {@link RamProgram.uploadLocations} put in the location buffers (eval controls).
+   */
+  readonly givenForward: Dispatch[] = [];
+  /**
    * The backward of the classification loss (NLL through cls, the core over time and the
    * glimpse net): it needs no reward, so it can run while the forward's readback is pending.
    */
@@ -234,8 +239,8 @@ export class RamProgram {
         logits: t([B, C], `logits_${i + 1}`),
         logp: t([B, C], `logp_${i + 1}`),
       };
-      const r = this.rolloutForward;
-      const f = { push: (d: Dispatch) => (this.forward.push(d), r.push(d)) };
+      const r = this.rolloutForward, given = this.givenForward;
+      const f = { push: (d: Dispatch) => (this.forward.push(d), r.push(d), given.push(d)) };
       f.push(bindRetina(gpu, k.retina, cfg, B, this.images, s.loc, s.rho));
       f.push(fwd(net.fc1, s.rho, s.hg, "relu"));
       f.push(fwd(net.fc2, s.loc, s.hl, "relu"));
@@ -265,9 +270,21 @@ export class RamProgram {
         };
         f.push(fwd(net.loc1, s.h, a.p1, "relu"));
         f.push(fwd(net.loc2, a.p1, a.mu, "tanh"));
-        f.push(bindPolicySample(gpu, k.policy, B, cfg.sigma, a.mu, this.eps, a.a, loc.at[i + 1], {
-          epsOffset: 2 * B * i,
-        }));
+        const sample = bindPolicySample(
+          gpu,
+          k.policy,
+          B,
+          cfg.sigma,
+          a.mu,
+          this.eps,
+          a.a,
+          loc.at[i + 1],
+          {
+            epsOffset: 2 * B * i,
+          },
+        );
+        this.forward.push(sample);
+        r.push(sample);
         this.forward.push(bindGaussianLogProb(gpu, k.policy, B, cfg.sigma, a.mu, a.a, this.logpi, {
           logpiOffset: B * i,
         }));
@@ -450,10 +467,26 @@ export class RamProgram {
    * Records the forward (all glimpses, actions and, for training, log π and the baselines) as
    * one compute pass.
    */
-  encodeForward(encoder: GPUCommandEncoder, mode: "train" | "rollout" = "train"): void {
+  encodeForward(
+    encoder: GPUCommandEncoder,
+    mode: "train" | "rollout" | "given" = "train",
+  ): void {
     const pass = encoder.beginComputePass({ label: `ram forward (${mode})` });
-    for (const d of mode === "train" ? this.forward : this.rolloutForward) d.encode(pass);
+    const list = mode === "train"
+      ? this.forward
+      : mode === "rollout"
+      ? this.rolloutForward
+      : this.givenForward;
+    for (const d of list) d.encode(pass);
     pass.end();
+  }
+
+  /** Uploads l_2..l_T (T−1, B, 2) into the location buffers, for the "given" forward. */
+  uploadLocations(locations: Float32Array): void {
+    const B = this.B;
+    this.#glimpses.slice(1).forEach((s, i) =>
+      upload(this.gpu, s.loc, locations.subarray(i * 2 * B, (i + 1) * 2 * B))
+    );
   }
 
   #copyBefore(index: number, copies: (readonly [Tensor, Tensor])[]): void {

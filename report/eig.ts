@@ -16,7 +16,7 @@
  * @module
  */
 import { writeTextFileAtomic } from "../util/write_atomic.ts";
-import type { EigTable } from "../run/eig_table.ts";
+import { ECE_BINS, type EigRow, type EigTable } from "../run/eig_table.ts";
 
 /** Options of the renderers. */
 export interface EigRenderOptions {
@@ -42,24 +42,26 @@ function fixed(v: number | null, digits: number): string {
  */
 export function eigMarkdown(table: EigTable, options: EigRenderOptions = {}): string {
   const withMse = table.rows.some((r) => r.reconMse !== null);
-  const head = [
-    "glimpse",
-    "accuracy",
-    "H_t (nats)",
-    "IG_t = H_{t−1} − H_t",
-    "H_0 − H_t",
-    "KL(p_t ‖ p_{t−1})",
-    ...(withMse ? ["recon MSE"] : []),
+  const probe = table.classProbe ?? null;
+  // Whose belief each column reads: "probe" (the class probe) or "head" (the RAM's classifier).
+  const belief = (who: string, r: EigRow, full: boolean) => [
+    [`${who} acc`, `${fixed(100 * r.accuracy, 2)}%`],
+    [`${who} H_t`, fixed(r.entropy, 4)],
+    [`${who} IG_t`, `${fixed(r.infoGain, 4)} ± ${fixed(r.infoGainSe, 4)}`],
+    ...(full ? [[`${who} H_0 − H_t`, fixed(r.cumulativeGain, 4)]] : []),
+    ...(full ? [[`${who} KL(p_t ‖ p_{t−1})`, fixed(r.klPrev, 4)]] : []),
+    [`${who} ln C − NLL_t`, `${fixed(r.infoBound, 4)} ± ${fixed(r.infoBoundSe, 4)}`],
+    [`${who} conf`, `${fixed(100 * r.confidence, 1)}%`],
+    [`${who} ECE`, fixed(r.ece, 4)],
   ];
-  const body = table.rows.map((r) => [
-    String(r.glimpse),
-    `${fixed(100 * r.accuracy, 2)}%`,
-    fixed(r.entropy, 4),
-    `${fixed(r.infoGain, 4)} ± ${fixed(r.infoGainSe, 4)}`,
-    fixed(r.cumulativeGain, 4),
-    fixed(r.klPrev, 4),
-    ...(withMse ? [fixed(r.reconMse, 5)] : []),
+  const cells = table.rows.map((r, t) => [
+    ["glimpse", String(r.glimpse)],
+    ...(probe ? belief("probe", probe[t], true) : []),
+    ...belief("head", r, !probe),
+    ...(withMse ? [["recon MSE", fixed(r.reconMse, 5)]] : []),
   ]);
+  const head = cells[0].map(([h]) => h);
+  const body = cells.map((row) => row.map(([, v]) => v));
   const width = head.map((h, i) => Math.max(h.length, ...body.map((row) => row[i].length)));
   const line = (cells: string[], pad: (s: string, w: number) => string) =>
     `| ${cells.map((c, i) => pad(c, width[i])).join(" | ")} |`;
@@ -67,7 +69,12 @@ export function eigMarkdown(table: EigTable, options: EigRenderOptions = {}): st
   if (options.title) out.push(`### ${options.title}`, "");
   out.push(
     `${table.samples} samples, ${table.classes} classes; H_0 = ln ${table.classes} = ` +
-      `${table.priorEntropy.toFixed(4)} nats (uniform prior). IG_t: mean ± standard error.`,
+      `${table.priorEntropy.toFixed(4)} nats (uniform prior). ± is the standard error. ` +
+      (probe
+        ? '"probe" columns read the class probe\'s beliefs p_t (trained on every glimpse), ' +
+          '"head" columns the RAM\'s classifier (trained on the last glimpse only). '
+        : "Beliefs p_t are the RAM's classifier head's (no class probe in this run). ") +
+      `ECE: expected calibration error, ${ECE_BINS} confidence bins; conf: mean max p_t.`,
     "",
     line(head, (s, w) => s.padEnd(w)),
     `| ${width.map((w, i) => (i === 0 ? "-".repeat(w) : "-".repeat(w - 1) + ":")).join(" | ")} |`,
@@ -76,7 +83,24 @@ export function eigMarkdown(table: EigTable, options: EigRenderOptions = {}): st
   return out.join("\n") + "\n";
 }
 
-/** CSV columns, in order. */
+/** The columns of one set of beliefs; the class probe's repeat them prefixed `probe_`. */
+const BELIEF_COLUMNS = [
+  "accuracy",
+  "entropy",
+  "info_gain",
+  "info_gain_se",
+  "cumulative_gain",
+  "kl_prev",
+  "info_bound",
+  "info_bound_se",
+  "confidence",
+  "ece",
+] as const;
+
+/**
+ * CSV columns, in order: the head's beliefs (and recon_mse), then the class probe's as
+ * `probe_*` (empty without a class probe).
+ */
 export const EIG_CSV_COLUMNS: readonly string[] = [
   "glimpse",
   "accuracy",
@@ -86,6 +110,11 @@ export const EIG_CSV_COLUMNS: readonly string[] = [
   "cumulative_gain",
   "kl_prev",
   "recon_mse",
+  "info_bound",
+  "info_bound_se",
+  "confidence",
+  "ece",
+  ...BELIEF_COLUMNS.map((c) => `probe_${c}`),
 ];
 
 /**
@@ -95,31 +124,39 @@ export const EIG_CSV_COLUMNS: readonly string[] = [
 export function eigCsv(table: EigTable): string {
   const cell = (v: number | null) => (v === null || !Number.isFinite(v) ? "" : String(v));
   const lines = [EIG_CSV_COLUMNS.join(",")];
-  for (const r of table.rows) {
+  const belief = (r: EigRow | undefined) =>
+    r
+      ? [r.accuracy, r.entropy, r.infoGain, r.infoGainSe, r.cumulativeGain, r.klPrev, r.infoBound]
+        .concat([r.infoBoundSe, r.confidence, r.ece]).map(cell)
+      : BELIEF_COLUMNS.map(() => "");
+  table.rows.forEach((r, t) => {
     lines.push([
       String(r.glimpse),
-      cell(r.accuracy),
-      cell(r.entropy),
-      cell(r.infoGain),
-      cell(r.infoGainSe),
-      cell(r.cumulativeGain),
-      cell(r.klPrev),
+      ...belief(r).slice(0, 6),
       cell(r.reconMse),
+      ...belief(r).slice(6),
+      ...belief(table.classProbe?.[t]),
     ].join(","));
-  }
+  });
   return lines.join("\n") + "\n";
 }
 
 /** The table as pretty JSON: the {@link EigTable} fields (plus `title` when given). */
 export function eigJson(table: EigTable, options: EigRenderOptions = {}): string {
-  const rows = table.rows.map((r) => ({
-    ...r,
-    // JSON has no NaN or Infinity: an unknown value is null.
-    infoGainSe: r.infoGainSe !== null && Number.isFinite(r.infoGainSe) ? r.infoGainSe : null,
-  }));
-  const out = options.title === undefined
-    ? { ...table, rows }
-    : { title: options.title, ...table, rows };
+  // JSON has no NaN or Infinity: an unknown value is null.
+  const finite = (v: number | null) => (v !== null && Number.isFinite(v) ? v : null);
+  const clean = (rows: EigRow[]) =>
+    rows.map((r) => ({
+      ...r,
+      infoGainSe: finite(r.infoGainSe),
+      infoBoundSe: finite(r.infoBoundSe),
+    }));
+  const body = {
+    ...table,
+    rows: clean(table.rows),
+    classProbe: table.classProbe ? clean(table.classProbe) : null,
+  };
+  const out = options.title === undefined ? body : { title: options.title, ...body };
   return JSON.stringify(out, null, 2) + "\n";
 }
 

@@ -1,9 +1,15 @@
 /**
  * The EIG table of shared DESIGN.md "Information gain": per glimpse t = 1..T of a split, the
  * accuracy of argmax p_t, the mean entropy H_t, the mean information gain IG_t = H_{t−1} − H_t
- * with its standard error, the mean cumulative gain H_0 − H_t, the mean KL(p_t ‖ p_{t−1}) and,
- * when a VAE probe is given, the mean reconstruction MSE. p_0 is the uniform prior, so
- * H_0 = ln C; everything is in nats.
+ * with its standard error, the mean cumulative gain H_0 − H_t, the mean KL(p_t ‖ p_{t−1}),
+ * ln C − NLL_t (a lower bound on the information p_t holds about the class, I(Y; p_t) ≥
+ * H(Y) − E[−ln p_t(y)], with H(Y) = ln C for balanced classes) with its standard error, the mean
+ * confidence max_c p_t(c) and the expected calibration error (ECE: 15 equal-width confidence
+ * bins, Σ_bins (n_bin/n)·|accuracy_bin − confidence_bin|), and, when a VAE probe is given, the
+ * mean reconstruction MSE. p_0 is the uniform prior, so H_0 = ln C; everything is in nats.
+ *
+ * Whose p_t: a table reads one set of beliefs. run/evaluate_eig.ts fills one for the RAM's head
+ * (`rows`) and, when the run has a class probe, one for the probe (`classProbe`).
  *
  * {@link EigAccumulator} takes a rollout's per-glimpse log-probabilities batch by batch (so a
  * test set never has to be held at once); report/eig.ts renders the result
@@ -33,7 +39,18 @@ export interface EigRow {
   klPrev: number;
   /** Mean per-sample reconstruction MSE of the VAE probe from h_t; null without a probe. */
   reconMse: number | null;
+  /** ln C − mean NLL_t, NLL_t = −ln p_t(y): a lower bound on the information about y. */
+  infoBound: number;
+  /** Standard error of {@link EigRow.infoBound}; null if n < 2. */
+  infoBoundSe: number | null;
+  /** Mean max_c p_t(c). */
+  confidence: number;
+  /** Expected calibration error over {@link ECE_BINS} equal-width confidence bins. */
+  ece: number;
 }
+
+/** Confidence bins of the expected calibration error. */
+export const ECE_BINS = 15;
 
 /** A whole table. */
 export interface EigTable {
@@ -43,8 +60,13 @@ export interface EigTable {
   classes: number;
   /** H_0 = ln C. */
   priorEntropy: number;
-  /** One row per glimpse, t = 1..T. */
+  /** One row per glimpse, t = 1..T: the RAM head's beliefs. */
   rows: EigRow[];
+  /**
+   * The same rows for the class probe's beliefs (probe/cls.ts) on the same rollouts; null or
+   * absent when the run has no class probe.
+   */
+  classProbe?: EigRow[] | null;
 }
 
 /**
@@ -72,6 +94,12 @@ export class EigAccumulator {
   readonly #igM2: Float64Array; // (T) Welford Σ (IG − mean)²
   readonly #kl: Float64Array; // (T) Σ KL(p_t ‖ p_{t−1})
   readonly #mse: Float64Array; // (T) Σ MSE_t
+  readonly #nllMean: Float64Array; // (T) Welford mean of −ln p_t(y)
+  readonly #nllM2: Float64Array; // (T)
+  readonly #conf: Float64Array; // (T) Σ max p_t
+  readonly #binN: Float64Array; // (T, ECE_BINS) samples per confidence bin
+  readonly #binConf: Float64Array; // (T, ECE_BINS) Σ confidence per bin
+  readonly #binCorrect: Float64Array; // (T, ECE_BINS) correct per bin
   readonly #prior: number;
 
   constructor(readonly glimpses: number, readonly classes: number) {
@@ -88,6 +116,12 @@ export class EigAccumulator {
     this.#igM2 = new Float64Array(T);
     this.#kl = new Float64Array(T);
     this.#mse = new Float64Array(T);
+    this.#nllMean = new Float64Array(T);
+    this.#nllM2 = new Float64Array(T);
+    this.#conf = new Float64Array(T);
+    this.#binN = new Float64Array(T * ECE_BINS);
+    this.#binConf = new Float64Array(T * ECE_BINS);
+    this.#binCorrect = new Float64Array(T * ECE_BINS);
     this.#prior = Math.log(classes);
   }
 
@@ -148,7 +182,18 @@ export class EigAccumulator {
           h -= p * lp;
           kl += p * (lp - lpPrev);
         }
-        if (best === label) this.#correct[t]++;
+        const right = best === label ? 1 : 0;
+        this.#correct[t] += right;
+        const conf = Math.exp(logp[row + best]);
+        this.#conf[t] += conf;
+        const bin = t * ECE_BINS + Math.min(ECE_BINS - 1, Math.floor(conf * ECE_BINS));
+        this.#binN[bin]++;
+        this.#binConf[bin] += conf;
+        this.#binCorrect[bin] += right;
+        const nll = -logp[row + label];
+        const dn = nll - this.#nllMean[t];
+        this.#nllMean[t] += dn / n;
+        this.#nllM2[t] += dn * (nll - this.#nllMean[t]);
         this.#entropy[t] += h;
         this.#kl[t] += kl;
         const ig = prevH - h;
@@ -168,6 +213,10 @@ export class EigAccumulator {
     const rows: EigRow[] = [];
     for (let t = 0; t < this.glimpses; t++) {
       const entropy = this.#entropy[t] / n;
+      let ece = 0;
+      for (let k = t * ECE_BINS; k < (t + 1) * ECE_BINS; k++) {
+        if (this.#binN[k] > 0) ece += Math.abs(this.#binCorrect[k] - this.#binConf[k]) / n;
+      }
       rows.push({
         glimpse: t + 1,
         accuracy: this.#correct[t] / n,
@@ -177,6 +226,10 @@ export class EigAccumulator {
         cumulativeGain: this.#prior - entropy,
         klPrev: this.#kl[t] / n,
         reconMse: this.#withMse ? this.#mse[t] / n : null,
+        infoBound: this.#prior - this.#nllMean[t],
+        infoBoundSe: n >= 2 ? Math.sqrt(this.#nllM2[t] / (n - 1) / n) : null,
+        confidence: this.#conf[t] / n,
+        ece,
       });
     }
     return { samples: n, classes: this.classes, priorEntropy: this.#prior, rows };

@@ -50,7 +50,8 @@ function directLoss(cfg: ClsConfig, p: ParamMap, hidden: Float32Array, labels: I
         x = new Array(T * H).fill(0);
         h.forEach((v, i) => (x[t * H + i] = v));
       }
-      const logits = cfg.hidden > 0 ? lin("cls.out", lin("cls.fc1", x, true), false)
+      const logits = cfg.hidden > 0
+        ? lin("cls.out", lin("cls.fc1", x, true), false)
         : lin("cls.out", x, false);
       const m = Math.max(...logits);
       const lse = m + Math.log(logits.reduce((s, v) => s + Math.exp(v - m), 0));
@@ -88,7 +89,16 @@ Deno.test("class probe features: embed appends onehot(t), separate puts h_t in b
   assert.deepEqual([...clsFeatures({ ...base, glimpse: "embed" }, h)], [1, 2, 1, 0, 3, 4, 0, 1]);
   assert.deepEqual([...clsFeatures({ ...base, glimpse: "separate" }, h)], [1, 2, 0, 0, 0, 0, 3, 4]);
   // One glimpse given: every row is that glimpse.
-  assert.deepEqual([...clsFeatures({ ...base, glimpse: "separate" }, h, 2)], [0, 0, 1, 2, 0, 0, 3, 4]);
+  assert.deepEqual([...clsFeatures({ ...base, glimpse: "separate" }, h, 2)], [
+    0,
+    0,
+    1,
+    2,
+    0,
+    0,
+    3,
+    4,
+  ]);
   assert.throws(() => clsFeatures({ ...base, glimpse: "shared" }, new Float32Array(6)), /T·B/);
   assert.throws(() => clsFeatures({ ...base, glimpse: "shared" }, h, 3), /glimpse 3/);
 });

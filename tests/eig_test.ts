@@ -106,7 +106,8 @@ Deno.test("EIG table renders to markdown, CSV and JSON with the same numbers", (
   const table = lines.filter((l) => l.startsWith("|"));
   assert.equal(table.length, 2 + 2, "header, rule, one line per glimpse");
   assert.ok(table.every((l) => l.length === table[0].length), "columns are padded to align");
-  assert.match(table[0], /glimpse .* accuracy .* recon MSE/);
+  assert.match(table[0], /glimpse .* head acc .* head ECE .* recon MSE/);
+  assert.match(md, /Beliefs p_t are the RAM's classifier head's/);
   const cells = table[3].split("|").map((c) => c.trim()).filter((c) => c !== "");
   const r = t.rows[1];
   assert.deepEqual(cells, [
@@ -116,13 +117,16 @@ Deno.test("EIG table renders to markdown, CSV and JSON with the same numbers", (
     `${r.infoGain.toFixed(4)} ± ${r.infoGainSe!.toFixed(4)}`,
     r.cumulativeGain.toFixed(4),
     r.klPrev.toFixed(4),
+    `${r.infoBound.toFixed(4)} ± ${r.infoBoundSe!.toFixed(4)}`,
+    `${(100 * r.confidence).toFixed(1)}%`,
+    r.ece.toFixed(4),
     "3.50000",
   ]);
 
   const csv = eigCsv(t).trimEnd().split("\n").map((l) => l.split(","));
   assert.deepEqual(csv[0], [...EIG_CSV_COLUMNS]);
   assert.equal(csv.length, 3);
-  assert.deepEqual(csv[2].map(Number), [
+  assert.deepEqual(csv[2].slice(0, 12).map(Number), [
     2,
     r.accuracy,
     r.entropy,
@@ -131,17 +135,22 @@ Deno.test("EIG table renders to markdown, CSV and JSON with the same numbers", (
     r.cumulativeGain,
     r.klPrev,
     r.reconMse,
+    r.infoBound,
+    r.infoBoundSe,
+    r.confidence,
+    r.ece,
   ]);
+  assert.deepEqual(csv[2].slice(12), new Array(10).fill(""), "no class probe: empty probe_*");
 
   const json = JSON.parse(eigJson(t, { title: "run x" }));
   assert.equal(json.title, "run x");
-  assert.deepEqual({ ...json, title: undefined }, { ...t, title: undefined });
+  assert.deepEqual({ ...json, title: undefined }, { ...t, classProbe: null, title: undefined });
 
   // Unknown values: no MSE column, "–" in markdown, empty CSV fields, null in JSON.
   const one = eigTable(1, 2, logpOf([[[0.5, 0.5]]]), Int32Array.from([0]));
   assert.doesNotMatch(eigMarkdown(one), /recon MSE/);
   assert.match(eigMarkdown(one), /0\.0000 ± –/);
-  assert.match(eigCsv(one), /\n1,1,[0-9.e-]+,[0-9.e-]+,,[0-9.e-]+,[0-9.e-]+,\n$/);
+  assert.match(eigCsv(one), /\n1,1,[0-9.e-]+,[0-9.e-]+,,[0-9.e-]+,[0-9.e-]+,,[0-9.e-]+,,/);
   assert.equal(JSON.parse(eigJson(one)).rows[0].infoGainSe, null);
 });
 
@@ -163,4 +172,41 @@ Deno.test("writeEigFiles writes eig.md, eig.csv and eig.json into a new folder, 
   } finally {
     await Deno.remove(root, { recursive: true });
   }
+});
+
+Deno.test("EIG: ln C − NLL_t and the expected calibration error over 15 confidence bins", () => {
+  // Glimpse 1: p = (0.9, 0.1) on four samples, labels 0,0,0,1: confidence 0.9 in one bin,
+  // accuracy 0.75, so ECE = |0.75 − 0.9| = 0.15; NLL = (3·ln(1/0.9) + ln 10)/4.
+  const p = [[[0.9, 0.1], [0.9, 0.1], [0.9, 0.1], [0.9, 0.1]]];
+  const t = eigTable(1, 2, logpOf(p), Int32Array.from([0, 0, 0, 1]));
+  const r = t.rows[0];
+  const nlls = [-Math.log(0.9), -Math.log(0.9), -Math.log(0.9), -Math.log(0.1)];
+  const mean = nlls.reduce((a, b) => a + b) / 4;
+  close(r.infoBound, Math.log(2) - mean, "ln C − NLL");
+  const sd = Math.sqrt(nlls.reduce((a, v) => a + (v - mean) ** 2, 0) / 3);
+  close(r.infoBoundSe!, sd / 2, "its standard error");
+  close(r.confidence, 0.9, "confidence");
+  close(r.ece, 0.15, "ECE");
+  // Two bins: 0.6 (correct) and 0.95 (wrong): ECE = ½|1 − 0.6| + ½|0 − 0.95|.
+  const t2 = eigTable(1, 2, logpOf([[[0.6, 0.4], [0.05, 0.95]]]), Int32Array.from([0, 0]));
+  close(t2.rows[0].ece, 0.5 * 0.4 + 0.5 * 0.95, "ECE over two bins");
+  // A calibrated set: half right at confidence 0.5 has ECE 0 (ties go to class 0).
+  const t3 = eigTable(1, 2, logpOf([[[0.5, 0.5], [0.5, 0.5]]]), Int32Array.from([0, 1]));
+  close(t3.rows[0].ece, 0, "calibrated");
+});
+
+Deno.test("EIG markdown and CSV show the class probe's beliefs beside the head's", () => {
+  const head = eigTable(1, 2, logpOf([[[0.6, 0.4]]]), Int32Array.from([0]));
+  const probe = eigTable(1, 2, logpOf([[[0.2, 0.8]]]), Int32Array.from([0]));
+  const both = { ...head, classProbe: probe.rows };
+  const md = eigMarkdown(both);
+  assert.match(md, /"probe" columns read the class probe's beliefs/);
+  const lines = md.split("\n").filter((l) => l.startsWith("|"));
+  assert.match(lines[0], /probe acc .* probe ECE .* head acc .* head ECE/);
+  assert.match(lines[2], /\| +0\.00% .* 100\.00% /, "probe wrong, head right");
+  const csv = eigCsv(both).trimEnd().split("\n").map((l) => l.split(","));
+  const col = (name: string) => Number(csv[1][EIG_CSV_COLUMNS.indexOf(name)]);
+  close(col("confidence"), 0.6, "head confidence");
+  close(col("probe_confidence"), 0.8, "probe confidence");
+  close(col("probe_accuracy"), 0, "probe accuracy");
 });
