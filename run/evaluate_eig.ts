@@ -2,12 +2,15 @@
  * The EIG table of a run on a split (shared DESIGN.md "Information gain"): every image rolled
  * out following the policy's mean from the centre, the per-glimpse log-probabilities fed to an
  * {@link EigAccumulator} batch by batch and, when the run has a VAE probe, the probe's
- * reconstruction MSE against each image's clean 28×28 digit after every glimpse.
+ * reconstruction MSE against each image's clean 28×28 digit after every glimpse; with a class
+ * probe, its beliefs on the same states as a second set of rows (`classProbe`). A location
+ * source (run/controls.ts) replaces the policy's choice of l_2..l_T.
  *
  * @module
  */
 import type { Batch, RamBackend } from "../ram/backend.ts";
 import type { Vae } from "../probe/vae.ts";
+import type { ClassProbe } from "../probe/cls.ts";
 import type { Split } from "../datasets/types.ts";
 import { EigAccumulator, type EigTable } from "./eig_table.ts";
 
@@ -19,6 +22,16 @@ export interface EigEvalOptions {
   limit?: number;
   /** Epoch passed to split.fill; default 0 (the fixed test images of generated variants). */
   epoch?: number;
+  /**
+   * The class probe: its beliefs on the same states fill the table's `classProbe` rows
+   * (probe/cls.ts).
+   */
+  classProbe?: ClassProbe | null;
+  /**
+   * Locations l_2..l_T (T−1, B, 2) for images `indices` starting at `start` (B, 2), instead of
+   * the policy's (run/controls.ts); undefined keeps the policy's.
+   */
+  locations?: (indices: number[], start: Float32Array) => Float32Array | undefined;
   /** Called after every batch with images done and total. */
   onBatch?: (done: number, total: number) => void;
 }
@@ -52,6 +65,8 @@ export async function evaluateEig(
     throw new Error(`evaluateEig: the probe reconstructs ${pixels} pixels, the clean digits 784`);
   }
   const acc = new EigAccumulator(T, C);
+  const cls = options.classProbe ?? null;
+  const probeAcc = cls ? new EigAccumulator(T, C) : null;
   const images = new Float32Array(maxBatch * height * width); // (B, H, W)
   const clean = new Float32Array(maxBatch * pixels); // (B, 28, 28)
   const labels = new Int32Array(maxBatch); // (B)
@@ -71,9 +86,11 @@ export async function evaluateEig(
       vae ? clean.subarray(0, B * pixels) : undefined,
     );
     for (let j = 0; j < B; j++) labels[j] = split.labels[first + j];
+    const first2 = start.subarray(0, 2 * B);
     const rollout = await ram.rollout(batch, {
       stochastic: false,
-      start: start.subarray(0, 2 * B),
+      start: first2,
+      locations: options.locations?.(idx, first2),
     });
     if (rollout.logp.length !== T * B * C) {
       throw new Error(
@@ -85,7 +102,8 @@ export async function evaluateEig(
       ? await vae.reconstructionError(rollout.hidden, clean.subarray(0, B * pixels)) // (T, B)
       : undefined;
     acc.add(rollout.logp, batch.labels, mse);
+    if (cls && probeAcc) probeAcc.add(await cls.beliefs(rollout.hidden), batch.labels);
     options.onBatch?.(first + B, N);
   }
-  return acc.table();
+  return { ...acc.table(), classProbe: probeAcc ? probeAcc.table().rows : null };
 }
