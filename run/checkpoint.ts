@@ -31,6 +31,7 @@ import { resolveRunConfig, type RunConfig } from "./run_config.ts";
 import { writeFileAtomic, writeTextFileAtomic } from "../util/write_atomic.ts";
 import { checkVaeParams, splitVaeParams } from "../probe/vae_params.ts";
 import { vaeModelConfig } from "../probe/vae_config.ts";
+import { checkClsParams, clsConfigFor, splitClsParams } from "../probe/cls_params.ts";
 
 /** The `format` metadata value of glimpse checkpoints. */
 export const CHECKPOINT_FORMAT = "glimpse";
@@ -216,6 +217,8 @@ export interface CheckpointMeta {
   batch: number;
   /** Adam steps of the VAE probe; set on load when the checkpoint has a probe. */
   vaeStep?: number;
+  /** Adam steps of the class probe; set on load when the checkpoint has one. */
+  clsStep?: number;
 }
 
 /** A loaded checkpoint. */
@@ -231,6 +234,8 @@ export interface Checkpoint {
    * fresh optimiser on the saved weights).
    */
   vae: TrainState | null;
+  /** The class probe's state (`cls.*`, config `cls`) as `vae`; null or absent: none. */
+  cls?: TrainState | null;
 }
 
 /** Joins a folder and a file name. */
@@ -238,7 +243,11 @@ export function runFile(dir: string, name: string): string {
   return dir.endsWith("/") ? dir + name : `${dir}/${name}`;
 }
 
-function positionMetadata(meta: CheckpointMeta, vae?: TrainState): Record<string, string> {
+function positionMetadata(
+  meta: CheckpointMeta,
+  vae?: TrainState,
+  cls?: TrainState,
+): Record<string, string> {
   return {
     format: CHECKPOINT_FORMAT,
     format_version: String(CHECKPOINT_VERSION),
@@ -246,6 +255,7 @@ function positionMetadata(meta: CheckpointMeta, vae?: TrainState): Record<string
     step: String(meta.step),
     batch: String(meta.batch),
     ...(vae ? { vae_step: String(vae.step) } : {}),
+    ...(cls ? { cls_step: String(cls.step) } : {}),
   };
 }
 
@@ -268,8 +278,16 @@ export async function saveCheckpoint(
   meta: CheckpointMeta,
   trainer: Record<string, unknown> = {},
   vae?: TrainState,
-  { optimizer = true }: { optimizer?: boolean } = {},
+  { optimizer = true, cls }: { optimizer?: boolean; cls?: TrainState } = {},
 ): Promise<void> {
+  if (!meta.config.cls !== !cls) {
+    throw new Error(
+      `saveCheckpoint ${dir}: ` +
+        (cls
+          ? "a class probe state was given but the config has no cls"
+          : "the config's class probe state is missing"),
+    );
+  }
   if (!meta.config.vae !== !vae) {
     throw new Error(
       `saveCheckpoint ${dir}: ` +
@@ -288,12 +306,17 @@ export async function saveCheckpoint(
     for (const [name, t] of vae.adamM) moments.set(ADAM_M + name, t);
     for (const [name, t] of vae.adamV) moments.set(ADAM_V + name, t);
   }
+  if (cls) {
+    for (const [name, t] of cls.params) params.set(name, t);
+    for (const [name, t] of cls.adamM) moments.set(ADAM_M + name, t);
+    for (const [name, t] of cls.adamV) moments.set(ADAM_V + name, t);
+  }
   // The optimizer file goes first: the model file is what marks a checkpoint as written.
   if (optimizer) {
     await writeFileAtomic(
       runFile(dir, OPTIMIZER_FILE),
       encodeSafetensors(moments, {
-        ...positionMetadata(meta, vae),
+        ...positionMetadata(meta, vae, cls),
         trainer: JSON.stringify(trainer),
       }),
     );
@@ -301,7 +324,7 @@ export async function saveCheckpoint(
   await writeFileAtomic(
     runFile(dir, MODEL_FILE),
     encodeSafetensors(params, {
-      ...positionMetadata(meta, vae),
+      ...positionMetadata(meta, vae, cls),
       config: JSON.stringify(meta.config),
       dataset: meta.config.dataset,
       reward: meta.config.reward.name,
@@ -400,7 +423,26 @@ export async function loadCheckpoint(
     step: intField(modelFile, model.metadata, "step"),
     batch: intField(modelFile, model.metadata, "batch"),
   };
-  const split = splitVaeParams(model.tensors);
+  const clsSplit = splitClsParams(model.tensors);
+  if (!config.cls !== !clsSplit.cls) {
+    throw new Error(
+      `Cannot read "${modelFile}": ` +
+        (config.cls
+          ? "its config has a class probe but no cls.* tensors"
+          : "it holds cls.* tensors but its config has no cls"),
+    );
+  }
+  let cls: TrainState | null = null;
+  if (config.cls && clsSplit.cls) {
+    try {
+      checkClsParams(clsConfigFor(config.model, config.cls), clsSplit.cls, "class probe");
+    } catch (e) {
+      throw new Error(`Cannot read "${modelFile}": ${(e as Error).message}`);
+    }
+    meta.clsStep = intField(modelFile, model.metadata, "cls_step");
+    cls = { ...zeroState(clsSplit.cls), step: 0 };
+  }
+  const split = splitVaeParams(clsSplit.rest);
   if (config.vae && !split.vae) {
     throw new Error(`Cannot read "${modelFile}": its config has a VAE probe but no vae.* tensors`);
   }
@@ -417,7 +459,7 @@ export async function loadCheckpoint(
     meta.vaeStep = intField(modelFile, model.metadata, "vae_step");
     vae = { ...zeroState(split.vae), step: 0 };
   }
-  const out: Checkpoint = { meta, params: split.ram, vae };
+  const out: Checkpoint = { meta, params: split.ram, vae, cls };
   if (!optimizer) return out;
   const optFile = runFile(dir, OPTIMIZER_FILE);
   const opt = await readSafetensors(optFile);
@@ -453,7 +495,18 @@ export async function loadCheckpoint(
     throw new Error(`Cannot read "${optFile}": it holds moments of parameters the model lacks`);
   }
   checkFinite(optFile, opt.tensors);
-  const m = splitVaeParams(adamM), v = splitVaeParams(adamV);
+  const mc = splitClsParams(adamM), vc = splitClsParams(adamV);
+  const m = splitVaeParams(mc.rest), v = splitVaeParams(vc.rest);
+  if (cls) {
+    const clsStep = intField(optFile, opt.metadata, "cls_step");
+    if (clsStep !== meta.clsStep) {
+      throw new Error(
+        `Cannot read "${optFile}": it is from class probe step ${clsStep} but ${MODEL_FILE} ` +
+          `from step ${meta.clsStep} (saving was interrupted; the run cannot be resumed exactly)`,
+      );
+    }
+    out.cls = { params: cls.params, adamM: mc.cls!, adamV: vc.cls!, step: clsStep };
+  }
   if (vae) {
     const vaeStep = intField(optFile, opt.metadata, "vae_step");
     if (vaeStep !== meta.vaeStep) {

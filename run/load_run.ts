@@ -19,6 +19,7 @@ import {
 import type { RunConfig } from "./run_config.ts";
 import { createVae, type Vae } from "../probe/vae.ts";
 import { vaeModelConfig } from "../probe/vae_config.ts";
+import { type ClassProbe, clsConfigFor, createClassProbe } from "../probe/cls.ts";
 
 /** Options of {@link loadRun}. */
 export interface LoadRunOptions {
@@ -46,6 +47,8 @@ export interface LoadedRun {
   ram: RamBackend;
   /** The probe with the saved parameters, on the RAM's backend and device; null without one. */
   vae: Vae | null;
+  /** The class probe with the saved parameters (probe/cls.ts); null without one. */
+  classProbe: ClassProbe | null;
   /** epoch, step, batch and (with a probe) vaeStep of the checkpoint. */
   meta: CheckpointMeta;
   /** The checkpoint as read (parameters, optional optimizer state). */
@@ -100,6 +103,7 @@ export async function loadRun(path: string, options: LoadRunOptions): Promise<Lo
 
   let ram: RamBackend | null = null;
   let vae: Vae | null = null;
+  let cls: ClassProbe | null = null;
   let gpu: Gpu | undefined = options.gpu;
   const ownGpu = options.backend === "webgpu" && !gpu;
   let description: string;
@@ -129,22 +133,38 @@ export async function loadRun(path: string, options: LoadRunOptions): Promise<Lo
         throw new Error(`Cannot load "${runFile(dir, MODEL_FILE)}": ${(e as Error).message}`);
       }
     }
+    if (config.cls && checkpoint.cls) {
+      cls = await createClassProbe(
+        options.backend,
+        gpu,
+        clsConfigFor(config.model, config.cls),
+        seed,
+      );
+      try {
+        cls.setState(checkpoint.cls);
+      } catch (e) {
+        throw new Error(`Cannot load "${runFile(dir, MODEL_FILE)}": ${(e as Error).message}`);
+      }
+    }
   } catch (e) {
+    cls?.dispose();
     vae?.dispose();
     ram?.dispose();
     if (ownGpu) gpu?.destroy();
     throw e;
   }
-  const openedRam = ram, openedVae = vae;
+  const openedRam = ram, openedVae = vae, openedCls = cls;
   return {
     dir,
     config,
     ram: openedRam,
     vae: openedVae,
+    classProbe: openedCls,
     meta: checkpoint.meta,
     checkpoint,
     description,
     close: () => {
+      openedCls?.dispose();
       openedVae?.dispose();
       openedRam.dispose();
       if (ownGpu) gpu?.destroy();

@@ -14,6 +14,7 @@ import {
   type TrainConfig,
 } from "../ram/config.ts";
 import { resolveVaeRunConfig, type VaeRunConfig } from "../probe/vae_config.ts";
+import { type ClsRunConfig, resolveClsRunConfig } from "../probe/cls_params.ts";
 import type { DatasetOptions, LoadedDataset } from "../datasets/load.ts";
 import { type Variant, VARIANTS } from "../datasets/variants.ts";
 
@@ -84,6 +85,8 @@ export interface RunConfig {
   train: TrainConfig;
   /** The VAE probe (probe/vae_config.ts); absent or null: the run has none. */
   vae?: VaeRunConfig | null;
+  /** The class probe (probe/cls_params.ts); absent or null: the run has none. */
+  cls?: ClsRunConfig | null;
 }
 
 const KEYS = [
@@ -97,6 +100,7 @@ const KEYS = [
   "model",
   "train",
   "vae",
+  "cls",
 ] as const;
 const REWARD_KEYS = ["spec", "name", "options"] as const;
 const DATA_KEYS = ["variant", "canvas", "distractors", "distractorSize", "fit"] as const;
@@ -184,10 +188,12 @@ export function resolveRunConfig(given: unknown, where = "run config"): RunConfi
   if (!isRecord(model)) fail(`"model" must be an object`);
   if (!isRecord(train)) fail(`"train" must be an object`);
   let resolvedModel: RamConfig, resolvedTrain: TrainConfig, resolvedVae: VaeRunConfig | null;
+  let resolvedCls: ClsRunConfig | null;
   try {
     resolvedModel = resolveRamConfig(model as Record<string, unknown>);
     resolvedTrain = resolveTrainConfig(train as Record<string, unknown>);
     resolvedVae = resolveVaeRunConfig(given.vae);
+    resolvedCls = resolveClsRunConfig(given.cls);
   } catch (e) {
     return fail((e as Error).message);
   }
@@ -206,6 +212,7 @@ export function resolveRunConfig(given: unknown, where = "run config"): RunConfi
     model: resolvedModel,
     train: resolvedTrain,
     vae: resolvedVae,
+    ...(resolvedCls ? { cls: resolvedCls } : {}),
   };
 }
 

@@ -13,6 +13,10 @@ function rows(gains: number[]): EigRow[] {
     cumulativeGain: g,
     klPrev: 0.1,
     reconMse: null,
+    infoBound: g,
+    infoBoundSe: 0.01,
+    confidence: 0.5,
+    ece: 0,
   }));
 }
 
