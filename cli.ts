@@ -96,6 +96,12 @@ withDatasetFlags(
     "--start <where>",
     "first location: center | uniform (seeded U(-1,1)²); default center, uniform if stochastic",
   )
+  .option(
+    "--control <name>",
+    "also an EIG table with glimpses placed by a control: fixed, random or untrained (repeatable)",
+    (v: string, prev: string[] = []) => [...prev, v],
+  )
+  .option("--controls", "all three controls")
   .option("--out <dir>", "folder for eig.md, eig.csv and eig.json (default: the run folder)")
   .option("--json", "print one JSON object on stdout")
   .exitOverride()
@@ -105,13 +111,17 @@ withDatasetFlags(
   });
 
 program.command("probe")
-  .description("train the VAE probe on a trained RAM's recurrent states (RAM frozen)")
+  .description(
+    "train the VAE probe and the class probe on a trained RAM's recurrent states (RAM frozen)",
+  )
   .requiredOption("--model <dir>", "run folder; its checkpoint is written back with the probe")
   .option("--epochs <n>", "probe epochs over the training split (default: 5)")
   .option(
     "--backend <name>",
     "auto, webgpu or cpu (default: auto: webgpu on a hardware GPU, else cpu on the BLAS)",
   )
+  .option("--no-vae", "leave the VAE probe as it is (train only the class probe)")
+  .option("--no-cls", "leave the class probe as it is (train only the VAE probe)")
   .option("--json", "print one JSON object on stdout when done")
   .exitOverride()
   .action(async (opts) => {

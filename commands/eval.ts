@@ -18,6 +18,8 @@ export const EVAL_STARTS = ["center", "uniform"] as const;
 import { writeStderr } from "./progress.ts";
 import { loadModelData, savedDataWith } from "./run_data.ts";
 import { eigReport, runDirOf } from "./eval_eig.ts";
+import { type Control, parseControls } from "../run/controls.ts";
+import { controlsJson } from "../report/controls.ts";
 
 /** The options of `eval`, as commander hands them over (with the dataset flags). */
 export interface EvalFlags extends DatasetFlags {
@@ -29,6 +31,10 @@ export interface EvalFlags extends DatasetFlags {
   start?: string;
   out?: string;
   json?: boolean;
+  /** --control NAME (repeatable, comma-separated). */
+  control?: string[];
+  /** --controls: all of them. */
+  controls?: boolean;
 }
 
 /** Runs `eval`; returns the exit code. */
@@ -39,6 +45,12 @@ export async function evalCommand(flags: EvalFlags): Promise<number> {
   let noise: NoiseLevel[] = [];
   try {
     noise = flags.noise === undefined ? [] : parseNoise(flags.noise);
+  } catch (e) {
+    throw new OptionError((e as Error).message);
+  }
+  let controls: Control[];
+  try {
+    controls = parseControls(flags.control, flags.controls ?? false);
   } catch (e) {
     throw new OptionError((e as Error).message);
   }
@@ -97,6 +109,7 @@ export async function evalCommand(flags: EvalFlags): Promise<number> {
       batch: config.train.batch,
       out: flags.out ?? runDirOf(flags.model),
       title: `${flags.model} on ${ds.name} test (policy mean from the centre)`,
+      controls,
     });
     if (flags.json) {
       console.log(JSON.stringify({
@@ -121,6 +134,9 @@ export async function evalCommand(flags: EvalFlags): Promise<number> {
         nll: r.nll,
         accuracy_per_glimpse: r.accuracy,
         eig: eig.json,
+        ...(eig.controls.length > 0
+          ? { controls: controlsJson([{ name: "policy", table: eig.table }, ...eig.controls]) }
+          : {}),
         ...(noisy.length > 0
           ? {
             noise: noisy.map(({ level, result }) => ({

@@ -6,8 +6,16 @@
  * @module
  */
 import type { RamBackend } from "../ram/backend.ts";
-import type { Checkpoint } from "../run/checkpoint.ts";
-import { evaluateEig } from "../run/evaluate_eig.ts";
+import { type Checkpoint, checkpointState } from "../run/checkpoint.ts";
+import { type EigEvalOptions, evaluateEig } from "../run/evaluate_eig.ts";
+import { type Control, controlLocations, untrainedPolicy } from "../run/controls.ts";
+import { createClassProbeFor } from "../probe/cls.ts";
+import {
+  controlsJson,
+  controlsMarkdown,
+  type ControlTable,
+  writeControlsFiles,
+} from "../report/controls.ts";
 import type { Split } from "../datasets/types.ts";
 import { eigJson, eigMarkdown, writeEigFiles } from "../report/eig.ts";
 import type { EigTable } from "../run/eig_table.ts";
@@ -22,6 +30,8 @@ export interface EigReportOptions {
   out: string;
   /** Heading of the table, e.g. "runs/x on mnist test". */
   title: string;
+  /** Controls to evaluate beside the policy (run/controls.ts); each gets its own table. */
+  controls?: readonly Control[];
 }
 
 /** What {@link eigReport} produced. */
@@ -31,6 +41,8 @@ export interface EigReport {
   files: string[];
   /** The table as --json shows it (eig.json's object). */
   json: unknown;
+  /** Each control's table (same images, probes not retrained), when controls were asked for. */
+  controls: ControlTable[];
 }
 
 /** The folder of a --model argument (a run folder or its model.safetensors). */
@@ -57,23 +69,60 @@ export async function eigReport(
 ): Promise<EigReport> {
   const config = ckpt.meta.config;
   const vae = ckpt.vae ? await openProbe(ram, config) : null;
+  const cls = config.cls && ckpt.cls
+    ? await createClassProbeFor(ram, config.cls, config.train.seed)
+    : null;
   try {
     if (vae) vae.setState(ckpt.vae!);
+    if (cls) cls.setState(ckpt.cls!);
     const terminal = Deno.stderr.isTerminal();
-    const table = await evaluateEig(ram, vae, split, {
-      batch: options.batch,
-      onBatch: terminal ? (done, total) => writeStderr(`\r\x1b[2KEIG ${done}/${total}`) : undefined,
-    });
-    if (terminal) writeStderr("\r\x1b[2K");
+    const evalWith = async (what: string, locations?: EigEvalOptions["locations"]) => {
+      const t = await evaluateEig(ram, vae, split, {
+        batch: options.batch,
+        classProbe: cls,
+        locations,
+        onBatch: terminal
+          ? (done, total) => writeStderr(`\r\x1b[2KEIG ${what} ${done}/${total}`)
+          : undefined,
+      });
+      if (terminal) writeStderr("\r\x1b[2K");
+      return t;
+    };
+    const table = await evalWith("policy");
     const render = { title: options.title };
     writeStderr(
       "\n" + eigMarkdown(table, render) +
-        (vae ? "" : "(no VAE probe in this run: `deno task probe --model DIR` adds one)\n"),
+        (vae ? "" : "(no VAE probe in this run: `deno task probe --model DIR` adds one)\n") +
+        (cls ? "" : "(no class probe in this run: `deno task probe --model DIR` adds one)\n"),
     );
     const files = await writeEigFiles(options.out, table, render);
+    const controls: ControlTable[] = [];
+    const seed = config.train.seed, T = ram.config.glimpses;
+    for (const c of options.controls ?? []) {
+      let t: EigTable;
+      if (c === "untrained") {
+        ram.setState(untrainedPolicy(checkpointState(ckpt), ram.config, seed));
+        try {
+          t = await evalWith(c);
+        } finally {
+          ram.setState(checkpointState(ckpt));
+        }
+      } else {
+        t = await evalWith(c, (idx, start) => controlLocations(c, T, start, idx, seed));
+      }
+      controls.push({ name: c, table: t });
+      const dir = `${options.out.replace(/\/+$/, "")}/controls/${c}`;
+      files.push(...await writeEigFiles(dir, t, { title: `${options.title}, control: ${c}` }));
+    }
+    if (controls.length > 0) {
+      const all = [{ name: "policy", table }, ...controls];
+      writeStderr("\n" + controlsMarkdown(all));
+      files.push(...await writeControlsFiles(options.out, all));
+    }
     writeStderr(`wrote ${files.join(", ")}\n`);
-    return { table, files, json: JSON.parse(eigJson(table, render)) };
+    return { table, files, json: JSON.parse(eigJson(table, render)), controls };
   } finally {
     vae?.dispose();
+    cls?.dispose();
   }
 }

@@ -10,6 +10,9 @@
  * hand out the states of their training forward pass), so it is the just-updated RAM's states,
  * one extra forward pass per step. The RAM's parameters are only read.
  *
+ * The class probe (probe/cls.ts), when given, takes one Adam step on the same states and the
+ * batch's labels; either probe may be absent.
+ *
  * The probe's ε (T·B, latent) comes from Rng.derive(seed, VAE_NOISE_STREAM, epoch, batch) (or
  * another stream, see probe/train.ts), so a resumed run repeats it exactly.
  *
@@ -18,6 +21,7 @@
 import type { Batch, RamBackend, StepNoise } from "../ram/backend.ts";
 import { Rng } from "../util/rng.ts";
 import { type Vae, VAE_NOISE_STREAM, type VaeStepResult } from "./vae.ts";
+import type { ClassProbe, ClsStepResult } from "./cls_api.ts";
 
 /** Running sums of probe losses over an epoch (weighted by images). */
 export interface ProbeSums {
@@ -26,11 +30,22 @@ export interface ProbeSums {
   vaeKl: number;
   /** Images the probe trained on this epoch. */
   vaeImages: number;
+  /** Class probe: NLL and accuracy (means over its rows, weighted by images). */
+  clsNll: number;
+  clsAccuracy: number;
+  /** Images the class probe trained on this epoch. */
+  clsImages: number;
+}
+
+/** What one probe step did: either part null when that probe is absent. */
+export interface ProbeStepResult {
+  vae: VaeStepResult | null;
+  cls: ClsStepResult | null;
 }
 
 /** Empty {@link ProbeSums}. */
 export function emptyProbeSums(): ProbeSums {
-  return { vaeLoss: 0, vaeBce: 0, vaeKl: 0, vaeImages: 0 };
+  return { vaeLoss: 0, vaeBce: 0, vaeKl: 0, vaeImages: 0, clsNll: 0, clsAccuracy: 0, clsImages: 0 };
 }
 
 /**
@@ -50,25 +65,34 @@ export class ProbeStep {
 
   constructor(
     readonly ram: RamBackend,
-    readonly vae: Vae,
+    readonly vae: Vae | null,
     readonly seed: number,
     readonly maxBatch: number,
     /** Stream of ε: Rng.derive(seed, stream, epoch, batch). */
     readonly stream: number = VAE_NOISE_STREAM,
+    /** The class probe trained on the same states, if any. */
+    readonly cls: ClassProbe | null = null,
   ) {
-    if (vae.config.input !== ram.config.hidden) {
+    if (!vae && !cls) throw new Error("probe step: neither a VAE nor a class probe was given");
+    if (cls && cls.config.input !== ram.config.hidden) {
+      throw new Error(
+        `class probe: it reads ${cls.config.input} values per state, the RAM's hidden size is ` +
+          `${ram.config.hidden}`,
+      );
+    }
+    if (vae && vae.config.input !== ram.config.hidden) {
       throw new Error(
         `VAE probe: it reads ${vae.config.input} values per state, the RAM's hidden size is ` +
           `${ram.config.hidden}`,
       );
     }
-    this.#clean = new Float32Array(maxBatch * vae.config.pixels);
-    this.#eps = new Float32Array(ram.config.glimpses * maxBatch * vae.config.latent);
+    this.#clean = new Float32Array(maxBatch * (vae?.config.pixels ?? 0));
+    this.#eps = new Float32Array(ram.config.glimpses * maxBatch * (vae?.config.latent ?? 0));
   }
 
   /** The clean-target buffer for a batch of `n` images (n, pixels): pass it to split.fill. */
   clean(n: number): Float32Array {
-    return this.#clean.subarray(0, n * this.vae.config.pixels);
+    return this.#clean.subarray(0, n * (this.vae?.config.pixels ?? 0));
   }
 
   /**
@@ -76,7 +100,7 @@ export class ProbeStep {
    * probe on its T·B states against {@link ProbeStep.clean}(batch.size), which the caller has
    * filled. `epoch` and `k` pick ε.
    */
-  async step(batch: Batch, noise: StepNoise, epoch: number, k: number): Promise<VaeStepResult> {
+  async step(batch: Batch, noise: StepNoise, epoch: number, k: number): Promise<ProbeStepResult> {
     const B = batch.size, T = this.ram.config.glimpses;
     if (B > this.maxBatch) {
       throw new Error(`VAE probe: batch of ${B} exceeds the ${this.maxBatch} it was set up for`);
@@ -86,23 +110,42 @@ export class ProbeStep {
       start: noise.start,
       policy: noise.policy,
     });
-    const eps = this.#eps.subarray(0, T * B * this.vae.config.latent);
-    Rng.derive(this.seed, this.stream, epoch, k).fillNormal(eps);
-    const r = await this.vae.trainStep(rollout.hidden, this.clean(B), eps);
-    if (!Number.isFinite(r.loss)) {
-      throw new Error(
-        `VAE probe: the loss became ${r.loss} at epoch ${epoch}, batch ${k + 1} ` +
-          `(lr ${this.vae.config.lr})`,
-      );
+    let vae: VaeStepResult | null = null, cls: ClsStepResult | null = null;
+    if (this.vae) {
+      const eps = this.#eps.subarray(0, T * B * this.vae.config.latent);
+      Rng.derive(this.seed, this.stream, epoch, k).fillNormal(eps);
+      vae = await this.vae.trainStep(rollout.hidden, this.clean(B), eps);
+      if (!Number.isFinite(vae.loss)) {
+        throw new Error(
+          `VAE probe: the loss became ${vae.loss} at epoch ${epoch}, batch ${k + 1} ` +
+            `(lr ${this.vae.config.lr})`,
+        );
+      }
     }
-    return r;
+    if (this.cls) {
+      cls = await this.cls.trainStep(rollout.hidden, batch.labels);
+      if (!Number.isFinite(cls.nll)) {
+        throw new Error(
+          `class probe: the loss became ${cls.nll} at epoch ${epoch}, batch ${k + 1} ` +
+            `(lr ${this.cls.config.lr})`,
+        );
+      }
+    }
+    return { vae, cls };
   }
 }
 
 /** Adds one probe step's result for `n` images to `sums`. */
-export function addProbeStep(sums: ProbeSums, r: VaeStepResult, n: number): void {
-  sums.vaeLoss += r.loss * n;
-  sums.vaeBce += r.bce * n;
-  sums.vaeKl += r.kl * n;
-  sums.vaeImages += n;
+export function addProbeStep(sums: ProbeSums, r: ProbeStepResult, n: number): void {
+  if (r.vae) {
+    sums.vaeLoss += r.vae.loss * n;
+    sums.vaeBce += r.vae.bce * n;
+    sums.vaeKl += r.vae.kl * n;
+    sums.vaeImages += n;
+  }
+  if (r.cls) {
+    sums.clsNll += r.cls.nll * n;
+    sums.clsAccuracy += r.cls.accuracy * n;
+    sums.clsImages += n;
+  }
 }

@@ -1,5 +1,5 @@
 /**
- * Training the VAE probe on a frozen RAM (`deno task probe`): epochs over the training split,
+ * Training the VAE probe and/or the class probe on a frozen RAM (`deno task probe`): epochs over the training split,
  * each batch rolled out by the RAM (stochastic policy from uniform first locations, as in
  * training) and one probe step on its T·B states (probe/step.ts). The RAM is only read;
  * its parameters are not touched.
@@ -15,6 +15,7 @@ import type { Batch, RamBackend, StepNoise } from "../ram/backend.ts";
 import type { Split } from "../datasets/types.ts";
 import { Rng } from "../util/rng.ts";
 import type { Vae } from "./vae.ts";
+import type { ClassProbe } from "./cls_api.ts";
 import { addProbeStep, emptyProbeSums, ProbeStep } from "./step.ts";
 
 /** Random stream of the probe's shuffles, first locations and policy noise. */
@@ -25,7 +26,10 @@ export const PROBE_EPS_STREAM = 0x70657073; // "peps"
 /** Options of {@link trainProbe}. */
 export interface TrainProbeOptions {
   ram: RamBackend;
-  vae: Vae;
+  /** The VAE probe to train, or null (then `cls` must be given). */
+  vae: Vae | null;
+  /** The class probe to train on the same states, if any. */
+  cls?: ClassProbe | null;
   /** Training split; its fill must write the clean targets. */
   split: Split;
   /** Epochs to train now. */
@@ -43,11 +47,15 @@ export interface TrainProbeOptions {
 export interface ProbeEpoch {
   /** 1..epochs of this call. */
   epoch: number;
-  /** The probe's Adam steps in total after this epoch. */
+  /** The probe's Adam steps in total after this epoch (the class probe's when there is no VAE). */
   vaeStep: number;
-  vae_loss: number;
-  vae_bce: number;
-  vae_kl: number;
+  /** Means over the epoch; null for a probe not trained. */
+  vae_loss: number | null;
+  vae_bce: number | null;
+  vae_kl: number | null;
+  /** Class probe's NLL (nats per state) and accuracy over all glimpses' states. */
+  cls_nll: number | null;
+  cls_accuracy: number | null;
   images: number;
   seconds: number;
 }
@@ -71,14 +79,15 @@ export async function trainProbe(options: TrainProbeOptions): Promise<ProbeEpoch
     throw new Error(`probe: epochs ${epochs} must be a non-negative integer`);
   }
   const batches = Math.ceil(N / B);
-  const probe = new ProbeStep(ram, vae, seed, B, PROBE_EPS_STREAM);
+  const cls = options.cls ?? null;
+  const probe = new ProbeStep(ram, vae, seed, B, PROBE_EPS_STREAM, cls);
   const images = new Float32Array(B * H * W); // (B, H, W)
   const labels = new Int32Array(B);
   const start = new Float32Array(B * 2); // (B, 2)
   const policy = new Float32Array((T - 1) * B * 2); // (T−1, B, 2)
   const indices = new Int32Array(B);
   // Probe epochs continue from the steps already taken, so a second call draws fresh batches.
-  let vaeStep = (await vae.getState()).step;
+  let vaeStep = (await (vae ?? cls)!.getState()).step;
   const first = Math.floor(vaeStep / batches) + 1;
   const out: ProbeEpoch[] = [];
   for (let q = first; q < first + epochs; q++) {
@@ -110,10 +119,12 @@ export async function trainProbe(options: TrainProbeOptions): Promise<ProbeEpoch
     const m: ProbeEpoch = {
       epoch: q - first + 1,
       vaeStep,
-      vae_loss: sums.vaeLoss / sums.vaeImages,
-      vae_bce: sums.vaeBce / sums.vaeImages,
-      vae_kl: sums.vaeKl / sums.vaeImages,
-      images: sums.vaeImages,
+      vae_loss: vae ? sums.vaeLoss / sums.vaeImages : null,
+      vae_bce: vae ? sums.vaeBce / sums.vaeImages : null,
+      vae_kl: vae ? sums.vaeKl / sums.vaeImages : null,
+      cls_nll: cls ? sums.clsNll / sums.clsImages : null,
+      cls_accuracy: cls ? sums.clsAccuracy / sums.clsImages : null,
+      images: Math.max(sums.vaeImages, sums.clsImages),
       seconds: (performance.now() - t0) / 1000,
     };
     out.push(m);

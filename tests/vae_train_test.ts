@@ -218,7 +218,7 @@ Deno.test("probe on a frozen RAM: its loss falls and the RAM's parameters stay b
     });
     assert.equal(epochs.length, 5);
     assert.equal(epochs[4].vaeStep, 15);
-    assert.ok(epochs[4].vae_loss < 0.8 * epochs[0].vae_loss, JSON.stringify(epochs));
+    assert.ok(epochs[4].vae_loss! < 0.8 * epochs[0].vae_loss!, JSON.stringify(epochs));
     assertSameMaps(ramBefore, (await ram.getState()).params, "RAM after probe");
     // A second call continues the probe (fresh batches, steps counted on).
     const more = await trainProbe({
