@@ -33,7 +33,7 @@ export interface ClassProbe {
    * returns (R, C) (e.g. states of imagined next glimpses).
    */
   beliefs(hidden: Float32Array, glimpse?: number): Promise<Float32Array>;
-  /** Copies parameters and Adam state to the host (names start with "cls."). */
+  /** Copies parameters and Adam state to the host (names start with "classprobe."). */
   getState(): Promise<TrainState>;
   /** Loads parameters and Adam state (names and shapes must match the config). */
   setState(state: TrainState): void;

@@ -83,8 +83,8 @@ export class CpuClassProbe implements ClassProbe {
       linearForwardRef(
         { batch: R, inF: F, outF: Hd },
         x,
-        this.#p("cls.fc1.weight"),
-        this.#p("cls.fc1.bias"),
+        this.#p("classprobe.fc1.weight"),
+        this.#p("classprobe.fc1.bias"),
         u,
         "relu",
       );
@@ -93,8 +93,8 @@ export class CpuClassProbe implements ClassProbe {
     linearForwardRef(
       { batch: R, inF: Hd > 0 ? Hd : F, outF: C },
       u ?? x,
-      this.#p("cls.out.weight"),
-      this.#p("cls.out.bias"),
+      this.#p("classprobe.out.weight"),
+      this.#p("classprobe.out.bias"),
       logits,
     );
     const logp = new Float32Array(R * C);
@@ -119,22 +119,22 @@ export class CpuClassProbe implements ClassProbe {
     linearBackwardRef(
       { batch: R, inF: u ? Hd : F, outF: C },
       u ?? x,
-      this.#p("cls.out.weight"),
+      this.#p("classprobe.out.weight"),
       dlogits,
       du,
-      g("cls.out.weight"),
-      g("cls.out.bias"),
+      g("classprobe.out.weight"),
+      g("classprobe.out.bias"),
     );
     if (u && du) {
       activationBackwardRef("relu", u, du, du);
       linearBackwardRef(
         { batch: R, inF: F, outF: Hd },
         x,
-        this.#p("cls.fc1.weight"),
+        this.#p("classprobe.fc1.weight"),
         du,
         null, // h is detached
-        g("cls.fc1.weight"),
-        g("cls.fc1.bias"),
+        g("classprobe.fc1.weight"),
+        g("classprobe.fc1.bias"),
       );
     }
     return { ...clsScore(logp, labels, C), grads };

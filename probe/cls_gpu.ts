@@ -200,8 +200,8 @@ export class GpuClassProbe implements ClassProbe {
         outF: w.shape[0],
       };
     };
-    this.#fc1 = config.hidden > 0 ? dense("cls.fc1") : null;
-    this.#out = dense("cls.out");
+    this.#fc1 = config.hidden > 0 ? dense("classprobe.fc1") : null;
+    this.#out = dense("classprobe.out");
   }
 
   /** Compiles the kernels and initialises the parameters from `seed` as the cpu probe does. */

@@ -12,9 +12,9 @@
  * The host builds these inputs from a rollout's (T, B, H) states ({@link clsFeatures}), so both
  * backends run plain dense layers.
  *
- * Layers: `cls.fc1` (features → hidden, ReLU) and `cls.out` (hidden → C) when `hidden` > 0;
- * only `cls.out` (features → C) when `hidden` is 0. log p = log_softmax(out). Every name starts
- * with `cls.` so the probe shares a checkpoint with the RAM and the VAE probe.
+ * Layers: `classprobe.fc1` (features → hidden, ReLU) and `classprobe.out` (hidden → C) when `hidden` > 0;
+ * only `classprobe.out` (features → C) when `hidden` is 0. log p = log_softmax(out). Every name starts
+ * with `classprobe.` so the probe shares a checkpoint with the RAM and the VAE probe.
  *
  * @module
  */
@@ -72,7 +72,7 @@ export const DEFAULT_CLS_RUN: Readonly<ClsRunConfig> = Object.freeze({
 });
 
 /** Prefix of every class-probe parameter name. */
-export const CLS_PREFIX = "cls.";
+export const CLS_PREFIX = "classprobe.";
 
 /** Stream key of {@link initClsParams}: Rng.derive(seed, CLS_INIT_STREAM). */
 export const CLS_INIT_STREAM = 0x636c7369; // "clsi"
@@ -206,8 +206,11 @@ export function clsFeatures(cfg: ClsConfig, hidden: Float32Array, glimpse?: numb
 export function clsParamSpecs(cfg: ClsConfig): ParamSpec[] {
   const F = clsFeatureSize(cfg);
   return cfg.hidden > 0
-    ? [...linearSpecs("cls.fc1", F, cfg.hidden), ...linearSpecs("cls.out", cfg.hidden, cfg.classes)]
-    : linearSpecs("cls.out", F, cfg.classes);
+    ? [
+      ...linearSpecs("classprobe.fc1", F, cfg.hidden),
+      ...linearSpecs("classprobe.out", cfg.hidden, cfg.classes),
+    ]
+    : linearSpecs("classprobe.out", F, cfg.classes);
 }
 
 /** Fresh parameters, U(−1/√fan_in, 1/√fan_in), from Rng.derive(seed, CLS_INIT_STREAM). */
@@ -231,12 +234,12 @@ export function clsFlatLayout(cfg: ClsConfig, align = PARAM_ALIGN): FlatLayout {
 }
 
 /**
- * Splits a map by the `cls.` prefix: `cls` is null when it holds no class-probe tensor.
+ * Splits a map by the `classprobe.` prefix: `cls` is null when it holds no class-probe tensor.
  *
  * @example
  * ```ts
  * import { splitClsParams } from "./cls_params.ts";
- * const all = new Map([["cls.out.bias", { shape: [1], data: new Float32Array(1) }]]);
+ * const all = new Map([["classprobe.out.bias", { shape: [1], data: new Float32Array(1) }]]);
  * splitClsParams(all).cls!.size; // 1
  * ```
  */

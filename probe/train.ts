@@ -103,7 +103,7 @@ export async function trainProbe(options: TrainProbeOptions): Promise<ProbeEpoch
         images: images.subarray(0, n * H * W),
         labels: labels.subarray(0, n),
       };
-      split.fill(idx, q, b.images, probe.clean(n));
+      split.fill(idx, q, b.images, vae ? probe.clean(n) : undefined);
       for (let j = 0; j < n; j++) labels[j] = split.labels[idx[j]];
       const noise: StepNoise = {
         start: start.subarray(0, n * 2),

@@ -234,7 +234,7 @@ export interface Checkpoint {
    * fresh optimiser on the saved weights).
    */
   vae: TrainState | null;
-  /** The class probe's state (`cls.*`, config `cls`) as `vae`; null or absent: none. */
+  /** The class probe's state (`classprobe.*`, config `cls`) as `vae`; null or absent: none. */
   cls?: TrainState | null;
 }
 
@@ -428,8 +428,8 @@ export async function loadCheckpoint(
     throw new Error(
       `Cannot read "${modelFile}": ` +
         (config.cls
-          ? "its config has a class probe but no cls.* tensors"
-          : "it holds cls.* tensors but its config has no cls"),
+          ? "its config has a class probe but no classprobe.* tensors"
+          : "it holds classprobe.* tensors but its config has no cls"),
     );
   }
   let cls: TrainState | null = null;

@@ -51,8 +51,8 @@ function directLoss(cfg: ClsConfig, p: ParamMap, hidden: Float32Array, labels: I
         h.forEach((v, i) => (x[t * H + i] = v));
       }
       const logits = cfg.hidden > 0
-        ? lin("cls.out", lin("cls.fc1", x, true), false)
-        : lin("cls.out", x, false);
+        ? lin("classprobe.out", lin("classprobe.fc1", x, true), false)
+        : lin("classprobe.out", x, false);
       const m = Math.max(...logits);
       const lse = m + Math.log(logits.reduce((s, v) => s + Math.exp(v - m), 0));
       total += lse - logits[labels[b]];
