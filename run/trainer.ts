@@ -368,6 +368,8 @@ export async function train(options: TrainerOptions): Promise<TrainResult> {
       { config, epoch, step, batch: batchDone },
       trainer as unknown as Record<string, unknown>,
       vae ? await vae.getState() : undefined,
+      // The class probe does not train alongside yet: a resumed run keeps the one `probe` made.
+      { cls: config.cls ? resume?.cls ?? undefined : undefined },
     );
   };
 

@@ -105,7 +105,7 @@ Deno.test("eval prints the EIG table and writes eig.md, eig.csv, eig.json with r
     ok(await glimpse("train", ...SMALL, "--epochs", "1", "--out", `${dir}/run`));
     const r = await glimpse("eval", "--model", `${dir}/run`, "--backend", "cpu", "--json");
     ok(r);
-    assert.match(r.stderr, /\| glimpse \| accuracy \| H_t \(nats\) \|/);
+    assert.match(r.stderr, /\| glimpse \| head acc \| head H_t \|/);
     const json = JSON.parse(r.stdout);
     assert.equal(json.eig.rows.length, 2);
     assert.equal(json.eig.samples, json.samples);
