@@ -10,12 +10,7 @@ import { type Checkpoint, checkpointState } from "../run/checkpoint.ts";
 import { type EigEvalOptions, evaluateEig } from "../run/evaluate_eig.ts";
 import { type Control, controlLocations, untrainedPolicy } from "../run/controls.ts";
 import { createClassProbeFor } from "../probe/cls.ts";
-import {
-  controlsJson,
-  controlsMarkdown,
-  type ControlTable,
-  writeControlsFiles,
-} from "../report/controls.ts";
+import { controlsMarkdown, type ControlTable, writeControlsFiles } from "../report/controls.ts";
 import type { Split } from "../datasets/types.ts";
 import { eigJson, eigMarkdown, writeEigFiles } from "../report/eig.ts";
 import type { EigTable } from "../run/eig_table.ts";
