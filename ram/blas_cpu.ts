@@ -8,15 +8,16 @@
  *
  * @module
  */
-import type {
-  Batch,
-  ParamMap,
-  RamBackend,
-  Rollout,
-  RolloutOptions,
-  StepNoise,
-  StepResult,
-  TrainState,
+import {
+  type Batch,
+  checkLocations,
+  type ParamMap,
+  type RamBackend,
+  type Rollout,
+  type RolloutOptions,
+  type StepNoise,
+  type StepResult,
+  type TrainState,
 } from "./backend.ts";
 import type { RamConfig, TrainConfig } from "./config.ts";
 import type { Episodes, RewardFn } from "../rewards/types.ts";
@@ -139,7 +140,11 @@ export class BlasRam implements RamBackend {
       const ws = this.#workspace(batch);
       const B = batch.size, T = this.config.glimpses;
       let source: ActionFill = (_i, mu, a) => a.set(mu);
-      if (options.stochastic) {
+      if (options.locations) {
+        checkLocations("cpu backend", T, B, options.locations);
+        const given = options.locations;
+        source = (i, _mu, a) => a.set(given.subarray(i * B * 2, (i + 1) * B * 2));
+      } else if (options.stochastic) {
         if (!options.policy) {
           throw new Error("cpu backend: rollout with stochastic: true needs options.policy noise");
         }

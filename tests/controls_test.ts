@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { CpuRam } from "../ram/cpu.ts";
+import { BlasRam } from "../ram/blas_cpu.ts";
+import { loadBlas } from "../util/blas.ts";
 import { GpuRam } from "../ram/gpu.ts";
 import type { Batch, RamBackend, Rollout } from "../ram/backend.ts";
 import { initParams } from "../ram/params.ts";
@@ -183,3 +185,27 @@ gpuTest(
     }
   },
 );
+
+Deno.test("controls: the BLAS cpu rollout with given locations matches the cpu reference", async (t) => {
+  const blas = loadBlas();
+  if (!blas) {
+    console.log("skipped: no BLAS library opens (apt-get install libopenblas0-pthread)");
+    return;
+  }
+  const cpu = await trainedCpu();
+  const ram = new BlasRam(cfg, 3, blas);
+  ram.setState(await cpu.getState());
+  const batch = randomBatch(cfg, B, 5);
+  const start = new Rng(6).fillUniform(new Float32Array(2 * B), -1, 1);
+  const idx = [...Array(B).keys()];
+  for (const c of ["fixed", "random"] as const) {
+    await t.step(c, async () => {
+      const locations = controlLocations(c, cfg.glimpses, start, idx, 1);
+      const want = await cpu.rollout(batch, { stochastic: false, start, locations });
+      const got = await ram.rollout(batch, { stochastic: false, start, locations });
+      assertClose(got.locations, want.locations, { atol: 1e-6, label: `${c} locations` });
+      assertClose(got.logp, want.logp, { atol: 1e-4, rtol: 1e-4, label: `${c} log p` });
+    });
+  }
+  await checkControls(ram, randomBatch(cfg, B, 1), new Float32Array(2 * B).fill(0.25));
+});
