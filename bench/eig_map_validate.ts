@@ -11,8 +11,8 @@
  * the CPU reference.
  *
  * deno run -A bench/eig_map_validate.ts [--images N] [--samples S] RUN...
- *   (default: the shipped models, N 100, S 16, the dataset `mnist` of this checkout: the 10,000-
- *   digit subset's test split)
+ *   (default: the shipped models, N 100, S 16, mnist-10k: the 10,000-digit
+ *   subset's test split)
  *
  * @module
  */
@@ -61,7 +61,7 @@ if (import.meta.main) {
   const runs = args.length
     ? args
     : ["checkpoints/mnist-entropy", "checkpoints/mnist-classification"];
-  const ds = await loadDataset("mnist");
+  const ds = await loadDataset("mnist-10k");
   const byClass = Array.from(
     { length: 10 },
     (_, c) => [...ds.test.labels.keys()].filter((i) => ds.test.labels[i] === c),

@@ -11,7 +11,7 @@
  */
 import { loadRun } from "../run/load_run.ts";
 import { loadDataset } from "../datasets/load.ts";
-const ds = await loadDataset("mnist");
+const ds = await loadDataset("mnist-10k");
 const NTR = Number(Deno.args[0] ?? 3000), NTE = Number(Deno.args[1] ?? 1000);
 /** Ridge regression Y ≈ [X 1]·W (λ relative to the mean diagonal); returns its predictor. */
 function ridge(X: Float64Array, Y: Float32Array, n: number, d: number, p: number, lam: number) {
