@@ -87,7 +87,8 @@ if (import.meta.main) {
       mi: [] as number[],
     }));
     const x = new Float32Array(784);
-    for (const i of picks) {
+    for (const [done, i] of picks.entries()) {
+      if (done > 0 && done % 20 === 0) console.error(`${dir}: ${done} of ${images} digits`);
       ds.test.fill([i], 0, x);
       const maps = await eigMaps(run.ram, run.vae!, x, { samples });
       const real = await steeredGains(run.ram, x, ds.test.labels[i]);
