@@ -86,9 +86,27 @@ if (import.meta.main) {
       meanReal: [] as number[],
       mi: [] as number[],
     }));
+    const report = (done: number) => {
+      const s = ((performance.now() - t0) / 1000).toFixed(0);
+      console.log(`\n${dir}: ${done} test digits, ${samples} imagined images a map, ${s} s`);
+      console.log(
+        "| glimpse | ρ(map, NLL drop) | ρ(map, H drop) | ρ(old form, NLL drop) | map at policy / best " +
+          "| mean map (nats) | NLL drop at map's best | at policy | best candidate | mean candidate |",
+      );
+      console.log("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+      for (const [n, r] of rows.entries()) {
+        console.log(
+          `| ${n + 2} | ${pm(r.rhoNll)} | ${pm(r.rhoH)} | ${pm(r.oldNll)} | ${pm(r.ratio)} | ` +
+            `${mean(r.mi).toFixed(5)} | ${pm(r.atBest)} | ${pm(r.atPolicy)} | ${
+              pm(r.bestReal)
+            } | ` +
+            `${pm(r.meanReal)} |`,
+        );
+      }
+    };
     const x = new Float32Array(784);
     for (const [done, i] of picks.entries()) {
-      if (done > 0 && done % 20 === 0) console.error(`${dir}: ${done} of ${images} digits`);
+      if (done > 0 && done % 20 === 0) report(done); // partial tables: a long run can be cut
       ds.test.fill([i], 0, x);
       const maps = await eigMaps(run.ram, run.vae!, x, { samples });
       const real = await steeredGains(run.ram, x, ds.test.labels[i]);
@@ -108,20 +126,7 @@ if (import.meta.main) {
         row.mi.push(mean([...m.eig]));
       }
     }
+    report(images);
     run.close();
-    const s = ((performance.now() - t0) / 1000).toFixed(0);
-    console.log(`\n${dir}: ${images} test digits, ${samples} imagined images a map, ${s} s`);
-    console.log(
-      "| glimpse | ρ(map, NLL drop) | ρ(map, H drop) | ρ(old form, NLL drop) | map at policy / best " +
-        "| mean map (nats) | NLL drop at map's best | at policy | best candidate | mean candidate |",
-    );
-    console.log("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
-    for (const [n, r] of rows.entries()) {
-      console.log(
-        `| ${n + 2} | ${pm(r.rhoNll)} | ${pm(r.rhoH)} | ${pm(r.oldNll)} | ${pm(r.ratio)} | ` +
-          `${mean(r.mi).toFixed(5)} | ${pm(r.atBest)} | ${pm(r.atPolicy)} | ${pm(r.bestReal)} | ` +
-          `${pm(r.meanReal)} |`,
-      );
-    }
   }
 }
