@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { assertClose } from "./_assert.ts";
 import early from "../rewards/early.ts";
+import { listBuiltinRewards, resolveRewardSpec } from "../rewards/loader.ts";
 import entropy, { entropies } from "../rewards/entropy.ts";
 import seedShifted, { shiftOneGlimpse } from "../examples/seed_shifted_reward.ts";
 import { syntheticEpisodes } from "../rewards/synthetic.ts";
@@ -110,4 +111,12 @@ Deno.test("deno task rewards check passes early-information and the seed-shifted
     assert.match(r.stdout, new RegExp(`^reward "${file}": ${name} — `, "m"));
     assert.match(r.stdout, /output: \(6, 128\) Float32Array, all finite/);
   }
+});
+
+Deno.test("early-information is a built-in name that loads in the sandbox", async () => {
+  const spec = await resolveRewardSpec("early-information");
+  assert.equal(spec.builtin, true);
+  assert.ok(spec.url.endsWith("/rewards/early.ts"), spec.url);
+  const names = (await listBuiltinRewards()).map((r) => r.name);
+  assert.ok(names.includes("early-information"), names.join(", "));
 });
