@@ -19,13 +19,11 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { initWasm, Resvg } from "@resvg/resvg-wasm";
-import { decode as decodePng } from "fast-png";
-import jpeg from "jpeg-js";
 import { readGreyImage } from "../datasets/image.ts";
 import { toModelInput } from "../datasets/model_input.ts";
 import { loadRun } from "../run/load_run.ts";
 import { explainInput } from "../report/explain.ts";
+import { jpegOfPng, renderGlyph } from "../report/typeset.ts";
 
 /** A font to render with: a name for the table and its file. */
 interface Font {
@@ -51,53 +49,6 @@ const FONTS: readonly Font[] = [
   { name: "FreeSerif", path: `${FREE}/FreeSerif.ttf` },
   { name: "FreeMono", path: `${FREE}/FreeMono.ttf` },
 ];
-
-let wasmReady: Promise<void> | null = null;
-function initResvg(): Promise<void> {
-  wasmReady ??= (async () => {
-    await initWasm(await Deno.readFile(new URL(import.meta.resolve("@resvg/resvg-wasm/index_bg.wasm"))));
-  })();
-  return wasmReady;
-}
-
-/**
- * Renders `digit` in `font` at `px` pixels per em, black on white, with a margin of a third of
- * an em around the glyph box, as PNG bytes.
- */
-export async function renderDigit(fontBytes: Uint8Array, digit: number, px: number) {
-  await initResvg();
-  const w = Math.round(px * 1.0), h = Math.round(px * 1.4);
-  // the family name is whatever the font says; with one font loaded it is also the default
-  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}">` +
-    `<rect width="${w}" height="${h}" fill="white"/>` +
-    `<text x="${w / 2}" y="${h * 0.5 + px * 0.36}" font-size="${px}" text-anchor="middle" ` +
-    `fill="black">${digit}</text></svg>`;
-  const resvg = new Resvg(svg, {
-    font: { fontBuffers: [fontBytes], loadSystemFonts: false },
-    fitTo: { mode: "original" },
-  });
-  try {
-    const image = resvg.render();
-    try {
-      return image.asPng();
-    } finally {
-      image.free();
-    }
-  } finally {
-    resvg.free();
-  }
-}
-
-/** The PNG `png` re-encoded as a JPEG of `quality` (1–100), for JPEG noise on the paper. */
-export function pngToJpeg(png: Uint8Array, quality: number): Uint8Array {
-  const d = decodePng(png);
-  const rgba = new Uint8Array(d.width * d.height * 4);
-  for (let p = 0; p < d.width * d.height; p++) {
-    for (let c = 0; c < 3; c++) rgba[p * 4 + c] = d.data[p * d.channels + Math.min(c, d.channels - 1)] as number;
-    rgba[p * 4 + 3] = 255;
-  }
-  return jpeg.encode({ data: rgba, width: d.width, height: d.height }, quality).data;
-}
 
 async function installed(fonts: readonly Font[]): Promise<{ have: Font[]; missing: Font[] }> {
   const have: Font[] = [], missing: Font[] = [];
@@ -129,7 +80,7 @@ async function main() {
     const bytes = await Deno.readFile(FONTS[0].path);
     await Deno.mkdir(values.examples, { recursive: true });
     for (let d = 0; d <= 9; d++) {
-      await Deno.writeFile(`${values.examples}/${d}.png`, await renderDigit(bytes, d, 64));
+      await Deno.writeFile(`${values.examples}/${d}.png`, await renderGlyph(bytes, String(d), 64));
     }
     console.log(`wrote ${values.examples}/0.png … 9.png (DejaVu Sans, 64 px per em)`);
     return;
@@ -141,7 +92,9 @@ async function main() {
   const extra = values.font.map((path) => ({ name: path.replace(/^.*\//, ""), path }));
   const { have, missing } = await installed([...FONTS, ...extra]);
   if (have.length === 0) throw new Error("no font found; install fonts-dejavu-core");
-  if (missing.length) console.log(`not installed, skipped: ${missing.map((f) => f.name).join(", ")}`);
+  if (missing.length) {
+    console.log(`not installed, skipped: ${missing.map((f) => f.name).join(", ")}`);
+  }
   const out = values.out ?? await Deno.makeTempDir({ prefix: "typeset-" });
   await Deno.mkdir(out, { recursive: true });
   const run = await loadRun(values.model, { backend: values.backend as "cpu", optimizer: false });
@@ -162,10 +115,10 @@ async function main() {
       const wrong: string[] = [];
       for (const px of sizes) {
         for (let d = 0; d <= 9; d++) {
-          const png = await renderDigit(bytes, d, px);
+          const png = await renderGlyph(bytes, String(d), px);
           for (const format of formats) {
             const file = `${out}/${slug}-${px}-${d}.${format}`;
-            await Deno.writeFile(file, format === "png" ? png : pngToJpeg(png, 75));
+            await Deno.writeFile(file, format === "png" ? png : jpegOfPng(png, 75));
             const grey = await readGreyImage(file);
             const { input } = toModelInput(grey, m.height, m.width, !values["no-fit"]);
             const { prediction } = await explainInput(run.ram, null, input);
@@ -184,9 +137,15 @@ async function main() {
     run.close();
   }
   console.log(
-    `model ${values.model} (epoch ${run.meta.epoch}), ${values["no-fit"] ? "not fitted" : "fitted"}, ` +
-      `${have.length} fonts × ${sizes.length} sizes (${sizes.join(", ")} px per em) × 10 digits × ` +
-      `${formats.join("+")}; images in ${out}; ${((performance.now() - started) / 1000).toFixed(1)} s`,
+    `model ${values.model} (epoch ${run.meta.epoch}), ${
+      values["no-fit"] ? "not fitted" : "fitted"
+    }, ` +
+      `${have.length} fonts × ${sizes.length} sizes (${
+        sizes.join(", ")
+      } px per em) × 10 digits × ` +
+      `${formats.join("+")}; images in ${out}; ${
+        ((performance.now() - started) / 1000).toFixed(1)
+      } s`,
   );
   const width = Math.max(...[...tally.keys()].map((k) => k.length));
   // grouped: fonts, sizes, formats, digits, then the total

@@ -2,7 +2,7 @@
  * Fitting an arbitrary grey image to the model's input. MNIST-style fitting repeats how MNIST
  * was made (LeCun et al.): white ink on black, the digit's bounding box scaled (keeping its
  * aspect ratio, anti-aliased) to fit a 20×20 box, then placed so that its centre of mass is at
- * the centre of the 28×28 field (a whole-pixel shift, so the ink's box stays within 20×20).
+ * the centre of the 28×28 field (MNIST by whole pixels, here to the exact fraction).
  *
  * What a photo or a typeset digit adds to that: the paper is found and thresholded (datasets/ink.ts,
  * so JPEG noise and grey paper do not count as ink), and strokes that come out thinner than
@@ -240,8 +240,7 @@ function axisWeights(n: number, m: number): { start: number; weights: number[] }
  */
 function thickenBy(img: Float32Array, w: number, h: number, amount: number): Raster {
   const pw = w + 2, ph = h + 2; // one pixel of margin on every side for the growth
-  const at = (x: number, y: number) =>
-    x >= 0 && y >= 0 && x < w && y < h ? img[y * w + x] : 0;
+  const at = (x: number, y: number) => x >= 0 && y >= 0 && x < w && y < h ? img[y * w + x] : 0;
   const out = new Float32Array(pw * ph);
   for (let y = 0; y < ph; y++) {
     for (let x = 0; x < pw; x++) {
@@ -259,7 +258,10 @@ function thickenBy(img: Float32Array, w: number, h: number, amount: number): Ras
 
 /**
  * Places `digit` (h, w) in a black (outH, outW) field so that its centre of mass lands on the
- * field's centre, shifted by whole pixels as MNIST was (its ink box stays as it was).
+ * field's centre exactly. MNIST shifted by whole pixels; the fraction is added here (a linear
+ * interpolation, which spreads the 20-pixel ink over parts of 21 pixels), because with whole
+ * pixels two renderings of one glyph whose centres round to either side of a pixel edge fit a
+ * pixel apart (measured: DejaVu Serif "9" at 48 and 400 px, MSE 0.028 instead of 0.002).
  */
 function placeByMass(
   digit: Float32Array,
@@ -272,6 +274,7 @@ function placeByMass(
   for (let y = 0; y < h; y++) {
     for (let x = 0; x < w; x++) {
       const v = digit[y * w + x];
+      if (v <= 0) continue;
       m += v;
       mx += v * (x + 0.5);
       my += v * (y + 0.5);
@@ -279,13 +282,20 @@ function placeByMass(
   }
   const out = new Float32Array(outW * outH);
   if (m === 0) return out;
-  const dx = Math.round(outW / 2 - mx / m), dy = Math.round(outH / 2 - my / m);
-  for (let y = 0; y < h; y++) {
+  const shiftX = outW / 2 - mx / m, shiftY = outH / 2 - my / m;
+  // whole part by index, fraction by interpolation: v(x) = (1 − f)·d(x) + f·d(x − 1)
+  const dx = Math.floor(shiftX), dy = Math.floor(shiftY);
+  const fx = shiftX - dx, fy = shiftY - dy;
+  const at = (x: number, y: number) => x >= 0 && y >= 0 && x < w && y < h ? digit[y * w + x] : 0;
+  for (let y = 0; y <= h; y++) {
     const oy = y + dy;
     if (oy < 0 || oy >= outH) continue;
-    for (let x = 0; x < w; x++) {
+    for (let x = 0; x <= w; x++) {
       const ox = x + dx;
-      if (ox >= 0 && ox < outW) out[oy * outW + ox] = Math.min(1, digit[y * w + x]);
+      if (ox < 0 || ox >= outW) continue;
+      const v = (1 - fy) * ((1 - fx) * at(x, y) + fx * at(x - 1, y)) +
+        fy * ((1 - fx) * at(x, y - 1) + fx * at(x - 1, y - 1));
+      out[oy * outW + ox] = Math.min(1, v);
     }
   }
   return out;
