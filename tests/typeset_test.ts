@@ -41,7 +41,7 @@ function mse(a: Float32Array, b: Float32Array): number {
   return s / a.length;
 }
 
-async function fitPng(png: Uint8Array): Promise<Float32Array> {
+function fitPng(png: Uint8Array): Float32Array {
   const g = decodeGrey(png, "digit.png");
   return fitToInput(g.data, g.width, g.height, 28, 28);
 }
@@ -63,8 +63,8 @@ Deno.test("fitting is invariant to scale: a glyph at 48 px and at 400 px fits al
     const bytes = await font(file);
     if (!bytes) continue;
     for (let d = 0; d <= 9; d++) {
-      const small = await fitPng(await renderGlyph(bytes, String(d), 48));
-      const large = await fitPng(await renderGlyph(bytes, String(d), 400));
+      const small = fitPng(await renderGlyph(bytes, String(d), 48));
+      const large = fitPng(await renderGlyph(bytes, String(d), 400));
       const e = mse(small, large);
       assert.ok(e < 0.01, `${file} digit ${d}: MSE ${e.toFixed(4)} between 48 and 400 px`);
     }
@@ -76,7 +76,7 @@ Deno.test("JPEG noise on the paper is not ink: a JPEG fits like its PNG", async 
   if (!bytes) return;
   for (const d of [1, 4, 8]) {
     const png = await renderGlyph(bytes, String(d), 120);
-    const fromPng = await fitPng(png);
+    const fromPng = fitPng(png);
     const fromJpeg = fitToInput(
       ...(() => {
         const g = decodeGrey(jpegOfPng(png, 50), "digit.jpg");
