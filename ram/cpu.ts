@@ -20,13 +20,13 @@
  */
 import {
   type Batch,
+  checkHiddenOut,
   checkLocations,
   type ParamMap,
   type RamBackend,
   type Rollout,
   type RolloutOptions,
   type StepNoise,
-  checkHiddenOut,
   type StepResult,
   type TrainState,
   type TrainStepOptions,

@@ -15,12 +15,12 @@ import type { Dispatch } from "../gpu/kernel.ts";
 import { type Tensor, tensor, upload } from "../gpu/tensor.ts";
 import {
   type Batch,
+  checkHiddenOut,
   checkLocations,
   type RamBackend,
   type Rollout,
   type RolloutOptions,
   type StepNoise,
-  checkHiddenOut,
   type StepResult,
   type TrainState,
   type TrainStepOptions,
