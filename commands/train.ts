@@ -33,7 +33,14 @@ import { invocationDir, loadReward, parseRewardTimeout } from "../rewards/loader
 import { backendOption, openBackend } from "./backend.ts";
 import { intOption, numberOption, OptionError } from "./options.ts";
 import { ProgressView } from "./progress.ts";
-import { checkResumeVaeFlags, openProbe, type VaeFlags, vaeFromFlags } from "./vae_flags.ts";
+import {
+  checkResumeVaeFlags,
+  clsFromFlags,
+  openClassProbe,
+  openProbe,
+  type VaeFlags,
+  vaeFromFlags,
+} from "./vae_flags.ts";
 
 /** The options of `train`, as commander hands them over (with the dataset flags). */
 export interface TrainFlags extends DatasetFlags, VaeFlags {
@@ -274,6 +281,7 @@ export async function trainCommand(flags: TrainFlags): Promise<number> {
         seed,
       }),
       vae: vaeFromFlags(flags),
+      cls: clsFromFlags(flags),
     }, "options");
     checkDataFitsModel(ds, config.model, out);
     const data: TrainData = {
@@ -288,6 +296,11 @@ export async function trainCommand(flags: TrainFlags): Promise<number> {
     view.line(JSON.stringify(config, null, 2));
     const opened = await openBackend(backendName, config.model, config.train.seed);
     const vae = await openProbe(opened.backend, config).catch((e) => {
+      opened.close();
+      throw e;
+    });
+    const cls = await openClassProbe(opened.backend, config).catch((e) => {
+      vae?.dispose();
       opened.close();
       throw e;
     });
@@ -319,6 +332,7 @@ export async function trainCommand(flags: TrainFlags): Promise<number> {
           out,
           resume,
           vae: vae ?? undefined,
+          cls: cls ?? undefined,
           stop: stop.signal,
           onStep: (s) => view.step(s),
           onEpoch: (e) => view.epoch(e, config.train.epochs),
@@ -367,6 +381,7 @@ export async function trainCommand(flags: TrainFlags): Promise<number> {
       return result.interrupted ? INTERRUPTED_EXIT_CODE : 0;
     } finally {
       vae?.dispose();
+      cls?.dispose();
       opened.close();
     }
   } finally {

@@ -1,6 +1,7 @@
 /**
- * `train --no-vae` and `--vae-start EPOCH`: the VAE probe's part of a new run's config, the
- * check that a resumed run keeps it, and opening the probe beside the RAM.
+ * `train --no-vae`, `--vae-start EPOCH`, `--no-cls` and `--cls-start EPOCH`: the probes' parts
+ * of a new run's config, the check that a resumed run keeps them, and opening them beside the
+ * RAM. Both probes are on by default and follow the same rules, so one helper serves both.
  *
  * @module
  */
@@ -8,12 +9,43 @@ import type { RamBackend } from "../ram/backend.ts";
 import type { RunConfig } from "../run/run_config.ts";
 import { createVaeFor, type Vae } from "../probe/vae.ts";
 import { resolveVaeRunConfig, type VaeRunConfig } from "../probe/vae_config.ts";
+import { type ClassProbe, createClassProbeFor } from "../probe/cls.ts";
+import { type ClsRunConfig, resolveClsRunConfig } from "../probe/cls_params.ts";
 import { intOption, OptionError } from "./options.ts";
 
-/** The probe's options as commander hands them over (`--no-vae` makes `vae` false). */
+/** The probes' options as commander hands them over (`--no-vae` makes `vae` false). */
 export interface VaeFlags {
   vae?: boolean;
   vaeStart?: string;
+  cls?: boolean;
+  clsStart?: string;
+}
+
+/** The flags of one probe: its `--no-X` switch and `--X-start` text, and its config key. */
+interface OneProbe {
+  key: "vae" | "cls";
+  what: string;
+  on: boolean | undefined;
+  start: string | undefined;
+}
+
+function probes(f: VaeFlags): OneProbe[] {
+  return [
+    { key: "vae", what: "the VAE probe", on: f.vae, start: f.vaeStart },
+    { key: "cls", what: "the class probe", on: f.cls, start: f.clsStart },
+  ];
+}
+
+/** The start epoch of one probe for a new run; null when it is off. */
+function startOf(p: OneProbe): { start: number | undefined } | null {
+  const start = intOption(`--${p.key}-start`, p.start, 1);
+  if (p.on === false) {
+    if (start !== undefined) {
+      throw new OptionError(`--${p.key}-start ${start}: ${p.what} is off (--no-${p.key})`);
+    }
+    return null;
+  }
+  return { start };
 }
 
 /**
@@ -28,32 +60,44 @@ export interface VaeFlags {
  * ```
  */
 export function vaeFromFlags(f: VaeFlags): VaeRunConfig | null {
-  const start = intOption("--vae-start", f.vaeStart, 1);
-  if (f.vae === false) {
-    if (start !== undefined) {
-      throw new OptionError(`--vae-start ${start}: the probe is off (--no-vae)`);
-    }
-    return null;
-  }
-  return resolveVaeRunConfig({ start });
+  const s = startOf(probes(f)[0]);
+  return s && resolveVaeRunConfig(s);
 }
 
-/** On --resume, --no-vae and --vae-start must agree with the saved run. */
+/**
+ * The `cls` config of a new run: null with --no-cls, else the defaults with `start` from
+ * --cls-start (1-based epoch).
+ *
+ * @example
+ * ```ts
+ * import { clsFromFlags } from "./vae_flags.ts";
+ * clsFromFlags({ clsStart: "2" })!.start; // 2
+ * clsFromFlags({ cls: false }); // null
+ * ```
+ */
+export function clsFromFlags(f: VaeFlags): ClsRunConfig | null {
+  const s = startOf(probes(f)[1]);
+  return s && resolveClsRunConfig(s);
+}
+
+/** On --resume, --no-vae, --vae-start, --no-cls and --cls-start must agree with the saved run. */
 export function checkResumeVaeFlags(f: VaeFlags, config: RunConfig, out: string): void {
-  const saved = config.vae ?? null;
-  if (f.vae === false && saved) {
-    throw new OptionError(
-      `--no-vae: ${out} trains a VAE probe, and a resumed run keeps its config ` +
-        "(only --epochs may change)",
-    );
-  }
-  const start = intOption("--vae-start", f.vaeStart, 1);
-  if (start !== undefined && start !== saved?.start) {
-    throw new OptionError(
-      `--vae-start ${start}: ${out} was trained with ` +
-        (saved ? `--vae-start ${saved.start}` : "--no-vae") +
-        ", and a resumed run keeps its config (only --epochs may change)",
-    );
+  for (const p of probes(f)) {
+    const saved = config[p.key] ?? null;
+    if (p.on === false && saved) {
+      throw new OptionError(
+        `--no-${p.key}: ${out} trains ${p.what}, and a resumed run keeps its config ` +
+          "(only --epochs may change)",
+      );
+    }
+    const start = intOption(`--${p.key}-start`, p.start, 1);
+    if (start !== undefined && start !== saved?.start) {
+      throw new OptionError(
+        `--${p.key}-start ${start}: ${out} was trained with ` +
+          (saved ? `--${p.key}-start ${saved.start}` : `--no-${p.key}`) +
+          ", and a resumed run keeps its config (only --epochs may change)",
+      );
+    }
   }
 }
 
@@ -62,4 +106,13 @@ export async function openProbe(ram: RamBackend, config: RunConfig): Promise<Vae
   if (!config.vae) return null;
   const { hidden, latent, pixels, lr } = config.vae;
   return await createVaeFor(ram, { hidden, latent, pixels, lr }, config.train.seed);
+}
+
+/** The class probe for `config` on the RAM's backend and device, seeded from the run; null without. */
+export async function openClassProbe(
+  ram: RamBackend,
+  config: RunConfig,
+): Promise<ClassProbe | null> {
+  if (!config.cls) return null;
+  return await createClassProbeFor(ram, config.cls, config.train.seed);
 }
