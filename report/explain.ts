@@ -56,8 +56,22 @@ export interface Explanation {
 }
 
 /**
+ * Where an explained rollout looks: the first location and, per action, how far from the
+ * policy's mean the next location is placed (a = μ + σ·ε, clamped to [−1, 1]). The browser
+ * explorer's counterfactual ("look there next instead") is a policy noise ε that lands one
+ * glimpse where the user clicked while the others follow the mean.
+ */
+export interface Steering {
+  /** l_1 (2); default the centre. */
+  start?: Float32Array;
+  /** ε for actions a_1..a_{T−1} (T−1, 2); default zeros (the policy's mean). */
+  policy?: Float32Array;
+}
+
+/**
  * Explains `input` (height, width) in [0, 1]: one deterministic rollout from the centre
- * following the policy mean, plus the probe's reconstructions when `vae` is given.
+ * following the policy mean (or as `steer` says), plus the probe's reconstructions when `vae`
+ * is given.
  *
  * @example
  * ```ts ignore
@@ -70,6 +84,7 @@ export async function explainInput(
   ram: RamBackend,
   vae: Vae | null,
   input: Float32Array,
+  steer: Steering = {},
 ): Promise<Explanation> {
   const { height, width, glimpses: T, classes: C } = ram.config;
   if (input.length !== height * width) {
@@ -79,7 +94,9 @@ export async function explainInput(
   }
   const rollout = await ram.rollout(
     { size: 1, images: input, labels: new Int32Array(1) },
-    { stochastic: false, start: new Float32Array(2) },
+    steer.policy
+      ? { stochastic: true, start: steer.start ?? new Float32Array(2), policy: steer.policy }
+      : { stochastic: false, start: steer.start ?? new Float32Array(2) },
   );
   const prior = Math.log(C);
   const glimpses: GlimpseExplanation[] = [];

@@ -385,30 +385,19 @@ function checkFinite(file: string, tensors: ParamMap): void {
 }
 
 /**
- * Reads a checkpoint. `path` is a run folder or a model.safetensors file; with
- * `optimizer: true` the folder's optimizer.safetensors is read too and must be from the same
- * step. Errors are one line naming the file.
+ * The checkpoint held by the parsed model.safetensors `model` (named `modelFile` in errors):
+ * format, finiteness, config, positions and the probes' tensors checked, no optimizer state.
+ * What {@link loadCheckpoint} reads from a file, for callers that fetched the bytes themselves
+ * (the browser explorer).
  *
  * @example
  * ```ts ignore
- * import { loadCheckpoint } from "./checkpoint.ts";
- * const ckpt = await loadCheckpoint("runs/x");
- * console.log(ckpt.meta.config.model.glimpses, ckpt.meta.epoch);
+ * import { decodeSafetensors, modelCheckpoint } from "./checkpoint.ts";
+ * const bytes = new Uint8Array(await (await fetch("model.safetensors")).arrayBuffer());
+ * const ckpt = modelCheckpoint(decodeSafetensors(bytes, "model.safetensors"), "model.safetensors");
  * ```
  */
-export async function loadCheckpoint(
-  path: string,
-  { optimizer = false }: { optimizer?: boolean } = {},
-): Promise<Checkpoint> {
-  const isFile = path.endsWith(".safetensors");
-  const dir = isFile ? path.slice(0, Math.max(0, path.lastIndexOf("/"))) || "." : path;
-  const modelFile = isFile ? path : runFile(dir, MODEL_FILE);
-  if (!isFile) {
-    const info = await Deno.stat(dir).catch(() => null);
-    if (!info) throw new Error(`Cannot read model "${dir}": no such folder`);
-    if (!info.isDirectory) throw new Error(`Cannot read model "${dir}": not a folder`);
-  }
-  const model = await readSafetensors(modelFile);
+export function modelCheckpoint(model: Safetensors, modelFile: string): Checkpoint {
   checkFormat(modelFile, model.metadata);
   checkFinite(modelFile, model.tensors);
   let config: RunConfig;
@@ -459,8 +448,38 @@ export async function loadCheckpoint(
     meta.vaeStep = intField(modelFile, model.metadata, "vae_step");
     vae = { ...zeroState(split.vae), step: 0 };
   }
-  const out: Checkpoint = { meta, params: split.ram, vae, cls };
+  return { meta, params: split.ram, vae, cls };
+}
+
+/**
+ * Reads a checkpoint. `path` is a run folder or a model.safetensors file; with
+ * `optimizer: true` the folder's optimizer.safetensors is read too and must be from the same
+ * step. Errors are one line naming the file.
+ *
+ * @example
+ * ```ts ignore
+ * import { loadCheckpoint } from "./checkpoint.ts";
+ * const ckpt = await loadCheckpoint("runs/x");
+ * console.log(ckpt.meta.config.model.glimpses, ckpt.meta.epoch);
+ * ```
+ */
+export async function loadCheckpoint(
+  path: string,
+  { optimizer = false }: { optimizer?: boolean } = {},
+): Promise<Checkpoint> {
+  const isFile = path.endsWith(".safetensors");
+  const dir = isFile ? path.slice(0, Math.max(0, path.lastIndexOf("/"))) || "." : path;
+  const modelFile = isFile ? path : runFile(dir, MODEL_FILE);
+  if (!isFile) {
+    const info = await Deno.stat(dir).catch(() => null);
+    if (!info) throw new Error(`Cannot read model "${dir}": no such folder`);
+    if (!info.isDirectory) throw new Error(`Cannot read model "${dir}": not a folder`);
+  }
+  const model = await readSafetensors(modelFile);
+  const out = modelCheckpoint(model, modelFile);
   if (!optimizer) return out;
+  const { meta } = out;
+  const cls = out.cls, vae = out.vae;
   const optFile = runFile(dir, OPTIMIZER_FILE);
   const opt = await readSafetensors(optFile);
   checkFormat(optFile, opt.metadata);
