@@ -171,6 +171,32 @@ withDatasetFlags(
     status = await compareCommand(runs, opts);
   });
 
+program.command("serve")
+  .description("the explorer in the browser: serves the page and the models on 127.0.0.1")
+  .option(
+    "--model <dir>",
+    "a run folder to offer (repeatable; default: the shipped models)",
+    (v: string, all: string[] = []) => [...all, v],
+  )
+  .option("--port <n>", "port (default: 8000; 0 picks a free one)")
+  .exitOverride()
+  .action(async (opts) => {
+    status = await (await import("./commands/serve.ts")).serveCommand(opts);
+  });
+
+program.command("site")
+  .description("writes the explorer page and the models as static files for any web host")
+  .requiredOption("--out <dir>", "folder to write (replaced atomically)")
+  .option(
+    "--model <dir>",
+    "a run folder to offer (repeatable; default: the shipped models)",
+    (v: string, all: string[] = []) => [...all, v],
+  )
+  .exitOverride()
+  .action(async (opts) => {
+    status = await (await import("./commands/serve.ts")).siteCommand(opts);
+  });
+
 program.command("examples")
   .description("write the example images explain is shown on, from the MNIST test split")
   .option("--out <dir>", "folder to write them to (default: examples)")

@@ -63,12 +63,15 @@ export async function compileKernel(gpu: Gpu, spec: KernelSpec): Promise<Kernel>
 
   device.pushErrorScope("validation");
   let module = gpu.modules.get(spec.code);
+  let errors: GPUCompilationMessage[] = [];
   if (!module) {
     module = device.createShaderModule({ label: spec.name, code: spec.code });
     gpu.modules.set(spec.code, module);
+    // Only a new module is asked: Chrome never answers a second getCompilationInfo() on the
+    // same module (measured, SwiftShader), and a cached one compiled cleanly (see below).
+    const info = await module.getCompilationInfo();
+    errors = info.messages.filter((m) => m.type === "error");
   }
-  const info = await module.getCompilationInfo();
-  const errors = info.messages.filter((m) => m.type === "error");
   const pipeline = device.createComputePipeline({
     label: spec.name,
     layout: device.createPipelineLayout({

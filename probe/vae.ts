@@ -18,6 +18,7 @@
  * @module
  */
 import type { Gpu } from "../gpu/device.ts";
+import type { MatmulStrategy } from "../kernels/matmul.ts";
 import type { RamBackend } from "../ram/backend.ts";
 import { type VaeConfig, vaeConfigFor } from "./vae_params.ts";
 
@@ -58,6 +59,7 @@ export async function createVae(
   gpu: Gpu | undefined,
   cfg: VaeConfig,
   seed: number,
+  matmul?: MatmulStrategy,
 ): Promise<Vae> {
   if (backend === "cpu") {
     // The machine's BLAS when one opens (as the cpu RAM does), else the TypeScript references.
@@ -69,7 +71,7 @@ export async function createVae(
   }
   if (!gpu) throw new Error("createVae: the webgpu probe needs a WebGPU device");
   const { GpuVae } = await import("./vae_gpu.ts");
-  return await GpuVae.create(gpu, cfg, seed);
+  return await GpuVae.create(gpu, cfg, seed, matmul);
 }
 
 /**

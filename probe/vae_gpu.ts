@@ -48,6 +48,7 @@ import {
   bindAdamTick,
 } from "../kernels/adam.ts";
 import type { Activation } from "../kernels/matmul_ref.ts";
+import type { MatmulStrategy } from "../kernels/matmul.ts";
 
 /** Every compiled kernel the probe uses. */
 interface Kernels {
@@ -238,10 +239,18 @@ export class GpuVae implements Vae {
     };
   }
 
-  /** Compiles the kernels and initialises the parameters from `seed` as the cpu probe does. */
-  static async create(gpu: Gpu, config: VaeConfig, seed: number): Promise<GpuVae> {
+  /**
+   * Compiles the kernels and initialises the parameters from `seed` as the cpu probe does;
+   * `matmul` picks the matrix-product strategy (default: the fastest on this adapter).
+   */
+  static async create(
+    gpu: Gpu,
+    config: VaeConfig,
+    seed: number,
+    matmul?: MatmulStrategy,
+  ): Promise<GpuVae> {
     const kernels: Kernels = {
-      linear: await linearKernels(gpu),
+      linear: await linearKernels(gpu, matmul),
       activation: await activationKernels(gpu),
       vae: await vaeKernels(gpu),
       reduce: await reduceKernels(gpu),

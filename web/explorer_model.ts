@@ -9,6 +9,7 @@
  */
 import type { Gpu } from "../gpu/device.ts";
 import type { RamBackend } from "../ram/backend.ts";
+import type { MatmulStrategy } from "../kernels/matmul.ts";
 import { decodeSafetensors, modelCheckpoint } from "../run/checkpoint.ts";
 import { checkpointState } from "../run/checkpoint.ts";
 import type { RunConfig } from "../run/run_config.ts";
@@ -46,12 +47,16 @@ export async function openExplorerModel(
   gpu: Gpu | null,
 ): Promise<ExplorerModel> {
   const ckpt = modelCheckpoint(decodeSafetensors(bytes, file), file);
+  // One image at a time: on a software adapter compile time outweighs throughput, and the
+  // register-blocked products (the training default there) took SwiftShader 26 s to compile
+  // one pipeline against milliseconds for the strided ones. Real GPUs keep their default.
+  const matmul: MatmulStrategy | undefined = gpu?.isSoftware ? "strided" : undefined;
   const config = ckpt.meta.config, seed = config.train.seed;
   let ram: RamBackend | null = null, vae: Vae | null = null;
   try {
     if (gpu) {
       const { GpuRam } = await import("../ram/gpu.ts");
-      ram = await GpuRam.create(gpu, config.model, seed);
+      ram = await GpuRam.create(gpu, config.model, seed, { matmul });
     } else {
       const { CpuRam } = await import("../ram/cpu.ts");
       ram = new CpuRam(config.model, seed);
@@ -64,6 +69,7 @@ export async function openExplorerModel(
         gpu ?? undefined,
         vaeModelConfig(config.model, config.vae),
         seed,
+        matmul,
       );
       vae.setState(ckpt.vae);
     }
