@@ -217,6 +217,29 @@ Deno.test({
       assert.notDeepEqual(moved[2].probabilities, before.glimpses[2].probabilities);
       const clickMs = h.timings.modelMs.at(-1)!;
 
+      // the expected-information-gain map of glimpse 3 on the policy's own path
+      await page.click("#undo");
+      await page.keyboard.press("Home");
+      await page.keyboard.press("ArrowRight");
+      const nMaps = h.timings.modelMs.length;
+      await page.click("#eig");
+      await page.waitForFunction(
+        () => {
+          const h = (globalThis as unknown as { explorer: Hook }).explorer;
+          return h.ready && h.step === 2;
+        },
+        { timeout: TIMEOUT },
+      );
+      const eigNote = await page.$eval("#eig-note", (e) => e.textContent ?? "");
+      assert.match(
+        eigNote,
+        /^Glimpse 3: best \d\.\d{3} nats \(×\), where the policy looks \d\.\d{3}/,
+      );
+      assert.equal((await hook(page)).timings.modelMs.length, nMaps, "no new rollout for the map");
+      await page.click("#eig");
+      await clickPixel(page, h, ...target);
+      h = await settled(page, nMaps);
+
       await page.keyboard.press("End");
       await page.waitForFunction(
         () => (globalThis as unknown as { explorer: Hook }).explorer.step === 6,

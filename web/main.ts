@@ -250,6 +250,8 @@ async function eigMapFor(): Promise<EigMap | null> {
   }
   const key = `${model.name}|${hook.source}|${$<HTMLInputElement>("noise").value}|${input.length}`;
   if (eigCache?.key !== key) {
+    note.textContent = "computing the expected information gain…";
+    await new Promise((r) => setTimeout(r, 30)); // let that line paint: the maps block
     try {
       eigCache = { key, maps: await eigMaps(model.ram, model.vae, input) };
     } catch (e) {
