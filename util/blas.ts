@@ -117,7 +117,8 @@ export function loadBlas(candidates?: readonly string[]): Blas | null {
 }
 
 function open(candidates: readonly string[]): Blas | null {
-  if (typeof Deno?.dlopen !== "function") return null;
+  // globalThis: in a browser (the explorer's CPU fallback) `Deno` is not even declared
+  if (typeof globalThis.Deno?.dlopen !== "function") return null;
   for (const name of candidates) {
     let lib;
     try {

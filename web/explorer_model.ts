@@ -58,8 +58,9 @@ export async function openExplorerModel(
       const { GpuRam } = await import("../ram/gpu.ts");
       ram = await GpuRam.create(gpu, config.model, seed, { matmul });
     } else {
-      const { CpuRam } = await import("../ram/cpu.ts");
-      ram = new CpuRam(config.model, seed);
+      // the machine's BLAS under Deno, the TypeScript reference in a browser
+      const { openCpuRam } = await import("../ram/open_cpu.ts");
+      ram = (await openCpuRam(config.model, seed)).backend;
     }
     ram.setState(checkpointState(ckpt));
     if (config.vae && ckpt.vae) {
