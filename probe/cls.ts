@@ -6,6 +6,7 @@
  * @module
  */
 import type { Gpu } from "../gpu/device.ts";
+import type { MatmulStrategy } from "../kernels/matmul.ts";
 import type { RamBackend } from "../ram/backend.ts";
 import { type ClsConfig, clsConfigFor, type ClsRunConfig } from "./cls_params.ts";
 import type { ClassProbe } from "./cls_api.ts";
@@ -37,6 +38,7 @@ export async function createClassProbe(
   gpu: Gpu | undefined,
   cfg: ClsConfig,
   seed: number,
+  matmul?: MatmulStrategy,
 ): Promise<ClassProbe> {
   if (backend === "cpu") {
     // The machine's BLAS when one opens (as the cpu RAM and the VAE probe do), else the references.
@@ -48,7 +50,7 @@ export async function createClassProbe(
   }
   if (!gpu) throw new Error("createClassProbe: the webgpu class probe needs a WebGPU device");
   const { GpuClassProbe } = await import("./cls_gpu.ts");
-  return await GpuClassProbe.create(gpu, cfg, seed);
+  return await GpuClassProbe.create(gpu, cfg, seed, matmul);
 }
 
 /**

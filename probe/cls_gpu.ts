@@ -12,6 +12,7 @@
  * @module
  */
 import type { Gpu } from "../gpu/device.ts";
+import type { MatmulStrategy } from "../kernels/matmul.ts";
 import type { Dispatch } from "../gpu/kernel.ts";
 import { Readback, type Tensor, tensor, upload, view } from "../gpu/tensor.ts";
 import type { TrainState } from "../ram/backend.ts";
@@ -205,9 +206,14 @@ export class GpuClassProbe implements ClassProbe {
   }
 
   /** Compiles the kernels and initialises the parameters from `seed` as the cpu probe does. */
-  static async create(gpu: Gpu, config: ClsConfig, seed: number): Promise<GpuClassProbe> {
+  static async create(
+    gpu: Gpu,
+    config: ClsConfig,
+    seed: number,
+    matmul?: MatmulStrategy, // default: the fastest on this adapter
+  ): Promise<GpuClassProbe> {
     const kernels: Kernels = {
-      linear: await linearKernels(gpu),
+      linear: await linearKernels(gpu, matmul),
       activation: await activationKernels(gpu),
       softmax: await softmaxKernels(gpu),
       adam: await adamKernels(gpu),

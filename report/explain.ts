@@ -53,6 +53,8 @@ export interface Explanation {
   recon: Float32Array | null;
   /** Side of each reconstruction (square), e.g. 28. */
   reconSide: number;
+  /** The recurrent state after each glimpse (T, hidden): what the probes read. */
+  hidden: Float32Array;
 }
 
 /**
@@ -145,6 +147,7 @@ export async function explainInput(
     probability: last.probability,
     recon,
     reconSide,
+    hidden: rollout.hidden,
   };
 }
 

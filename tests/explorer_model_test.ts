@@ -17,6 +17,10 @@ import {
   redirect,
 } from "../web/explorer_model.ts";
 import { gpuTest } from "./_gpu.ts";
+import { checkpointState, loadCheckpoint, saveCheckpoint } from "../run/checkpoint.ts";
+import { clsConfigFor, DEFAULT_CLS_RUN } from "../probe/cls_params.ts";
+import { CpuClassProbe } from "../probe/cls_cpu.ts";
+import { withTempDir } from "./_cli.ts";
 
 const MODEL = new URL("../checkpoints/mnist-entropy/", import.meta.url);
 const SEVEN = new URL("../examples/seven.png", import.meta.url);
@@ -89,4 +93,49 @@ Deno.test("explorer model: a file that is not a checkpoint is one line naming it
     () => openExplorerModel("x", new Uint8Array(4), "models/x/model.safetensors", null),
     /^Error: Cannot read "models\/x\/model.safetensors": 4 bytes is too short/,
   );
+});
+
+Deno.test("explorer model with a class probe: its beliefs per glimpse are the probe's on explain's states", async () => {
+  await withTempDir("glimpse_explorer_cls_", async (dir) => {
+    // the shipped model plus a (seeded, untrained) class probe: the page shows its beliefs
+    const ckpt = await loadCheckpoint(MODEL.pathname);
+    const config = { ...ckpt.meta.config, cls: { ...DEFAULT_CLS_RUN } };
+    const probe = new CpuClassProbe(clsConfigFor(config.model, config.cls), 3);
+    const meta = { ...ckpt.meta, config, clsStep: 0 };
+    await saveCheckpoint(dir, checkpointState(ckpt), meta, {}, ckpt.vae!, {
+      optimizer: false,
+      cls: await probe.getState(),
+    });
+    const bytes = await Deno.readFile(`${dir}/model.safetensors`);
+    const model = await openExplorerModel("with-cls", bytes, "model.safetensors", null);
+    try {
+      assert.ok(model.cls, "the class probe is opened");
+      const input = await sevenInput();
+      const base = await explainTrajectory(model, input);
+      const logp = await probe.beliefs(base.explanation.hidden);
+      assert.equal(base.beliefs!.length, 6);
+      for (const [t, row] of base.beliefs!.entries()) {
+        for (let c = 0; c < 10; c++) {
+          assert.ok(Math.abs(row[c] - Math.exp(logp[t * 10 + c])) < 1e-6);
+        }
+        assert.ok(Math.abs(row.reduce((a, b) => a + b) - 1) < 1e-5);
+      }
+      const moved = await redirect(model, input, base, 2, ...pixelLocation(5, 5, 28, 28));
+      assert.notDeepEqual(moved.beliefs![1], base.beliefs![1], "the counterfactual's beliefs");
+    } finally {
+      model.dispose();
+    }
+  });
+  const plain = await openExplorerModel(
+    "mnist-entropy",
+    await Deno.readFile(new URL("model.safetensors", MODEL)),
+    "model.safetensors",
+    null,
+  );
+  try {
+    assert.equal(plain.cls, null);
+    assert.equal((await explainTrajectory(plain, await sevenInput())).beliefs, null);
+  } finally {
+    plain.dispose();
+  }
 });

@@ -14,6 +14,7 @@ import { decodeSafetensors, modelCheckpoint } from "../run/checkpoint.ts";
 import { checkpointState } from "../run/checkpoint.ts";
 import type { RunConfig } from "../run/run_config.ts";
 import { createVae, type Vae } from "../probe/vae.ts";
+import { type ClassProbe, clsConfigFor, createClassProbe } from "../probe/cls.ts";
 import { vaeModelConfig } from "../probe/vae_config.ts";
 import { explainInput, type Explanation, type Steering } from "../report/explain.ts";
 
@@ -25,6 +26,8 @@ export interface ExplorerModel {
   ram: RamBackend;
   /** The VAE probe, or null when the run has none. */
   vae: Vae | null;
+  /** The class probe (calibrated beliefs per glimpse), or null when the run has none. */
+  cls: ClassProbe | null;
   /** Frees the RAM and the probe (the device stays open). */
   dispose(): void;
 }
@@ -52,7 +55,7 @@ export async function openExplorerModel(
   // one pipeline against milliseconds for the strided ones. Real GPUs keep their default.
   const matmul: MatmulStrategy | undefined = gpu?.isSoftware ? "strided" : undefined;
   const config = ckpt.meta.config, seed = config.train.seed;
-  let ram: RamBackend | null = null, vae: Vae | null = null;
+  let ram: RamBackend | null = null, vae: Vae | null = null, cls: ClassProbe | null = null;
   try {
     if (gpu) {
       const { GpuRam } = await import("../ram/gpu.ts");
@@ -74,18 +77,27 @@ export async function openExplorerModel(
       );
       vae.setState(ckpt.vae);
     }
+    if (config.cls && ckpt.cls) {
+      const backend = gpu ? "webgpu" : "cpu";
+      const cfg = clsConfigFor(config.model, config.cls);
+      cls = await createClassProbe(backend, gpu ?? undefined, cfg, seed, matmul);
+      cls.setState(ckpt.cls);
+    }
   } catch (e) {
+    cls?.dispose();
     vae?.dispose();
     ram?.dispose();
     throw new Error(`Cannot open ${file}: ${(e as Error).message}`);
   }
-  const openRam = ram, openVae = vae;
+  const openRam = ram, openVae = vae, openCls = cls;
   return {
     name,
     config,
     ram: openRam,
     vae: openVae,
+    cls: openCls,
     dispose: () => {
+      openCls?.dispose();
       openVae?.dispose();
       openRam.dispose();
     },
@@ -96,6 +108,25 @@ export async function openExplorerModel(
 export interface Trajectory {
   explanation: Explanation;
   steer: Required<Steering>;
+  /** The class probe's p_t (T rows of C) when the model has one, else null. */
+  beliefs: number[][] | null;
+}
+
+async function trajectory(
+  model: ExplorerModel,
+  input: Float32Array,
+  steer: Required<Steering>,
+): Promise<Trajectory> {
+  const explanation = await explainInput(model.ram, model.vae, input, steer);
+  let beliefs: number[][] | null = null;
+  if (model.cls) {
+    const logp = await model.cls.beliefs(explanation.hidden); // (T, 1, C)
+    const C = model.config.model.classes;
+    beliefs = explanation.glimpses.map((_, t) =>
+      Array.from(logp.subarray(t * C, (t + 1) * C), Math.exp)
+    );
+  }
+  return { explanation, steer, beliefs };
 }
 
 function noSteer(T: number): Required<Steering> {
@@ -107,8 +138,7 @@ export async function explainTrajectory(
   model: ExplorerModel,
   input: Float32Array,
 ): Promise<Trajectory> {
-  const steer = noSteer(model.config.model.glimpses);
-  return { explanation: await explainInput(model.ram, model.vae, input, steer), steer };
+  return await trajectory(model, input, noSteer(model.config.model.glimpses));
 }
 
 /**
@@ -153,7 +183,7 @@ export async function redirect(
   const target = [Math.min(1, Math.max(-1, lx)), Math.min(1, Math.max(-1, ly))];
   if (k === 1) {
     const steer = { start: Float32Array.from(target), policy: new Float32Array(2 * (T - 1)) };
-    return { explanation: await explainInput(model.ram, model.vae, input, steer), steer };
+    return await trajectory(model, input, steer);
   }
   const a = k - 2; // action a_{k−1} (0-based index a) places glimpse k
   const policy = Float32Array.from(base.steer.policy);
@@ -164,5 +194,5 @@ export async function redirect(
   const mu = mean.glimpses[k - 1];
   policy[2 * a] = (target[0] - mu.lx) / sigma;
   policy[2 * a + 1] = (target[1] - mu.ly) / sigma;
-  return { explanation: await explainInput(model.ram, model.vae, input, steer), steer };
+  return await trajectory(model, input, steer);
 }

@@ -212,6 +212,7 @@ async function explainNow(): Promise<void> {
 function explanationJson(t: Trajectory) {
   const e = t.explanation;
   return {
+    class_probe: t.beliefs,
     prediction: e.prediction,
     probability: e.probability,
     prior_entropy: e.priorEntropy,
@@ -275,8 +276,15 @@ async function render(): Promise<void> {
   $("recon-caption").innerHTML = e.recon
     ? `reconstruction from h<sub>${step}</sub> (VAE probe)`
     : "this model has no VAE probe";
-  drawBars($("bars"), e, step);
-  const g = e.glimpses[step - 1];
+  const g = e.glimpses[step - 1], probe = shown.beliefs?.[step - 1] ?? null;
+  drawBars($("bars"), probe ?? g.probabilities);
+  let whose = "belief of the RAM's classifier head (this model has no class probe)";
+  if (probe) {
+    const top = probe.indexOf(Math.max(...probe));
+    whose = `belief of the class probe on h${sub(step)}: ${top} with p = ${probe[top].toFixed(3)}` +
+      " (the head's figures below)";
+  }
+  $("whose").textContent = whose;
   $("step-label").textContent = `${step} of ${T}`;
   $("gain").textContent = `predicts ${g.prediction} (p = ${g.probability.toFixed(3)}) · ` +
     `H${sub(step)} = ${g.entropy.toFixed(3)} nats · IG${sub(step)} = ${signed(g.infoGain)} · ` +

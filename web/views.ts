@@ -155,12 +155,12 @@ export function drawRecon(canvas: HTMLCanvasElement, e: Explanation, step: numbe
   drawGrey(ctx, e.recon.subarray((step - 1) * px, step * px), s, s, 0, 0, zoom);
 }
 
-/** The belief after glimpse `step` as one bar per class, the predicted one marked. */
-export function drawBars(list: HTMLOListElement, e: Explanation, step: number): void {
-  const g = e.glimpses[step - 1];
-  const items = g.probabilities.map((p, c) => {
+/** A belief (one probability per class) as one bar per class, the most probable marked. */
+export function drawBars(list: HTMLOListElement, probabilities: readonly number[]): void {
+  const top = probabilities.indexOf(Math.max(...probabilities));
+  const items = probabilities.map((p, c) => {
     const li = document.createElement("li");
-    if (c === g.prediction) li.className = "top";
+    if (c === top) li.className = "top";
     const label = document.createElement("span");
     label.textContent = String(c);
     const bar = document.createElement("span");
