@@ -186,7 +186,7 @@ Deno.test({
       assert.equal(h.source, "drawing");
 
       // drop seven.png in through the file input: explain --json's numbers
-      const file = await page.$("#file");
+      const file = await page.$("input#file");
       await file!.uploadFile(`${ROOT}/examples/seven.png`);
       h = await settled(page, h.timings.modelMs.length);
       assert.equal(h.source, "seven.png");
@@ -269,7 +269,7 @@ Deno.test({
         text: e.textContent ?? "",
       }));
       assert.ok(!notice.hidden && /^WebGPU is not available here/.test(notice.text));
-      await (await cpu.$("#file"))!.uploadFile(`${ROOT}/examples/seven.png`);
+      await (await cpu.$("input#file"))!.uploadFile(`${ROOT}/examples/seven.png`);
       hc = await settled(cpu, hc.timings.modelMs.length);
       assertSameExplanation(hc.explanation, reference, 2e-3, "cpu reference vs explain --json");
     } finally {
