@@ -150,7 +150,7 @@ Deno.test("load failures name the plugin and what was wrong", async () => {
   );
   await rejectsWith(
     loadReward("entropyy", { cwd: ROOT }),
-    `reward "entropyy": module not found: ${ROOT}/entropyy (built-in rewards: classification, entropy)`,
+    `reward "entropyy": module not found: ${ROOT}/entropyy (built-in rewards: classification, entropy, early-information)`,
   );
   await rejectsWith(
     loadReward("npm:left-pad", { cwd: ROOT }),
