@@ -132,3 +132,46 @@ Deno.test("reproduce --plan lists the runs without training anything", async () 
   assert.ok(lines.some((l) => /mnist-seed-shifted-s3: train .*seed_shifted_reward\.ts/.test(l)));
   assert.equal(await Deno.stat("/nonexistent/x").catch(() => null), null);
 });
+
+Deno.test("reconstruction quality: the probe's MSE is its own reconstructionError; class means of flat digits are exact", async () => {
+  const { tinyRunConfig } = await import("./_explain_fixture.ts");
+  const { CpuRam } = await import("../ram/cpu.ts");
+  const { CpuVae } = await import("../probe/vae_cpu.ts");
+  const { vaeModelConfig } = await import("../probe/vae_config.ts");
+  const { reconQuality } = await import("../run/recon_quality.ts");
+  const config = tinyRunConfig("classification");
+  const ram = new CpuRam(config.model, 2),
+    vae = new CpuVae(vaeModelConfig(config.model, config.vae!), 3);
+  const N = 20, P = 784;
+  // image i is flat at (label + 1) / 12; its clean digit the same
+  const split = {
+    size: N,
+    labels: Int32Array.from({ length: N }, (_, i) => i % 3),
+    fill(idx: ArrayLike<number>, _e: number, images: Float32Array, clean?: Float32Array) {
+      for (let j = 0; j < idx.length; j++) {
+        const v = (split.labels[idx[j]] + 1) / 12;
+        images.fill(v, j * P, (j + 1) * P);
+        clean?.fill(v, j * P, (j + 1) * P);
+      }
+    },
+  };
+  const q = await reconQuality(ram, vae, split, split, { batch: 7 });
+  assert.equal(q.samples, N);
+  assert.ok(q.classMean.mse < 1e-12, `${q.classMean.mse}`);
+  assert.ok(q.meanDigit.mse > 1e-3);
+  // the same rollout through the probe's own error
+  const images = new Float32Array(N * P), clean = new Float32Array(N * P);
+  split.fill(Array.from({ length: N }, (_, i) => i), 0, images, clean);
+  const r = await ram.rollout({ size: N, images, labels: split.labels }, {
+    stochastic: false,
+    start: new Float32Array(2 * N),
+  });
+  const err = await vae.reconstructionError(r.hidden, clean); // (T, N)
+  for (const [t, g] of q.glimpses.entries()) {
+    const want = err.subarray(t * N, (t + 1) * N).reduce((s, x) => s + x, 0) / N;
+    assert.ok(Math.abs(g.mse - want) < 1e-5, `glimpse ${t + 1}: ${g.mse} vs ${want}`);
+    assert.ok(g.bce > 0);
+  }
+  ram.dispose();
+  vae.dispose();
+});
