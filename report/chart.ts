@@ -213,8 +213,14 @@ export async function bandChartPng(
   options: { title: string; xTitle: string; yTitle: string; width?: number; height?: number },
 ): Promise<Uint8Array> {
   if (points.length === 0) throw new Error(`chart "${options.title}": no points to draw`);
+  const whole = points.every((p) => Number.isInteger(p.x));
   const enc = {
-    x: { field: "x", type: "quantitative" as const, title: options.xTitle },
+    x: {
+      field: "x",
+      type: "quantitative" as const,
+      title: options.xTitle,
+      ...(whole ? { axis: { tickMinStep: 1, format: "d" } } : {}),
+    },
     color: { field: "series", type: "nominal" as const, title: null },
   };
   const spec = {

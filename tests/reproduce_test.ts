@@ -69,6 +69,7 @@ function fakeRun(reward: string, seed: number, infoScale: number, mse: number[])
     table: { samples: 10, classes: 10, priorEntropy: Math.log(10), rows, classProbe: rows },
     info,
     accuracy: rows.map((r) => r.accuracy),
+    error: rows.map((r) => 1 - r.accuracy),
     controls: ["fixed", "random", "untrained"].map((name) => ({
       name,
       info: info.map((x) => x / 2),
@@ -98,7 +99,7 @@ Deno.test("reproduce report: verdicts follow the synthetic numbers, and every se
   assert.equal(claims.b.verdict, "holds"); // entropy's area is 0.5·(T+1)/(2T) larger
   assert.equal(claims.c.verdict, "not established"); // no cluttered runs
   assert.match(r.markdown, /\(a\) Reconstructions improve/);
-  assert.match(r.markdown, /Controls \(mnist, glimpse 3\)/);
+  assert.match(r.markdown, /Controls \(mnist, glimpse 3;/);
   assert.match(r.markdown, /Noise stress test/);
   assert.match(r.markdown, /class mean/);
   assert.equal(r.csv.trim().split("\n").length, 1 + runs.length * 3);
@@ -106,6 +107,7 @@ Deno.test("reproduce report: verdicts follow the synthetic numbers, and every se
     "info-mnist.png",
     "recon-mnist.png",
     "noise-mnist.png",
+    "noise-info-mnist.png",
   ]);
   // reversed numbers reverse the verdict
   const reversed = runs.map((a) => ({
