@@ -73,6 +73,10 @@ export interface ReproducePlan {
   quick: boolean;
   runs: PlannedRun[];
   epochs: number;
+  /**
+   * Epochs of `probe --no-vae` for a run that ends training without a class probe (train trains
+   * one alongside the RAM by default, and then this step is skipped).
+   */
   probeEpochs: number;
   /** Test images per evaluation (undefined: all). */
   testLimit?: number;
@@ -116,7 +120,7 @@ export function reproducePlan(quick: boolean): ReproducePlan {
     noise: quick ? "gaussian:0.2,0.4" : "gaussian:0.1,0.2,0.4",
     notes: quick
       ? [
-        "--quick: mnist-10k, RAM trained 2 epochs on 2,000 digits, class probe 3 epochs, 500 test " +
+        "--quick: mnist-10k, RAM trained 2 epochs on 2,000 digits, class probe alongside, 500 test " +
         "digits; cluttered MNIST is not run, so claim (c) is not established here",
       ]
       : [],
@@ -314,8 +318,10 @@ export function reproduceReport(plan: ReproducePlan, all: readonly RunAnalysis[]
     `# Reproducing the seed's claims${plan.quick ? " (--quick)" : ""}`,
     "",
     `${all.length} runs: ${datasets.join(", ")} × ${rewards.join(", ")} × seeds ` +
-    `${[...new Set(all.map((a) => a.seed))].join(", ")}; RAM ${plan.epochs} epochs, class probe ` +
-    `${plan.probeEpochs}; test images ${
+    `${
+      [...new Set(all.map((a) => a.seed))].join(", ")
+    }; RAM ${plan.epochs} epochs, VAE and class ` +
+    `probes trained alongside; test images ${
       plan.testLimit ?? "all"
     }. Every figure is mean ± standard deviation across seeds. Information is ln C − NLL_t ` +
     `(a lower bound on I(Y; p_t), nats) of the ${
@@ -554,7 +560,7 @@ export async function reproduceCommand(flags: ReproduceFlags): Promise<number> {
   if (flags.plan) {
     console.log(
       `reproduce${plan.quick ? " --quick" : ""}: ${plan.runs.length} runs into ${out}/runs ` +
-        `(RAM ${plan.epochs} epochs, class probe ${plan.probeEpochs}, noise ${plan.noise})`,
+        `(RAM ${plan.epochs} epochs, probes alongside, noise ${plan.noise})`,
     );
     for (const r of plan.runs) console.log(`  ${r.name}: train ${r.train.join(" ")}`);
     for (const n of plan.notes) console.log(`note: ${n}`);
