@@ -147,6 +147,8 @@ export interface RunAnalysis {
   /** Per noise level: the RAM's error and the information of `beliefs`, per glimpse. */
   noise: { label: string; level: number; error: number[]; info: number[] }[];
   recon: ReconQuality | null;
+  /** Seconds this run took (training, probe, analysis) when it was made. */
+  seconds?: number;
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -290,7 +292,7 @@ async function doRun(
     );
   }
   say(`EIG table, controls, noise, reconstructions (${secs()})`);
-  const a = await analyse(dir, p, plan, backend);
+  const a = { ...await analyse(dir, p, plan, backend), seconds: (performance.now() - t0) / 1000 };
   await writeTextFileAtomic(done, JSON.stringify(a));
   say(`done in ${secs()}`);
   return a;
@@ -582,7 +584,10 @@ export async function reproduceCommand(flags: ReproduceFlags): Promise<number> {
     `${out}/report.md`,
     report.markdown +
       `\n## Charts\n\n${report.charts.map((c) => `![${c.title}](${c.file})`).join("\n\n")}\n` +
-      `\nThis invocation took ${minutes} min (runs already complete in ${out} were skipped).\n`,
+      `\nThe ${all.length} runs took ${
+        (all.reduce((s, a) => s + (a.seconds ?? NaN), 0) / 60).toFixed(1)
+      } min when they were made; this invocation ${minutes} min (runs already complete in ` +
+      `${out} are skipped).\n`,
   );
   await writeTextFileAtomic(`${out}/results.csv`, report.csv);
   await writeTextFileAtomic(`${out}/results.json`, JSON.stringify(report.json, null, 1));

@@ -235,7 +235,12 @@ export async function bandChartPng(
         mark: { type: "area" as const, opacity: 0.18 },
         encoding: {
           ...enc,
-          y: { field: "lo", type: "quantitative" as const, title: options.yTitle },
+          y: {
+            field: "lo",
+            type: "quantitative" as const,
+            title: options.yTitle,
+            scale: { zero: false },
+          },
           y2: { field: "hi" },
         },
       },
