@@ -494,7 +494,7 @@ export function reproduceReport(plan: ReproducePlan, all: readonly RunAnalysis[]
         pm(mnist.filter((a) => a.recon).map((a) => a.recon!.glimpses[T - 1].mse), 4)
       }, mean digit ${pm(mnist.filter((a) => a.recon).map((a) => a.recon!.meanDigit.mse), 4)}, ` +
       `class mean ${pm(mnist.filter((a) => a.recon).map((a) => a.recon!.classMean.mse), 4)} ` +
-      "(below the class mean, the probe knows more than the label).",
+      "(a probe below the class mean knows more than the label).",
     "",
     `(b) The reshaped reward gains information faster than classification on MNIST. Figure: ` +
       `info-mnist.png; area, entropy minus classification: ${VERDICT_LINE(claimB)}. The seed's ` +
