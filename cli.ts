@@ -201,7 +201,7 @@ program.command("reproduce")
   .description(
     "the seed's experiments end to end (datasets × rewards × 3 seeds) and one report with verdicts",
   )
-  .option("--quick", "mnist-10k, 2 epochs on 1,000 digits, no cluttered MNIST: minutes, not hours")
+  .option("--quick", "mnist-10k, 2 epochs on 2,000 digits, no cluttered MNIST: minutes, not hours")
   .option("--out <dir>", "folder of the runs and the report (default: runs/reproduce[-quick])")
   .option(
     "--backend <name>",
@@ -210,8 +210,13 @@ program.command("reproduce")
   .option("--plan", "print the runs it would make and stop")
   .exitOverride()
   .action(async (opts) => {
-    const { reproduceCommand } = await import("./commands/reproduce.ts");
-    status = await reproduceCommand(opts);
+    const { reproduce } = await import("./report/reproduce.ts");
+    const { resolveBackendOption } = await import("./commands/backend.ts");
+    const { writeStderr } = await import("./commands/progress.ts");
+    status = await reproduce(opts, {
+      backend: async () => (await resolveBackendOption(opts.backend)).name,
+      say: writeStderr,
+    });
   });
 
 program.command("examples")

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { compareClaim, signClaim, spread, VERDICT_Z } from "../report/reproduce.ts";
-import { reproducePlan, reproduceReport, type RunAnalysis } from "../commands/reproduce.ts";
+import { reproducePlan, reproduceReport, type RunAnalysis } from "../report/reproduce.ts";
 import type { EigRow } from "../run/eig_table.ts";
 import { main } from "../cli.ts";
 
