@@ -27,7 +27,7 @@ export const REPRODUCE_REWARDS = [
   { label: "classification", spec: "classification" },
   { label: "entropy", spec: "entropy" },
   { label: "early-information", spec: "early-information" },
-  { label: "seed-shifted", spec: `${ROOT}/examples/seed_shifted_reward.ts` },
+  { label: "seed-shifted", spec: "examples/seed_shifted_reward.ts" }, // from the project root
 ] as const;
 
 /** One training run of the plan. */
@@ -141,6 +141,8 @@ async function cli(args: string[], log: string): Promise<void> {
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", "--no-prompt", `${ROOT}/cli.ts`, ...args],
     cwd: ROOT,
+    // a plugin path resolves against INIT_CWD (rewards/loader.ts): the project root here
+    env: { INIT_CWD: ROOT },
     stdout: "piped",
     stderr: "piped",
   }).output();
