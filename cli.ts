@@ -197,6 +197,28 @@ program.command("site")
     status = await (await import("./commands/serve.ts")).siteCommand(opts);
   });
 
+program.command("reproduce")
+  .description(
+    "the seed's experiments end to end (datasets × rewards × 3 seeds) and one report with verdicts",
+  )
+  .option("--quick", "mnist-10k, 2 epochs on 2,000 digits, no cluttered MNIST: minutes, not hours")
+  .option("--out <dir>", "folder of the runs and the report (default: runs/reproduce[-quick])")
+  .option(
+    "--backend <name>",
+    "auto, webgpu or cpu (default: auto: webgpu on a hardware GPU, else cpu on the BLAS)",
+  )
+  .option("--plan", "print the runs it would make and stop")
+  .exitOverride()
+  .action(async (opts) => {
+    const { reproduce } = await import("./report/reproduce.ts");
+    const { resolveBackendOption } = await import("./commands/backend.ts");
+    const { writeStderr } = await import("./commands/progress.ts");
+    status = await reproduce(opts, {
+      backend: async () => (await resolveBackendOption(opts.backend)).name,
+      say: writeStderr,
+    });
+  });
+
 program.command("examples")
   .description("write the example images explain is shown on, from the MNIST test split")
   .option("--out <dir>", "folder to write them to (default: examples)")

@@ -7,17 +7,17 @@
  * and the drop in entropy H_t − H_{t+1}. Prints per glimpse the mean Spearman rank correlation of
  * the map (and of the old form H_t − E_s H(p_s), for contrast) with each, the map's value at the
  * policy's choice over its best, and the real NLL drop at the map's best, at the policy's choice,
- * at the best candidate and averaged over all candidates. The belief is the RAM's head. Runs on
- * the CPU reference.
+ * at the best candidate and averaged over all candidates. The belief is the run's class probe
+ * when it has one, else the RAM's head (`--head` forces the head). Runs on the CPU reference.
  *
- * deno run -A bench/eig_map_validate.ts [--images N] [--samples S] RUN...
+ * deno run -A bench/eig_map_validate.ts [--images N] [--samples S] [--head] RUN...
  *   (default: the shipped models, N 100, S 16, mnist-10k: the 10,000-digit
  *   subset's test split)
  *
  * @module
  */
 import { loadRun } from "../run/load_run.ts";
-import { eigMaps, gridCell, steeredGains } from "../run/eig_map.ts";
+import { classProbeBelief, eigMaps, gridCell, steeredGains } from "../run/eig_map.ts";
 import { loadDataset } from "../datasets/load.ts";
 
 /** Ranks 1..n with ties given their average rank. */
@@ -58,6 +58,8 @@ function flag(args: string[], name: string, fallback: number): number {
 if (import.meta.main) {
   const args = [...Deno.args];
   const images = flag(args, "--images", 100), samples = flag(args, "--samples", 16);
+  const headOnly = args.includes("--head");
+  if (headOnly) args.splice(args.indexOf("--head"), 1);
   const runs = args.length
     ? args
     : ["checkpoints/mnist-entropy", "checkpoints/mnist-classification"];
@@ -73,6 +75,8 @@ if (import.meta.main) {
   const pm = (a: number[], d = 3) => `${mean(a).toFixed(d)} ± ${se(a).toFixed(d)}`;
   for (const dir of runs) {
     const run = await loadRun(dir, { backend: "cpu" });
+    const probe = headOnly ? null : run.classProbe;
+    const belief = probe ? classProbeBelief(probe) : undefined;
     const t0 = performance.now();
     const T = run.config.model.glimpses;
     const rows = Array.from({ length: T - 1 }, () => ({
@@ -88,7 +92,10 @@ if (import.meta.main) {
     }));
     const report = (done: number) => {
       const s = ((performance.now() - t0) / 1000).toFixed(0);
-      console.log(`\n${dir}: ${done} test digits, ${samples} imagined images a map, ${s} s`);
+      console.log(
+        `\n${dir}: ${done} test digits, ${samples} imagined images a map, beliefs of the ` +
+          `${probe ? "class probe" : "head"}, ${s} s`,
+      );
       console.log(
         "| glimpse | ρ(map, NLL drop) | ρ(map, H drop) | ρ(old form, NLL drop) | map at policy / best " +
           "| mean map (nats) | NLL drop at map's best | at policy | best candidate | mean candidate |",
@@ -108,8 +115,8 @@ if (import.meta.main) {
     for (const [done, i] of picks.entries()) {
       if (done > 0 && done % 20 === 0) report(done); // partial tables: a long run can be cut
       ds.test.fill([i], 0, x);
-      const maps = await eigMaps(run.ram, run.vae!, x, { samples });
-      const real = await steeredGains(run.ram, x, ds.test.labels[i]);
+      const maps = await eigMaps(run.ram, run.vae!, x, { samples, belief });
+      const real = await steeredGains(run.ram, x, ds.test.labels[i], { belief });
       for (const [n, m] of maps.entries()) {
         const row = rows[n], g = real[n], G = m.grid;
         const old = m.expectedEntropy.map((e) => m.entropy - e);

@@ -18,7 +18,7 @@ import { toModelInput } from "../datasets/model_input.ts";
 import { loadRun } from "../run/load_run.ts";
 import { explainInput, explanationFigures, explanationText } from "../report/explain.ts";
 import { figurePng } from "../report/figure.ts";
-import { type EigMap, eigMaps } from "../run/eig_map.ts";
+import { classProbeBelief, type EigMap, eigMaps } from "../run/eig_map.ts";
 import { eigMapFigure } from "../report/eig_map_figure.ts";
 import { locationPixel } from "../report/glimpse_overlay.ts";
 import { writeFileAtomic } from "../util/write_atomic.ts";
@@ -78,9 +78,13 @@ async function classNamesOf(dataset: string, classes: number): Promise<string[] 
   return FASHION_MNIST_CLASSES.length === classes ? [...FASHION_MNIST_CLASSES] : undefined;
 }
 
-function mapJson(m: EigMap) {
+/** Whose beliefs the EIG map reads: the run's class probe when it has one, else the RAM's head. */
+export type MapBelief = "class probe" | "head";
+
+function mapJson(m: EigMap, belief: MapBelief) {
   return {
     glimpse: m.glimpse,
+    belief,
     entropy_before: m.entropy,
     best: { lx: m.best[0], ly: m.best[1], eig: m.bestEig },
     policy: { lx: m.chosen[0], ly: m.chosen[1], eig: m.chosenEig },
@@ -91,12 +95,17 @@ function mapJson(m: EigMap) {
 }
 
 /** One line per map: the best candidate's EIG and the EIG where the policy's mean looked. */
-function eigMapText(maps: readonly EigMap[], width: number, height: number): string {
+function eigMapText(
+  maps: readonly EigMap[],
+  width: number,
+  height: number,
+  belief: MapBelief,
+): string {
   const at = (l: [number, number]) => `(${locationPixel(l[0], l[1], width, height).join(", ")})`;
   const { samples, grid } = maps[0];
   const lines = [
     `expected information gain of the next glimpse (nats; ${samples} images imagined by the ` +
-    `probe, ${grid}×${grid} candidate locations):`,
+    `probe, ${grid}×${grid} candidate locations; beliefs of the ${belief}):`,
   ];
   for (const m of maps) {
     lines.push(
@@ -147,6 +156,7 @@ export async function explainCommand(image: string, flags: ExplainFlags): Promis
     const classNames = await classNamesOf(run.config.dataset, m.classes);
     const figures = explanationFigures(explanation, m, { clean: prepared.clean, classNames });
     let maps: EigMap[] | null = null, eigMapPng: Uint8Array | null = null;
+    const mapBelief: MapBelief = run.classProbe ? "class probe" : "head";
     if (flags.eigMap) {
       if (!run.vae) {
         throw new OptionError(
@@ -154,8 +164,12 @@ export async function explainCommand(image: string, flags: ExplainFlags): Promis
             `deno task probe --model ${run.dir}`,
         );
       }
-      maps = await eigMaps(run.ram, run.vae, prepared.input);
-      eigMapPng = await figurePng(eigMapFigure(prepared.input, m.height, m.width, maps));
+      maps = await eigMaps(run.ram, run.vae, prepared.input, {
+        belief: run.classProbe ? classProbeBelief(run.classProbe) : undefined,
+      });
+      eigMapPng = await figurePng(
+        eigMapFigure(prepared.input, m.height, m.width, maps, 168, mapBelief),
+      );
     }
     // render both before writing either: a rendering failure leaves no files behind
     const overlayPng = await figurePng(figures.overlay);
@@ -201,7 +215,9 @@ export async function explainCommand(image: string, flags: ExplainFlags): Promis
           cumulative_gain: g.cumulativeGain,
           probabilities: g.probabilities,
         })),
-        ...(maps ? { eig_map: maps.map(mapJson) } : {}),
+        ...(maps
+          ? { eig_map_belief: mapBelief, eig_map: maps.map((x) => mapJson(x, mapBelief)) }
+          : {}),
         files,
       }));
     } else {
@@ -218,7 +234,7 @@ export async function explainCommand(image: string, flags: ExplainFlags): Promis
             explanation.priorEntropy.toFixed(4)
           } nats`,
       );
-      if (maps) console.log("\n" + eigMapText(maps, m.width, m.height));
+      if (maps) console.log("\n" + eigMapText(maps, m.width, m.height, mapBelief));
       console.log(`wrote ${Object.values(files).filter((f) => f !== null).join(", ")}`);
     }
     if (!run.vae) {

@@ -189,3 +189,73 @@ export async function writeEigChart(
   await writeFileAtomic(`${base}.png`, png);
   return [`${base}.svg`, `${base}.png`];
 }
+
+/** One point of a {@link bandChartPng}: a series' mean at x and the band around it. */
+export interface BandPoint {
+  series: string;
+  x: number;
+  mean: number;
+  /** Band edges, e.g. mean ∓ the standard deviation across seeds. */
+  lo: number;
+  hi: number;
+}
+
+/**
+ * A line per series with a shaded band (e.g. ± the spread across seeds), as PNG bytes.
+ *
+ * @example
+ * ```ts ignore
+ * const png = await bandChartPng(points, { title: "info", xTitle: "glimpse", yTitle: "nats" });
+ * ```
+ */
+export async function bandChartPng(
+  points: readonly BandPoint[],
+  options: { title: string; xTitle: string; yTitle: string; width?: number; height?: number },
+): Promise<Uint8Array> {
+  if (points.length === 0) throw new Error(`chart "${options.title}": no points to draw`);
+  const whole = points.every((p) => Number.isInteger(p.x));
+  const enc = {
+    x: {
+      field: "x",
+      type: "quantitative" as const,
+      title: options.xTitle,
+      ...(whole ? { axis: { tickMinStep: 1, format: "d" } } : {}),
+    },
+    color: { field: "series", type: "nominal" as const, title: null },
+  };
+  const spec = {
+    $schema: "https://vega.github.io/schema/vega-lite/v5.json",
+    title: options.title,
+    width: options.width ?? 420,
+    height: options.height ?? 260,
+    background: "white",
+    data: { values: points.map((p) => ({ ...p })) },
+    layer: [
+      {
+        mark: { type: "area" as const, opacity: 0.18 },
+        encoding: {
+          ...enc,
+          y: {
+            field: "lo",
+            type: "quantitative" as const,
+            title: options.yTitle,
+            scale: { zero: false },
+          },
+          y2: { field: "hi" },
+        },
+      },
+      {
+        mark: { type: "line" as const, point: { size: 40 }, strokeWidth: 2.2 },
+        encoding: { ...enc, y: { field: "mean", type: "quantitative" as const } },
+      },
+    ],
+  };
+  // deno-lint-ignore no-explicit-any
+  const compiled = vl.compile(spec as any).spec;
+  const view = new vega.View(vega.parse(compiled), { renderer: "none" });
+  try {
+    return await svgToPng(await view.toSVG(), { zoom: 2, background: "white" });
+  } finally {
+    view.finalize();
+  }
+}

@@ -65,6 +65,7 @@ export function eigMapFigure(
   width: number,
   maps: readonly EigMap[],
   tile = 168,
+  belief?: string,
 ): Figure {
   if (maps.length === 0) throw new Error("EIG map figure: no maps (the model takes one glimpse)");
   const W = GAP + maps.length * (tile + GAP);
@@ -141,7 +142,8 @@ export function eigMapFigure(
   texts.push({
     x: barX + barW / 2,
     y: barY + BAR + 13,
-    text: "expected information gain of the next glimpse, nats (○ policy, × best)",
+    text: "expected information gain of the next glimpse, nats (○ policy, × best)" +
+      (belief ? `; beliefs: ${belief}` : ""),
     size: 11,
     anchor: "middle",
   });

@@ -50,10 +50,11 @@ export const EIG_MAP_STREAM = 0x6569676d; // "eigm"
 export const MI_ROUNDING = 1e-9;
 
 /**
- * A belief over classes from recurrent states: log p(y | h) (rows, C) for `h` (rows, hidden).
- * The RAM's head ({@link headBelief}) or a class probe on h_t.
+ * A belief over classes from recurrent states: log p(y | h) (rows, C) for `h` (rows, hidden),
+ * every row a state after glimpse `glimpse` (1..T). The RAM's head ({@link headBelief}, which
+ * ignores the glimpse) or the class probe ({@link classProbeBelief}: one classifier per glimpse).
  */
-export type Belief = (h: Float32Array, rows: number) => Float32Array;
+export type Belief = (h: Float32Array, rows: number, glimpse: number) => Promise<Float32Array>;
 
 /** Options of {@link eigMaps}. */
 export interface EigMapOptions {
@@ -195,7 +196,7 @@ function entropyOf(logp: Float32Array, row: number, C: number): number {
  * @example
  * ```ts ignore
  * const belief = headBelief(ram.config, (await ram.getState()).params);
- * const logp = belief(hidden, rows); // (rows, C)
+ * const logp = await belief(hidden, rows, t); // (rows, C)
  * ```
  */
 export function headBelief(cfg: RamConfig, params: ParamMap): Belief {
@@ -205,8 +206,23 @@ export function headBelief(cfg: RamConfig, params: ParamMap): Belief {
     fwd(net.cls, rows, h, logits);
     const logp = new Float32Array(rows * cfg.classes);
     logSoftmaxRef(rows, cfg.classes, logits, logp);
-    return logp;
+    return Promise.resolve(logp);
   };
+}
+
+/**
+ * The class probe (probe/cls.ts) as a belief: its `beliefs(h, glimpse)`, calibrated at every
+ * glimpse (shared DESIGN.md "Information gain").
+ *
+ * @example
+ * ```ts ignore
+ * const maps = await eigMaps(run.ram, run.vae!, input, { belief: classProbeBelief(run.classProbe!) });
+ * ```
+ */
+export function classProbeBelief(
+  probe: { beliefs(hidden: Float32Array, glimpse?: number): Promise<Float32Array> },
+): Belief {
+  return (h, _rows, glimpse) => probe.beliefs(h, glimpse);
 }
 
 /** What the maps and the steered gains share: the checked model, its trace, the grid. */
@@ -251,7 +267,12 @@ async function setup(
  * Beliefs log p (R·G², C) after one more glimpse from glimpse t's state (index t−1) on each of
  * R images (R, H, W) at every candidate: row r·G² + cell.
  */
-function stepToCandidates(s: Setup, t: number, R: number, images: Float32Array): Float32Array {
+function stepToCandidates(
+  s: Setup,
+  t: number,
+  R: number,
+  images: Float32Array,
+): Promise<Float32Array> {
   const { cfg, net, G, cells } = s,
     K = G * G,
     B = R * K,
@@ -270,7 +291,7 @@ function stepToCandidates(s: Setup, t: number, R: number, images: Float32Array):
       if (cPrev) cPrev.set(step.c!, row * H);
     }
   }
-  return s.belief(glimpseStep(cfg, net, B, imgs, loc, hPrev, cPrev), B);
+  return s.belief(glimpseStep(cfg, net, B, imgs, loc, hPrev, cPrev), B, t + 2);
 }
 
 /**
@@ -326,7 +347,8 @@ export async function eigMaps(
     const logits = new Float32Array(S * P);
     fwd(dec2, S, d, logits);
     const imagined = Float32Array.from(logits, sigmoid); // (S, 28, 28) Bernoulli means
-    const { mi, expectedEntropy } = mutualInformation(stepToCandidates(s, t, S, imagined), S, K, C);
+    const beliefs = await stepToCandidates(s, t, S, imagined);
+    const { mi, expectedEntropy } = mutualInformation(beliefs, S, K, C);
     const eig = Float32Array.from(mi);
     let best = 0;
     for (let c = 1; c < K; c++) if (eig[c] > eig[best]) best = c;
@@ -337,7 +359,7 @@ export async function eigMaps(
       grid: G,
       eig,
       expectedEntropy: Float32Array.from(expectedEntropy),
-      entropy: entropyOf(s.belief(step.h, 1), 0, C),
+      entropy: entropyOf(await s.belief(step.h, 1, t + 1), 0, C),
       chosen: [next[0], next[1]],
       best: [gridCoordinate(best % G, G), gridCoordinate(Math.floor(best / G), G)],
       bestEig: eig[best],
@@ -382,9 +404,9 @@ export async function steeredGains(
   }
   const out: SteeredGains[] = [];
   for (let t = 0; t < T - 1; t++) {
-    const now = s.belief(s.trace.glimpses[t].h, 1);
+    const now = await s.belief(s.trace.glimpses[t].h, 1, t + 1);
     const hNow = entropyOf(now, 0, C);
-    const logp = stepToCandidates(s, t, 1, input);
+    const logp = await stepToCandidates(s, t, 1, input);
     const entropyDrop = new Float32Array(K), nllDrop = new Float32Array(K);
     for (let k = 0; k < K; k++) {
       entropyDrop[k] = hNow - entropyOf(logp, k, C);

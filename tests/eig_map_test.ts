@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
+import { createClassProbe } from "../probe/cls.ts";
 import {
+  classProbeBelief,
   eigMaps,
   gridCoordinate,
   headBelief,
@@ -72,13 +74,15 @@ Deno.test("EIG map is ln 2 where a glimpse tells two equally likely imagined ima
   for (let y = 0; y < 6; y++) for (let x = 0; x < 6; x++) dec2.data[(y * 28 + x) * hidden] = 1e3;
   vae.setState(vs);
   const C = cfg.classes;
-  const belief = (h: Float32Array, rows: number) => {
+  const seen = new Set<number>();
+  const belief = (h: Float32Array, rows: number, glimpse: number) => {
+    seen.add(glimpse);
     const logp = new Float32Array(rows * C).fill(-1e4);
     for (let r = 0; r < rows; r++) {
       const one = h[r * cfg.hidden] > 1e-3;
       logp[r * C + (one ? 1 : 0)] = 0;
     }
-    return logp;
+    return Promise.resolve(logp);
   };
   const G = 4;
   const maps = await eigMaps(ram, vae, new Float32Array(784), {
@@ -96,6 +100,8 @@ Deno.test("EIG map is ln 2 where a glimpse tells two equally likely imagined ima
     for (const c of [G - 1, G * (G - 1), G * G - 1]) assert.ok(m.eig[c] < 1e-12, `${m.eig[c]}`);
     assert.equal(m.bestEig, m.eig[0]);
   }
+  // the belief is asked about the states of every glimpse 1..T, each by its number
+  assert.deepEqual([...seen].sort(), Array.from({ length: cfg.glimpses }, (_, t) => t + 1));
   ram.dispose();
   vae.dispose();
 });
@@ -160,6 +166,26 @@ Deno.test("EIG map's simulated glimpse is the RAM's step: expected entropies equ
   const head = headBelief(cfg, state.params);
   const again = await eigMaps(ram, vae, input, { samples: 3, grid: G, belief: head });
   assert.deepEqual(again.map((m) => m.expectedEntropy), maps.map((m) => m.expectedEntropy));
+  // with the class probe (one classifier per glimpse) H_t is the probe's on glimpse t's state
+  const probe = await createClassProbe("cpu", undefined, {
+    input: cfg.hidden,
+    glimpses: T,
+    classes: C,
+    hidden: 0,
+    glimpse: "separate",
+    lr: 1e-3,
+  }, 3);
+  const probeLogp = await probe.beliefs(mean.hidden); // (T, 1, C)
+  const byProbe = await eigMaps(ram, vae, input, {
+    samples: 3,
+    grid: G,
+    belief: classProbeBelief(probe),
+  });
+  for (const m of byProbe) {
+    assert.ok(Math.abs(m.entropy - entropy(probeLogp, m.glimpse - 2, C)) < 1e-5);
+    assert.ok(m.eig.every((v) => v >= 0 && Number.isFinite(v)));
+  }
+  probe.dispose();
   await assert.rejects(steeredGains(ram, input, 10), /label 10 is not a class 0..9/);
   ram.dispose();
   vae.dispose();

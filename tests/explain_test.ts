@@ -138,6 +138,7 @@ Deno.test("explain --eig-map writes the map and reports the best and the policy'
     assert.equal(r.code, 0, r.stderr);
     const j = JSON.parse(r.stdout);
     assert.equal(j.eig_map.length, 3);
+    assert.equal(j.eig_map_belief, "head"); // the tiny run has no class probe
     for (const [k, m] of j.eig_map.entries()) {
       assert.equal(m.glimpse, k + 2);
       assert.equal(m.eig.length, m.grid * m.grid);
