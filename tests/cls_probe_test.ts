@@ -210,3 +210,44 @@ Deno.test({
     }
   },
 });
+
+Deno.test("separate class probe: per-glimpse products equal the dense product on block features", async () => {
+  // The probe never builds the (R, T·H) features in separate mode; hold it to them here.
+  const { linearForwardRef } = await import("../kernels/linear_ref.ts");
+  const { logSoftmaxRef } = await import("../kernels/softmax_ref.ts");
+  for (const cfg of [tiny("separate", 0), tiny("separate", 7)]) {
+    const probe = new CpuClassProbe(cfg, 5);
+    const { hidden } = inputs(cfg, 4, 2);
+    for (const glimpse of [undefined, 2]) {
+      const x = clsFeatures(cfg, hidden, glimpse), F = cfg.glimpses * cfg.input;
+      const R = x.length / F, p = (n: string) => probe.params.get(n)!.data;
+      let a = x, inF = F;
+      if (cfg.hidden > 0) {
+        a = new Float32Array(R * cfg.hidden);
+        linearForwardRef(
+          { batch: R, inF: F, outF: cfg.hidden },
+          x,
+          p("classprobe.fc1.weight"),
+          p("classprobe.fc1.bias"),
+          a,
+          "relu",
+        );
+        inF = cfg.hidden;
+      }
+      const logits = new Float32Array(R * cfg.classes), want = new Float32Array(R * cfg.classes);
+      linearForwardRef(
+        { batch: R, inF, outF: cfg.classes },
+        a,
+        p("classprobe.out.weight"),
+        p("classprobe.out.bias"),
+        logits,
+      );
+      logSoftmaxRef(R, cfg.classes, logits, want);
+      assertClose(await probe.beliefs(hidden, glimpse), want, {
+        atol: 1e-6,
+        rtol: 1e-6,
+        label: `hidden ${cfg.hidden} glimpse ${glimpse}`,
+      });
+    }
+  }
+});
