@@ -96,6 +96,7 @@ export async function probeCommand(flags: ProbeFlags): Promise<number> {
         epochs,
         batch: config.train.batch,
         seed: config.train.seed,
+        vaeRowsPerImage: config.vae?.rowsPerImage,
         onStep: terminal
           ? (done, total, e) => writeStderr(`\r\x1b[2Kepoch ${e}/${epochs}: ${done}/${total}`)
           : undefined,

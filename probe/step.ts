@@ -1,8 +1,18 @@
 /**
  * One training step of the probes on a batch: the RAM's recurrent states h_1..h_T (T, B, H) of
- * every image, and the VAE probe takes one Adam step on all T·B rows against the clean digits
- * (B, 784). Used by the trainer (alongside the RAM) and by `probe` (on a frozen
+ * every image, and the VAE probe takes one Adam step on `rowsPerImage`·B of those rows against
+ * the clean digits (B, 784). Used by the trainer (alongside the RAM) and by `probe` (on a frozen
  * RAM).
+ *
+ * Which rows the VAE probe reads (`vae.rowsPerImage` k of a run config, probe/vae_config.ts):
+ * k = T is every row (T·B, DESIGN.md's "every glimpse"); k < T draws, for each image b, k
+ * distinct glimpses uniformly from Rng.derive(seed, VAE_ROWS_STREAM, stream, epoch, batch)
+ * ({@link vaeRowGlimpses}), and the probe steps on those k·B rows, row j·B + b the j-th drawn
+ * glimpse of image b. Every glimpse of every image is then drawn with probability k/T, so the
+ * step's loss and gradient are unbiased estimates of the all-rows mean, at k/T of its cost (the
+ * VAE probe's step is the dominant cost of the probes: bench/probe_cost.ts). The draw is the
+ * same on every backend and depends only on the seed and the batch's position, so runs stay
+ * deterministic and resume exactly. The class probe always reads all T·B rows (it is cheap).
  *
  * Which states: those of the episodes the RAM trains on. Alongside training (run/trainer.ts) the
  * RAM's training step hands out the states of its own forward pass (TrainStepOptions.hidden), so
@@ -18,7 +28,7 @@
  * The class probe (probe/cls.ts), when given, takes one Adam step on the same states and the
  * batch's labels; either probe may be absent.
  *
- * The probe's ε (T·B, latent) comes from Rng.derive(seed, VAE_NOISE_STREAM, epoch, batch) (or
+ * The probe's ε (k·B, latent) comes from Rng.derive(seed, VAE_NOISE_STREAM, epoch, batch) (or
  * another stream, see probe/train.ts), so a resumed run repeats it exactly.
  *
  * @module
@@ -27,6 +37,39 @@ import type { Batch, RamBackend, StepNoise } from "../ram/backend.ts";
 import { Rng } from "../util/rng.ts";
 import { type Vae, VAE_NOISE_STREAM, type VaeStepResult } from "./vae.ts";
 import type { ClassProbe, ClsStepResult } from "./cls_api.ts";
+
+/** Random stream of the VAE probe's rows: Rng.derive(seed, VAE_ROWS_STREAM, stream, epoch, batch). */
+export const VAE_ROWS_STREAM = 0x76616572; // "vaer"
+
+/**
+ * For each of B images, k distinct glimpses of 0..T−1 drawn uniformly (a partial Fisher–Yates
+ * shuffle per image, images in order): (k, B), entry j·B + b the j-th glimpse of image b.
+ *
+ * @example
+ * ```ts
+ * import { vaeRowGlimpses } from "./step.ts";
+ * import { Rng } from "../util/rng.ts";
+ * const g = vaeRowGlimpses(6, 4, 1, new Rng(1)); // one glimpse in 0..5 for each of 4 images
+ * ```
+ */
+export function vaeRowGlimpses(T: number, B: number, k: number, rng: Rng): Int32Array {
+  if (!(Number.isInteger(k) && k >= 1 && k <= T)) {
+    throw new Error(`VAE probe: ${k} rows per image is not a whole number in 1..${T}`);
+  }
+  const out = new Int32Array(k * B); // (k, B)
+  const p = new Int32Array(T);
+  for (let b = 0; b < B; b++) {
+    for (let t = 0; t < T; t++) p[t] = t;
+    for (let j = 0; j < k; j++) {
+      const i = j + rng.int(T - j);
+      const x = p[i];
+      p[i] = p[j];
+      p[j] = x;
+      out[j * B + b] = x;
+    }
+  }
+  return out;
+}
 
 /** Running sums of probe losses over an epoch (weighted by images). */
 export interface ProbeSums {
@@ -81,6 +124,7 @@ export class ProbeStep {
   readonly #clean: Float32Array; // (maxBatch, pixels)
   readonly #eps: Float32Array; // (T·maxBatch, latent)
   readonly #hidden: Float32Array; // (T·maxBatch, H)
+  readonly #rows: Float32Array; // (k·maxBatch, H) the VAE probe's rows when k < T
 
   constructor(
     readonly ram: RamBackend,
@@ -91,7 +135,15 @@ export class ProbeStep {
     readonly stream: number = VAE_NOISE_STREAM,
     /** The class probe trained on the same states, if any. */
     readonly cls: ClassProbe | null = null,
+    /** Rows per image k (1..T) the VAE probe steps on; T (default): every row. */
+    readonly vaeRowsPerImage: number = ram.config.glimpses,
   ) {
+    const T = ram.config.glimpses;
+    if (!(Number.isInteger(vaeRowsPerImage) && vaeRowsPerImage >= 1 && vaeRowsPerImage <= T)) {
+      throw new Error(
+        `VAE probe: rowsPerImage ${vaeRowsPerImage} must be a whole number of glimpses in 1..${T}`,
+      );
+    }
     if (!vae && !cls) throw new Error("probe step: neither a VAE nor a class probe was given");
     if (cls && cls.config.input !== ram.config.hidden) {
       throw new Error(
@@ -106,8 +158,21 @@ export class ProbeStep {
       );
     }
     this.#clean = new Float32Array(maxBatch * (vae?.config.pixels ?? 0));
-    this.#eps = new Float32Array(ram.config.glimpses * maxBatch * (vae?.config.latent ?? 0));
-    this.#hidden = new Float32Array(ram.config.glimpses * maxBatch * ram.config.hidden);
+    const k = vae ? vaeRowsPerImage : 0;
+    this.#eps = new Float32Array(k * maxBatch * (vae?.config.latent ?? 0));
+    this.#hidden = new Float32Array(T * maxBatch * ram.config.hidden);
+    this.#rows = new Float32Array(k < T ? k * maxBatch * ram.config.hidden : 0);
+  }
+
+  /**
+   * The glimpses the VAE probe reads for batch `k` of `epoch` with `n` images: (rowsPerImage, n)
+   * as {@link vaeRowGlimpses}, or null when it reads every row.
+   */
+  vaeGlimpses(n: number, epoch: number, k: number): Int32Array | null {
+    const T = this.ram.config.glimpses;
+    if (this.vaeRowsPerImage === T) return null;
+    const rng = Rng.derive(this.seed, VAE_ROWS_STREAM, this.stream, epoch, k);
+    return vaeRowGlimpses(T, n, this.vaeRowsPerImage, rng);
   }
 
   /** A buffer for the states (T, n, H) of a batch of `n`: pass it to the RAM's trainStep. */
@@ -143,9 +208,20 @@ export class ProbeStep {
     })).hidden;
     let vae: VaeStepResult | null = null, cls: ClsStepResult | null = null;
     if (this.vae && options.vae !== false) {
-      const eps = this.#eps.subarray(0, T * B * this.vae.config.latent);
+      const rowsPerImage = this.vaeRowsPerImage, H = this.ram.config.hidden;
+      const glimpses = this.vaeGlimpses(B, epoch, k);
+      let rows = hidden;
+      if (glimpses) {
+        // Row j·B + b: the state of image b after its j-th drawn glimpse.
+        rows = this.#rows.subarray(0, rowsPerImage * B * H);
+        for (let r = 0; r < rowsPerImage * B; r++) {
+          const from = glimpses[r] * B + r % B;
+          rows.set(hidden.subarray(from * H, (from + 1) * H), r * H);
+        }
+      }
+      const eps = this.#eps.subarray(0, rowsPerImage * B * this.vae.config.latent);
       Rng.derive(this.seed, this.stream, epoch, k).fillNormal(eps);
-      vae = await this.vae.trainStep(hidden, this.clean(B), eps);
+      vae = await this.vae.trainStep(rows, this.clean(B), eps);
       if (!Number.isFinite(vae.loss)) {
         throw new Error(
           `VAE probe: the loss became ${vae.loss} at epoch ${epoch}, batch ${k + 1} ` +

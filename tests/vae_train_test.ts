@@ -150,59 +150,63 @@ Deno.test("--vae-start: the probe trains from that epoch only; without a probe n
   });
 });
 
-Deno.test("a run with its probe stopped mid-epoch and resumed ends bit-identical to an uninterrupted one", async () => {
-  await withDir(async (dir) => {
-    const config = runConfig(3, { start: 2 });
-    const data = () => ({ train: blobSplit(40, 2) });
-    await train({
-      backend: new CpuRam(config.model, 4),
-      data: data(),
-      config,
-      reward: classificationReward,
-      out: `${dir}/a`,
-      vae: probeFor(config),
+for (const rows of [undefined, 1, 2]) {
+  // undefined: a config before version 3, every row; 1, 2: rows drawn per image by seed.
+  Deno.test(`a run with its probe stopped mid-epoch and resumed ends bit-identical to an uninterrupted one (rowsPerImage ${rows ?? "T"})`, async () => {
+    await withDir(async (dir) => {
+      const config = runConfig(3, { start: 2, ...(rows ? { rowsPerImage: rows } : {}) });
+      assert.equal(config.vae!.rowsPerImage, rows ?? config.model.glimpses);
+      const data = () => ({ train: blobSplit(40, 2) });
+      await train({
+        backend: new CpuRam(config.model, 4),
+        data: data(),
+        config,
+        reward: classificationReward,
+        out: `${dir}/a`,
+        vae: probeFor(config),
+      });
+      const stop = new AbortController();
+      const part = await train({
+        backend: new CpuRam(config.model, 4),
+        data: data(),
+        config,
+        reward: classificationReward,
+        out: `${dir}/b`,
+        vae: probeFor(config),
+        stop: stop.signal,
+        onStep: (p) => {
+          if (p.step === 8) stop.abort(); // epoch 2, batch 3: the probe has taken 3 steps
+        },
+      });
+      assert.equal(part.interrupted, true);
+      const ck = await loadCheckpoint(`${dir}/b`, { optimizer: true });
+      assert.equal(ck.meta.vaeStep, 3);
+      // Other seeds: everything must come from the checkpoint.
+      const vae = probeFor(config, 99);
+      await train({
+        backend: new CpuRam(config.model, 99),
+        data: data(),
+        config,
+        reward: classificationReward,
+        out: `${dir}/b`,
+        vae,
+        resume: ck,
+      });
+      const a = await loadCheckpoint(`${dir}/a`, { optimizer: true });
+      const b = await loadCheckpoint(`${dir}/b`, { optimizer: true });
+      assertSameMaps(a.params, b.params, "RAM");
+      assertSameMaps(a.vae!.params, b.vae!.params, "probe");
+      assertSameMaps(a.vae!.adamM, b.vae!.adamM, "probe Adam m");
+      assertSameMaps(a.vae!.adamV, b.vae!.adamV, "probe Adam v");
+      assert.equal(b.vae!.step, a.vae!.step);
+      const strip = (l: Record<string, unknown>) => ({ ...l, images_per_second: 0, seconds: 0 });
+      assert.deepEqual(
+        (await readMetrics(`${dir}/b`)).map(strip),
+        (await readMetrics(`${dir}/a`)).map(strip),
+      );
     });
-    const stop = new AbortController();
-    const part = await train({
-      backend: new CpuRam(config.model, 4),
-      data: data(),
-      config,
-      reward: classificationReward,
-      out: `${dir}/b`,
-      vae: probeFor(config),
-      stop: stop.signal,
-      onStep: (p) => {
-        if (p.step === 8) stop.abort(); // epoch 2, batch 3: the probe has taken 3 steps
-      },
-    });
-    assert.equal(part.interrupted, true);
-    const ck = await loadCheckpoint(`${dir}/b`, { optimizer: true });
-    assert.equal(ck.meta.vaeStep, 3);
-    // Other seeds: everything must come from the checkpoint.
-    const vae = probeFor(config, 99);
-    await train({
-      backend: new CpuRam(config.model, 99),
-      data: data(),
-      config,
-      reward: classificationReward,
-      out: `${dir}/b`,
-      vae,
-      resume: ck,
-    });
-    const a = await loadCheckpoint(`${dir}/a`, { optimizer: true });
-    const b = await loadCheckpoint(`${dir}/b`, { optimizer: true });
-    assertSameMaps(a.params, b.params, "RAM");
-    assertSameMaps(a.vae!.params, b.vae!.params, "probe");
-    assertSameMaps(a.vae!.adamM, b.vae!.adamM, "probe Adam m");
-    assertSameMaps(a.vae!.adamV, b.vae!.adamV, "probe Adam v");
-    assert.equal(b.vae!.step, a.vae!.step);
-    const strip = (l: Record<string, unknown>) => ({ ...l, images_per_second: 0, seconds: 0 });
-    assert.deepEqual(
-      (await readMetrics(`${dir}/b`)).map(strip),
-      (await readMetrics(`${dir}/a`)).map(strip),
-    );
   });
-});
+}
 
 Deno.test("probe on a frozen RAM: its loss falls and the RAM's parameters stay bit-identical", async () => {
   await withDir(async (dir) => {
