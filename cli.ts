@@ -71,6 +71,10 @@ withDatasetFlags(
   .option("--json", "print one JSON object on stdout when done")
   .option("--no-vae", "do not train the VAE probe alongside the RAM")
   .option("--vae-start <epoch>", "first epoch that trains the VAE probe (default: 1)")
+  .option(
+    "--vae-rows <k>",
+    "glimpses per image the VAE probe steps on, drawn by seed (default: 1; the glimpse count: all)",
+  )
   .option("--no-cls", "do not train the class probe alongside the RAM")
   .option("--cls-start <epoch>", "first epoch that trains the class probe (default: 1)")
   .option("--verbose", "more progress lines")

@@ -1,16 +1,17 @@
 /**
  * What the probes trained alongside cost: training steps per second at the default config
  * (batch 128, 6 glimpses, hidden 256; VAE probe 256→256→16, class probe "separate") with
- * no probe, with both probes on the training step's own states (what run/trainer.ts does), and
- * with both probes on a second rollout (what it did before), in alternating rounds on the same
- * backend so that a loaded machine disturbs every mode alike. The ratios per round are the
- * figure to read; their medians are printed, in wall time and in process CPU time.
+ * no probe, with both probes on the training step's own states and the VAE probe on one row per
+ * image (`vae.rowsPerImage` 1, the default: what run/trainer.ts does), and with both probes on
+ * the step's states and the VAE probe on every row (rowsPerImage T, before), in alternating
+ * rounds on the same backend so that a loaded machine disturbs every mode alike. The ratios per
+ * round are the figure to read; their medians are printed, in wall time and in process CPU time.
  *
  *   deno run -A bench/probe_cost.ts [--backend auto|cpu|webgpu] [--rounds 5] [--steps 10]
  *
  * Per step the RAM costs about 1.1 GFLOP; the VAE probe on T·B = 768 rows about
- * 768·(256·256 + 256·16·2 + 16·256 + 256·784)·2·3 ≈ 1.3 GFLOP (forward and backward); the
- * class probe (768 × 1,536 × 10 with zeros outside each glimpse's block) far less.
+ * 768·(256·256 + 256·16·2 + 16·256 + 256·784)·2·3 ≈ 1.3 GFLOP (forward and backward), on
+ * B = 128 rows a sixth of it; the class probe (one 128 × 256 × 10 product per glimpse) far less.
  *
  * @module
  */
@@ -42,7 +43,8 @@ const opened = await openBackend(backendOption(args.values.backend), cfg, 1);
 const ram = opened.backend;
 const vae = await createVaeFor(ram, {}, 1);
 const cls = await createClassProbeFor(ram, DEFAULT_CLS_RUN, 1);
-const probe = new ProbeStep(ram, vae, 1, B, undefined, cls);
+const probe = new ProbeStep(ram, vae, 1, B, undefined, cls, 1);
+const probeAll = new ProbeStep(ram, vae, 1, B, undefined, cls, T);
 
 // Seeded random images and labels: the cost does not depend on the pixels.
 const rng = new Rng(7);
@@ -51,22 +53,23 @@ rng.fillUniform(images, 0, 1);
 const labels = Int32Array.from({ length: B }, (_, i) => i % cfg.classes);
 const batch: Batch = { size: B, images, labels };
 probe.clean(B).set(images);
+probeAll.clean(B).set(images);
 const noise: StepNoise = {
   start: new Float32Array(B * 2),
   policy: new Float32Array((T - 1) * B * 2),
 };
 
-type Mode = "none" | "states" | "rollout";
-const MODES: Mode[] = ["none", "states", "rollout"];
+type Mode = "none" | "states" | "all";
+const MODES: Mode[] = ["none", "states", "all"];
 let k = 0;
 async function step(mode: Mode): Promise<void> {
   const r = new Rng(k++);
   r.fillUniform(noise.start, -1, 1);
   r.fillNormal(noise.policy);
-  const hidden = mode === "states" ? probe.hidden(B) : undefined;
+  const hidden = mode === "none" ? undefined : probe.hidden(B);
   await ram.trainStep(batch, classificationReward, noise, train, { hidden });
   if (mode === "states") await probe.step(batch, noise, 1, k, { hidden });
-  if (mode === "rollout") await probe.step(batch, noise, 1, k);
+  if (mode === "all") await probeAll.step(batch, noise, 1, k, { hidden });
 }
 
 async function timed(mode: Mode): Promise<{ ms: number; cpuMs: number }> {
@@ -79,7 +82,7 @@ async function timed(mode: Mode): Promise<{ ms: number; cpuMs: number }> {
 const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
 console.log(`backend: ${opened.description}; ${opened.decision.reason}`);
 for (const mode of MODES) for (let i = 0; i < 2; i++) await step(mode); // warm up
-const per: Record<Mode, { ms: number; cpuMs: number }[]> = { none: [], states: [], rollout: [] };
+const per: Record<Mode, { ms: number; cpuMs: number }[]> = { none: [], states: [], all: [] };
 for (let r = 0; r < rounds; r++) {
   // Rotate the order so no mode always runs first in a round.
   const order = MODES.map((_, i) => MODES[(i + r) % MODES.length]);
@@ -92,9 +95,9 @@ for (let r = 0; r < rounds; r++) {
 }
 const ratio = (m: Mode, key: "ms" | "cpuMs") =>
   median(per[m].map((x, r) => x[key] / per.none[r][key]));
-for (const m of ["states", "rollout"] as const) {
+for (const m of ["states", "all"] as const) {
   console.log(
-    `${m === "states" ? "probes on the step's states" : "probes on a second rollout"}: ` +
+    `${m === "states" ? "probes, VAE on 1 row per image" : `probes, VAE on all ${T} rows`}: ` +
       `${ratio(m, "ms").toFixed(3)}× the time of training without probes ` +
       `(CPU time ${ratio(m, "cpuMs").toFixed(3)}×), median of ${rounds} rounds of ${steps} steps`,
   );

@@ -1,5 +1,5 @@
 /**
- * `train --no-vae`, `--vae-start EPOCH`, `--no-cls` and `--cls-start EPOCH`: the probes' parts
+ * `train --no-vae`, `--vae-start EPOCH`, `--vae-rows K`, `--no-cls` and `--cls-start EPOCH`: the probes' parts
  * of a new run's config, the check that a resumed run keeps them, and opening them beside the
  * RAM. Both probes are on by default and follow the same rules, so one helper serves both.
  *
@@ -17,6 +17,8 @@ import { intOption, OptionError } from "./options.ts";
 export interface VaeFlags {
   vae?: boolean;
   vaeStart?: string;
+  /** --vae-rows: rows per image the VAE probe steps on (probe/step.ts). */
+  vaeRows?: string;
   cls?: boolean;
   clsStart?: string;
 }
@@ -61,7 +63,11 @@ function startOf(p: OneProbe): { start: number | undefined } | null {
  */
 export function vaeFromFlags(f: VaeFlags): VaeRunConfig | null {
   const s = startOf(probes(f)[0]);
-  return s && resolveVaeRunConfig(s);
+  const rowsPerImage = intOption("--vae-rows", f.vaeRows, 1);
+  if (!s && rowsPerImage !== undefined) {
+    throw new OptionError(`--vae-rows ${rowsPerImage}: the VAE probe is off (--no-vae)`);
+  }
+  return s && resolveVaeRunConfig({ ...s, rowsPerImage });
 }
 
 /**
@@ -80,8 +86,19 @@ export function clsFromFlags(f: VaeFlags): ClsRunConfig | null {
   return s && resolveClsRunConfig(s);
 }
 
-/** On --resume, --no-vae, --vae-start, --no-cls and --cls-start must agree with the saved run. */
+/**
+ * On --resume, --no-vae, --vae-start, --vae-rows, --no-cls and --cls-start must agree with the
+ * saved run.
+ */
 export function checkResumeVaeFlags(f: VaeFlags, config: RunConfig, out: string): void {
+  const rows = intOption("--vae-rows", f.vaeRows, 1);
+  if (rows !== undefined && rows !== config.vae?.rowsPerImage) {
+    throw new OptionError(
+      `--vae-rows ${rows}: ${out} was trained with ` +
+        (config.vae ? `--vae-rows ${config.vae.rowsPerImage}` : "--no-vae") +
+        ", and a resumed run keeps its config (only --epochs may change)",
+    );
+  }
   for (const p of probes(f)) {
     const saved = config[p.key] ?? null;
     if (p.on === false && saved) {

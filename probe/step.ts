@@ -197,7 +197,7 @@ export class ProbeStep {
     k: number,
     options: ProbeStepOptions = {},
   ): Promise<ProbeStepResult> {
-    const B = batch.size, T = this.ram.config.glimpses;
+    const B = batch.size;
     if (B > this.maxBatch) {
       throw new Error(`probe: batch of ${B} exceeds the ${this.maxBatch} it was set up for`);
     }
