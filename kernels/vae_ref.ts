@@ -141,8 +141,11 @@ export function bceRef(
     const t0 = (r % tr) * P;
     for (let p = 0; p < P; p++) {
       const x = logits[r * P + p], t = target[t0 + p];
-      sum += Math.max(x, 0) - x * t + Math.log1p(Math.exp(-Math.abs(x)));
-      if (dlogits) dlogits[r * P + p] = (sigmoid(x) - t) * scale;
+      // One exp for both: σ(x) is 1/(1+e) for x ≥ 0 and e/(1+e) below, e = exp(−|x|), the
+      // same operations as sigmoid() (kernels/lstm_ref.ts), so the same bits.
+      const e = Math.exp(-Math.abs(x));
+      sum += Math.max(x, 0) - x * t + Math.log1p(e);
+      if (dlogits) dlogits[r * P + p] = ((x >= 0 ? 1 / (1 + e) : e / (1 + e)) - t) * scale;
     }
     if (loss) loss[r] = sum;
   }
