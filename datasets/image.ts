@@ -8,8 +8,8 @@
  *
  * @module
  */
-import { decode as decodePng } from "fast-png";
-import jpeg from "jpeg-js";
+import { decode as decodePng } from "npm:fast-png@8.0.0";
+import jpeg from "npm:jpeg-js@0.4.4";
 
 /** A grey image: (height, width) values in [0, 1], 0 black, 1 white. */
 export interface GreyImage {

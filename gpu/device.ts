@@ -31,9 +31,9 @@ export class Gpu {
   #pending: GpuError[] = [];
   #lost: string | null = null;
   /** Pipelines by cache key; see gpu/kernel.ts. */
-  readonly pipelines = new Map<string, GPUComputePipeline>();
+  readonly pipelines: Map<string, GPUComputePipeline> = new Map();
   /** Shader modules by WGSL source. */
-  readonly modules = new Map<string, GPUShaderModule>();
+  readonly modules: Map<string, GPUShaderModule> = new Map();
 
   constructor(
     readonly adapter: GPUAdapter,

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { encode } from "fast-png";
+import { encode } from "npm:fast-png@8.0.0";
 import { writeFileAtomic } from "../util/write_atomic.ts";
 
 /** An image to write: (height, width, channels) values, floats in [0, 1] or bytes. */

@@ -13,7 +13,7 @@
  * @module
  */
 import { addClassificationReward } from "./classification.ts";
-import { defineReward } from "./define.ts";
+import { defineReward, type RewardDefinition } from "./define.ts";
 import type { Episodes } from "./types.ts";
 
 /**
@@ -51,7 +51,7 @@ export function entropies(T: number, B: number, C: number, probs: Float32Array):
  * // r[0] = 1 + 0.5·(ln 2 − 0) ≈ 1.3466
  * ```
  */
-export default defineReward({
+const entropy: RewardDefinition<{ beta: { default: number; description: string } }> = defineReward({
   name: "entropy",
   description: "classification plus β·(H_{t−1} − H_t) at every glimpse; potential-based shaping: " +
     "in expectation classification with a final −β·H_T",
@@ -72,3 +72,4 @@ export default defineReward({
     return addClassificationReward(ep, r);
   },
 });
+export default entropy;
