@@ -13,7 +13,9 @@ import jpeg from "npm:jpeg-js@0.4.4";
 
 /** A grey image: (height, width) values in [0, 1], 0 black, 1 white. */
 export interface GreyImage {
+  /** Width in pixels. */
   readonly width: number;
+  /** Height in pixels. */
   readonly height: number;
   /** (height, width) */
   readonly data: Float32Array;

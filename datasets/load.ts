@@ -44,6 +44,7 @@ export interface DatasetOptions {
 export interface LoadedDataset extends Dataset {
   /** The base dataset's name, e.g. "mnist" or "idx:/data/mnist". */
   readonly base: string;
+  /** The variant applied (plain, translated, cluttered). */
   readonly variant: Variant;
   /** Canvas geometry of translated/cluttered variants; undefined for plain. */
   readonly geometry?: VariantGeometry;

@@ -35,6 +35,7 @@ export class Gpu {
   /** Shader modules by WGSL source. */
   readonly modules: Map<string, GPUShaderModule> = new Map();
 
+  /** Wraps an adapter and its device; {@link requestGpu} makes one. */
   constructor(
     readonly adapter: GPUAdapter,
     readonly device: GPUDevice,

@@ -25,6 +25,7 @@ export const PROBE_EPS_STREAM = 0x70657073; // "peps"
 
 /** Options of {@link trainProbe}. */
 export interface TrainProbeOptions {
+  /** The frozen RAM whose recurrent states the probe reads. */
   ram: RamBackend;
   /** The VAE probe to train, or null (then `cls` must be given). */
   vae: Vae | null;
@@ -36,6 +37,7 @@ export interface TrainProbeOptions {
   epochs: number;
   /** Images per batch. */
   batch: number;
+  /** Seed of the shuffles and the probe's noise. */
   seed: number;
   /** Called after every step with (batches done, batches per epoch, epoch 1..epochs). */
   onStep?: (done: number, batches: number, epoch: number) => void;
@@ -49,14 +51,19 @@ export interface ProbeEpoch {
   epoch: number;
   /** The probe's Adam steps in total after this epoch (the class probe's when there is no VAE). */
   vaeStep: number;
-  /** Means over the epoch; null for a probe not trained. */
+  /** VAE probe loss (BCE + KL, nats per image and glimpse) over the epoch; null if not trained. */
   vae_loss: number | null;
+  /** Its reconstruction part (binary cross-entropy). */
   vae_bce: number | null;
+  /** Its KL part. */
   vae_kl: number | null;
-  /** Class probe's NLL (nats per state) and accuracy over all glimpses' states. */
+  /** Class probe's NLL (nats per state) over all glimpses' states; null if not trained. */
   cls_nll: number | null;
+  /** Class probe's accuracy over all glimpses' states; null if not trained. */
   cls_accuracy: number | null;
+  /** Images seen this epoch. */
   images: number;
+  /** Wall-clock seconds of the epoch. */
   seconds: number;
 }
 

@@ -67,6 +67,7 @@ export async function ramKernels(gpu: Gpu, options: GpuRamOptions = {}): Promise
 
 /** The RAM on a WebGPU device. */
 export class GpuRam implements RamBackend {
+  /** Which backend this is. */
   readonly name = "webgpu" as const;
   readonly #layout: FlatLayout;
   readonly #params: Tensor; // (total) flat parameters
@@ -81,8 +82,8 @@ export class GpuRam implements RamBackend {
   private constructor(
     readonly gpu: Gpu,
     readonly config: RamConfig,
-    readonly kernels: RamKernels,
-    readonly adamKernels: AdamKernels,
+    private readonly kernels: RamKernels,
+    private readonly adamKernels: AdamKernels,
     seed: number,
   ) {
     this.#layout = flatLayout(config);
@@ -276,6 +277,11 @@ export class GpuRam implements RamBackend {
   }
 
   /** Forward only; see {@link RamBackend.rollout}. */
+  /** The matmul variant the linear kernels picked for this device, for benchmark reports. */
+  get matmulStrategy(): string {
+    return this.kernels.linear.matmul.strategy;
+  }
+
   async rollout(batch: Batch, options: RolloutOptions): Promise<Rollout> {
     const B = batch.size, T = this.config.glimpses;
     const given = options.locations;

@@ -20,12 +20,15 @@ export interface GlimpseExplanation {
   glimpse: number;
   /** Location (lx column, ly row) in [−1, 1]. */
   lx: number;
+  /** Row coordinate of the location in [−1, 1]. */
   ly: number;
   /** The pixel (column, row) of the input the glimpse is centred on. */
   x: number;
+  /** Row of that pixel. */
   y: number;
   /** argmax p_t and p_t of it. */
   prediction: number;
+  /** p_t of the prediction. */
   probability: number;
   /** p_t (C). */
   probabilities: number[];
@@ -41,13 +44,17 @@ export interface GlimpseExplanation {
 export interface Explanation {
   /** The model's input (height, width). */
   input: Float32Array;
+  /** Input height in pixels. */
   height: number;
+  /** Input width in pixels. */
   width: number;
   /** H_0 = ln C. */
   priorEntropy: number;
+  /** One entry per glimpse, 1..T. */
   glimpses: GlimpseExplanation[];
   /** The last glimpse's prediction and its probability. */
   prediction: number;
+  /** p_T of the prediction. */
   probability: number;
   /** The probe's reconstruction after each glimpse (T, pixels), or null without a probe. */
   recon: Float32Array | null;

@@ -59,6 +59,7 @@ export interface CheckpointMeta {
 
 /** A loaded checkpoint. */
 export interface Checkpoint {
+  /** What the checkpoint says about the model and where training stood. */
   meta: CheckpointMeta;
   /** The RAM's parameters, PyTorch names and shapes (the probe's `vae.*` are in `vae`). */
   params: ParamMap;

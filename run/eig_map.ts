@@ -85,6 +85,7 @@ export interface EigMap {
   chosen: [number, number];
   /** The grid location with the largest EIG (lx, ly) and that EIG. */
   best: [number, number];
+  /** The EIG at `best`. */
   bestEig: number;
   /** EIG at the grid location nearest to `chosen`. */
   chosenEig: number;

@@ -61,6 +61,7 @@ export interface EvaluationResult {
   nll: number;
   /** "mean" (deterministic), or "stochastic" with `rollouts` ≥ 1 samples per image. */
   mode: "mean" | "stochastic";
+  /** Rollouts per image (1 for "mean"). */
   rollouts: number;
   /** Where the first glimpse was taken. */
   start: EvalStart;

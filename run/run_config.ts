@@ -80,8 +80,11 @@ export interface RunConfig {
   validation: number;
   /** Plateau schedule: halve lr after this many epochs without a better validation accuracy; 0: off. */
   plateau: number;
+  /** The reward: its spec, resolved name and options. */
   reward: RewardSpec;
+  /** The RAM's sizes. */
   model: RamConfig;
+  /** Training hyper-parameters: epochs, batch, learning rate, λ, seed. */
   train: TrainConfig;
   /** The VAE probe (probe/vae_config.ts); absent or null: the run has none. */
   vae?: VaeRunConfig | null;

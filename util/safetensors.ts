@@ -16,7 +16,9 @@ const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /** Tensors and string metadata of one safetensors file. */
 export interface Safetensors {
+  /** The tensors by name, in file order. */
   tensors: TensorMap;
+  /** The `__metadata__` strings. */
   metadata: Record<string, string>;
 }
 
