@@ -25,7 +25,17 @@ export interface GpuOptions {
   verbose?: boolean;
 }
 
-/** A device together with what glimpse needs to know about it. */
+/**
+ * A device together with what glimpse needs to know about it.
+ *
+ * @example
+ * ```ts
+ * import { requestGpu } from "./device.ts";
+ * const gpu = await requestGpu();
+ * console.log(gpu.description);
+ * gpu.destroy();
+ * ```
+ */
 export class Gpu {
   /** Errors reported outside an error scope since the last {@link Gpu.check}. */
   #pending: GpuError[] = [];

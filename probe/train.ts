@@ -71,9 +71,19 @@ export interface ProbeEpoch {
  * Trains `vae` on the states of the frozen `ram` for `epochs` epochs of `split`.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { trainProbe } from "./train.ts";
- * const epochs = await trainProbe({ ram, vae, split: ds.train, epochs: 2, batch: 128, seed: 1 });
+ * import { createVae } from "./vae.ts";
+ * import { vaeModelConfig, DEFAULT_VAE_RUN } from "./vae_config.ts";
+ * import { CpuRam } from "../ram/cpu.ts";
+ * import { resolveRamConfig } from "../ram/config.ts";
+ * import { loadDataset } from "../datasets/load.ts";
+ * const model = resolveRamConfig({ glimpses: 2 });
+ * const ram = new CpuRam(model, 1);
+ * const vae = await createVae("cpu", undefined, vaeModelConfig(model, DEFAULT_VAE_RUN), 1);
+ * const split = (await loadDataset("mnist")).train;
+ * const small = { ...split, size: 32, fill: split.fill.bind(split) };
+ * const epochs = await trainProbe({ ram, vae, split: small, epochs: 1, batch: 16, seed: 1 });
  * console.log(epochs.at(-1)!.vae_loss);
  * ```
  */

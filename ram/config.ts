@@ -142,7 +142,16 @@ export function resolveRamConfig(given: Record<string, unknown> = {}): RamConfig
   return cfg;
 }
 
-/** Fills in defaults and validates a training config. */
+/**
+ * Fills in defaults and validates a training config.
+ *
+ * @example
+ * ```ts
+ * import { resolveTrainConfig } from "./config.ts";
+ * const train = resolveTrainConfig({ epochs: 5, lr: 1e-3 }); // the rest at their defaults
+ * console.log(train.batch, train.seed);
+ * ```
+ */
 export function resolveTrainConfig(given: Record<string, unknown> = {}): TrainConfig {
   return resolve("training config", DEFAULT_TRAIN, given, (key, v) => {
     if (key === "policyLr" || key === "baselineLr") {

@@ -83,10 +83,15 @@ export interface Steering {
  * is given.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { loadRun } from "../run/load_run.ts";
+ * const run = await loadRun("checkpoints/mnist-classification", { backend: "cpu" });
  * import { explainInput } from "./explain.ts";
+ * const input = new Float32Array(28 * 28).fill(0);
+ * for (let y = 6; y < 22; y++) input[y * 28 + 14] = 1; // a "1"
  * const e = await explainInput(run.ram, run.vae, input);
  * console.log(e.prediction, e.glimpses.map((g) => g.infoGain));
+ * run.close();
  * ```
  */
 export async function explainInput(
@@ -166,6 +171,18 @@ function className(c: number, classNames?: readonly string[]): string {
 /**
  * The overlay (every glimpse's patches, numbered) and, with a probe, the reconstruction grid of
  * an explanation. `clean` (28, 28) adds the clean-digit column for canvas inputs.
+ *
+ * @example
+ * ```ts
+ * import { loadRun } from "../run/load_run.ts";
+ * const run = await loadRun("checkpoints/mnist-classification", { backend: "cpu" });
+ * import { explainInput, explanationFigures } from "./explain.ts";
+ * import { figurePng } from "./figure.ts";
+ * const e = await explainInput(run.ram, run.vae, new Float32Array(28 * 28));
+ * const { overlay, recon } = explanationFigures(e, run.config.model);
+ * const png = await figurePng(recon ?? overlay);
+ * run.close();
+ * ```
  */
 export function explanationFigures(
   e: Explanation,
@@ -198,6 +215,15 @@ export function explanationFigures(
 /**
  * The per-glimpse table as text: location in pixels, prediction with its probability, entropy,
  * information gain and cumulative gain.
+ *
+ * @example
+ * ```ts
+ * import { loadRun } from "../run/load_run.ts";
+ * const run = await loadRun("checkpoints/mnist-classification", { backend: "cpu" });
+ * import { explainInput, explanationText } from "./explain.ts";
+ * console.log(explanationText(await explainInput(run.ram, run.vae, new Float32Array(28 * 28))));
+ * run.close();
+ * ```
  */
 export function explanationText(e: Explanation, classNames?: readonly string[]): string {
   const head = ["glimpse", "at (x, y)", "prediction", "p", "H_t (nats)", "IG_t", "H_0 − H_t"];

@@ -120,7 +120,16 @@ export function figureSvg(fig: Figure): string {
   return parts.join("\n") + "\n";
 }
 
-/** Renders the figure to PNG bytes (same size as the raster). */
+/**
+ * Renders the figure to PNG bytes (same size as the raster).
+ *
+ * @example
+ * ```ts
+ * import { figurePng } from "./figure.ts";
+ * const raster = { width: 40, height: 20, channels: 3 as const, data: new Uint8Array(40 * 20 * 3) };
+ * const png = await figurePng({ raster, texts: [{ x: 2, y: 15, text: "7", colour: "white" }] });
+ * ```
+ */
 export function figurePng(fig: Figure): Promise<Uint8Array> {
   return svgToPng(figureSvg(fig));
 }
@@ -129,9 +138,11 @@ export function figurePng(fig: Figure): Promise<Uint8Array> {
  * Renders the figure and writes it to `path` atomically.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { writeFigurePng } from "./figure.ts";
- * await writeFigurePng("out/seven.recon.png", reconGrid(rows, options));
+ * const raster = { width: 40, height: 20, channels: 3 as const, data: new Uint8Array(40 * 20 * 3) };
+ * const dir = await Deno.makeTempDir();
+ * await writeFigurePng(`${dir}/label.png`, { raster, texts: [{ x: 2, y: 15, text: "7" }] });
  * ```
  */
 export async function writeFigurePng(path: string, fig: Figure): Promise<void> {

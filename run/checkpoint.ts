@@ -104,9 +104,14 @@ function positionMetadata(
  * a shipped model, where zero moments would make a later resume silently inexact).
  *
  * @example
- * ```ts ignore
- * import { saveCheckpoint } from "./checkpoint.ts";
- * await saveCheckpoint("runs/x", await backend.getState(), { config, epoch: 1, step: 63, batch: 0 });
+ * ```ts
+ * import { loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
+ * import { CpuRam } from "../ram/cpu.ts";
+ * const ckpt = await loadCheckpoint("checkpoints/mnist-classification");
+ * const ram = new CpuRam(ckpt.meta.config.model, 1);
+ * const dir = await Deno.makeTempDir();
+ * const config = { ...ckpt.meta.config, vae: null }; // the RAM alone, no probe
+ * await saveCheckpoint(dir, await ram.getState(), { config, epoch: 0, step: 0, batch: 0 });
  * ```
  */
 export async function saveCheckpoint(
@@ -283,10 +288,10 @@ export function modelCheckpoint(model: Safetensors, modelFile: string): Checkpoi
  * step. Errors are one line naming the file.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { loadCheckpoint } from "./checkpoint.ts";
- * const ckpt = await loadCheckpoint("runs/x");
- * console.log(ckpt.meta.config.model.glimpses, ckpt.meta.epoch);
+ * const ckpt = await loadCheckpoint("checkpoints/mnist-classification");
+ * console.log(ckpt.meta.config.model.glimpses, ckpt.meta.epoch, ckpt.params.get("fc1.weight")!.shape);
  * ```
  */
 export async function loadCheckpoint(

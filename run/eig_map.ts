@@ -279,10 +279,15 @@ function stepToCandidates(s: Setup, t: number, R: number, images: Float32Array):
  * the centre as explain does.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { loadRun } from "./load_run.ts";
  * import { eigMaps } from "./eig_map.ts";
- * const maps = await eigMaps(run.ram, run.vae!, input, { samples: 16, grid: 14 });
+ * const run = await loadRun("checkpoints/mnist-entropy", { backend: "cpu" });
+ * const input = new Float32Array(28 * 28);
+ * for (let y = 6; y < 22; y++) input[y * 28 + 14] = 1;
+ * const maps = await eigMaps(run.ram, run.vae!, input, { samples: 2, grid: 4 });
  * console.log(maps.map((m) => m.bestEig));
+ * run.close();
  * ```
  */
 export async function eigMaps(

@@ -40,11 +40,15 @@ export interface EigEvalOptions {
  * The EIG table of `ram` (and its probe `vae`, if any) on `split`.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { loadRun } from "./load_run.ts";
+ * import { loadDataset } from "../datasets/load.ts";
  * import { evaluateEig } from "./evaluate_eig.ts";
  * import { eigMarkdown } from "../report/eig.ts";
- * const run = await loadRun("checkpoints/mnist-entropy", { backend: "webgpu" });
- * console.log(eigMarkdown(await evaluateEig(run.ram, run.vae, dataset.test)));
+ * const run = await loadRun("checkpoints/mnist-entropy", { backend: "cpu" });
+ * const dataset = await loadDataset("mnist");
+ * console.log(eigMarkdown(await evaluateEig(run.ram, run.vae, dataset.test, { limit: 50 })));
+ * run.close();
  * ```
  */
 export async function evaluateEig(

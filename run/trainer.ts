@@ -243,8 +243,11 @@ function readTrainerState(ckpt: Checkpoint, lr: number): TrainerState {
  * single class; this prefix is balanced and the same for every seed.
  *
  * @example
- * ```ts ignore
- * const small = limitSplit(dataset.train, 300); // 30 images of each of 10 classes
+ * ```ts
+ * import { limitSplit } from "./trainer.ts";
+ * import { loadDataset } from "../datasets/load.ts";
+ * const small = limitSplit((await loadDataset("mnist")).train, 300); // 30 images of each class
+ * console.log(small.size, small.labels.slice(0, 12));
  * ```
  */
 export function limitSplit(split: Split, limit: number): Split {
@@ -294,12 +297,26 @@ async function readMetrics(file: string, upTo: number): Promise<string[]> {
  * writing the run folder as it goes.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { train } from "./trainer.ts";
- * const ac = new AbortController();
- * Deno.addSignalListener("SIGINT", () => ac.abort());
- * const result = await train({ backend, data: { train: ds.train, test: ds.test }, config,
- *   reward, out: "runs/x", stop: ac.signal });
+ * import { limitSplit } from "./trainer.ts";
+ * import { resolveRunConfig } from "./run_config.ts";
+ * import { CpuRam } from "../ram/cpu.ts";
+ * import { loadDataset } from "../datasets/load.ts";
+ * import { bindReward } from "../rewards/check.ts";
+ * import classification from "../rewards/classification.ts";
+ * const config = resolveRunConfig({
+ *   dataset: "mnist", limit: 64, validation: 0, plateau: 0,
+ *   reward: { spec: "classification", name: "classification", options: {} },
+ *   model: { glimpses: 2 }, train: { epochs: 1, batch: 32 },
+ * });
+ * const ds = await loadDataset("mnist");
+ * const ac = new AbortController(); // abort() finishes the step, writes a checkpoint, returns
+ * const result = await train({
+ *   backend: new CpuRam(config.model, 1), config, out: await Deno.makeTempDir(),
+ *   data: { train: limitSplit(ds.train, 64), test: limitSplit(ds.test, 20) },
+ *   reward: bindReward(classification, {}), stop: ac.signal,
+ * });
  * console.log(result.testError);
  * ```
  */

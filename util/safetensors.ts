@@ -85,6 +85,14 @@ export function encodeSafetensors(
  * Parses safetensors bytes, validating the header length against the file size, every tensor's
  * dtype (only F32 is supported), shape, and data offsets (in bounds, sized as the shape says,
  * contiguous, covering the data section). Any problem throws one line naming `file`.
+ *
+ * @example
+ * ```ts
+ * import { decodeSafetensors } from "./safetensors.ts";
+ * const bytes = await Deno.readFile("checkpoints/mnist-classification/model.safetensors");
+ * const { tensors, metadata } = decodeSafetensors(bytes, "model.safetensors");
+ * console.log(metadata.format, tensors.get("fc1.weight")!.shape); // "glimpse" [128, 64]
+ * ```
  */
 export function decodeSafetensors(bytes: Uint8Array, file: string): Safetensors {
   const fail = (msg: string): never => {
