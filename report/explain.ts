@@ -13,6 +13,7 @@ import type { RetinaShape } from "../kernels/retina_ref.ts";
 import { glimpseOverlay, locationPixel } from "./glimpse_overlay.ts";
 import { reconGrid } from "./recon_grid.ts";
 import type { Figure } from "./figure.ts";
+import { rowEntropy } from "../kernels/softmax_ref.ts";
 
 /** What the model did and knew at one glimpse. */
 export interface GlimpseExplanation {
@@ -118,11 +119,9 @@ export async function explainInput(
   for (let t = 0; t < T; t++) {
     const logp = rollout.logp.subarray(t * C, (t + 1) * C); // (T, 1, C) row t
     const probabilities = Array.from(logp, (v) => Math.exp(v));
-    let best = 0, h = 0;
-    for (let c = 0; c < C; c++) {
-      if (logp[c] > logp[best]) best = c;
-      if (probabilities[c] > 0) h -= probabilities[c] * logp[c];
-    }
+    let best = 0;
+    for (let c = 0; c < C; c++) if (logp[c] > logp[best]) best = c;
+    const h = rowEntropy(logp, 0, C);
     const lx = rollout.locations[2 * t], ly = rollout.locations[2 * t + 1];
     const [x, y] = locationPixel(lx, ly, width, height);
     glimpses.push({

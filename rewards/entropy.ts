@@ -13,6 +13,7 @@
  * @module
  */
 import { addClassificationReward } from "./classification.ts";
+import { entropyRef } from "../kernels/softmax_ref.ts";
 import { defineReward, type RewardDefinition } from "./define.ts";
 import type { Episodes } from "./types.ts";
 
@@ -27,14 +28,7 @@ import type { Episodes } from "./types.ts";
  */
 export function entropies(T: number, B: number, C: number, probs: Float32Array): Float64Array {
   const H = new Float64Array(T * B);
-  for (let i = 0; i < T * B; i++) {
-    let h = 0;
-    for (let c = 0; c < C; c++) {
-      const p = probs[i * C + c];
-      if (p > 0) h -= p * Math.log(p);
-    }
-    H[i] = h;
-  }
+  entropyRef(T * B, C, Float32Array.from(probs, Math.log), H);
   return H;
 }
 
