@@ -11,7 +11,7 @@
  * const { input } = toModelInput(image, run.config.model.height, run.config.model.width, true);
  * const e = await explainInput(run.ram, run.vae, input);
  * console.log(e.prediction, e.glimpses.map((g) => [g.x, g.y, g.infoGain]));
- * const data = await loadDataset("mnist");
+ * const data = await loadDataset("mnist-10k");
  * console.log(eigMarkdown(await evaluateEig(run.ram, run.vae, data.test, { limit: 64 })));
  * run.close();
  * ```
@@ -26,10 +26,10 @@
  *     Float32Array.from({ length: T * B }, (_, i) =>
  *       i >= (T - 1) * B && predictions[i] === labels[i % B] ? 1 : 0),
  * });
- * const config = resolveRunConfig({ dataset: "mnist", limit: 64, validation: 0, plateau: 0,
+ * const config = resolveRunConfig({ dataset: "mnist-10k", limit: 64, validation: 0, plateau: 0,
  *   reward: { spec: "last-right", name: "last-right", options: {} },
  *   model: { glimpses: 2 }, train: { epochs: 1, batch: 32 } });
- * const data = await loadDataset("mnist");
+ * const data = await loadDataset("mnist-10k");
  * const out = await Deno.makeTempDir();
  * const result = await train({ backend: new CpuRam(config.model, 1), config, out,
  *   data: { train: limitSplit(data.train, 64) },
@@ -55,7 +55,12 @@ export { type EigMap, type EigMapOptions, eigMaps } from "./run/eig_map.ts";
 export { type Figure, figurePng, writeFigurePng } from "./report/figure.ts";
 
 // Evaluate: test error, accuracy per glimpse, the EIG table.
-export { evaluate, type EvaluateOptions, type EvaluationResult } from "./run/evaluate.ts";
+export {
+  type EvalStart,
+  evaluate,
+  type EvaluateOptions,
+  type EvaluationResult,
+} from "./run/evaluate.ts";
 export { type EigEvalOptions, evaluateEig } from "./run/evaluate_eig.ts";
 export type { EigRow, EigTable } from "./run/eig_table.ts";
 export { eigCsv, eigJson, eigMarkdown } from "./report/eig.ts";
@@ -70,6 +75,7 @@ export {
 } from "./ram/config.ts";
 export type { Batch, RamBackend, Rollout, RolloutOptions } from "./ram/backend.ts";
 export { CpuRam } from "./ram/cpu.ts";
+export { openCpuRam, type OpenedCpu } from "./ram/open_cpu.ts";
 export { GpuRam } from "./ram/gpu.ts";
 export { type Gpu, requestGpu } from "./gpu/device.ts";
 export {

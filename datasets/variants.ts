@@ -99,7 +99,7 @@ export interface VariantSplit extends Split {
  * ```ts
  * import { loadDataset } from "./load.ts";
  * import { variantSplit } from "./variants.ts";
- * const base = await loadDataset("mnist");
+ * const base = await loadDataset("mnist-10k");
  * const geom = { canvas: 60, distractors: 4, distractorSize: 8, seed: 1 };
  * const split = variantSplit(base.train, 28, 28, geom, 0);
  * const x = new Float32Array(60 * 60), clean = new Float32Array(28 * 28);

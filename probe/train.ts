@@ -81,7 +81,7 @@ export interface ProbeEpoch {
  * const model = resolveRamConfig({ glimpses: 2 });
  * const ram = new CpuRam(model, 1);
  * const vae = await createVae("cpu", undefined, vaeModelConfig(model, DEFAULT_VAE_RUN), 1);
- * const split = (await loadDataset("mnist")).train;
+ * const split = (await loadDataset("mnist-10k")).train;
  * const small = { ...split, size: 32, fill: split.fill.bind(split) };
  * const epochs = await trainProbe({ ram, vae, split: small, epochs: 1, batch: 16, seed: 1 });
  * console.log(epochs.at(-1)!.vae_loss);

@@ -293,11 +293,6 @@ export class GpuRam implements RamBackend {
   }
 
   /** Forward only; see {@link RamBackend.rollout}. */
-  /** The matmul variant the linear kernels picked for this device, for benchmark reports. */
-  get matmulStrategy(): string {
-    return this.kernels.linear.matmul.strategy;
-  }
-
   async rollout(batch: Batch, options: RolloutOptions): Promise<Rollout> {
     const B = batch.size, T = this.config.glimpses;
     const given = options.locations;

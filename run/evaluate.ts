@@ -81,7 +81,7 @@ export interface EvaluationResult {
  * import { loadDataset } from "../datasets/load.ts";
  * import { evaluate } from "./evaluate.ts";
  * const run = await loadRun("checkpoints/mnist-classification", { backend: "cpu" });
- * const test = limitSplit((await loadDataset("mnist")).test, 50); // 5 of each digit
+ * const test = limitSplit((await loadDataset("mnist-10k")).test, 50); // 5 of each digit
  * const r = await evaluate(run.ram, test, { mc: 2 });
  * console.log(`test error ${(100 * r.error).toFixed(2)}%`, r.accuracy);
  * run.close();

@@ -46,7 +46,7 @@ export interface EigEvalOptions {
  * import { evaluateEig } from "./evaluate_eig.ts";
  * import { eigMarkdown } from "../report/eig.ts";
  * const run = await loadRun("checkpoints/mnist-entropy", { backend: "cpu" });
- * const dataset = await loadDataset("mnist");
+ * const dataset = await loadDataset("mnist-10k");
  * console.log(eigMarkdown(await evaluateEig(run.ram, run.vae, dataset.test, { limit: 50 })));
  * run.close();
  * ```

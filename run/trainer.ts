@@ -246,7 +246,7 @@ function readTrainerState(ckpt: Checkpoint, lr: number): TrainerState {
  * ```ts
  * import { limitSplit } from "./trainer.ts";
  * import { loadDataset } from "../datasets/load.ts";
- * const small = limitSplit((await loadDataset("mnist")).train, 300); // 30 images of each class
+ * const small = limitSplit((await loadDataset("mnist-10k")).train, 300); // 30 images of each class
  * console.log(small.size, small.labels.slice(0, 12));
  * ```
  */
@@ -306,11 +306,11 @@ async function readMetrics(file: string, upTo: number): Promise<string[]> {
  * import { bindReward } from "../rewards/check.ts";
  * import classification from "../rewards/classification.ts";
  * const config = resolveRunConfig({
- *   dataset: "mnist", limit: 64, validation: 0, plateau: 0,
+ *   dataset: "mnist-10k", limit: 64, validation: 0, plateau: 0,
  *   reward: { spec: "classification", name: "classification", options: {} },
  *   model: { glimpses: 2 }, train: { epochs: 1, batch: 32 },
  * });
- * const ds = await loadDataset("mnist");
+ * const ds = await loadDataset("mnist-10k");
  * const ac = new AbortController(); // abort() finishes the step, writes a checkpoint, returns
  * const result = await train({
  *   backend: new CpuRam(config.model, 1), config, out: await Deno.makeTempDir(),
