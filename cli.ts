@@ -159,7 +159,10 @@ withDatasetFlags(
     .argument("<runs...>", "run folders (checkpoints/NAME or runs/NAME)"),
 )
   .option("--out <dir>", "folder for eig-compare.{md,csv,svg,png} (default: runs/compare)")
-  .option("--limit <n>", "evaluate the first N test images only")
+  .option(
+    "--limit <n>",
+    "evaluate N test images only: a seeded sample with every class in its share",
+  )
   .option(
     "--backend <name>",
     "auto, webgpu or cpu (default: auto: webgpu on a hardware GPU, else cpu on the BLAS)",
