@@ -28,6 +28,7 @@ import { type DatasetFlags, hasDataFlags } from "./dataset_flags.ts";
 import { intOption, OptionError } from "./options.ts";
 import { writeStderr } from "./progress.ts";
 import { checkDataFitsModel, loadModelData, savedDataWith } from "./run_data.ts";
+import { snakeCaseKeys } from "../util/snake_case.ts";
 
 /** The options of `compare`, as commander hands them over (with the dataset flags). */
 export interface CompareFlags extends DatasetFlags {
@@ -154,7 +155,7 @@ export async function compareCommand(runs: string[], flags: CompareFlags): Promi
           run: c.run,
           reward: c.reward,
           epoch: c.epoch,
-          table: c.table,
+          table: snakeCaseKeys(c.table),
         })),
         files,
       }));

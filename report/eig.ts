@@ -17,6 +17,7 @@
  */
 import { writeTextFileAtomic } from "../util/write_atomic.ts";
 import { ECE_BINS, type EigRow, type EigTable } from "../run/eig_table.ts";
+import { snakeCaseKeys } from "../util/snake_case.ts";
 
 /** Options of the renderers. */
 export interface EigRenderOptions {
@@ -149,7 +150,8 @@ export function eigCsv(table: EigTable): string {
 }
 
 /**
- * The table as pretty JSON: the {@link EigTable} fields (plus `title` when given).
+ * The table as pretty JSON: the {@link EigTable} fields in snake_case (`prior_entropy`,
+ * `rows[].info_gain`, …, as in eig.csv), plus `title` when given.
  *
  * @example
  * ```ts
@@ -174,7 +176,7 @@ export function eigJson(table: EigTable, options: EigRenderOptions = {}): string
     classProbe: table.classProbe ? clean(table.classProbe) : null,
   };
   const out = options.title === undefined ? body : { title: options.title, ...body };
-  return JSON.stringify(out, null, 2) + "\n";
+  return JSON.stringify(snakeCaseKeys(out), null, 2) + "\n";
 }
 
 /** File names {@link writeEigFiles} writes. */
