@@ -233,3 +233,20 @@ Deno.test("Ctrl-C finishes the step, writes a checkpoint, and --resume completes
     assert.equal(JSON.parse(lines[0]).images, 400, "the interrupted epoch counts all its images");
   });
 });
+
+Deno.test("every command's --help ends with examples that use its own options", async () => {
+  for (
+    const cmd of [["train"], ["eval"], ["probe"], ["explain"], ["compare"], ["rewards", "check"]]
+  ) {
+    const r = await glimpse(...cmd, "--help");
+    assert.equal(r.code, 0, r.stderr);
+    const [usage, examples] = r.stdout.split("\nExamples:\n");
+    assert.ok(examples, `${cmd.join(" ")} --help has examples`);
+    for (const line of examples.trimEnd().split("\n")) {
+      assert.match(line, new RegExp(`^  deno task ${cmd.join(" ")}\\b`));
+      for (const flag of line.match(/--[a-z-]+/g) ?? []) {
+        assert.ok(usage.includes(flag), `${cmd.join(" ")}: example flag ${flag} is an option`);
+      }
+    }
+  }
+});
