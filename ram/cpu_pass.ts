@@ -109,7 +109,8 @@ export interface Trace {
  */
 export type ActionSource = (i: number, mu: Float32Array, a: Float32Array) => void;
 
-function fwd(
+/** y (B, outF) = act(x·Wᵀ + b) of one nn.Linear on the CPU reference (`acc`: y += instead). */
+export function denseForward(
   L: Dense,
   B: number,
   x: Float32Array,
@@ -119,6 +120,8 @@ function fwd(
 ): void {
   linearForwardRef({ batch: B, inF: L.inF, outF: L.outF }, x, L.W, L.b, y, act, acc);
 }
+
+const fwd = denseForward;
 
 /**
  * One glimpse of the RAM from given states: images (B, H, W) seen at `loc` (B, 2) after h_{t−1}

@@ -26,6 +26,7 @@ import type { Dispatch } from "../gpu/kernel.ts";
 import { Readback, type Tensor, tensor, upload, view } from "../gpu/tensor.ts";
 import type { RamConfig } from "./config.ts";
 import type { FlatLayout } from "./params.ts";
+import { type DenseViews, denseViews } from "./flat_state.ts";
 import { bindLinearBackward, bindLinearForward, type LinearKernels } from "../kernels/linear.ts";
 import { bindColsum } from "../kernels/matmul.ts";
 import type { Activation } from "../kernels/matmul_ref.ts";
@@ -51,16 +52,6 @@ export interface RamKernels {
   softmax: SoftmaxKernels;
   policy: PolicyKernels;
   lstm: LstmKernels;
-}
-
-/** A parameter and its gradient, both views into the flat buffers. */
-interface DenseViews {
-  W: Tensor; // (out, in)
-  b: Tensor; // (out)
-  dW: Tensor; // (out, in)
-  db: Tensor; // (out)
-  inF: number;
-  outF: number;
 }
 
 /** Parameters, gradients and the flat layout they share. */
@@ -126,7 +117,7 @@ interface Build {
   /** A new tensor owned (and destroyed) by the program. */
   t: (shape: number[], label: string) => Tensor;
   slabs: (n: number, F: number, label: string) => Slabs;
-  net: ReturnType<typeof denseViews>;
+  net: ReturnType<typeof ramLayers>;
   /** h_0 = c_0 = 0 (B, H). */
   zeros: Tensor;
   /** Per-glimpse activations (T, B, F). */
@@ -234,7 +225,7 @@ export class RamProgram {
     const p1 = slabs(steps, cfg.policyHidden, "p1");
     const base = slabs(steps, 1, "b");
 
-    const net = denseViews(cfg, flat);
+    const net = ramLayers(cfg, flat);
     const zeros = t([B, H], "h_0");
     const ctx: Build = {
       T,
@@ -647,26 +638,11 @@ function shape(L: DenseViews, batch: number) {
 }
 
 /** Views of every layer's weights and gradients in the flat buffers, by role. */
-function denseViews(cfg: RamConfig, flat: FlatParams): Record<
+function ramLayers(cfg: RamConfig, flat: FlatParams): Record<
   "fc1" | "fc2" | "fc3" | "fc4" | "ih" | "hh" | "loc1" | "loc2" | "base" | "cls",
   DenseViews
 > {
-  const entry = (name: string) => {
-    const e = flat.layout.byName.get(name);
-    if (!e) throw new Error(`ram_gpu: parameter "${name}" is missing from the layout`);
-    return e;
-  };
-  const dense = (w: string, b: string): DenseViews => {
-    const ew = entry(w), eb = entry(b);
-    return {
-      W: view(flat.params, ew.offset, ew.shape, w),
-      b: view(flat.params, eb.offset, eb.shape, b),
-      dW: view(flat.grads, ew.offset, ew.shape, `grad ${w}`),
-      db: view(flat.grads, eb.offset, eb.shape, `grad ${b}`),
-      inF: ew.shape[1],
-      outF: ew.shape[0],
-    };
-  };
+  const dense = (w: string, b: string) => denseViews(flat.layout, flat.params, flat.grads, w, b);
   const lin = (m: string) => dense(`${m}.weight`, `${m}.bias`);
   const lstm = cfg.core === "lstm";
   return {

@@ -34,13 +34,11 @@
 import type { RamBackend } from "../ram/backend.ts";
 import type { ParamMap } from "../ram/backend.ts";
 import type { Vae } from "../probe/vae.ts";
-import { bindNet, forwardPass, glimpseStep, type Net } from "../ram/cpu_pass.ts";
+import { bindNet, denseForward, forwardPass, glimpseStep, type Net } from "../ram/cpu_pass.ts";
 import type { RamConfig } from "../ram/config.ts";
 import { Rng } from "../util/rng.ts";
-import { linearForwardRef } from "../kernels/linear_ref.ts";
 import { logSoftmaxRef, rowEntropy } from "../kernels/softmax_ref.ts";
 import { sigmoid } from "../kernels/lstm_ref.ts";
-import type { Activation } from "../kernels/matmul_ref.ts";
 
 /** Random stream of the latent samples (independent of training and evaluation draws). */
 export const EIG_MAP_STREAM = 0x6569676d; // "eigm"
@@ -100,16 +98,7 @@ export function gridCell(v: number, G: number): number {
   return Math.min(G - 1, Math.max(0, Math.floor((v + 1) / 2 * G)));
 }
 
-function fwd(
-  L: { W: Float32Array; b: Float32Array; inF: number; outF: number },
-  B: number,
-  x: Float32Array,
-  y: Float32Array,
-  act: Activation = "none",
-  acc = false,
-): void {
-  linearForwardRef({ batch: B, inF: L.inF, outF: L.outF }, x, L.W, L.b, y, act, acc);
-}
+const fwd = denseForward;
 
 /** What {@link mutualInformation} returns, per candidate. */
 export interface MutualInformation {
