@@ -16,7 +16,7 @@ import {
 import { resolveVaeRunConfig, type VaeRunConfig } from "../probe/vae_config.ts";
 import { type ClsRunConfig, resolveClsRunConfig } from "../probe/cls_params.ts";
 import type { DatasetOptions, LoadedDataset } from "../datasets/load.ts";
-import { type Variant, VARIANTS } from "../datasets/variants.ts";
+import { type Variant, VARIANT_OPTIONS, VARIANTS } from "../datasets/variants.ts";
 
 /** Which reward trained the model. */
 export interface RewardSpec {
@@ -106,7 +106,7 @@ const KEYS = [
   "cls",
 ] as const;
 const REWARD_KEYS = ["spec", "name", "options"] as const;
-const DATA_KEYS = ["variant", "canvas", "distractors", "distractorSize", "fit"] as const;
+const DATA_KEYS = ["variant", ...VARIANT_OPTIONS.map((o) => o.key), "fit"];
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
@@ -226,10 +226,9 @@ function resolveDataConfig(given: unknown): DataConfig {
   if (!VARIANTS.includes(variant as Variant)) {
     throw new Error(`"data.variant" = ${JSON.stringify(variant)}: must be ${VARIANTS.join(", ")}`);
   }
-  const sizes = { canvas, distractors, distractorSize };
-  for (const [key, v] of Object.entries(sizes)) {
+  for (const { key, min } of VARIANT_OPTIONS) {
+    const v = given[key];
     const plain = variant === "plain";
-    const min = key === "distractors" ? 0 : 1;
     const ok = plain ? v === null : typeof v === "number" && Number.isInteger(v) && v >= min;
     if (!ok) {
       throw new Error(
