@@ -105,10 +105,21 @@ export { bindReward } from "./rewards/check.ts";
 export { Rng } from "./util/rng.ts";
 
 // Types that appear in the signatures above.
-export type { ParamMap, StepNoise, StepResult, TrainState } from "./ram/backend.ts";
+export type {
+  ParamMap,
+  StepNoise,
+  StepResult,
+  TrainState,
+  TrainStepOptions,
+} from "./ram/backend.ts";
 export type { LossAndGrads, LossOptions } from "./ram/cpu.ts";
 export type { RetinaShape } from "./kernels/retina_ref.ts";
 export type { GpuOptions } from "./gpu/device.ts";
+export type { MatmulStrategy } from "./kernels/matmul.ts";
+export type { ClassProbe, ClsStepResult } from "./probe/cls_api.ts";
+export type { ClsConfig, ClsGlimpse, ClsRunConfig } from "./probe/cls_params.ts";
+export type { Belief } from "./run/eig_map.ts";
+export type { Steering } from "./report/explain.ts";
 export type { Safetensors, TensorMap } from "./util/safetensors.ts";
 export type { EigRenderOptions } from "./report/eig.ts";
 export type { FigurePath, FigureText } from "./report/figure.ts";

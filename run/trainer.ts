@@ -95,6 +95,7 @@ export interface EpochMetrics {
   vae_kl: number | null;
   /** Class probe: NLL (nats per state) and accuracy over all glimpses; null when it did not train. */
   cls_nll: number | null;
+  /** Class probe accuracy over all glimpses; null when it did not train. */
   cls_accuracy: number | null;
 }
 
