@@ -24,7 +24,7 @@
 import type { ParamMap, TrainState } from "../ram/backend.ts";
 import { resolveRunConfig, type RunConfig } from "./run_config.ts";
 import { writeFileAtomic, writeTextFileAtomic } from "../util/write_atomic.ts";
-import { encodeSafetensors, readSafetensors } from "../util/safetensors.ts";
+import { encodeSafetensors, readSafetensors, type Safetensors } from "../util/safetensors.ts";
 import { checkVaeParams, splitVaeParams } from "../probe/vae_params.ts";
 import { vaeModelConfig } from "../probe/vae_config.ts";
 import { checkClsParams, clsConfigFor, splitClsParams } from "../probe/cls_params.ts";
