@@ -163,7 +163,10 @@ withDatasetFlags(
     .argument("<runs...>", "run folders (checkpoints/NAME or runs/NAME)"),
 )
   .option("--out <dir>", "folder for eig-compare.{md,csv,svg,png} (default: runs/compare)")
-  .option("--limit <n>", "evaluate the first N test images only")
+  .option(
+    "--limit <n>",
+    "evaluate N test images only: a seeded sample with every class in its share",
+  )
   .option(
     "--backend <name>",
     "auto, webgpu or cpu (default: auto: webgpu on a hardware GPU, else cpu on the BLAS)",
@@ -250,6 +253,53 @@ program.command("rewards")
   .action(async (plugin, flags) =>
     console.log(await (await import("./commands/rewards.ts")).rewardsCheck(plugin, flags))
   );
+
+/** Example lines shown at the end of each command's --help, keyed by its path. */
+const EXAMPLES: Readonly<Record<string, readonly string[]>> = {
+  train: [
+    "deno task train --reward entropy --epochs 20 --out runs/ent",
+    "deno task train --dataset mnist-10k --limit 2000 --epochs 2 --backend cpu --out runs/quick",
+    "deno task train --reward ./my_reward.ts --reward-opt early=0.05 --variant cluttered",
+    "deno task train --resume --out runs/ent --epochs 30",
+  ],
+  eval: [
+    "deno task eval --model runs/ent",
+    "deno task eval --model checkpoints/mnist-entropy --mc 10 --json",
+    "deno task eval --model runs/ent --noise gaussian:0.1,0.2",
+  ],
+  probe: ["deno task probe --model runs/ent --epochs 5"],
+  explain: [
+    "deno task explain examples/seven.png",
+    "deno task explain photo.jpg --model runs/ent --out out/ --eig-map",
+    "deno task explain examples/cluttered-four.png --no-fit --model runs/cluttered --json",
+  ],
+  compare: [
+    "deno task compare checkpoints/mnist-classification checkpoints/mnist-entropy --out out/",
+    "deno task compare runs/a runs/b --limit 500 --json",
+  ],
+  examples: ["deno task examples", "deno task examples --out /tmp/examples"],
+  rewards: ["deno task rewards", "deno task rewards check examples/saccade_reward.ts"],
+  "rewards check": [
+    "deno task rewards check entropy --reward-opt beta=1",
+    "deno task rewards check ./my_reward.ts --glimpses 4 --batch 8",
+  ],
+  data: [
+    "deno task data preview --variant cluttered --out grid.png",
+    "deno task data mnist --to data/mnist",
+  ],
+  "data preview": ["deno task data preview --dataset fashion-mnist --count 16 --out grid.png"],
+  "data mnist": ["deno task data mnist --to data/mnist"],
+};
+
+function addExamples(cmd: Command<unknown[], Record<string, unknown>>, path: string[]): void {
+  for (const sub of cmd.commands) {
+    const key = [...path, sub.name()].join(" ");
+    const lines = EXAMPLES[key];
+    if (lines) sub.addHelpText("after", `\nExamples:\n${lines.map((l) => `  ${l}`).join("\n")}`);
+    addExamples(sub as Command<unknown[], Record<string, unknown>>, [...path, sub.name()]);
+  }
+}
+addExamples(program as unknown as Command<unknown[], Record<string, unknown>>, []);
 
 /** Runs the CLI. */
 export async function main(argv: string[]): Promise<number> {

@@ -1,57 +1,142 @@
 /**
- * glimpse: Recurrent Attention Models trained with WGSL compute kernels on WebGPU,
- * explained glimpse by glimpse, with rewards from plugin modules.
+ * glimpse: Recurrent Attention Models trained with WGSL compute kernels on WebGPU (or on the
+ * CPU), explained glimpse by glimpse, with rewards from plugin modules.
  *
- * The library mirrors the command line: open a backend (`GpuRam` on WebGPU or `CpuRam`, the
- * composed CPU references), load a dataset, obtain a reward function, and train.
+ * Open a saved run, read an image, explain it, and compute the EIG table of a split:
  *
- * @example
- * ```ts ignore
- * import { CpuRam, loadDataset, resolveRamConfig, resolveTrainConfig } from "./mod.ts";
- * import { Rng } from "./mod.ts";
- * const data = await loadDataset("mnist");
- * const ram = new CpuRam(resolveRamConfig({ glimpses: 4 }), 1);
- * const B = 16, rng = new Rng(1);
- * const images = new Float32Array(B * 28 * 28);
- * const indices = Array.from({ length: B }, (_, i) => i * 400);
- * data.train.fill(indices, 0, images);
- * const labels = Int32Array.from(indices, (i) => data.train.labels[i]);
- * const noise = {
- *   start: rng.fillUniform(new Float32Array(2 * B), -1, 1),
- *   policy: rng.fillNormal(new Float32Array(3 * B * 2)),
- * };
- * const reward = (e: { T: number; B: number }) => new Float32Array(e.T * e.B);
- * const result = await ram.trainStep({ size: B, images, labels }, reward, noise, resolveTrainConfig());
- * console.log(result.loss);
+ * ```ts
+ * import { eigMarkdown, evaluateEig, explainInput, loadDataset, loadRun, readGreyImage, toModelInput } from "./mod.ts";
+ * const run = await loadRun("checkpoints/mnist-classification", { backend: "cpu" });
+ * const image = await readGreyImage("examples/seven.png");
+ * const { input } = toModelInput(image, run.config.model.height, run.config.model.width, true);
+ * const e = await explainInput(run.ram, run.vae, input);
+ * console.log(e.prediction, e.glimpses.map((g) => [g.x, g.y, g.infoGain]));
+ * const data = await loadDataset("mnist-10k");
+ * console.log(eigMarkdown(await evaluateEig(run.ram, run.vae, data.test, { limit: 64 })));
+ * run.close();
+ * ```
+ *
+ * Train a RAM with a reward of your own (here on 64 images for one epoch):
+ *
+ * ```ts
+ * import { bindReward, CpuRam, defineReward, limitSplit, loadDataset, resolveRunConfig, train } from "./mod.ts";
+ * const reward = defineReward({
+ *   name: "last-right", description: "1 when the last glimpse's prediction is right",
+ *   reward: ({ T, B, labels, predictions }) =>
+ *     Float32Array.from({ length: T * B }, (_, i) =>
+ *       i >= (T - 1) * B && predictions[i] === labels[i % B] ? 1 : 0),
+ * });
+ * const config = resolveRunConfig({ dataset: "mnist-10k", limit: 64, validation: 0, plateau: 0,
+ *   reward: { spec: "last-right", name: "last-right", options: {} },
+ *   model: { glimpses: 2 }, train: { epochs: 1, batch: 32 } });
+ * const data = await loadDataset("mnist-10k");
+ * const out = await Deno.makeTempDir();
+ * const result = await train({ backend: new CpuRam(config.model, 1), config, out,
+ *   data: { train: limitSplit(data.train, 64) },
+ *   reward: bindReward(reward, {}) });
+ * console.log(result.step, result.metrics.at(-1)?.nll);
  * ```
  *
  * @module
  */
-export * from "./gpu/mod.ts";
-export * from "./ram/config.ts";
-export type * from "./ram/backend.ts";
-export { Rng } from "./util/rng.ts";
-export * from "./ram/params.ts";
+
+// Open a saved run and explain what it saw.
+export { type LoadedRun, loadRun, type LoadRunOptions } from "./run/load_run.ts";
+export { type GreyImage, readGreyImage } from "./datasets/image.ts";
+export { type ModelInput, toModelInput } from "./datasets/model_input.ts";
+export {
+  explainInput,
+  type Explanation,
+  explanationFigures,
+  explanationText,
+  type GlimpseExplanation,
+} from "./report/explain.ts";
+export { type EigMap, type EigMapOptions, eigMaps } from "./run/eig_map.ts";
+export { type Figure, figurePng, writeFigurePng } from "./report/figure.ts";
+
+// Evaluate: test error, accuracy per glimpse, the EIG table.
+export {
+  type EvalStart,
+  evaluate,
+  type EvaluateOptions,
+  type EvaluationResult,
+} from "./run/evaluate.ts";
+export { type EigEvalOptions, evaluateEig } from "./run/evaluate_eig.ts";
+export type { EigRow, EigTable } from "./run/eig_table.ts";
+export { eigCsv, eigJson, eigMarkdown } from "./report/eig.ts";
+
+// Train: configs, backends, the trainer, the probe, checkpoints.
+export { resolveRunConfig, type RunConfig } from "./run/run_config.ts";
+export {
+  type RamConfig,
+  resolveRamConfig,
+  resolveTrainConfig,
+  type TrainConfig,
+} from "./ram/config.ts";
+export type { Batch, RamBackend, Rollout, RolloutOptions } from "./ram/backend.ts";
 export { CpuRam } from "./ram/cpu.ts";
+export { openCpuRam, type OpenedCpu } from "./ram/open_cpu.ts";
 export { GpuRam } from "./ram/gpu.ts";
-export * from "./run/checkpoint.ts";
-export * from "./run/trainer.ts";
-export * from "./run/evaluate.ts";
-export * from "./probe/vae.ts";
-export * from "./probe/vae_config.ts";
-export * from "./run/load_run.ts";
-export * from "./probe/train.ts";
-export * from "./report/eig.ts";
-export * from "./run/eig_table.ts";
-export * from "./run/evaluate_eig.ts";
-export * from "./run/eig_map.ts";
-export * from "./report/explain.ts";
-export * from "./report/figure.ts";
-export * from "./report/recon_grid.ts";
-export * from "./report/glimpse_overlay.ts";
-export * from "./report/chart.ts";
-export * from "./report/eig_compare.ts";
-export * from "./report/eig_map_figure.ts";
-export { toModelInput } from "./datasets/model_input.ts";
-export * from "./rewards/mod.ts";
-export * from "./datasets/mod.ts";
+export { type Gpu, requestGpu } from "./gpu/device.ts";
+export {
+  type EpochMetrics,
+  limitSplit,
+  train,
+  type TrainData,
+  type TrainerOptions,
+  type TrainResult,
+} from "./run/trainer.ts";
+export { createVae, type Vae } from "./probe/vae.ts";
+export { type ProbeEpoch, trainProbe, type TrainProbeOptions } from "./probe/train.ts";
+export {
+  type Checkpoint,
+  type CheckpointMeta,
+  loadCheckpoint,
+  saveCheckpoint,
+} from "./run/checkpoint.ts";
+export { decodeSafetensors, encodeSafetensors } from "./util/safetensors.ts";
+
+// Data and rewards.
+export type { Dataset, Split } from "./datasets/types.ts";
+export { type DatasetOptions, loadDataset, type LoadedDataset } from "./datasets/load.ts";
+export { defineReward, type RewardDefinition } from "./rewards/define.ts";
+export type { Episodes, RewardFn } from "./rewards/types.ts";
+export { bindReward } from "./rewards/check.ts";
+export { Rng } from "./util/rng.ts";
+
+// Types that appear in the signatures above.
+export type {
+  ParamMap,
+  StepNoise,
+  StepResult,
+  TrainState,
+  TrainStepOptions,
+} from "./ram/backend.ts";
+export type { LossAndGrads, LossOptions } from "./ram/cpu.ts";
+export type { RetinaShape } from "./kernels/retina_ref.ts";
+export type { GpuOptions } from "./gpu/device.ts";
+export type { MatmulStrategy } from "./kernels/matmul.ts";
+export type { ClassProbe, ClsStepResult } from "./probe/cls_api.ts";
+export type { ClsConfig, ClsGlimpse, ClsRunConfig } from "./probe/cls_params.ts";
+export type { Belief } from "./run/eig_map.ts";
+export type { Steering } from "./report/explain.ts";
+export type { Safetensors, TensorMap } from "./util/safetensors.ts";
+export type { EigRenderOptions } from "./report/eig.ts";
+export type { FigurePath, FigureText } from "./report/figure.ts";
+export type { RasterImage } from "./report/png.ts";
+export type { StepProgress } from "./run/trainer.ts";
+export type { DataConfig, RewardSpec } from "./run/run_config.ts";
+export type { VaeConfig } from "./probe/vae_params.ts";
+export type { VaeStepResult } from "./probe/vae_api.ts";
+export type { VaeRunConfig } from "./probe/vae_config.ts";
+export type { Variant, VariantGeometry } from "./datasets/variants.ts";
+export type {
+  OptionInputs,
+  OptionSpec,
+  OptionValue,
+  OptionValues,
+  RewardDefinitionInput,
+  RewardOutput,
+  Widen,
+} from "./rewards/define.ts";
+export type { ResolvedOptions } from "./rewards/options.ts";

@@ -26,8 +26,9 @@ import type { Gpu } from "../gpu/device.ts";
 import { resolveBackendOption } from "./backend.ts";
 import { type DatasetFlags, hasDataFlags } from "./dataset_flags.ts";
 import { intOption, OptionError } from "./options.ts";
-import { writeStderr } from "./progress.ts";
+import { ProgressBar, writeStderr } from "./progress.ts";
 import { checkDataFitsModel, loadModelData, savedDataWith } from "./run_data.ts";
+import { snakeCaseKeys } from "../util/snake_case.ts";
 
 /** The options of `compare`, as commander hands them over (with the dataset flags). */
 export interface CompareFlags extends DatasetFlags {
@@ -98,7 +99,6 @@ export async function compareCommand(runs: string[], flags: CompareFlags): Promi
       opened.map((r) => ({ run: r.dir, reward: r.config.reward.name })),
     );
     const n = Math.min(ds.test.size, limit ?? ds.test.size);
-    const terminal = Deno.stderr.isTerminal();
     const compared: ComparedRun[] = [];
     for (const [i, r] of opened.entries()) {
       writeStderr(
@@ -106,12 +106,13 @@ export async function compareCommand(runs: string[], flags: CompareFlags): Promi
           `(${n} images), policy mean from the centre, backend ${r.description}` +
           `${r.vae ? "" : " (no VAE probe: no reconstruction MSE)"}\n`,
       );
+      const bar = new ProgressBar(`run ${i + 1}/${opened.length}`, n, "img");
       const table = await evaluateEig(r.ram, r.vae, ds.test, {
         batch: 128,
         limit: n,
-        onBatch: terminal ? (done, total) => writeStderr(`\r\x1b[2K${done}/${total}`) : undefined,
+        onBatch: (done) => bar.update(done),
       });
-      if (terminal) writeStderr("\r\x1b[2K");
+      bar.done();
       compared.push({
         label: labels[i],
         run: r.dir,
@@ -154,7 +155,7 @@ export async function compareCommand(runs: string[], flags: CompareFlags): Promi
           run: c.run,
           reward: c.reward,
           epoch: c.epoch,
-          table: c.table,
+          table: snakeCaseKeys(c.table),
         })),
         files,
       }));

@@ -8,7 +8,7 @@
  */
 import type { Command, OptionValues } from "@commander-js/extra-typings";
 import type { DatasetOptions } from "../datasets/load.ts";
-import { VARIANTS } from "../datasets/variants.ts";
+import { VARIANT_OPTIONS, variantOption, VARIANTS } from "../datasets/variants.ts";
 import { choiceOption, intOption, OptionError } from "./options.ts";
 
 /** The dataset flag values as commander hands them over (undefined where not given). */
@@ -49,9 +49,9 @@ export function withDatasetFlags<
   return cmd
     .option("--dataset <spec>", "mnist (default) | fashion-mnist | idx:DIR | folder:DIR")
     .option("--variant <name>", "plain (default) | translated | cluttered")
-    .option("--canvas <n>", "canvas side for translated/cluttered (default 60)")
-    .option("--distractors <k>", "cluttered: distractor crops (default 4, 8 from a 100 canvas)")
-    .option("--distractor-size <s>", "cluttered: side of each distractor crop (default 8)")
+    .option("--canvas <n>", variantOption("canvas").help)
+    .option("--distractors <k>", variantOption("distractors").help)
+    .option("--distractor-size <s>", variantOption("distractorSize").help)
     .option("--fit <how>", "folder:DIR images: mnist (centre by mass, default) | stretch");
 }
 
@@ -73,15 +73,15 @@ export function datasetOptionsFromFlags(flags: DatasetFlags): DatasetOptions {
   }
   return {
     variant: choiceOption("--variant", flags.variant, VARIANTS),
-    canvas: intOption("--canvas", flags.canvas, 1),
-    distractors: intOption("--distractors", flags.distractors, 0),
-    distractorSize: intOption("--distractor-size", flags.distractorSize, 1),
+    ...Object.fromEntries(
+      VARIANT_OPTIONS.map((o) => [o.key, intOption(o.flag, flags[o.key], o.min)]),
+    ),
     fit: choiceOption("--fit", flags.fit, FITS),
   };
 }
 
 /** True when any of the variant/geometry/fit flags was given. */
 export function hasDataFlags(flags: DatasetFlags): boolean {
-  return [flags.variant, flags.canvas, flags.distractors, flags.distractorSize, flags.fit]
+  return [flags.variant, ...VARIANT_OPTIONS.map((o) => flags[o.key]), flags.fit]
     .some((v) => v !== undefined);
 }

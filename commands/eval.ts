@@ -15,7 +15,7 @@ import { choiceOption, intOption, OptionError } from "./options.ts";
 
 /** The `--start` choices: where the first glimpse is taken. */
 export const EVAL_STARTS = ["center", "uniform"] as const;
-import { writeStderr } from "./progress.ts";
+import { ProgressBar, writeStderr } from "./progress.ts";
 import { loadModelData, savedDataWith } from "./run_data.ts";
 import { eigReport, runDirOf } from "./eval_eig.ts";
 import { type Control, parseControls } from "../run/controls.ts";
@@ -73,19 +73,17 @@ export async function evalCommand(flags: EvalFlags): Promise<number> {
       `evaluating ${flags.model} (epoch ${ckpt.meta.epoch}) on ${ds.name} test ` +
         `(${ds.test.size} images), ${how}, backend ${opened.description}; ${opened.decision.reason}\n`,
     );
-    const terminal = Deno.stderr.isTerminal();
     const run = async (split: typeof ds.test, what: string) => {
+      const bar = new ProgressBar(`evaluating${what ? ` ${what.trim()}` : ""}`, split.size, "img");
       const r = await evaluate(opened.backend, split, {
         stochastic,
         mc,
         start,
         seed: config.train.seed,
         batch: config.train.batch,
-        onBatch: terminal
-          ? (done, total) => writeStderr(`\r\x1b[2K${what}${done}/${total}`)
-          : undefined,
+        onBatch: (done) => bar.update(done),
       });
-      if (terminal) writeStderr("\r\x1b[2K");
+      bar.done();
       return r;
     };
     const r = await run(ds.test, "");

@@ -15,7 +15,7 @@ import type { Split } from "../datasets/types.ts";
 import { eigJson, eigMarkdown, writeEigFiles } from "../report/eig.ts";
 import type { EigTable } from "../run/eig_table.ts";
 import { openProbe } from "./vae_flags.ts";
-import { writeStderr } from "./progress.ts";
+import { ProgressBar, writeStderr } from "./progress.ts";
 
 /** Options of {@link eigReport}. */
 export interface EigReportOptions {
@@ -70,17 +70,16 @@ export async function eigReport(
   try {
     if (vae) vae.setState(ckpt.vae!);
     if (cls) cls.setState(ckpt.cls!);
-    const terminal = Deno.stderr.isTerminal();
     const evalWith = async (what: string, locations?: EigEvalOptions["locations"]) => {
+      let bar: ProgressBar | undefined;
       const t = await evaluateEig(ram, vae, split, {
         batch: options.batch,
         classProbe: cls,
         locations,
-        onBatch: terminal
-          ? (done, total) => writeStderr(`\r\x1b[2KEIG ${what} ${done}/${total}`)
-          : undefined,
+        onBatch: (done, total) =>
+          (bar ??= new ProgressBar(`EIG table (${what})`, total, "img")).update(done),
       });
-      if (terminal) writeStderr("\r\x1b[2K");
+      bar?.done();
       return t;
     };
     const table = await evalWith("policy");

@@ -13,7 +13,7 @@
  *
  * @module
  */
-import jpeg from "jpeg-js";
+import jpeg from "npm:jpeg-js@0.4.4";
 import { loadDataset } from "../datasets/load.ts";
 import type { Split } from "../datasets/types.ts";
 import { encodeRasterPng } from "../report/png.ts";

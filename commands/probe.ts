@@ -18,7 +18,7 @@ import { resolveVaeRunConfig } from "../probe/vae_config.ts";
 import { resolveBackendOption } from "./backend.ts";
 import { createClassProbeFor, resolveClsRunConfig } from "../probe/cls.ts";
 import { intOption, OptionError } from "./options.ts";
-import { writeStderr } from "./progress.ts";
+import { ProgressBar, writeStderr } from "./progress.ts";
 import { loadModelData } from "./run_data.ts";
 
 /** The options of `probe`, as commander hands them over. */
@@ -87,7 +87,7 @@ export async function probeCommand(flags: ProbeFlags): Promise<number> {
           `(${split.size} images), ${epochs} epochs, backend ${run.description}\n`,
       );
       const started = performance.now();
-      const terminal = Deno.stderr.isTerminal();
+      let bar: ProgressBar | undefined;
       const results = await trainProbe({
         ram: run.ram,
         vae,
@@ -97,11 +97,13 @@ export async function probeCommand(flags: ProbeFlags): Promise<number> {
         batch: config.train.batch,
         seed: config.train.seed,
         vaeRowsPerImage: config.vae?.rowsPerImage,
-        onStep: terminal
-          ? (done, total, e) => writeStderr(`\r\x1b[2Kepoch ${e}/${epochs}: ${done}/${total}`)
-          : undefined,
+        onStep: (done, batches, e) => {
+          // one bar over the whole run, so the ETA is to the last epoch's end
+          bar ??= new ProgressBar("probe", epochs * batches, "batch");
+          bar.update((e - 1) * batches + done, `probe epoch ${e}/${epochs}`);
+        },
         onEpoch: (m) => {
-          if (terminal) writeStderr("\r\x1b[2K");
+          bar?.done();
           const parts = [
             m.vae_loss !== null
               ? `VAE loss ${m.vae_loss.toFixed(2)} (bce ${m.vae_bce!.toFixed(2)}, kl ` +

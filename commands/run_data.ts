@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { VARIANT_OPTIONS } from "../datasets/variants.ts";
 import type { RamConfig } from "../ram/config.ts";
 import { datasetOptionsOf, type RunConfig } from "../run/run_config.ts";
 import { type DatasetOptions, loadDataset, type LoadedDataset } from "../datasets/load.ts";
@@ -49,7 +50,7 @@ export function savedDataWith(config: RunConfig, flags: DatasetFlags): DataChoic
   }
   if (!spec.startsWith("folder:")) options.fit = undefined;
   else if (options.fit === undefined) options.fit = "mnist";
-  for (const key of ["canvas", "distractors", "distractorSize", "fit"] as const) {
+  for (const key of [...VARIANT_OPTIONS.map((o) => o.key), "fit"] as const) {
     if (given[key] !== undefined) (options as Record<string, unknown>)[key] = given[key];
   }
   return { spec, options };

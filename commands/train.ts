@@ -290,10 +290,17 @@ export async function trainCommand(flags: TrainFlags): Promise<number> {
       test: ds.test,
     };
 
+    // The full config is a file away; the terminal gets one line unless --verbose asks for it.
+    const m = config.model, t = config.train;
     view.line(
-      `${resume ? "resuming" : "training"} ${out} (config saved as ${runFile(out, CONFIG_FILE)}):`,
+      `${resume ? "resuming" : "training"} ${out}: ${m.glimpses} glimpses of ${m.patch}×` +
+        `${m.patch}${m.scales > 1 ? `×${m.scales}` : ""}, ${m.core} ${m.hidden}, ` +
+        `${t.epochs} epochs of batch ${t.batch}, lr ${t.lr}, seed ${t.seed}` +
+        `${config.vae ? ", with the VAE probe" : ""} (config: ${runFile(out, CONFIG_FILE)}` +
+        `${flags.verbose ? "" : "; --verbose prints it"})`,
     );
-    view.line(JSON.stringify(config, null, 2));
+    if (flags.verbose) view.line(JSON.stringify(config, null, 2));
+    view.batchSize = config.train.batch;
     const opened = await openBackend(backendName, config.model, config.train.seed);
     const vae = await openProbe(opened.backend, config).catch((e) => {
       opened.close();

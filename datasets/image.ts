@@ -8,12 +8,14 @@
  *
  * @module
  */
-import { decode as decodePng } from "fast-png";
-import jpeg from "jpeg-js";
+import { decode as decodePng } from "npm:fast-png@8.0.0";
+import jpeg from "npm:jpeg-js@0.4.4";
 
 /** A grey image: (height, width) values in [0, 1], 0 black, 1 white. */
 export interface GreyImage {
+  /** Width in pixels. */
   readonly width: number;
+  /** Height in pixels. */
   readonly height: number;
   /** (height, width) */
   readonly data: Float32Array;
@@ -94,7 +96,7 @@ function jpegHeader(bytes: Uint8Array, file: string): ImageHeader {
  * @example
  * ```ts
  * import { decodeGrey } from "./image.ts";
- * const img = decodeGrey(await Deno.readFile("digit.png"), "digit.png");
+ * const img = decodeGrey(await Deno.readFile("examples/seven.png"), "seven.png");
  * console.log(img.width, img.height, img.data[0]);
  * ```
  */
@@ -125,7 +127,16 @@ export function decodeGrey(
   }
 }
 
-/** Reads and decodes an image file; every error names the file. */
+/**
+ * Reads and decodes an image file; every error names the file.
+ *
+ * @example
+ * ```ts
+ * import { readGreyImage } from "./image.ts";
+ * const { width, height, data } = await readGreyImage("examples/two-on-paper.jpg");
+ * console.log(width, height, data[0]); // grey values in [0, 1]
+ * ```
+ */
 export async function readGreyImage(path: string, maxPixels?: number): Promise<GreyImage> {
   let bytes: Uint8Array;
   try {

@@ -8,7 +8,15 @@
  */
 import { holdOut } from "./split.ts";
 import type { Dataset, Split } from "./types.ts";
-import { type Variant, type VariantGeometry, VARIANTS, variantSplit } from "./variants.ts";
+import {
+  type Variant,
+  VARIANT_OPTIONS,
+  type VariantGeometry,
+  type VariantOption,
+  variantOption,
+  VARIANTS,
+  variantSplit,
+} from "./variants.ts";
 
 /** The dataset names and forms `loadDataset` accepts. */
 export const DATASET_SPECS: readonly string[] = [
@@ -44,6 +52,7 @@ export interface DatasetOptions {
 export interface LoadedDataset extends Dataset {
   /** The base dataset's name, e.g. "mnist" or "idx:/data/mnist". */
   readonly base: string;
+  /** The variant applied (plain, translated, cluttered). */
   readonly variant: Variant;
   /** Canvas geometry of translated/cluttered variants; undefined for plain. */
   readonly geometry?: VariantGeometry;
@@ -112,17 +121,16 @@ export function applyOptions(base: Dataset, options: DatasetOptions): LoadedData
   if (options.validation !== undefined) {
     ({ train, validation } = holdOut(base.train, options.validation, seed));
   }
-  if (variant === "plain") {
-    for (const k of ["canvas", "distractors", "distractorSize"] as const) {
-      if (options[k] !== undefined) {
-        throw new Error(`--${flag(k)} needs --variant translated or cluttered`);
-      }
-    }
-    return { ...base, base: base.name, variant, train, validation };
+  for (const o of VARIANT_OPTIONS) {
+    const v = options[o.key];
+    // translated has no distractors: an explicit 0 (a saved run's config) says just that
+    if (
+      v === undefined || o.variants.includes(variant) ||
+      (o.key === "distractors" && v === 0 && variant === "translated")
+    ) continue;
+    throw new Error(`${o.flag} needs --variant ${o.variants.join(" or ")} (not ${variant})`);
   }
-  if (variant === "translated" && (options.distractors ?? 0) !== 0) {
-    throw new Error(`--distractors needs --variant cluttered (translated has none)`);
-  }
+  if (variant === "plain") return { ...base, base: base.name, variant, train, validation };
   const geometry: VariantGeometry = { ...geometryOf(variant, options), seed };
   const { canvas } = geometry;
   const wrap = (s: Split, tag: number) => variantSplit(s, base.height, base.width, geometry, tag);
@@ -147,9 +155,12 @@ function geometryOf(
   variant: Variant,
   options: DatasetOptions,
 ): Omit<VariantGeometry, "seed"> {
-  const canvas = options.canvas ?? 60;
-  const distractors = variant === "translated" ? 0 : options.distractors ?? (canvas >= 100 ? 8 : 4);
-  return { canvas, distractors, distractorSize: options.distractorSize ?? 8 };
+  const canvas = options.canvas ?? variantOption("canvas").default(0);
+  const value = (key: VariantOption["key"]) => {
+    const o = variantOption(key);
+    return o.variants.includes(variant) ? options[key] ?? o.default(canvas) : 0;
+  };
+  return { canvas, distractors: value("distractors"), distractorSize: value("distractorSize") };
 }
 
 /**
@@ -170,8 +181,4 @@ export function variantSuffix(options: DatasetOptions): string {
   return variant === "translated"
     ? `translated-${g.canvas}`
     : `cluttered-${g.canvas}-${g.distractors}x${g.distractorSize}`;
-}
-
-function flag(key: string): string {
-  return key.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase());
 }

@@ -92,7 +92,7 @@ export function addNoise(image: Float32Array, n: NoiseLevel, rng: Rng): Float32A
  * ```ts
  * import { loadDataset } from "./load.ts";
  * import { noisySplit, parseNoise } from "./noise.ts";
- * const ds = await loadDataset("mnist");
+ * const ds = await loadDataset("mnist-10k");
  * const [level] = parseNoise("gaussian:0.2");
  * const noisy = noisySplit(ds.test, level, 1, ds.height * ds.width);
  * const x = new Float32Array(784);

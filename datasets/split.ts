@@ -152,7 +152,7 @@ export function resampleArea(
  * ```ts
  * import { holdOut } from "./split.ts";
  * import { loadDataset } from "./load.ts";
- * const ds = await loadDataset("mnist");
+ * const ds = await loadDataset("mnist-10k");
  * const { train, validation } = holdOut(ds.train, 0.1, 1);
  * // train.size + validation.size === ds.train.size
  * ```

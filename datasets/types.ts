@@ -27,10 +27,14 @@ export interface Dataset {
   readonly name: string;
   /** Input height and width in pixels (one channel). */
   readonly height: number;
+  /** Input width in pixels. */
   readonly width: number;
   /** Number of classes and their names. */
   readonly classes: number;
+  /** A display name per class, e.g. "0".."9" or "T-shirt/top". */
   readonly classNames: readonly string[];
+  /** The training split. */
   readonly train: Split;
+  /** The test split. */
   readonly test: Split;
 }

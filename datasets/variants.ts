@@ -20,6 +20,60 @@ export type Variant = "plain" | "translated" | "cluttered";
 /** The valid variant names. */
 export const VARIANTS: readonly Variant[] = ["plain", "translated", "cluttered"];
 
+/** A geometry option of the generated variants; {@link VARIANT_OPTIONS} lists them all. */
+export interface VariantOption {
+  /** Its name in DatasetOptions, VariantGeometry and the run config's `data`. */
+  readonly key: "canvas" | "distractors" | "distractorSize";
+  /** Its command-line flag. */
+  readonly flag: string;
+  /** The smallest value it takes. */
+  readonly min: number;
+  /** The variants it applies to (plain takes none). */
+  readonly variants: readonly Variant[];
+  /** Its default, given the canvas side. */
+  readonly default: (canvas: number) => number;
+  /** One line of help, default included. */
+  readonly help: string;
+}
+
+/**
+ * The one table of the variants' options and their defaults: the loader fills defaults and
+ * checks applicability from it, the run config and the command line list their keys and flags
+ * from it, so a new option is one row here.
+ */
+export const VARIANT_OPTIONS: readonly VariantOption[] = [
+  {
+    key: "canvas",
+    flag: "--canvas",
+    min: 1,
+    variants: ["translated", "cluttered"],
+    default: () => 60,
+    help: "canvas side for translated/cluttered (default 60)",
+  },
+  {
+    key: "distractors",
+    flag: "--distractors",
+    min: 0,
+    variants: ["cluttered"],
+    default: (canvas) => (canvas >= 100 ? 8 : 4),
+    help: "cluttered: distractor crops (default 4, 8 from a 100 canvas)",
+  },
+  {
+    key: "distractorSize",
+    flag: "--distractor-size",
+    min: 1,
+    // translated records it too (saved runs hold 8), though only cluttered uses it
+    variants: ["translated", "cluttered"],
+    default: () => 8,
+    help: "cluttered: side of each distractor crop (default 8)",
+  },
+];
+
+/** The row of {@link VARIANT_OPTIONS} for `key`. */
+export function variantOption(key: VariantOption["key"]): VariantOption {
+  return VARIANT_OPTIONS.find((o) => o.key === key)!;
+}
+
 /** Geometry of a translated or cluttered variant. */
 export interface VariantGeometry {
   /** Side of the square canvas (≥ the base image's sides). */
@@ -99,7 +153,7 @@ export interface VariantSplit extends Split {
  * ```ts
  * import { loadDataset } from "./load.ts";
  * import { variantSplit } from "./variants.ts";
- * const base = await loadDataset("mnist");
+ * const base = await loadDataset("mnist-10k");
  * const geom = { canvas: 60, distractors: 4, distractorSize: 8, seed: 1 };
  * const split = variantSplit(base.train, 28, 28, geom, 0);
  * const x = new Float32Array(60 * 60), clean = new Float32Array(28 * 28);

@@ -25,16 +25,27 @@ export interface GpuOptions {
   verbose?: boolean;
 }
 
-/** A device together with what glimpse needs to know about it. */
+/**
+ * A device together with what glimpse needs to know about it.
+ *
+ * @example
+ * ```ts
+ * import { requestGpu } from "./device.ts";
+ * const gpu = await requestGpu();
+ * console.log(gpu.description);
+ * gpu.destroy();
+ * ```
+ */
 export class Gpu {
   /** Errors reported outside an error scope since the last {@link Gpu.check}. */
   #pending: GpuError[] = [];
   #lost: string | null = null;
   /** Pipelines by cache key; see gpu/kernel.ts. */
-  readonly pipelines = new Map<string, GPUComputePipeline>();
+  readonly pipelines: Map<string, GPUComputePipeline> = new Map();
   /** Shader modules by WGSL source. */
-  readonly modules = new Map<string, GPUShaderModule>();
+  readonly modules: Map<string, GPUShaderModule> = new Map();
 
+  /** Wraps an adapter and its device; {@link requestGpu} makes one. */
   constructor(
     readonly adapter: GPUAdapter,
     readonly device: GPUDevice,

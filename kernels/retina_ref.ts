@@ -13,6 +13,7 @@
 export interface RetinaShape {
   /** Image height and width in pixels. */
   height: number;
+  /** Input width in pixels. */
   width: number;
   /** Side of every output patch (g). */
   patch: number;

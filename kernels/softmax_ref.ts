@@ -22,17 +22,35 @@ export function logSoftmaxRef(
   }
 }
 
-/** H(B) = −Σ_c p·log p in nats, from log-probabilities (0·log 0 = 0). */
-export function entropyRef(batch: number, C: number, logp: Float32Array, out: Float32Array): void {
-  for (let b = 0; b < batch; b++) {
-    let h = 0;
-    for (let c = 0; c < C; c++) {
-      const lp = logp[b * C + c];
-      const p = Math.exp(lp);
-      if (p > 0) h -= p * lp;
-    }
-    out[b] = h;
+/**
+ * H = −Σ_c p·log p in nats of one row of C log-probabilities starting at `offset` (0·log 0 = 0).
+ * The one entropy of the project: the kernel's reference, the EIG table, the EIG map, explain
+ * and the entropy reward all call it.
+ *
+ * @example
+ * ```ts
+ * import { rowEntropy } from "./softmax_ref.ts";
+ * rowEntropy([Math.log(0.5), Math.log(0.5)], 0, 2); // ln 2
+ * ```
+ */
+export function rowEntropy(logp: ArrayLike<number>, offset: number, C: number): number {
+  let h = 0;
+  for (let c = 0; c < C; c++) {
+    const lp = logp[offset + c];
+    const p = Math.exp(lp);
+    if (p > 0) h -= p * lp;
   }
+  return h;
+}
+
+/** H(B) = −Σ_c p·log p in nats, from log-probabilities (0·log 0 = 0). */
+export function entropyRef(
+  batch: number,
+  C: number,
+  logp: Float32Array,
+  out: Float32Array | Float64Array,
+): void {
+  for (let b = 0; b < batch; b++) out[b] = rowEntropy(logp, b * C, C);
 }
 
 /** Mean over the batch of −logp[b, y_b]. */

@@ -20,7 +20,9 @@ export interface ClsStepResult {
 
 /** The class probe on one backend. */
 export interface ClassProbe {
+  /** Which backend runs it. */
   readonly name: "cpu" | "webgpu";
+  /** The probe's sizes. */
   readonly config: ClsConfig;
   /**
    * One Adam step on a rollout's states `hidden` (T, B, H) with `labels` (B). Returns the loss

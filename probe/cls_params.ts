@@ -58,8 +58,11 @@ export interface ClsConfig {
 export interface ClsRunConfig {
   /** First epoch (1-based) whose training steps also train the probe. */
   start: number; // 1
+  /** Hidden units of the probe (0: a linear probe). */
   hidden: number;
+  /** How it tells the glimpses apart (see {@link ClsGlimpse}). */
   glimpse: ClsGlimpse;
+  /** Its Adam learning rate. */
   lr: number;
 }
 

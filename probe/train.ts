@@ -25,6 +25,7 @@ export const PROBE_EPS_STREAM = 0x70657073; // "peps"
 
 /** Options of {@link trainProbe}. */
 export interface TrainProbeOptions {
+  /** The frozen RAM whose recurrent states the probe reads. */
   ram: RamBackend;
   /** The VAE probe to train, or null (then `cls` must be given). */
   vae: Vae | null;
@@ -38,6 +39,7 @@ export interface TrainProbeOptions {
   epochs: number;
   /** Images per batch. */
   batch: number;
+  /** Seed of the shuffles and the probe's noise. */
   seed: number;
   /** Called after every step with (batches done, batches per epoch, epoch 1..epochs). */
   onStep?: (done: number, batches: number, epoch: number) => void;
@@ -51,14 +53,19 @@ export interface ProbeEpoch {
   epoch: number;
   /** The probe's Adam steps in total after this epoch (the class probe's when there is no VAE). */
   vaeStep: number;
-  /** Means over the epoch; null for a probe not trained. */
+  /** VAE probe loss (BCE + KL, nats per image and glimpse) over the epoch; null if not trained. */
   vae_loss: number | null;
+  /** Its reconstruction part (binary cross-entropy). */
   vae_bce: number | null;
+  /** Its KL part. */
   vae_kl: number | null;
-  /** Class probe's NLL (nats per state) and accuracy over all glimpses' states. */
+  /** Class probe's NLL (nats per state) over all glimpses' states; null if not trained. */
   cls_nll: number | null;
+  /** Class probe's accuracy over all glimpses' states; null if not trained. */
   cls_accuracy: number | null;
+  /** Images seen this epoch. */
   images: number;
+  /** Wall-clock seconds of the epoch. */
   seconds: number;
 }
 
@@ -66,9 +73,19 @@ export interface ProbeEpoch {
  * Trains `vae` on the states of the frozen `ram` for `epochs` epochs of `split`.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { trainProbe } from "./train.ts";
- * const epochs = await trainProbe({ ram, vae, split: ds.train, epochs: 2, batch: 128, seed: 1 });
+ * import { createVae } from "./vae.ts";
+ * import { vaeModelConfig, DEFAULT_VAE_RUN } from "./vae_config.ts";
+ * import { CpuRam } from "../ram/cpu.ts";
+ * import { resolveRamConfig } from "../ram/config.ts";
+ * import { loadDataset } from "../datasets/load.ts";
+ * const model = resolveRamConfig({ glimpses: 2 });
+ * const ram = new CpuRam(model, 1);
+ * const vae = await createVae("cpu", undefined, vaeModelConfig(model, DEFAULT_VAE_RUN), 1);
+ * const split = (await loadDataset("mnist-10k")).train;
+ * const small = { ...split, size: 32, fill: split.fill.bind(split) };
+ * const epochs = await trainProbe({ ram, vae, split: small, epochs: 1, batch: 16, seed: 1 });
  * console.log(epochs.at(-1)!.vae_loss);
  * ```
  */

@@ -20,7 +20,9 @@ export interface VaeStepResult {
 
 /** The probe on one backend. */
 export interface Vae {
+  /** Which backend runs it. */
   readonly name: "cpu" | "webgpu";
+  /** The probe's sizes. */
   readonly config: VaeConfig;
   /**
    * One Adam step on R = hidden.length / input rows: `hidden` (R, input), e.g. a rollout's

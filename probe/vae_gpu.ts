@@ -13,9 +13,15 @@
  */
 import type { Gpu } from "../gpu/device.ts";
 import type { Dispatch } from "../gpu/kernel.ts";
-import { Readback, type Tensor, tensor, upload, view } from "../gpu/tensor.ts";
+import { Readback, type Tensor, tensor, upload } from "../gpu/tensor.ts";
 import type { TrainState } from "../ram/backend.ts";
-import { type FlatBuffers, readFlatState, writeFlatState } from "../ram/flat_state.ts";
+import {
+  type DenseViews,
+  denseViews,
+  type FlatBuffers,
+  readFlatState,
+  writeFlatState,
+} from "../ram/flat_state.ts";
 import { type FlatLayout, flattenParams } from "../ram/params.ts";
 import type { Vae, VaeStepResult } from "./vae_api.ts";
 import { vaeRows } from "./vae_api.ts";
@@ -59,15 +65,7 @@ interface Kernels {
   adam: AdamKernels;
 }
 
-/** One layer's weight, bias and their gradients, all views into the flat buffers. */
-interface Dense {
-  W: Tensor; // (out, in)
-  b: Tensor; // (out)
-  dW: Tensor; // (out, in)
-  db: Tensor; // (out)
-  inF: number;
-  outF: number;
-}
+type Dense = DenseViews;
 
 type Layers = Record<"enc" | "stats" | "dec1" | "dec2", Dense>;
 
@@ -220,17 +218,8 @@ export class GpuVae implements Vae {
         zeroGrad: true,
       }),
     ];
-    const dense = (m: string): Dense => {
-      const w = this.#layout.byName.get(`${m}.weight`)!, b = this.#layout.byName.get(`${m}.bias`)!;
-      return {
-        W: view(this.#params, w.offset, w.shape, w.name),
-        b: view(this.#params, b.offset, b.shape, b.name),
-        dW: view(this.#grads, w.offset, w.shape, `grad ${w.name}`),
-        db: view(this.#grads, b.offset, b.shape, `grad ${b.name}`),
-        inF: w.shape[1],
-        outF: w.shape[0],
-      };
-    };
+    const dense = (m: string): Dense =>
+      denseViews(this.#layout, this.#params, this.#grads, `${m}.weight`, `${m}.bias`);
     this.#net = {
       enc: dense("vae.enc"),
       stats: dense("vae.stats"),

@@ -87,9 +87,11 @@ export type ParamMap = Map<string, { shape: number[]; data: Float32Array }>;
 
 /** Parameters plus Adam state, for checkpoints and resume. */
 export interface TrainState {
+  /** Parameters by PyTorch name. */
   params: ParamMap;
   /** Adam first and second moments, same names as params. */
   adamM: ParamMap;
+  /** Adam second moments, same names as params. */
   adamV: ParamMap;
   /** Adam steps taken so far. */
   step: number;
@@ -119,7 +121,9 @@ export function checkHiddenOut(where: string, cfg: RamConfig, B: number, hidden:
 
 /** A RAM that can train and roll out. */
 export interface RamBackend {
+  /** Which backend this is. */
   readonly name: "cpu" | "webgpu";
+  /** The model's sizes. */
   readonly config: RamConfig;
   /**
    * One step: forward all glimpses, rewards, backward through time, Adam; `options.hidden`

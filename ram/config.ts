@@ -9,22 +9,29 @@
 export interface RamConfig {
   /** Input height and width in pixels (one channel). */
   height: number; // 28
+  /** Input width in pixels. */
   width: number; // 28
   /** Retina: side g of every patch, number of scales k, scale factor s. */
   patch: number; // 8
+  /** Retina scales k. */
   scales: number; // 1
+  /** Retina scale factor s between scales. */
   scale: number; // 2
   /** Glimpses per episode (T). */
   glimpses: number; // 6
   /** Glimpse net: hg = ReLU(fc1·ρ) and hl = ReLU(fc2·l) sizes, and g = ReLU(fc3·hg + fc4·hl). */
   glimpseHidden: number; // 128
+  /** Size of hl = ReLU(fc2·l). */
   locationHidden: number; // 128
+  /** Size of g = ReLU(fc3·hg + fc4·hl). */
   glimpseOut: number; // 256
   /** Recurrent core: "rnn" (h = ReLU(i2h·g + h2h·h)) or "lstm"; its state size. */
   core: "rnn" | "lstm";
+  /** Recurrent state size. */
   hidden: number; // 256
   /** Location policy: hidden size of loc1 and the fixed standard deviation σ. */
   policyHidden: number; // 128
+  /** Fixed standard deviation σ of the location policy. */
   sigma: number; // 0.05
   /** Number of classes. */
   classes: number; // 10
@@ -135,7 +142,16 @@ export function resolveRamConfig(given: Record<string, unknown> = {}): RamConfig
   return cfg;
 }
 
-/** Fills in defaults and validates a training config. */
+/**
+ * Fills in defaults and validates a training config.
+ *
+ * @example
+ * ```ts
+ * import { resolveTrainConfig } from "./config.ts";
+ * const train = resolveTrainConfig({ epochs: 5, lr: 1e-3 }); // the rest at their defaults
+ * console.log(train.batch, train.seed);
+ * ```
+ */
 export function resolveTrainConfig(given: Record<string, unknown> = {}): TrainConfig {
   return resolve("training config", DEFAULT_TRAIN, given, (key, v) => {
     if (key === "policyLr" || key === "baselineLr") {

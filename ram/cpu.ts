@@ -90,7 +90,9 @@ export interface LossOptions {
  * ```
  */
 export class CpuRam implements RamBackend {
+  /** Which backend this is. */
   readonly name = "cpu" as const;
+  /** The model's sizes. */
   readonly config: RamConfig;
   #params: ParamMap;
   #grads: ParamMap;

@@ -109,7 +109,8 @@ export interface Trace {
  */
 export type ActionSource = (i: number, mu: Float32Array, a: Float32Array) => void;
 
-function fwd(
+/** y (B, outF) = act(x·Wᵀ + b) of one nn.Linear on the CPU reference (`acc`: y += instead). */
+export function denseForward(
   L: Dense,
   B: number,
   x: Float32Array,
@@ -118,6 +119,52 @@ function fwd(
   acc = false,
 ): void {
   linearForwardRef({ batch: B, inF: L.inF, outF: L.outF }, x, L.W, L.b, y, act, acc);
+}
+
+const fwd = denseForward;
+
+/**
+ * One glimpse of the RAM from given states: images (B, H, W) seen at `loc` (B, 2) after h_{t−1}
+ * (B, H) and, for the LSTM core, c_{t−1} (B, H). Keeps every activation the backward needs.
+ * forwardPass runs it T times; the EIG map runs it once from imagined images.
+ */
+export function glimpseStep(
+  cfg: RamConfig,
+  net: Net,
+  B: number,
+  images: Float32Array, // (B, H, W)
+  loc: Float32Array, // (B, 2)
+  hPrev: Float32Array, // (B, H)
+  cPrev: Float32Array | null, // (B, H), lstm only
+): GlimpseStep {
+  const H = cfg.hidden;
+  const rho = new Float32Array(B * retinaSize(cfg));
+  retinaRef(cfg, B, images, loc, rho);
+  const hg = new Float32Array(B * cfg.glimpseHidden);
+  const hl = new Float32Array(B * cfg.locationHidden);
+  const g = new Float32Array(B * cfg.glimpseOut);
+  fwd(net.fc1, B, rho, hg, "relu");
+  fwd(net.fc2, B, loc, hl, "relu");
+  fwd(net.fc3, B, hg, g);
+  fwd(net.fc4, B, hl, g, "relu", true);
+  const h = new Float32Array(B * H);
+  const step: GlimpseStep = { loc, rho, hg, hl, g, h, logp: new Float32Array(B * cfg.classes) };
+  if (cfg.core === "lstm") {
+    if (!cPrev) throw new Error("glimpseStep: the LSTM core needs the previous cell state");
+    const z = new Float32Array(B * 4 * H);
+    fwd(net.ih, B, g, z);
+    fwd(net.hh, B, hPrev, z, "none", true);
+    step.gates = new Float32Array(B * 4 * H);
+    step.c = new Float32Array(B * H);
+    lstmCellRef({ batch: B, hidden: H }, z, cPrev, step.gates, step.c, h);
+  } else {
+    fwd(net.ih, B, g, h);
+    fwd(net.hh, B, hPrev, h, "relu", true); // the h2h bias enters even when h_0 = 0
+  }
+  const logits = new Float32Array(B * cfg.classes);
+  fwd(net.cls, B, h, logits);
+  logSoftmaxRef(B, cfg.classes, logits, step.logp);
+  return step;
 }
 
 /**
@@ -139,32 +186,9 @@ export function forwardPass(
   let hPrev: Float32Array = new Float32Array(B * H); // h_0 = 0
   let cPrev: Float32Array = new Float32Array(B * H); // c_0 = 0 (lstm)
   for (let i = 0; i < T; i++) {
-    const rho = new Float32Array(B * retinaSize(cfg));
-    retinaRef(cfg, B, images, loc, rho);
-    const hg = new Float32Array(B * cfg.glimpseHidden);
-    const hl = new Float32Array(B * cfg.locationHidden);
-    const g = new Float32Array(B * cfg.glimpseOut);
-    fwd(net.fc1, B, rho, hg, "relu");
-    fwd(net.fc2, B, loc, hl, "relu");
-    fwd(net.fc3, B, hg, g);
-    fwd(net.fc4, B, hl, g, "relu", true);
-    const h = new Float32Array(B * H);
-    const step: GlimpseStep = { loc, rho, hg, hl, g, h, logp: new Float32Array(B * cfg.classes) };
-    if (lstm) {
-      const z = new Float32Array(B * 4 * H);
-      fwd(net.ih, B, g, z);
-      fwd(net.hh, B, hPrev, z, "none", true);
-      step.gates = new Float32Array(B * 4 * H);
-      step.c = new Float32Array(B * H);
-      lstmCellRef({ batch: B, hidden: H }, z, cPrev, step.gates, step.c, h);
-      cPrev = step.c;
-    } else {
-      fwd(net.ih, B, g, h);
-      fwd(net.hh, B, hPrev, h, "relu", true); // the h2h bias enters even when h_0 = 0
-    }
-    const logits = new Float32Array(B * cfg.classes);
-    fwd(net.cls, B, h, logits);
-    logSoftmaxRef(B, cfg.classes, logits, step.logp);
+    const step = glimpseStep(cfg, net, B, images, loc, hPrev, lstm ? cPrev : null);
+    const h = step.h;
+    if (step.c) cPrev = step.c;
     glimpses.push(step);
     if (i < T - 1) {
       const p1 = new Float32Array(B * cfg.policyHidden);

@@ -5,7 +5,7 @@
  * @module
  */
 import type { Gpu } from "../gpu/device.ts";
-import { Readback, type Tensor, upload } from "../gpu/tensor.ts";
+import { Readback, type Tensor, upload, view } from "../gpu/tensor.ts";
 import { adamState } from "../kernels/adam.ts";
 import type { ParamMap, TrainState } from "./backend.ts";
 import { type FlatLayout, flattenParams, unflattenParams } from "./params.ts";
@@ -17,6 +17,43 @@ export interface FlatBuffers {
   m: Tensor; // (total) Adam first moments
   v: Tensor; // (total) Adam second moments
   adamState: Tensor; // (4) [t, 1 − β1^t, 1 − β2^t, 0]
+}
+
+/** One layer's weight, bias and their gradients, all views into the flat buffers. */
+export interface DenseViews {
+  W: Tensor; // (out, in)
+  b: Tensor; // (out)
+  dW: Tensor; // (out, in)
+  db: Tensor; // (out)
+  inF: number;
+  outF: number;
+}
+
+/**
+ * The views of layer `weight`/`bias` (PyTorch names, e.g. "fc1.weight") into flat parameter and
+ * gradient buffers laid out by `layout`; the RAM's and the probe's WebGPU programs bind these.
+ */
+export function denseViews(
+  layout: FlatLayout,
+  params: Tensor,
+  grads: Tensor,
+  weight: string,
+  bias: string,
+): DenseViews {
+  const entry = (name: string) => {
+    const e = layout.byName.get(name);
+    if (!e) throw new Error(`webgpu: parameter "${name}" is missing from the layout`);
+    return e;
+  };
+  const ew = entry(weight), eb = entry(bias);
+  return {
+    W: view(params, ew.offset, ew.shape, weight),
+    b: view(params, eb.offset, eb.shape, bias),
+    dW: view(grads, ew.offset, ew.shape, `grad ${weight}`),
+    db: view(grads, eb.offset, eb.shape, `grad ${bias}`),
+    inF: ew.shape[1],
+    outF: ew.shape[0],
+  };
 }
 
 /** Copies parameters and Adam moments to the host with one readback. */

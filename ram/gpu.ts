@@ -65,8 +65,25 @@ export async function ramKernels(gpu: Gpu, options: GpuRamOptions = {}): Promise
   };
 }
 
-/** The RAM on a WebGPU device. */
+/**
+ * The RAM on a WebGPU device.
+ *
+ * @example
+ * ```ts
+ * import { requestGpu } from "../gpu/device.ts";
+ * import { resolveRamConfig } from "./config.ts";
+ * import { GpuRam } from "./gpu.ts";
+ * const gpu = await requestGpu();
+ * const ram = await GpuRam.create(gpu, resolveRamConfig({ glimpses: 2 }), 1);
+ * const images = new Float32Array(4 * 28 * 28); // (B, 28, 28)
+ * const r = await ram.rollout({ size: 4, images, labels: new Int32Array(4) }, { stochastic: false });
+ * console.log(r.logp.length); // T·B·C = 2·4·10
+ * ram.dispose();
+ * gpu.destroy();
+ * ```
+ */
 export class GpuRam implements RamBackend {
+  /** Which backend this is. */
   readonly name = "webgpu" as const;
   readonly #layout: FlatLayout;
   readonly #params: Tensor; // (total) flat parameters
@@ -81,8 +98,8 @@ export class GpuRam implements RamBackend {
   private constructor(
     readonly gpu: Gpu,
     readonly config: RamConfig,
-    readonly kernels: RamKernels,
-    readonly adamKernels: AdamKernels,
+    private readonly kernels: RamKernels,
+    private readonly adamKernels: AdamKernels,
     seed: number,
   ) {
     this.#layout = flatLayout(config);

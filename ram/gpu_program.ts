@@ -26,6 +26,7 @@ import type { Dispatch } from "../gpu/kernel.ts";
 import { Readback, type Tensor, tensor, upload, view } from "../gpu/tensor.ts";
 import type { RamConfig } from "./config.ts";
 import type { FlatLayout } from "./params.ts";
+import { type DenseViews, denseViews } from "./flat_state.ts";
 import { bindLinearBackward, bindLinearForward, type LinearKernels } from "../kernels/linear.ts";
 import { bindColsum } from "../kernels/matmul.ts";
 import type { Activation } from "../kernels/matmul_ref.ts";
@@ -51,16 +52,6 @@ export interface RamKernels {
   softmax: SoftmaxKernels;
   policy: PolicyKernels;
   lstm: LstmKernels;
-}
-
-/** A parameter and its gradient, both views into the flat buffers. */
-interface DenseViews {
-  W: Tensor; // (out, in)
-  b: Tensor; // (out)
-  dW: Tensor; // (out, in)
-  db: Tensor; // (out)
-  inF: number;
-  outF: number;
 }
 
 /** Parameters, gradients and the flat layout they share. */
@@ -114,6 +105,33 @@ interface Slabs {
   at: Tensor[]; // n × (B, F)
   /** Rows from..to−1 of all glimpses as one (rows·B, F) view (time-batched only). */
   range(from: number, to: number): Tensor;
+}
+
+/** What the constructor allocates and the builders share. */
+interface Build {
+  T: number;
+  H: number;
+  C: number;
+  lstm: boolean;
+  batched: boolean;
+  /** A new tensor owned (and destroyed) by the program. */
+  t: (shape: number[], label: string) => Tensor;
+  slabs: (n: number, F: number, label: string) => Slabs;
+  net: ReturnType<typeof ramLayers>;
+  /** h_0 = c_0 = 0 (B, H). */
+  zeros: Tensor;
+  /** Per-glimpse activations (T, B, F). */
+  loc: Slabs;
+  rho: Slabs;
+  hg: Slabs;
+  hl: Slabs;
+  g: Slabs;
+  h: Slabs;
+  /** The buffers the core writes h_t into (h.at, or per-glimpse ones for the time-batched rnn). */
+  hOwn: Tensor[];
+  /** Per-action activations (T−1, B, F). */
+  p1: Slabs;
+  base: Slabs;
 }
 
 /** The prepared forward and backward of one batch size. */
@@ -207,10 +225,61 @@ export class RamProgram {
     const p1 = slabs(steps, cfg.policyHidden, "p1");
     const base = slabs(steps, 1, "b");
 
-    const net = denseViews(cfg, flat);
-    const fwd = (L: DenseViews, x: Tensor, y: Tensor, act: Activation = "none", acc = false) =>
-      bindLinearForward(gpu, k.linear, shape(L, B), x, L.W, L.b, y, act, acc);
+    const net = ramLayers(cfg, flat);
     const zeros = t([B, H], "h_0");
+    const ctx: Build = {
+      T,
+      H,
+      C,
+      lstm,
+      batched,
+      t,
+      slabs,
+      net,
+      zeros,
+      loc,
+      rho,
+      hg,
+      hl,
+      g,
+      h,
+      hOwn,
+      p1,
+      base,
+    };
+    this.#buildForward(ctx);
+    this.#buildLossBackward(ctx);
+    this.#buildRewardBackward(ctx);
+  }
+
+  /** The bound product y = x·Wᵀ + b of layer L over this program's B rows. */
+  #linear(L: DenseViews, x: Tensor, y: Tensor, act: Activation = "none", acc = false): Dispatch {
+    return bindLinearForward(this.gpu, this.k.linear, shape(L, this.B), x, L.W, L.b, y, act, acc);
+  }
+
+  /** A backward helper pushing the products of layer L's backward onto `list`. */
+  #backwardInto(list: Dispatch[]) {
+    return (
+      L: DenseViews,
+      rows: number,
+      x: Tensor,
+      dy: Tensor,
+      dx: Tensor | null,
+      dxMask: Tensor | null = null,
+    ): void => {
+      list.push(...bindLinearBackward(this.gpu, this.k.linear, shape(L, rows), x, L.W, dy, {
+        dx,
+        dW: L.dW,
+        db: L.db,
+        dxMask,
+      }));
+    };
+  }
+  /** The forward: for every glimpse the retina, glimpse net, core and classifier; then the action. */
+  #buildForward(ctx: Build): void {
+    const { gpu, k, B, cfg } = this;
+    const { T, H, C, lstm, t, net, zeros, loc, rho, hg, hl, g, hOwn, p1, base } = ctx;
+    const fwd = this.#linear.bind(this);
     // The recurrent term of the first glimpse: h_0 = 0, so only its bias enters (a product
     // over K = 0 adds the bias to what the input term wrote).
     const fwdFirst = (L: DenseViews, y: Tensor, act: Activation) =>
@@ -226,7 +295,6 @@ export class RamProgram {
         true,
       );
 
-    // Forward.
     let hPrev = zeros, cPrev = zeros;
     for (let i = 0; i < T; i++) {
       const s: GlimpseBuffers = {
@@ -293,25 +361,20 @@ export class RamProgram {
       }
       hPrev = s.h;
     }
+  }
 
-    // Backward through time (mirrors backwardPass in ram/cpu_pass.ts).
+  /**
+   * The backward of the classification loss through time (mirrors backwardPass in
+   * ram/cpu_pass.ts): the recurrence glimpse by glimpse, then everything off it, over all T·B
+   * rows at once when time-batched.
+   */
+  #buildLossBackward(ctx: Build): void {
+    const { gpu, k, B, cfg } = this;
+    const { T, H, C, lstm, batched, t, slabs, net, zeros, loc, rho, hg, hl, g, h, hOwn } = ctx;
     // Every ReLU's backward rides on the product that makes its input gradient (dxMask):
     // dx ⊙ (y > 0) with y the ReLU's output.
-    let bw = this.backwardLoss;
-    const bwd = (
-      L: DenseViews,
-      rows: number,
-      x: Tensor,
-      dy: Tensor,
-      dx: Tensor | null,
-      dxMask: Tensor | null = null,
-    ) =>
-      bw.push(...bindLinearBackward(gpu, k.linear, shape(L, rows), x, L.W, dy, {
-        dx,
-        dW: L.dW,
-        db: L.db,
-        dxMask,
-      }));
+    const bw = this.backwardLoss;
+    const bwd = this.#backwardInto(bw);
     const dlogits = t([B, C], "dlogits");
     let dh = t([B, H], "dh");
     let dhPrev = t([B, H], "dh_prev");
@@ -421,9 +484,17 @@ export class RamProgram {
         [dh, dhPrev] = [dhPrev, dh];
       }
     }
-    // REINFORCE into loc1/loc2 and the baseline MSE into base, per action step. These
-    // parameters get no gradient from the loss part, so the two parts commute.
-    bw = this.backwardReward;
+  }
+
+  /**
+   * REINFORCE into loc1/loc2 and the baseline MSE into base, per action step. These parameters
+   * get no gradient from the loss part, so the two parts commute.
+   */
+  #buildRewardBackward(ctx: Build): void {
+    const { gpu, k, B, cfg, lambda } = this;
+    const { T, batched, slabs, net, h, p1, base } = ctx;
+    const bw = this.backwardReward;
+    const bwd = this.#backwardInto(bw);
     if (T > 1) {
       const A = T - 1;
       const dmu = slabs(batched ? A : 1, 2, "dmu");
@@ -567,26 +638,11 @@ function shape(L: DenseViews, batch: number) {
 }
 
 /** Views of every layer's weights and gradients in the flat buffers, by role. */
-function denseViews(cfg: RamConfig, flat: FlatParams): Record<
+function ramLayers(cfg: RamConfig, flat: FlatParams): Record<
   "fc1" | "fc2" | "fc3" | "fc4" | "ih" | "hh" | "loc1" | "loc2" | "base" | "cls",
   DenseViews
 > {
-  const entry = (name: string) => {
-    const e = flat.layout.byName.get(name);
-    if (!e) throw new Error(`ram_gpu: parameter "${name}" is missing from the layout`);
-    return e;
-  };
-  const dense = (w: string, b: string): DenseViews => {
-    const ew = entry(w), eb = entry(b);
-    return {
-      W: view(flat.params, ew.offset, ew.shape, w),
-      b: view(flat.params, eb.offset, eb.shape, b),
-      dW: view(flat.grads, ew.offset, ew.shape, `grad ${w}`),
-      db: view(flat.grads, eb.offset, eb.shape, `grad ${b}`),
-      inF: ew.shape[1],
-      outF: ew.shape[0],
-    };
-  };
+  const dense = (w: string, b: string) => denseViews(flat.layout, flat.params, flat.grads, w, b);
   const lin = (m: string) => dense(`${m}.weight`, `${m}.bias`);
   const lstm = cfg.core === "lstm";
   return {

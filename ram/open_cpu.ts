@@ -11,6 +11,7 @@ import { loadBlas } from "../util/blas.ts";
 
 /** A cpu RAM and what runs its products. */
 export interface OpenedCpu {
+  /** The RAM, parameters initialised from the seed. */
   backend: RamBackend;
   /** e.g. "cpu (OpenBLAS /usr/lib/…/libopenblasp-r0.3.21.so, 2 threads)". */
   description: string;
@@ -22,9 +23,12 @@ export interface OpenedCpu {
  * Opens the cpu RAM for `config`, initialised from `seed`.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { openCpuRam } from "./open_cpu.ts";
- * const { backend, description } = await openCpuRam(config, 1);
+ * import { resolveRamConfig } from "./config.ts";
+ * const { backend, description } = await openCpuRam(resolveRamConfig({ glimpses: 2 }), 1);
+ * console.log(description);
+ * backend.dispose();
  * ```
  */
 export async function openCpuRam(config: RamConfig, seed: number): Promise<OpenedCpu> {

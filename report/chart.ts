@@ -6,8 +6,8 @@
  *
  * @module
  */
-import * as vega from "vega";
-import * as vl from "vega-lite";
+import * as vega from "npm:vega@6.4.0";
+import * as vl from "npm:vega-lite@6.5.0";
 import type { EigRow } from "../run/eig_table.ts";
 import { svgToPng } from "./svg_png.ts";
 import { writeFileAtomic, writeTextFileAtomic } from "../util/write_atomic.ts";

@@ -17,6 +17,7 @@
  */
 import { writeTextFileAtomic } from "../util/write_atomic.ts";
 import { ECE_BINS, type EigRow, type EigTable } from "../run/eig_table.ts";
+import { snakeCaseKeys } from "../util/snake_case.ts";
 
 /** Options of the renderers. */
 export interface EigRenderOptions {
@@ -120,6 +121,13 @@ export const EIG_CSV_COLUMNS: readonly string[] = [
 /**
  * The table as CSV (header {@link EIG_CSV_COLUMNS}, one line per glimpse, full precision,
  * accuracy as a fraction; an unknown value is an empty field).
+ *
+ * @example
+ * ```ts
+ * import { eigCsv } from "./eig.ts";
+ * import { eigTable } from "../run/eig_table.ts";
+ * console.log(eigCsv(eigTable(1, 2, Float32Array.from([0, -1e4]), Int32Array.from([0]))));
+ * ```
  */
 export function eigCsv(table: EigTable): string {
   const cell = (v: number | null) => (v === null || !Number.isFinite(v) ? "" : String(v));
@@ -141,7 +149,18 @@ export function eigCsv(table: EigTable): string {
   return lines.join("\n") + "\n";
 }
 
-/** The table as pretty JSON: the {@link EigTable} fields (plus `title` when given). */
+/**
+ * The table as pretty JSON: the {@link EigTable} fields in snake_case (`prior_entropy`,
+ * `rows[].info_gain`, …, as in eig.csv), plus `title` when given.
+ *
+ * @example
+ * ```ts
+ * import { eigJson } from "./eig.ts";
+ * import { eigTable } from "../run/eig_table.ts";
+ * const t = eigTable(1, 2, Float32Array.from([0, -1e4]), Int32Array.from([0]));
+ * console.log(JSON.parse(eigJson(t, { title: "one sample" })).rows[0].info_gain);
+ * ```
+ */
 export function eigJson(table: EigTable, options: EigRenderOptions = {}): string {
   // JSON has no NaN or Infinity: an unknown value is null.
   const finite = (v: number | null) => (v !== null && Number.isFinite(v) ? v : null);
@@ -157,7 +176,7 @@ export function eigJson(table: EigTable, options: EigRenderOptions = {}): string
     classProbe: table.classProbe ? clean(table.classProbe) : null,
   };
   const out = options.title === undefined ? body : { title: options.title, ...body };
-  return JSON.stringify(out, null, 2) + "\n";
+  return JSON.stringify(snakeCaseKeys(out), null, 2) + "\n";
 }
 
 /** File names {@link writeEigFiles} writes. */

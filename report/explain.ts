@@ -13,6 +13,7 @@ import type { RetinaShape } from "../kernels/retina_ref.ts";
 import { glimpseOverlay, locationPixel } from "./glimpse_overlay.ts";
 import { reconGrid } from "./recon_grid.ts";
 import type { Figure } from "./figure.ts";
+import { rowEntropy } from "../kernels/softmax_ref.ts";
 
 /** What the model did and knew at one glimpse. */
 export interface GlimpseExplanation {
@@ -20,12 +21,15 @@ export interface GlimpseExplanation {
   glimpse: number;
   /** Location (lx column, ly row) in [−1, 1]. */
   lx: number;
+  /** Row coordinate of the location in [−1, 1]. */
   ly: number;
   /** The pixel (column, row) of the input the glimpse is centred on. */
   x: number;
+  /** Row of that pixel. */
   y: number;
   /** argmax p_t and p_t of it. */
   prediction: number;
+  /** p_t of the prediction. */
   probability: number;
   /** p_t (C). */
   probabilities: number[];
@@ -41,13 +45,17 @@ export interface GlimpseExplanation {
 export interface Explanation {
   /** The model's input (height, width). */
   input: Float32Array;
+  /** Input height in pixels. */
   height: number;
+  /** Input width in pixels. */
   width: number;
   /** H_0 = ln C. */
   priorEntropy: number;
+  /** One entry per glimpse, 1..T. */
   glimpses: GlimpseExplanation[];
   /** The last glimpse's prediction and its probability. */
   prediction: number;
+  /** p_T of the prediction. */
   probability: number;
   /** The probe's reconstruction after each glimpse (T, pixels), or null without a probe. */
   recon: Float32Array | null;
@@ -76,10 +84,15 @@ export interface Steering {
  * is given.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { loadRun } from "../run/load_run.ts";
+ * const run = await loadRun("checkpoints/mnist-classification", { backend: "cpu" });
  * import { explainInput } from "./explain.ts";
+ * const input = new Float32Array(28 * 28).fill(0);
+ * for (let y = 6; y < 22; y++) input[y * 28 + 14] = 1; // a "1"
  * const e = await explainInput(run.ram, run.vae, input);
  * console.log(e.prediction, e.glimpses.map((g) => g.infoGain));
+ * run.close();
  * ```
  */
 export async function explainInput(
@@ -106,11 +119,9 @@ export async function explainInput(
   for (let t = 0; t < T; t++) {
     const logp = rollout.logp.subarray(t * C, (t + 1) * C); // (T, 1, C) row t
     const probabilities = Array.from(logp, (v) => Math.exp(v));
-    let best = 0, h = 0;
-    for (let c = 0; c < C; c++) {
-      if (logp[c] > logp[best]) best = c;
-      if (probabilities[c] > 0) h -= probabilities[c] * logp[c];
-    }
+    let best = 0;
+    for (let c = 0; c < C; c++) if (logp[c] > logp[best]) best = c;
+    const h = rowEntropy(logp, 0, C);
     const lx = rollout.locations[2 * t], ly = rollout.locations[2 * t + 1];
     const [x, y] = locationPixel(lx, ly, width, height);
     glimpses.push({
@@ -159,6 +170,18 @@ function className(c: number, classNames?: readonly string[]): string {
 /**
  * The overlay (every glimpse's patches, numbered) and, with a probe, the reconstruction grid of
  * an explanation. `clean` (28, 28) adds the clean-digit column for canvas inputs.
+ *
+ * @example
+ * ```ts
+ * import { loadRun } from "../run/load_run.ts";
+ * const run = await loadRun("checkpoints/mnist-classification", { backend: "cpu" });
+ * import { explainInput, explanationFigures } from "./explain.ts";
+ * import { figurePng } from "./figure.ts";
+ * const e = await explainInput(run.ram, run.vae, new Float32Array(28 * 28));
+ * const { overlay, recon } = explanationFigures(e, run.config.model);
+ * const png = await figurePng(recon ?? overlay);
+ * run.close();
+ * ```
  */
 export function explanationFigures(
   e: Explanation,
@@ -191,6 +214,15 @@ export function explanationFigures(
 /**
  * The per-glimpse table as text: location in pixels, prediction with its probability, entropy,
  * information gain and cumulative gain.
+ *
+ * @example
+ * ```ts
+ * import { loadRun } from "../run/load_run.ts";
+ * const run = await loadRun("checkpoints/mnist-classification", { backend: "cpu" });
+ * import { explainInput, explanationText } from "./explain.ts";
+ * console.log(explanationText(await explainInput(run.ram, run.vae, new Float32Array(28 * 28))));
+ * run.close();
+ * ```
  */
 export function explanationText(e: Explanation, classNames?: readonly string[]): string {
   const head = ["glimpse", "at (x, y)", "prediction", "p", "H_t (nats)", "IG_t", "H_0 − H_t"];

@@ -15,7 +15,9 @@ import { writeFileAtomic } from "../util/write_atomic.ts";
 export interface FigureText {
   /** Anchor point: x and the text's baseline y. */
   x: number;
+  /** Baseline y. */
   y: number;
+  /** The text itself. */
   text: string;
   /** Font size in pixels; default 13. */
   size?: number;
@@ -23,6 +25,7 @@ export interface FigureText {
   colour?: string;
   /** Horizontal alignment at x; default "start". */
   anchor?: "start" | "middle" | "end";
+  /** Bold face; default regular. */
   bold?: boolean;
   /** Colour of a 4-pixel outline under the text, for legibility over images; default none. */
   halo?: string;
@@ -32,10 +35,13 @@ export interface FigureText {
 export interface FigurePath {
   /** (x, y) points. */
   points: readonly (readonly [number, number])[];
+  /** CSS colour. */
   colour: string;
+  /** Stroke width in pixels; default 1. */
   width?: number;
   /** SVG stroke-dasharray, e.g. "4 3". */
   dash?: string;
+  /** Stroke opacity in [0, 1]; default 1. */
   opacity?: number;
 }
 
@@ -43,7 +49,9 @@ export interface FigurePath {
 export interface Figure {
   /** RGB pixels; the figure has its size. */
   raster: RasterImage;
+  /** Text drawn over the raster. */
   texts: FigureText[];
+  /** Lines and outlines drawn over the raster. */
   paths?: FigurePath[];
 }
 
@@ -112,7 +120,16 @@ export function figureSvg(fig: Figure): string {
   return parts.join("\n") + "\n";
 }
 
-/** Renders the figure to PNG bytes (same size as the raster). */
+/**
+ * Renders the figure to PNG bytes (same size as the raster).
+ *
+ * @example
+ * ```ts
+ * import { figurePng } from "./figure.ts";
+ * const raster = { width: 40, height: 20, channels: 3 as const, data: new Uint8Array(40 * 20 * 3) };
+ * const png = await figurePng({ raster, texts: [{ x: 2, y: 15, text: "7", colour: "white" }] });
+ * ```
+ */
 export function figurePng(fig: Figure): Promise<Uint8Array> {
   return svgToPng(figureSvg(fig));
 }
@@ -121,9 +138,11 @@ export function figurePng(fig: Figure): Promise<Uint8Array> {
  * Renders the figure and writes it to `path` atomically.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { writeFigurePng } from "./figure.ts";
- * await writeFigurePng("out/seven.recon.png", reconGrid(rows, options));
+ * const raster = { width: 40, height: 20, channels: 3 as const, data: new Uint8Array(40 * 20 * 3) };
+ * const dir = await Deno.makeTempDir();
+ * await writeFigurePng(`${dir}/label.png`, { raster, texts: [{ x: 2, y: 15, text: "7" }] });
  * ```
  */
 export async function writeFigurePng(path: string, fig: Figure): Promise<void> {

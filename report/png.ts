@@ -4,12 +4,14 @@
  *
  * @module
  */
-import { encode } from "fast-png";
+import { encode } from "npm:fast-png@8.0.0";
 import { writeFileAtomic } from "../util/write_atomic.ts";
 
 /** An image to write: (height, width, channels) values, floats in [0, 1] or bytes. */
 export interface RasterImage {
+  /** Width in pixels. */
   readonly width: number;
+  /** Height in pixels. */
   readonly height: number;
   /** 1 (grey) or 3 (RGB). */
   readonly channels: 1 | 3;

@@ -5,7 +5,8 @@
  *
  * @module
  */
-import { initWasm, Resvg } from "@resvg/resvg-wasm";
+import { initWasm, Resvg } from "npm:@resvg/resvg-wasm@2.6.2";
+import { createRequire } from "node:module";
 import { loadFont } from "./font.ts";
 
 let ready: Promise<void> | null = null;
@@ -21,13 +22,17 @@ let ready: Promise<void> | null = null;
  */
 export function initResvg(): Promise<void> {
   ready ??= (async () => {
-    const url = new URL(import.meta.resolve("@resvg/resvg-wasm/index_bg.wasm"));
+    // Node resolution finds the file of the npm package imported above, in node_modules or in
+    // Deno's npm cache, so this works from a script outside the project (import.meta.resolve
+    // would only return the npm: specifier there).
+    let path = "@resvg/resvg-wasm/index_bg.wasm";
     let wasm: Uint8Array;
     try {
-      wasm = await Deno.readFile(url);
+      path = createRequire(import.meta.url).resolve(path);
+      wasm = await Deno.readFile(path);
     } catch (e) {
       throw new Error(
-        `Cannot load resvg's WebAssembly module ${url.href}: ${(e as Error).message} ` +
+        `Cannot load resvg's WebAssembly module ${path}: ${(e as Error).message} ` +
           "(run deno install to fetch the npm dependencies)",
       );
     }

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { defineReward } from "./define.ts";
+import { defineReward, type RewardDefinition } from "./define.ts";
 import type { Episodes } from "./types.ts";
 
 /**
@@ -32,8 +32,9 @@ export function addClassificationReward(ep: Episodes, out: Float32Array): Float3
  * // r is Float32Array [0, 1]
  * ```
  */
-export default defineReward({
+const classification: RewardDefinition = defineReward({
   name: "classification",
   description: "1 at the last glimpse if the prediction is correct, else 0",
   reward: (ep) => addClassificationReward(ep, new Float32Array(ep.T * ep.B)),
 });
+export default classification;

@@ -42,7 +42,8 @@ export interface OptionSpec<V extends OptionValue = OptionValue> {
 /** How a definition declares its options: `{ beta: 0.5 }` or `{ beta: { default: 0.5, … } }`. */
 export type OptionInputs = Record<string, OptionValue | OptionSpec>;
 
-type Widen<V> = V extends number ? number
+/** The option type a default declares: `0.1` declares a number, not the literal 0.1. */
+export type Widen<V> = V extends number ? number
   : V extends boolean ? boolean
   : V extends string ? string
   : never;
@@ -73,9 +74,13 @@ export interface RewardDefinition<S extends OptionInputs = OptionInputs> {
 
 /** What `defineReward` takes: like a definition, with `options` optional. */
 export interface RewardDefinitionInput<S extends OptionInputs> {
+  /** Name shown by `deno task rewards` and saved in the run config. */
   name: string;
+  /** One line of what it rewards. */
   description: string;
+  /** Options with their defaults (plain values or `{ default, description }`). */
   options?: S;
+  /** Rewards (T, B) of one batch of episodes, given the resolved options. */
   reward(episodes: Episodes, options: OptionValues<S>): RewardOutput | Promise<RewardOutput>;
 }
 

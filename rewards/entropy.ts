@@ -13,7 +13,8 @@
  * @module
  */
 import { addClassificationReward } from "./classification.ts";
-import { defineReward } from "./define.ts";
+import { entropyRef } from "../kernels/softmax_ref.ts";
+import { defineReward, type RewardDefinition } from "./define.ts";
 import type { Episodes } from "./types.ts";
 
 /**
@@ -27,14 +28,7 @@ import type { Episodes } from "./types.ts";
  */
 export function entropies(T: number, B: number, C: number, probs: Float32Array): Float64Array {
   const H = new Float64Array(T * B);
-  for (let i = 0; i < T * B; i++) {
-    let h = 0;
-    for (let c = 0; c < C; c++) {
-      const p = probs[i * C + c];
-      if (p > 0) h -= p * Math.log(p);
-    }
-    H[i] = h;
-  }
+  entropyRef(T * B, C, Float32Array.from(probs, Math.log), H);
   return H;
 }
 
@@ -51,7 +45,7 @@ export function entropies(T: number, B: number, C: number, probs: Float32Array):
  * // r[0] = 1 + 0.5·(ln 2 − 0) ≈ 1.3466
  * ```
  */
-export default defineReward({
+const entropy: RewardDefinition<{ beta: { default: number; description: string } }> = defineReward({
   name: "entropy",
   description: "classification plus β·(H_{t−1} − H_t) at every glimpse; potential-based shaping: " +
     "in expectation classification with a final −β·H_T",
@@ -72,3 +66,4 @@ export default defineReward({
     return addClassificationReward(ep, r);
   },
 });
+export default entropy;

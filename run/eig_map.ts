@@ -34,14 +34,11 @@
 import type { RamBackend } from "../ram/backend.ts";
 import type { ParamMap } from "../ram/backend.ts";
 import type { Vae } from "../probe/vae.ts";
-import { bindNet, forwardPass, type Net } from "../ram/cpu_pass.ts";
+import { bindNet, denseForward, forwardPass, glimpseStep, type Net } from "../ram/cpu_pass.ts";
 import type { RamConfig } from "../ram/config.ts";
 import { Rng } from "../util/rng.ts";
-import { linearForwardRef } from "../kernels/linear_ref.ts";
-import { retinaRef, retinaSize } from "../kernels/retina_ref.ts";
-import { logSoftmaxRef } from "../kernels/softmax_ref.ts";
-import { lstmCellRef, sigmoid } from "../kernels/lstm_ref.ts";
-import type { Activation } from "../kernels/matmul_ref.ts";
+import { logSoftmaxRef, rowEntropy } from "../kernels/softmax_ref.ts";
+import { sigmoid } from "../kernels/lstm_ref.ts";
 
 /** Random stream of the latent samples (independent of training and evaluation draws). */
 export const EIG_MAP_STREAM = 0x6569676d; // "eigm"
@@ -86,6 +83,7 @@ export interface EigMap {
   chosen: [number, number];
   /** The grid location with the largest EIG (lx, ly) and that EIG. */
   best: [number, number];
+  /** The EIG at `best`. */
   bestEig: number;
   /** EIG at the grid location nearest to `chosen`. */
   chosenEig: number;
@@ -101,16 +99,7 @@ export function gridCell(v: number, G: number): number {
   return Math.min(G - 1, Math.max(0, Math.floor((v + 1) / 2 * G)));
 }
 
-function fwd(
-  L: { W: Float32Array; b: Float32Array; inF: number; outF: number },
-  B: number,
-  x: Float32Array,
-  y: Float32Array,
-  act: Activation = "none",
-  acc = false,
-): void {
-  linearForwardRef({ batch: B, inF: L.inF, outF: L.outF }, x, L.W, L.b, y, act, acc);
-}
+const fwd = denseForward;
 
 /** What {@link mutualInformation} returns, per candidate. */
 export interface MutualInformation {
@@ -177,16 +166,6 @@ export function mutualInformation(
     mi[k] = Math.max(0, v);
   }
   return { mi, expectedEntropy, predictiveEntropy };
-}
-
-function entropyOf(logp: Float32Array, row: number, C: number): number {
-  let h = 0;
-  for (let c = 0; c < C; c++) {
-    const lp = logp[row * C + c];
-    const p = Math.exp(lp);
-    if (p > 0) h -= p * lp;
-  }
-  return h;
 }
 
 /**
@@ -291,7 +270,7 @@ function stepToCandidates(
       if (cPrev) cPrev.set(step.c!, row * H);
     }
   }
-  return s.belief(glimpseStep(cfg, net, B, imgs, loc, hPrev, cPrev), B, t + 2);
+  return s.belief(glimpseStep(cfg, net, B, imgs, loc, hPrev, cPrev).h, B, t + 2);
 }
 
 /**
@@ -299,10 +278,15 @@ function stepToCandidates(
  * the centre as explain does.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { loadRun } from "./load_run.ts";
  * import { eigMaps } from "./eig_map.ts";
- * const maps = await eigMaps(run.ram, run.vae!, input, { samples: 16, grid: 14 });
+ * const run = await loadRun("checkpoints/mnist-entropy", { backend: "cpu" });
+ * const input = new Float32Array(28 * 28);
+ * for (let y = 6; y < 22; y++) input[y * 28 + 14] = 1;
+ * const maps = await eigMaps(run.ram, run.vae!, input, { samples: 2, grid: 4 });
  * console.log(maps.map((m) => m.bestEig));
+ * run.close();
  * ```
  */
 export async function eigMaps(
@@ -359,7 +343,7 @@ export async function eigMaps(
       grid: G,
       eig,
       expectedEntropy: Float32Array.from(expectedEntropy),
-      entropy: entropyOf(await s.belief(step.h, 1, t + 1), 0, C),
+      entropy: rowEntropy(await s.belief(step.h, 1, t + 1), 0, C),
       chosen: [next[0], next[1]],
       best: [gridCoordinate(best % G, G), gridCoordinate(Math.floor(best / G), G)],
       bestEig: eig[best],
@@ -405,58 +389,14 @@ export async function steeredGains(
   const out: SteeredGains[] = [];
   for (let t = 0; t < T - 1; t++) {
     const now = await s.belief(s.trace.glimpses[t].h, 1, t + 1);
-    const hNow = entropyOf(now, 0, C);
+    const hNow = rowEntropy(now, 0, C);
     const logp = await stepToCandidates(s, t, 1, input);
     const entropyDrop = new Float32Array(K), nllDrop = new Float32Array(K);
     for (let k = 0; k < K; k++) {
-      entropyDrop[k] = hNow - entropyOf(logp, k, C);
+      entropyDrop[k] = hNow - rowEntropy(logp, k * C, C);
       nllDrop[k] = logp[k * C + label] - now[label];
     }
     out.push({ glimpse: t + 2, entropyDrop, nllDrop });
   }
   return out;
-}
-
-/**
- * One glimpse step of the RAM from given states: images (B, H, W) at loc (B, 2) after h (B, H)
- * (and c for the LSTM core). Returns h_{t+1} (B, H); the belief reads it. The same arithmetic as
- * forwardPass.
- */
-function glimpseStep(
-  cfg: RamConfig,
-  net: Net,
-  B: number,
-  images: Float32Array,
-  loc: Float32Array,
-  hPrev: Float32Array,
-  cPrev: Float32Array | null,
-): Float32Array {
-  const rho = new Float32Array(B * retinaSize(cfg));
-  retinaRef(cfg, B, images, loc, rho);
-  const hg = new Float32Array(B * cfg.glimpseHidden);
-  const hl = new Float32Array(B * cfg.locationHidden);
-  const g = new Float32Array(B * cfg.glimpseOut);
-  fwd(net.fc1, B, rho, hg, "relu");
-  fwd(net.fc2, B, loc, hl, "relu");
-  fwd(net.fc3, B, hg, g);
-  fwd(net.fc4, B, hl, g, "relu", true);
-  const H = cfg.hidden;
-  const h = new Float32Array(B * H);
-  if (cfg.core === "lstm") {
-    const z = new Float32Array(B * 4 * H);
-    fwd(net.ih, B, g, z);
-    fwd(net.hh, B, hPrev, z, "none", true);
-    lstmCellRef(
-      { batch: B, hidden: H },
-      z,
-      cPrev!,
-      new Float32Array(B * 4 * H),
-      new Float32Array(B * H),
-      h,
-    );
-  } else {
-    fwd(net.ih, B, g, h);
-    fwd(net.hh, B, hPrev, h, "relu", true);
-  }
-  return h;
 }

@@ -20,6 +20,7 @@
  *
  * @module
  */
+import { rowEntropy } from "../kernels/softmax_ref.ts";
 
 /** One glimpse's row of the table (means over the samples). */
 export interface EigRow {
@@ -166,7 +167,7 @@ export class EigAccumulator {
       let prevH = this.#prior;
       for (let t = 0; t < T; t++) {
         const row = (t * B + b) * C, prevRow = ((t - 1) * B + b) * C;
-        let h = 0, kl = 0, best = 0;
+        let kl = 0, best = 0;
         for (let c = 0; c < C; c++) {
           const lp = logp[row + c];
           if (Number.isNaN(lp) || lp > 1e-3) {
@@ -179,9 +180,9 @@ export class EigAccumulator {
           const p = Math.exp(lp);
           if (p === 0) continue; // 0·ln 0 = 0, also when ln p_{t−1}(c) is −∞
           const lpPrev = t === 0 ? -this.#prior : logp[prevRow + c];
-          h -= p * lp;
           kl += p * (lp - lpPrev);
         }
+        const h = rowEntropy(logp, row, C);
         const right = best === label ? 1 : 0;
         this.#correct[t] += right;
         const conf = Math.exp(logp[row + best]);

@@ -61,6 +61,7 @@ export interface EvaluationResult {
   nll: number;
   /** "mean" (deterministic), or "stochastic" with `rollouts` ≥ 1 samples per image. */
   mode: "mean" | "stochastic";
+  /** Rollouts per image (1 for "mean"). */
   rollouts: number;
   /** Where the first glimpse was taken. */
   start: EvalStart;
@@ -74,10 +75,16 @@ export interface EvaluationResult {
  * Evaluates `backend` on every image of `split`.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { loadRun } from "./load_run.ts";
+ * import { limitSplit } from "./trainer.ts";
+ * import { loadDataset } from "../datasets/load.ts";
  * import { evaluate } from "./evaluate.ts";
- * const r = await evaluate(ram, dataset.test, { mc: 10 });
+ * const run = await loadRun("checkpoints/mnist-classification", { backend: "cpu" });
+ * const test = limitSplit((await loadDataset("mnist-10k")).test, 50); // 5 of each digit
+ * const r = await evaluate(run.ram, test, { mc: 2 });
  * console.log(`test error ${(100 * r.error).toFixed(2)}%`, r.accuracy);
+ * run.close();
  * ```
  */
 export async function evaluate(

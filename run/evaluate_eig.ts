@@ -13,13 +13,19 @@ import type { Vae } from "../probe/vae.ts";
 import type { ClassProbe } from "../probe/cls.ts";
 import type { Split } from "../datasets/types.ts";
 import { EigAccumulator, type EigTable } from "./eig_table.ts";
+import { holdOutIndices, subset } from "../datasets/split.ts";
 
 /** Options of {@link evaluateEig}. */
 export interface EigEvalOptions {
   /** Images per rollout; default 128. */
   batch?: number;
-  /** Evaluate the first `limit` images only; default all. */
+  /**
+   * Evaluate `limit` images only: a seeded sample stratified by label (every class keeps its
+   * share; a prefix of a split stored class by class would be one digit). Default all.
+   */
   limit?: number;
+  /** Seed of the `limit` sample; default 1. The same seed gives the same images. */
+  seed?: number;
   /** Epoch passed to split.fill; default 0 (the fixed test images of generated variants). */
   epoch?: number;
   /**
@@ -40,11 +46,15 @@ export interface EigEvalOptions {
  * The EIG table of `ram` (and its probe `vae`, if any) on `split`.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { loadRun } from "./load_run.ts";
+ * import { loadDataset } from "../datasets/load.ts";
  * import { evaluateEig } from "./evaluate_eig.ts";
  * import { eigMarkdown } from "../report/eig.ts";
- * const run = await loadRun("checkpoints/mnist-entropy", { backend: "webgpu" });
- * console.log(eigMarkdown(await evaluateEig(run.ram, run.vae, dataset.test)));
+ * const run = await loadRun("checkpoints/mnist-entropy", { backend: "cpu" });
+ * const dataset = await loadDataset("mnist-10k");
+ * console.log(eigMarkdown(await evaluateEig(run.ram, run.vae, dataset.test, { limit: 50 })));
+ * run.close();
  * ```
  */
 export async function evaluateEig(
@@ -58,8 +68,17 @@ export async function evaluateEig(
   if (!(Number.isInteger(maxBatch) && maxBatch >= 1)) {
     throw new Error(`evaluateEig: batch ${maxBatch} must be a positive integer`);
   }
-  const N = Math.min(split.size, options.limit ?? split.size);
-  if (N <= 0) throw new Error("evaluateEig: the split holds no images");
+  const limit = options.limit ?? split.size;
+  if (!(Number.isInteger(limit) && limit >= 1)) {
+    throw new Error(`evaluateEig: limit ${limit} must be a positive integer`);
+  }
+  if (split.size === 0) throw new Error("evaluateEig: the split holds no images");
+  // the sample's image j is the split's picked[j]: controls place glimpses by split index
+  const picked = limit < split.size
+    ? holdOutIndices(split.labels, limit, options.seed ?? 1).validation
+    : null;
+  const sample = picked ? subset(split, picked) : split;
+  const N = sample.size;
   const pixels = vae?.config.pixels ?? 0;
   if (vae && pixels !== 28 * 28) {
     throw new Error(`evaluateEig: the probe reconstructs ${pixels} pixels, the clean digits 784`);
@@ -79,18 +98,18 @@ export async function evaluateEig(
       images: images.subarray(0, B * height * width),
       labels: labels.subarray(0, B),
     };
-    split.fill(
+    sample.fill(
       idx,
       options.epoch ?? 0,
       batch.images,
       vae ? clean.subarray(0, B * pixels) : undefined,
     );
-    for (let j = 0; j < B; j++) labels[j] = split.labels[first + j];
+    for (let j = 0; j < B; j++) labels[j] = sample.labels[first + j];
     const first2 = start.subarray(0, 2 * B);
     const rollout = await ram.rollout(batch, {
       stochastic: false,
       start: first2,
-      locations: options.locations?.(idx, first2),
+      locations: options.locations?.(picked ? idx.map((j) => picked[j]) : idx, first2),
     });
     if (rollout.logp.length !== T * B * C) {
       throw new Error(

@@ -72,12 +72,16 @@ async function isDir(path: string): Promise<boolean> {
  * line naming the file.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { loadRun } from "./load_run.ts";
  * const run = await loadRun("checkpoints/mnist-classification", { backend: "cpu" });
  * try {
- *   const r = await run.ram.rollout(batch, { stochastic: false });   // r.hidden (T, B, H)
- *   const recon = await run.vae?.reconstruct(r.hidden);              // (T·B, 784)
+ *   const images = new Float32Array(28 * 28); // one blank image, (B, 28, 28)
+ *   const r = await run.ram.rollout({ size: 1, images, labels: new Int32Array(1) }, {
+ *     stochastic: false,
+ *   }); // r.hidden (T, B, H)
+ *   const recon = await run.vae?.reconstruct(r.hidden); // (T·B, 784)
+ *   console.log(run.description, r.locations, recon?.length);
  * } finally {
  *   run.close();
  * }

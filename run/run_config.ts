@@ -16,7 +16,7 @@ import {
 import { resolveVaeRunConfig, type VaeRunConfig } from "../probe/vae_config.ts";
 import { type ClsRunConfig, resolveClsRunConfig } from "../probe/cls_params.ts";
 import type { DatasetOptions, LoadedDataset } from "../datasets/load.ts";
-import { type Variant, VARIANTS } from "../datasets/variants.ts";
+import { type Variant, VARIANT_OPTIONS, VARIANTS } from "../datasets/variants.ts";
 
 /** Which reward trained the model. */
 export interface RewardSpec {
@@ -81,8 +81,11 @@ export interface RunConfig {
   validation: number;
   /** Plateau schedule: halve lr after this many epochs without a better validation accuracy; 0: off. */
   plateau: number;
+  /** The reward: its spec, resolved name and options. */
   reward: RewardSpec;
+  /** The RAM's sizes. */
   model: RamConfig;
+  /** Training hyper-parameters: epochs, batch, learning rate, λ, seed. */
   train: TrainConfig;
   /** The VAE probe (probe/vae_config.ts); absent or null: the run has none. */
   vae?: VaeRunConfig | null;
@@ -104,7 +107,7 @@ const KEYS = [
   "cls",
 ] as const;
 const REWARD_KEYS = ["spec", "name", "options"] as const;
-const DATA_KEYS = ["variant", "canvas", "distractors", "distractorSize", "fit"] as const;
+const DATA_KEYS = ["variant", ...VARIANT_OPTIONS.map((o) => o.key), "fit"];
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
@@ -237,10 +240,9 @@ function resolveDataConfig(given: unknown): DataConfig {
   if (!VARIANTS.includes(variant as Variant)) {
     throw new Error(`"data.variant" = ${JSON.stringify(variant)}: must be ${VARIANTS.join(", ")}`);
   }
-  const sizes = { canvas, distractors, distractorSize };
-  for (const [key, v] of Object.entries(sizes)) {
+  for (const { key, min } of VARIANT_OPTIONS) {
+    const v = given[key];
     const plain = variant === "plain";
-    const min = key === "distractors" ? 0 : 1;
     const ok = plain ? v === null : typeof v === "number" && Number.isInteger(v) && v >= min;
     if (!ok) {
       throw new Error(

@@ -47,6 +47,7 @@ export const PLATEAU_FACTOR = 0.5;
 
 /** The splits a run trains and evaluates on. */
 export interface TrainData {
+  /** Training split. */
   train: Split;
   /** Held-out slice: accuracy after every epoch, and the plateau schedule's signal. */
   validation?: Split;
@@ -60,9 +61,13 @@ export interface EpochMetrics {
   epoch: number;
   /** Adam steps taken so far. */
   step: number;
+  /** Classification loss (negative log-likelihood of the label). */
   nll: number;
+  /** Baseline regression loss. */
   baseline: number;
+  /** REINFORCE loss of the location policy. */
   reinforce: number;
+  /** Their weighted sum, what Adam minimises. */
   loss: number;
   /** Mean total reward Σ_t r_t per episode. */
   mean_reward: number;
@@ -84,33 +89,45 @@ export interface EpochMetrics {
   reward: string;
   /** Probe loss (BCE + KL, nats per image and glimpse) over the epoch; null when it did not train. */
   vae_loss: number | null;
+  /** Reconstruction part (binary cross-entropy) of the probe loss; null when it did not train. */
   vae_bce: number | null;
+  /** KL part of the probe loss; null when it did not train. */
   vae_kl: number | null;
   /** Class probe: NLL (nats per state) and accuracy over all glimpses; null when it did not train. */
   cls_nll: number | null;
+  /** Class probe accuracy over all glimpses; null when it did not train. */
   cls_accuracy: number | null;
 }
 
 /** Reported after every training step. */
 export interface StepProgress {
+  /** 1-based epoch. */
   epoch: number;
+  /** Epochs of the whole run. */
   epochs: number;
   /** Batches done in this epoch, of `batches`. */
   batch: number;
+  /** Batches in this epoch. */
   batches: number;
+  /** Adam steps taken in total. */
   step: number;
   /** Running means over this epoch so far. */
   loss: number;
+  /** Running training accuracy of the last glimpse over this epoch so far. */
   accuracy: number;
+  /** Images per second since this call to train() began. */
   imagesPerSecond: number;
 }
 
 /** Inputs of {@link train}. */
 export interface TrainerOptions {
+  /** The RAM to train (its parameters are updated in place). */
   backend: RamBackend;
+  /** The splits: train, and optionally validation and test. */
   data: TrainData;
   /** The run's resolved config; `train` holds epochs, batch, lr, λ and seed. */
   config: RunConfig;
+  /** Reward of every glimpse of a batch of episodes. */
   reward: RewardFn;
   /**
    * The VAE probe on the backend's device, sized as config.vae says: required when config.vae
@@ -125,7 +142,9 @@ export interface TrainerOptions {
   resume?: Checkpoint;
   /** When aborted, the current step finishes, a checkpoint is written and train() returns. */
   stop?: AbortSignal;
+  /** Called after every step. */
   onStep?: (p: StepProgress) => void;
+  /** Called after every epoch with its metrics. */
   onEpoch?: (m: EpochMetrics) => void;
   /** Called before a validation or test evaluation starts. */
   onEvaluate?: (what: "validation" | "test", images: number) => void;
@@ -135,6 +154,7 @@ export interface TrainerOptions {
 
 /** What {@link train} did. */
 export interface TrainResult {
+  /** The run folder written. */
   out: string;
   /** Epochs completed in total (resumed ones included). */
   epochs: number;
@@ -224,8 +244,11 @@ function readTrainerState(ckpt: Checkpoint, lr: number): TrainerState {
  * single class; this prefix is balanced and the same for every seed.
  *
  * @example
- * ```ts ignore
- * const small = limitSplit(dataset.train, 300); // 30 images of each of 10 classes
+ * ```ts
+ * import { limitSplit } from "./trainer.ts";
+ * import { loadDataset } from "../datasets/load.ts";
+ * const small = limitSplit((await loadDataset("mnist-10k")).train, 300); // 30 images of each class
+ * console.log(small.size, small.labels.slice(0, 12));
  * ```
  */
 export function limitSplit(split: Split, limit: number): Split {
@@ -275,12 +298,26 @@ async function readMetrics(file: string, upTo: number): Promise<string[]> {
  * writing the run folder as it goes.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { train } from "./trainer.ts";
- * const ac = new AbortController();
- * Deno.addSignalListener("SIGINT", () => ac.abort());
- * const result = await train({ backend, data: { train: ds.train, test: ds.test }, config,
- *   reward, out: "runs/x", stop: ac.signal });
+ * import { limitSplit } from "./trainer.ts";
+ * import { resolveRunConfig } from "./run_config.ts";
+ * import { CpuRam } from "../ram/cpu.ts";
+ * import { loadDataset } from "../datasets/load.ts";
+ * import { bindReward } from "../rewards/check.ts";
+ * import classification from "../rewards/classification.ts";
+ * const config = resolveRunConfig({
+ *   dataset: "mnist-10k", limit: 64, validation: 0, plateau: 0,
+ *   reward: { spec: "classification", name: "classification", options: {} },
+ *   model: { glimpses: 2 }, train: { epochs: 1, batch: 32 },
+ * });
+ * const ds = await loadDataset("mnist-10k");
+ * const ac = new AbortController(); // abort() finishes the step, writes a checkpoint, returns
+ * const result = await train({
+ *   backend: new CpuRam(config.model, 1), config, out: await Deno.makeTempDir(),
+ *   data: { train: limitSplit(ds.train, 64), test: limitSplit(ds.test, 20) },
+ *   reward: bindReward(classification, {}), stop: ac.signal,
+ * });
  * console.log(result.testError);
  * ```
  */

@@ -2,13 +2,12 @@ import assert from "node:assert/strict";
 import {
   CHECKPOINT_VERSION,
   CONFIG_FILE,
-  decodeSafetensors,
-  encodeSafetensors,
   loadCheckpoint,
   MODEL_FILE,
   OPTIMIZER_FILE,
   saveCheckpoint,
 } from "../run/checkpoint.ts";
+import { decodeSafetensors, encodeSafetensors } from "../util/safetensors.ts";
 import type { ParamMap, TrainState } from "../ram/backend.ts";
 import { resolveRunConfig, type RunConfig } from "../run/run_config.ts";
 import { initParams, paramSpecs } from "../ram/params.ts";

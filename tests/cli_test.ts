@@ -71,6 +71,7 @@ Deno.test("train writes the run folder, prints the saved config, and eval reprod
     const r = await glimpse(
       "train",
       ...SMALL,
+      "--verbose",
       "--epochs",
       "2",
       "--seed",
@@ -92,7 +93,11 @@ Deno.test("train writes the run folder, prints the saved config, and eval reprod
     }
     assert.ok(result.test_error >= 0 && result.test_error <= 1);
 
-    // the printed config is the saved one
+    // one summary line, then (--verbose) the printed config, which is the saved one
+    assert.match(
+      r.stderr,
+      /training .*run: 3 glimpses of 8×8, rnn 256, 2 epochs of batch 16, .*seed 4/,
+    );
     const start = r.stderr.indexOf("\n{\n") + 1;
     const end = r.stderr.indexOf("\n}\n", start) + 2;
     const printed = JSON.parse(r.stderr.slice(start, end));
@@ -218,6 +223,8 @@ Deno.test("Ctrl-C finishes the step, writes a checkpoint, and --resume completes
     const r = await glimpse("train", "--resume", "--out", out, "--backend", "cpu", "--json");
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, new RegExp(`from epoch 0, batch ${ck.meta.batch}`));
+    assert.match(r.stderr, /^resuming .*; --verbose prints it\)$/m, "one config line");
+    assert.doesNotMatch(r.stderr, /^\{$/m, "no config dump without --verbose");
     const result = JSON.parse(r.stdout);
     assert.equal(result.epochs, 2);
     assert.equal(result.step, 2 * 50);
@@ -225,4 +232,21 @@ Deno.test("Ctrl-C finishes the step, writes a checkpoint, and --resume completes
     assert.deepEqual(lines.map((l) => JSON.parse(l).epoch), [1, 2]);
     assert.equal(JSON.parse(lines[0]).images, 400, "the interrupted epoch counts all its images");
   });
+});
+
+Deno.test("every command's --help ends with examples that use its own options", async () => {
+  for (
+    const cmd of [["train"], ["eval"], ["probe"], ["explain"], ["compare"], ["rewards", "check"]]
+  ) {
+    const r = await glimpse(...cmd, "--help");
+    assert.equal(r.code, 0, r.stderr);
+    const [usage, examples] = r.stdout.split("\nExamples:\n");
+    assert.ok(examples, `${cmd.join(" ")} --help has examples`);
+    for (const line of examples.trimEnd().split("\n")) {
+      assert.match(line, new RegExp(`^  deno task ${cmd.join(" ")}\\b`));
+      for (const flag of line.match(/--[a-z-]+/g) ?? []) {
+        assert.ok(usage.includes(flag), `${cmd.join(" ")}: example flag ${flag} is an option`);
+      }
+    }
+  }
 });

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { snakeCaseKeys } from "../util/snake_case.ts";
 import { EIG_CSV_COLUMNS, eigCsv, eigJson, eigMarkdown, writeEigFiles } from "../report/eig.ts";
 import { EigAccumulator, type EigTable, eigTable } from "../run/eig_table.ts";
 import { assertClose } from "./_assert.ts";
@@ -144,14 +145,19 @@ Deno.test("EIG table renders to markdown, CSV and JSON with the same numbers", (
 
   const json = JSON.parse(eigJson(t, { title: "run x" }));
   assert.equal(json.title, "run x");
-  assert.deepEqual({ ...json, title: undefined }, { ...t, classProbe: null, title: undefined });
+  assert.deepEqual({ ...json, title: undefined }, {
+    ...snakeCaseKeys({ ...t, classProbe: null }) as object,
+    title: undefined,
+  });
+  assert.equal(json.prior_entropy, t.priorEntropy);
+  assert.equal(json.rows[0].info_gain, t.rows[0].infoGain, "snake_case keys, as in eig.csv");
 
   // Unknown values: no MSE column, "–" in markdown, empty CSV fields, null in JSON.
   const one = eigTable(1, 2, logpOf([[[0.5, 0.5]]]), Int32Array.from([0]));
   assert.doesNotMatch(eigMarkdown(one), /recon MSE/);
   assert.match(eigMarkdown(one), /0\.0000 ± –/);
   assert.match(eigCsv(one), /\n1,1,[0-9.e-]+,[0-9.e-]+,,[0-9.e-]+,[0-9.e-]+,,[0-9.e-]+,,/);
-  assert.equal(JSON.parse(eigJson(one)).rows[0].infoGainSe, null);
+  assert.equal(JSON.parse(eigJson(one)).rows[0].info_gain_se, null);
 });
 
 Deno.test("writeEigFiles writes eig.md, eig.csv and eig.json into a new folder, nothing else", async () => {

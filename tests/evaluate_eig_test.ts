@@ -65,3 +65,44 @@ Deno.test("evaluateEig in batches equals the table of one whole rollout, recon M
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("evaluateEig limit takes a seeded sample with every class, not the first images", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await writeTinyRun(dir, "entropy");
+    const run = await loadRun(dir, { backend: "cpu" });
+    try {
+      // 40 images stored class by class, as MNIST's test split is: a prefix of 20 is classes 0–4
+      const base = randomSplit(40, 5);
+      const seen: number[][] = [];
+      const byClass: Split = {
+        size: 40,
+        labels: Int32Array.from({ length: 40 }, (_, i) => Math.floor(i / 4)),
+        fill(indices, epoch, images, clean) {
+          seen.push(Array.from(indices));
+          base.fill(indices, epoch, images, clean);
+        },
+      };
+      const table = await evaluateEig(run.ram, null, byClass, { limit: 20, batch: 8 });
+      assert.equal(table.samples, 20);
+      const picked = seen.flat();
+      assert.equal(picked.length, 20);
+      const classes = picked.map((i) => byClass.labels[i]);
+      for (let c = 0; c < 10; c++) {
+        assert.equal(classes.filter((l) => l === c).length, 2, `class ${c} keeps its share`);
+      }
+      assert.notDeepEqual(picked, [...Array(20).keys()], "not the first 20 images");
+      seen.length = 0;
+      await evaluateEig(run.ram, null, byClass, { limit: 20, batch: 8 });
+      assert.deepEqual(seen.flat(), picked, "the same seed gives the same sample");
+      seen.length = 0;
+      await evaluateEig(run.ram, null, byClass, { limit: 20, batch: 8, seed: 2 });
+      assert.notDeepEqual(seen.flat(), picked, "another seed, another sample");
+      await assert.rejects(() => evaluateEig(run.ram, null, byClass, { limit: 0 }), /limit 0/);
+    } finally {
+      run.close();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -19,6 +19,7 @@
 export class Rng {
   #s: number;
   #spare: number | null = null;
+  /** A stream seeded by `seed` (any 32-bit integer); the same seed gives the same numbers. */
   constructor(seed: number) {
     this.#s = (seed >>> 0) ^ 0x9e3779b9;
   }

@@ -10,7 +10,8 @@
 import type { Gpu } from "../gpu/device.ts";
 import type { RamBackend } from "../ram/backend.ts";
 import type { MatmulStrategy } from "../kernels/matmul.ts";
-import { decodeSafetensors, modelCheckpoint } from "../run/checkpoint.ts";
+import { modelCheckpoint } from "../run/checkpoint.ts";
+import { decodeSafetensors } from "../util/safetensors.ts";
 import { checkpointState } from "../run/checkpoint.ts";
 import type { RunConfig } from "../run/run_config.ts";
 import { createVae, type Vae } from "../probe/vae.ts";
