@@ -18,9 +18,8 @@
  */
 import { parseArgs } from "node:util";
 import { cpuUsage } from "node:process";
-import { requestGpu } from "../gpu/device.ts";
-import { GpuRam } from "../ram/gpu.ts";
-import { CpuRam } from "../ram/cpu.ts";
+import type { GpuRam } from "../ram/gpu.ts";
+import { openBackend } from "../run/backend.ts";
 import type { Batch, RamBackend, StepNoise } from "../ram/backend.ts";
 import { resolveRamConfig, resolveTrainConfig } from "../ram/config.ts";
 import { Rng } from "../util/rng.ts";
@@ -112,15 +111,11 @@ let peakRss = 0;
 const sampleRss = () => peakRss = Math.max(peakRss, Deno.memoryUsage().rss);
 
 async function measure(name: "webgpu" | "cpu"): Promise<TrainBenchResult> {
-  let device = "host CPU (TypeScript references)";
-  let ram: RamBackend;
-  if (name === "webgpu") {
-    const gpu = await requestGpu();
-    ram = await GpuRam.create(gpu, cfg, train.seed, { matmul });
-    device = `${gpu.description}, matmul ${(ram as GpuRam).kernels.linear.matmul.strategy}`;
-  } else {
-    ram = new CpuRam(cfg, train.seed);
-  }
+  const opened = await openBackend(name, cfg, train.seed, { webgpu: { matmul } });
+  const ram: RamBackend = opened.backend;
+  const device = name === "webgpu"
+    ? `${opened.gpu!.description}, matmul ${(ram as GpuRam).kernels.linear.matmul.strategy}`
+    : "host CPU (TypeScript references)";
   const steps = int(flags.steps, name === "cpu" ? 10 : 30, "steps");
   const warmup = int(flags.warmup, 3, "warmup");
   const passes = int(flags["eval-passes"], name === "cpu" ? 1 : 2, "eval-passes");
@@ -170,7 +165,7 @@ async function measure(name: "webgpu" | "cpu"): Promise<TrainBenchResult> {
     evalImages += r.samples;
     sampleRss();
   }
-  ram.dispose();
+  opened.close();
   times.sort((a, b) => a - b);
   return {
     backend: name,

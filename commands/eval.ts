@@ -6,10 +6,10 @@
  *
  * @module
  */
-import { checkpointState, loadCheckpoint } from "../run/checkpoint.ts";
+import { openRun } from "../run/load_run.ts";
 import { evaluate, type EvaluationResult } from "../run/evaluate.ts";
 import { noiseLabel, type NoiseLevel, parseNoise, withNoise } from "../datasets/noise.ts";
-import { backendOption, openBackend } from "./backend.ts";
+import { backendOption } from "./backend.ts";
 import type { DatasetFlags } from "./dataset_flags.ts";
 import { intOption, OptionError } from "./options.ts";
 import { writeStderr } from "./progress.ts";
@@ -37,13 +37,11 @@ export async function evalCommand(flags: EvalFlags): Promise<number> {
   } catch (e) {
     throw new OptionError((e as Error).message);
   }
-  const ckpt = await loadCheckpoint(flags.model);
-  const config = ckpt.meta.config;
-  const m = config.model;
-  const ds = await loadModelData(savedDataWith(config, flags), m, flags.model);
-  const opened = await openBackend(backendName, m, config.train.seed);
+  const opened = await openRun(flags.model, { backend: backendName, optimizer: false });
   try {
-    opened.backend.setState(checkpointState(ckpt));
+    const ckpt = opened.checkpoint;
+    const config = opened.config;
+    const ds = await loadModelData(savedDataWith(config, flags), config.model, flags.model);
     const stochastic = (flags.stochastic ?? false) || (mc ?? 1) > 1;
     const how = mc !== undefined && mc > 1
       ? `${mc} stochastic rollouts averaged`
@@ -56,7 +54,7 @@ export async function evalCommand(flags: EvalFlags): Promise<number> {
     );
     const terminal = Deno.stderr.isTerminal();
     const run = async (split: typeof ds.test, what: string) => {
-      const r = await evaluate(opened.backend, split, {
+      const r = await evaluate(opened.ram, split, {
         stochastic,
         mc,
         seed: config.train.seed,
@@ -82,7 +80,7 @@ export async function evalCommand(flags: EvalFlags): Promise<number> {
     if (noisy.length > 0) {
       writeStderr(noiseTable(r, noisy) + "\n");
     }
-    const eig = await eigReport(opened.backend, ckpt, ds.test, {
+    const eig = await eigReport(opened.ram, ckpt, ds.test, {
       batch: config.train.batch,
       out: flags.out ?? runDirOf(flags.model),
       title: `${flags.model} on ${ds.name} test (policy mean from the centre)`,
@@ -92,7 +90,7 @@ export async function evalCommand(flags: EvalFlags): Promise<number> {
         model: flags.model,
         epoch: ckpt.meta.epoch,
         dataset: ds.name,
-        backend: opened.backend.name,
+        backend: opened.ram.name,
         mode: r.mode,
         rollouts: r.rollouts,
         samples: r.samples,

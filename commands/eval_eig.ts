@@ -11,7 +11,7 @@ import { evaluateEig } from "../run/evaluate_eig.ts";
 import type { Split } from "../datasets/types.ts";
 import { eigJson, eigMarkdown, writeEigFiles } from "../report/eig.ts";
 import type { EigTable } from "../run/eig_table.ts";
-import { openProbe } from "./vae_flags.ts";
+import { openProbe } from "../run/prepare_run.ts";
 import { writeStderr } from "./progress.ts";
 
 /** Options of {@link eigReport}. */

@@ -1,5 +1,5 @@
 /**
- * Opens a trained run for use: its checkpoint read and checked, the RAM on a backend with the
+ * Opens a saved run for use (`openRun`): its checkpoint read and checked, the RAM on a backend with the
  * saved parameters, and the VAE probe beside it (same backend and device) when the run has one.
  * What `eval`, `probe`, `explain` and `compare` start from.
  *
@@ -7,6 +7,7 @@
  */
 import type { Gpu } from "../gpu/device.ts";
 import type { RamBackend } from "../ram/backend.ts";
+import { type BackendName, openBackend } from "./backend.ts";
 import {
   type Checkpoint,
   type CheckpointMeta,
@@ -19,11 +20,12 @@ import {
 import type { RunConfig } from "./run_config.ts";
 import { createVae, type Vae } from "../probe/vae.ts";
 import { vaeModelConfig } from "../probe/vae_config.ts";
+import { pathExists } from "../util/read_regular.ts";
 
-/** Options of {@link loadRun}. */
+/** Options of {@link openRun}. */
 export interface LoadRunOptions {
   /** Where the RAM (and probe) run. */
-  backend: "cpu" | "webgpu";
+  backend: BackendName;
   /**
    * A WebGPU device to use (webgpu only); it stays open on close(). Without it loadRun requests
    * its own device and destroys it on close().
@@ -36,7 +38,7 @@ export interface LoadRunOptions {
   optimizer?: boolean;
 }
 
-/** A run opened by {@link loadRun}. */
+/** A run opened by {@link openRun}. */
 export interface LoadedRun {
   /** The run folder (after resolving a bare NAME to checkpoints/NAME). */
   dir: string;
@@ -70,8 +72,8 @@ async function isDir(path: string): Promise<boolean> {
  *
  * @example
  * ```ts ignore
- * import { loadRun } from "./load_run.ts";
- * const run = await loadRun("checkpoints/mnist-classification", { backend: "cpu" });
+ * import { openRun } from "./load_run.ts";
+ * const run = await openRun("checkpoints/mnist-classification", { backend: "cpu" });
  * try {
  *   const r = await run.ram.rollout(batch, { stochastic: false });   // r.hidden (T, B, H)
  *   const recon = await run.vae?.reconstruct(r.hidden);              // (T·B, 784)
@@ -80,7 +82,7 @@ async function isDir(path: string): Promise<boolean> {
  * }
  * ```
  */
-export async function loadRun(path: string, options: LoadRunOptions): Promise<LoadedRun> {
+export async function openRun(path: string, options: LoadRunOptions): Promise<LoadedRun> {
   let dir = path.endsWith(".safetensors")
     ? path.slice(0, Math.max(0, path.lastIndexOf("/"))) || "."
     : path.replace(/\/+$/, "") || "/";
@@ -89,7 +91,7 @@ export async function loadRun(path: string, options: LoadRunOptions): Promise<Lo
   }
   let optimizer = options.optimizer;
   if (optimizer === undefined) {
-    optimizer = (await Deno.stat(runFile(dir, OPTIMIZER_FILE)).catch(() => null)) !== null;
+    optimizer = await pathExists(runFile(dir, OPTIMIZER_FILE));
   }
   const checkpoint = await loadCheckpoint(
     path.endsWith(".safetensors") ? path : dir,
@@ -98,32 +100,21 @@ export async function loadRun(path: string, options: LoadRunOptions): Promise<Lo
   const config = checkpoint.meta.config;
   const seed = config.train.seed;
 
-  let ram: RamBackend | null = null;
+  const opened = await openBackend(options.backend, config.model, seed, { gpu: options.gpu });
   let vae: Vae | null = null;
-  let gpu: Gpu | undefined = options.gpu;
-  const ownGpu = options.backend === "webgpu" && !gpu;
-  let description: string;
   try {
-    if (options.backend === "cpu") {
-      const { CpuRam } = await import("../ram/cpu.ts");
-      ram = new CpuRam(config.model, seed);
-      description = "cpu (TypeScript reference)";
-    } else {
-      if (!gpu) {
-        const { requestGpu } = await import("../gpu/device.ts");
-        gpu = await requestGpu();
-      }
-      const { GpuRam } = await import("../ram/gpu.ts");
-      ram = await GpuRam.create(gpu, config.model, seed);
-      description = `webgpu (${gpu.description})`;
-    }
     try {
-      ram.setState(checkpointState(checkpoint));
+      opened.backend.setState(checkpointState(checkpoint));
     } catch (e) {
       throw new Error(`Cannot load "${runFile(dir, MODEL_FILE)}": ${(e as Error).message}`);
     }
     if (config.vae && checkpoint.vae) {
-      vae = await createVae(options.backend, gpu, vaeModelConfig(config.model, config.vae), seed);
+      vae = await createVae(
+        options.backend,
+        opened.gpu,
+        vaeModelConfig(config.model, config.vae),
+        seed,
+      );
       try {
         vae.setState(checkpoint.vae);
       } catch (e) {
@@ -132,23 +123,24 @@ export async function loadRun(path: string, options: LoadRunOptions): Promise<Lo
     }
   } catch (e) {
     vae?.dispose();
-    ram?.dispose();
-    if (ownGpu) gpu?.destroy();
+    opened.close();
     throw e;
   }
-  const openedRam = ram, openedVae = vae;
+  const openedVae = vae;
   return {
     dir,
     config,
-    ram: openedRam,
+    ram: opened.backend,
     vae: openedVae,
     meta: checkpoint.meta,
     checkpoint,
-    description,
+    description: opened.description,
     close: () => {
       openedVae?.dispose();
-      openedRam.dispose();
-      if (ownGpu) gpu?.destroy();
+      opened.close();
     },
   };
 }
+
+/** @deprecated The former name of {@link openRun}. */
+export const loadRun: typeof openRun = openRun;
