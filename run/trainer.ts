@@ -42,6 +42,12 @@ export const SHUFFLE_STREAM = 0x73687566; // "shuf"
 export const NOISE_STREAM = 0x6e6f6973; // "nois"
 /** The metrics file in a run folder: one JSON object per completed epoch. */
 export const METRICS_FILE = "metrics.jsonl";
+/**
+ * A RAM weight beyond this magnitude has diverged: initial weights are below 1 in magnitude and
+ * trained ones stay within a few units, so a probe that fails on such a RAM's states is not to
+ * blame.
+ */
+export const OVERSIZED_WEIGHT = 1e4;
 /** Factor applied to the learning rate when validation accuracy plateaus. */
 export const PLATEAU_FACTOR = 0.5;
 
@@ -382,6 +388,16 @@ export async function train(options: TrainerOptions): Promise<TrainResult> {
     }
     return null;
   };
+  /** "RAM parameter "x" reached 1e9" when a weight is beyond any trained RAM's, else null. */
+  const ramOversized = async (): Promise<string | null> => {
+    let name = "", max = 0;
+    for (const [n, { data }] of (await backend.getState()).params) {
+      for (let i = 0; i < data.length; i++) {
+        if (Math.abs(data[i]) > max) [name, max] = [n, Math.abs(data[i])];
+      }
+    }
+    return max > OVERSIZED_WEIGHT ? `RAM parameter "${name}" reached ${max.toPrecision(3)}` : null;
+  };
   const ramLr = () => `option lr (${trainCfg.lr})`;
   const vaeLr = () => `the VAE probe's lr (config vae.lr, ${config.vae?.lr})`;
 
@@ -438,14 +454,16 @@ export async function train(options: TrainerOptions): Promise<TrainResult> {
         try {
           pr = await probe.step(batch, noise, e, k);
         } catch (err) {
-          // The probe reads the RAM's states: a RAM that diverged in this step's update makes
-          // the probe's loss NaN first, and is the part to blame.
-          const ram = await ramNonFinite();
-          if (ram) throw nonFinite(e, k + 1, ram, ramLr());
-          if (/loss became/.test((err as Error).message)) {
-            throw nonFinite(e, k + 1, `the VAE probe's loss is ${(err as Error).message}`, vaeLr());
+          const loss = /loss became (\S+)/.exec((err as Error).message)?.[1];
+          if (loss === undefined) throw err;
+          // The probe reads the RAM's states: a RAM that diverged in this step's update (NaN, or
+          // weights far beyond any trained RAM's, whose states overflow the probe) makes the
+          // probe's loss non-finite first, and is the part to blame.
+          const ram = (await ramNonFinite()) ?? (await ramOversized());
+          if (ram) {
+            throw nonFinite(e, k + 1, `${ram}; the VAE probe's loss became ${loss}`, ramLr());
           }
-          throw err;
+          throw nonFinite(e, k + 1, `the VAE probe's loss became ${loss}`, vaeLr());
         }
         addProbeStep(sums, pr, n);
       }
