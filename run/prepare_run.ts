@@ -31,6 +31,7 @@ import { lockRunFolder } from "./run_lock.ts";
 import { createVaeFor, type Vae } from "../probe/vae.ts";
 import { resolveVaeRunConfig } from "../probe/vae_config.ts";
 import { pathExists } from "../util/read_regular.ts";
+import { checkRamFitsDevice } from "../ram/gpu_program.ts";
 
 /** A bad option value or combination; `option` is its name in {@link RunOptions}. */
 export class RunOptionError extends Error {
@@ -282,6 +283,9 @@ export async function prepareRun(options: RunOptions): Promise<PreparedRun> {
     };
     const opened = await openBackend(options.backend, config.model, config.train.seed);
     closers.push(() => opened.close());
+    if (opened.gpu) {
+      checkRamFitsDevice(opened.gpu, config.model, config.train.batch, config.vae?.pixels);
+    }
     const vae = await openProbe(opened.backend, config);
     if (vae) closers.push(() => vae.dispose());
     return {
