@@ -123,12 +123,12 @@ export function flagOf(option: string): string {
   return special[option] ?? "--" + option.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase());
 }
 
-/** A library error about an option, reworded with the flag: "option lr 0.1: …" → "--lr 0.1: …". */
+/** A library error about options, reworded with their flags: "option lr 0.1: …" → "--lr 0.1: …". */
 export function asFlagError(e: unknown): unknown {
   if (!(e instanceof RunOptionError)) return e;
   return new OptionError(
     e.message.replace(
-      /^option (\w+)( false)?/,
+      /option (\w+)( false)?/g,
       (_, name: string, off?: string) => name === "vae" && off ? "--no-vae" : flagOf(name),
     ),
   );

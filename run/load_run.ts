@@ -64,6 +64,20 @@ async function isDir(path: string): Promise<boolean> {
 }
 
 /**
+ * The run folder `path` names: the folder itself, the folder of a model.safetensors, or
+ * checkpoints/NAME for a bare NAME that is not a folder.
+ */
+export async function runFolderOf(path: string): Promise<string> {
+  let dir = path.endsWith(".safetensors")
+    ? path.slice(0, Math.max(0, path.lastIndexOf("/"))) || "."
+    : path.replace(/\/+$/, "") || "/";
+  if (!path.endsWith(".safetensors") && !(await isDir(dir)) && !dir.includes("/")) {
+    if (await isDir(`checkpoints/${dir}`)) dir = `checkpoints/${dir}`;
+  }
+  return dir;
+}
+
+/**
  * Opens the run in `path`: a run folder (runs/NAME, checkpoints/NAME), its model.safetensors,
  * or a bare NAME that is not a folder but checkpoints/NAME is. The folder must hold
  * model.safetensors (its metadata holds the config); optimizer.safetensors is optional (see
@@ -83,12 +97,7 @@ async function isDir(path: string): Promise<boolean> {
  * ```
  */
 export async function openRun(path: string, options: LoadRunOptions): Promise<LoadedRun> {
-  let dir = path.endsWith(".safetensors")
-    ? path.slice(0, Math.max(0, path.lastIndexOf("/"))) || "."
-    : path.replace(/\/+$/, "") || "/";
-  if (!path.endsWith(".safetensors") && !(await isDir(dir)) && !dir.includes("/")) {
-    if (await isDir(`checkpoints/${dir}`)) dir = `checkpoints/${dir}`;
-  }
+  const dir = await runFolderOf(path);
   let optimizer = options.optimizer;
   if (optimizer === undefined) {
     optimizer = await pathExists(runFile(dir, OPTIMIZER_FILE));

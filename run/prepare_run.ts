@@ -197,7 +197,7 @@ export async function prepareRun(options: RunOptions): Promise<PreparedRun> {
   if (!options.resume && (await pathExists(runFile(out, MODEL_FILE)))) {
     throw new RunOptionError(
       "out",
-      `option out ${out}: it holds a checkpoint already; resume it, or choose another folder`,
+      `option out ${out}: it holds a checkpoint already; pass option resume to continue it, or another folder`,
     );
   }
   const lock = await lockRunFolder(out, options.resume ? "a resumed training" : "a training");
@@ -220,7 +220,7 @@ export async function prepareRun(options: RunOptions): Promise<PreparedRun> {
       // A commit finished while taking the lock.
       throw new RunOptionError(
         "out",
-        `option out ${out}: it holds a checkpoint already; resume it, or choose another folder`,
+        `option out ${out}: it holds a checkpoint already; pass option resume to continue it, or another folder`,
       );
     }
     const reward = await loadReward(
