@@ -48,7 +48,7 @@ withDatasetFlags(
   .option("--limit <n>", "train on the first N training images (class by class in turn)")
   .option(
     "--reward <name|path>",
-    "classification, entropy or a plugin module (default: classification)",
+    "classification, entropy, early-information or a plugin module (default: classification)",
   )
   .option(
     "--reward-opt <key=value>",
@@ -183,7 +183,7 @@ program.command("rewards")
   .action(async () => console.log(await (await import("./commands/rewards.ts")).rewardsList()))
   .command("check")
   .description("load a reward plugin in the sandbox, run it on a synthetic batch, print its output")
-  .argument("<plugin>", "classification, entropy, a module path or a URL")
+  .argument("<plugin>", "classification, entropy, early-information, a module path or a URL")
   .option("--reward-opt <key=value>", "reward option (repeatable)", (v, all: string[] = []) => [
     ...all,
     v,

@@ -21,7 +21,7 @@ if (at >= 0) {
   args.splice(at, 2);
 }
 const runs = args.length ? args : ["checkpoints/mnist-classification", "checkpoints/mnist-entropy"];
-const ds = await loadDataset("mnist");
+const ds = await loadDataset("mnist-10k");
 // class by class in turn: the test split is stored sorted by class
 const byClass = Array.from(
   { length: 10 },

@@ -137,7 +137,12 @@ export async function explainCommand(image: string, flags: ExplainFlags): Promis
   const run = await loadRun(modelDir, { backend, optimizer: false });
   try {
     const m = run.config.model;
-    const prepared = toModelInput(grey, m.height, m.width, flags.fit ?? true);
+    let prepared;
+    try {
+      prepared = toModelInput(grey, m.height, m.width, flags.fit ?? true);
+    } catch (e) {
+      throw new Error(`${image}: ${(e as Error).message}`);
+    }
     const explanation = await explainInput(run.ram, run.vae, prepared.input);
     const classNames = await classNamesOf(run.config.dataset, m.classes);
     const figures = explanationFigures(explanation, m, { clean: prepared.clean, classNames });

@@ -63,7 +63,12 @@ async function readImages(
   const labels = new Int32Array(files.length);
   for (let i = 0; i < files.length; i++) {
     const img = await readGreyImage(files[i].path);
-    const fitted = fitToInput(img.data, img.width, img.height, size, size, fit);
+    let fitted: Float32Array;
+    try {
+      fitted = fitToInput(img.data, img.width, img.height, size, size, fit);
+    } catch (e) {
+      throw new Error(`${files[i].path}: ${(e as Error).message}`);
+    }
     for (let p = 0; p < size * size; p++) pixels[i * size * size + p] = Math.round(fitted[p] * 255);
     labels[i] = files[i].label;
   }

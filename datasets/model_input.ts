@@ -13,7 +13,7 @@
  *
  * @module
  */
-import { fitToInput } from "./fit.ts";
+import { fitDigit, type FittedDigit } from "./fit.ts";
 import { resampleArea } from "./split.ts";
 import type { GreyImage } from "./image.ts";
 
@@ -58,14 +58,16 @@ export function toModelInput(
     };
   }
   if (height < DIGIT_SIDE || width < DIGIT_SIDE) {
+    const fitted = fitDigit(data, w, h, width, height);
     return {
-      input: fitToInput(data, w, h, width, height),
-      how: `fitted MNIST-style from ${w}×${h} to ${width}×${height}`,
+      input: fitted.image,
+      how: `fitted MNIST-style from ${w}×${h} to ${width}×${height}${thickened(fitted)}`,
     };
   }
-  const digit = fitToInput(data, w, h, DIGIT_SIDE, DIGIT_SIDE);
+  const fitted = fitDigit(data, w, h, DIGIT_SIDE, DIGIT_SIDE);
+  const digit = fitted.image;
   if (height === DIGIT_SIDE && width === DIGIT_SIDE) {
-    return { input: digit, how: `fitted MNIST-style from ${w}×${h} to 28×28` };
+    return { input: digit, how: `fitted MNIST-style from ${w}×${h} to 28×28${thickened(fitted)}` };
   }
   const input = new Float32Array(width * height);
   const x0 = Math.floor((width - DIGIT_SIDE) / 2), y0 = Math.floor((height - DIGIT_SIDE) / 2);
@@ -75,7 +77,14 @@ export function toModelInput(
   return {
     input,
     clean: digit,
-    how: `fitted MNIST-style from ${w}×${h} to 28×28, placed at the centre of the ` +
-      `${width}×${height} canvas`,
+    how: `fitted MNIST-style from ${w}×${h} to 28×28${thickened(fitted)}, placed at the ` +
+      `centre of the ${width}×${height} canvas`,
   };
+}
+
+/** Says how thin strokes were thickened, when they were. */
+function thickened(f: FittedDigit): string {
+  return f.thickenedPx > 0
+    ? ` (strokes ${f.strokePx.toFixed(1)} px wide, thickened by ${f.thickenedPx.toFixed(1)} px)`
+    : "";
 }

@@ -19,7 +19,7 @@ import {
   type StepResult,
   type TrainState,
 } from "./backend.ts";
-import type { RamConfig, TrainConfig } from "./config.ts";
+import { type GroupLrs, groupLrs, paramGroup, type RamConfig, type TrainConfig } from "./config.ts";
 import type { Episodes, RewardFn } from "../rewards/types.ts";
 import { checkParams, initParams } from "./params.ts";
 import { returnsFromRewards } from "./returns.ts";
@@ -99,7 +99,7 @@ export class BlasRam implements RamBackend {
     const rewards = await reward(this.#episodes(ws, batch));
     const r = this.#lossAndGrads(ws, batch, rewards, train.lambda);
     this.#step++;
-    this.#adam(train.lr);
+    this.#adam(groupLrs(train));
     sumBiases(this.#net);
     const { nll, baseline, reinforce, loss, accuracy, reward: meanReward } = r;
     return { nll, baseline, reinforce, loss, accuracy, reward: meanReward };
@@ -193,18 +193,26 @@ export class BlasRam implements RamBackend {
     this.#ws = null;
   }
 
-  /** Adam (PyTorch defaults) over the whole flat buffer, as kernels/adam_ref.ts per tensor. */
-  #adam(lr: number): void {
+  /**
+   * Adam (PyTorch defaults) over the flat buffer, as kernels/adam_ref.ts per tensor, each tensor
+   * with its group's learning rate (config.ts groupLrs: model, policy, baseline).
+   */
+  #adam(lrs: GroupLrs): void {
     const b1 = 0.9, b2 = 0.999, eps = 1e-8, t = this.#step;
     const c1 = 1 - b1 ** t, c2 = 1 - b2 ** t, a1 = 1 - b1, a2 = 1 - b2;
     const p = this.#params, g = this.#grads, m = this.#m, v = this.#v;
-    for (let i = 0; i < p.length; i++) {
-      const gi = g[i];
-      // m and v rounded to float32 before use, as adam_ref reads them back from its arrays.
-      const mi = Math.fround(b1 * m[i] + a1 * gi), vi = Math.fround(b2 * v[i] + a2 * gi * gi);
-      m[i] = mi;
-      v[i] = vi;
-      p[i] -= lr * (mi / c1) / (Math.sqrt(vi / c2) + eps);
+    for (const spec of this.#layout.specs) {
+      const lr = lrs[paramGroup(spec.name)];
+      const from = this.#layout.offset.get(spec.name)!;
+      const to = from + spec.shape.reduce((a, b) => a * b, 1);
+      for (let i = from; i < to; i++) {
+        const gi = g[i];
+        // m and v rounded to float32 before use, as adam_ref reads them back from its arrays.
+        const mi = Math.fround(b1 * m[i] + a1 * gi), vi = Math.fround(b2 * v[i] + a2 * gi * gi);
+        m[i] = mi;
+        v[i] = vi;
+        p[i] -= lr * (mi / c1) / (Math.sqrt(vi / c2) + eps);
+      }
     }
   }
 

@@ -10,8 +10,16 @@ import { loadFont } from "./font.ts";
 
 let ready: Promise<void> | null = null;
 
-/** Instantiates resvg's WebAssembly module once per process. */
-function initResvg(): Promise<void> {
+/**
+ * Instantiates resvg's WebAssembly module once per process (every user of `Resvg` awaits it).
+ *
+ * @example
+ * ```ts
+ * import { initResvg } from "./svg_png.ts";
+ * await initResvg(); // now new Resvg(svg, options) works
+ * ```
+ */
+export function initResvg(): Promise<void> {
   ready ??= (async () => {
     const url = new URL(import.meta.resolve("@resvg/resvg-wasm/index_bg.wasm"));
     let wasm: Uint8Array;

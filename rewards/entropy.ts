@@ -4,6 +4,12 @@
  * after glimpse t and H_0 = ln C (the uniform prior). A glimpse is paid for the information it
  * gained; the shaping terms telescope to β·(ln C − H_T) per episode.
  *
+ * What it amounts to under the trainer's credit (action a_t gets G_{t+1} = Σ_{k>t} r_k): the
+ * return telescopes to G_{t+1} = 1[correct] + βH_t − βH_T. βH_t is known before a_t is chosen,
+ * so it is potential-based shaping (Ng et al. 1999): in expectation the policy gradient is that
+ * of classification with a final −βH_T, plus variance. It cannot pay for information arriving
+ * earlier; rewards/early.ts (−β·H_t at every glimpse) does.
+ *
  * @module
  */
 import { addClassificationReward } from "./classification.ts";
@@ -47,7 +53,8 @@ export function entropies(T: number, B: number, C: number, probs: Float32Array):
  */
 export default defineReward({
   name: "entropy",
-  description: "classification plus β·(H_{t−1} − H_t) at every glimpse (information gained)",
+  description: "classification plus β·(H_{t−1} − H_t) at every glimpse; potential-based shaping: " +
+    "in expectation classification with a final −β·H_T",
   options: {
     beta: { default: 0.5, description: "weight β of the entropy drop H_{t−1} − H_t (nats)" },
   },

@@ -32,6 +32,7 @@ import { openSandbox, type SandboxedReward, type SandboxOptions } from "./sandbo
 export const BUILTIN_REWARDS: Readonly<Record<string, string>> = Object.freeze({
   classification: new URL("./classification.ts", import.meta.url).href,
   entropy: new URL("./entropy.ts", import.meta.url).href,
+  "early-information": new URL("./early.ts", import.meta.url).href,
 });
 
 /** Where a --reward value points. */

@@ -142,6 +142,7 @@ Deno.test("explain --eig-map writes the map and reports the best and the policy'
       assert.equal(m.glimpse, k + 2);
       assert.equal(m.eig.length, m.grid * m.grid);
       assert.equal(m.best.eig, Math.max(...m.eig));
+      assert.ok(m.eig.every((v: number) => v >= 0), `glimpse ${m.glimpse}: a negative EIG`);
       assert.ok(Math.abs(m.entropy_before - j.glimpses[k].entropy) < 1e-5);
       assert.ok(Math.abs(m.policy.lx - j.glimpses[k + 1].lx) < 1e-5);
     }
@@ -162,6 +163,43 @@ Deno.test("explain --eig-map writes the map and reports the best and the policy'
       "--eig-map",
     );
     await assertRefused(`${dir}/out2`, bare, /--eig-map needs a VAE probe and .*bare has none/);
+  });
+});
+
+Deno.test("explain --eig-map on examples/seven.png with a shipped model: every EIG ≥ 0, the four corners far below the best cell", async () => {
+  await withDir(async (dir) => {
+    for (const model of ["checkpoints/mnist-entropy"]) {
+      const r = await glimpse(
+        "explain",
+        "examples/seven.png",
+        "--model",
+        model,
+        "--backend",
+        "cpu",
+        "--out",
+        `${dir}/out`,
+        "--eig-map",
+        "--json",
+      );
+      assert.equal(r.code, 0, r.stderr);
+      const maps = JSON.parse(r.stdout).eig_map as {
+        glimpse: number;
+        grid: number;
+        eig: number[];
+      }[];
+      assert.equal(maps.length, 5);
+      for (const m of maps) {
+        const G = m.grid, best = Math.max(...m.eig);
+        assert.ok(m.eig.every((v) => v >= 0), `${model} glimpse ${m.glimpse}: a negative EIG`);
+        assert.ok(best > 0, `${model} glimpse ${m.glimpse}: the map is flat`);
+        for (const c of [0, G - 1, G * (G - 1), G * G - 1]) {
+          assert.ok(
+            m.eig[c] < best / 100,
+            `${model} glimpse ${m.glimpse}: corner ${c} holds ${m.eig[c]} of the best ${best}`,
+          );
+        }
+      }
+    }
   });
 });
 

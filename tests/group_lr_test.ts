@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { CpuRam } from "../ram/cpu.ts";
+import { BlasRam } from "../ram/blas_cpu.ts";
+import { loadBlas } from "../util/blas.ts";
 import { GpuRam, lrRanges } from "../ram/gpu.ts";
 import { groupLrs, paramGroup, resolveTrainConfig } from "../ram/config.ts";
 import { adamRef } from "../kernels/adam_ref.ts";
@@ -111,6 +113,44 @@ gpuTest("webgpu honours per-group learning rates like the cpu reference", async 
       }
     } finally {
       webgpu.dispose();
+    }
+  }
+});
+
+Deno.test("the BLAS cpu backend honours per-group learning rates like the reference", async () => {
+  const blas = loadBlas();
+  if (!blas) {
+    console.log("skipped: no BLAS library opens (apt-get install libopenblas0-pthread)");
+    return;
+  }
+  const cfg = tinyConfig({ glimpses: 4 });
+  for (
+    const train of [
+      resolveTrainConfig({ lr: 1e-2, policyLr: 0, baselineLr: 3e-2, lambda: 0.5 }),
+      resolveTrainConfig({ lr: 1e-3, policyLr: 5e-2, lambda: 0.5 }),
+    ]
+  ) {
+    const ref = new CpuRam(cfg, 7);
+    const fast: BlasRam = new BlasRam(cfg, 7, blas);
+    const init = (await ref.getState()).params;
+    for (let step = 0; step < 3; step++) {
+      const B = step === 2 ? 2 : 5;
+      const batch = randomBatch(cfg, B, 100 + step);
+      const noise = randomNoise(cfg, B, 200 + step);
+      await ref.trainStep(batch, classificationReward, noise, train);
+      await fast.trainStep(batch, classificationReward, noise, train);
+    }
+    const fs = await fast.getState(), rs = await ref.getState();
+    for (const [name, w] of rs.params) {
+      const got = fs.params.get(name)!.data;
+      assertClose(got, w.data, {
+        atol: 2e-5,
+        rtol: 1e-3,
+        label: `${name} (policyLr ${train.policyLr})`,
+      });
+      if (train.policyLr === 0 && paramGroup(name) === "policy") {
+        assert.deepEqual(got, init.get(name)!.data, `BLAS backend moved ${name} at policy lr 0`);
+      }
     }
   }
 });

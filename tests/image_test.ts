@@ -247,18 +247,19 @@ Deno.test("fitToInput MNIST-style: inverts paper, scales ink to 20 pixels, centr
       if (v > 0) [top, bottom] = [Math.min(top, y), Math.max(bottom, y)];
     }
   }
-  assert.equal(bottom - top + 1, 20, "the bar's 60 rows become 20");
+  // 20 pixels of extent, placed to the sub-pixel: over parts of 20 or 21 rows
+  assert.ok([20, 21].includes(bottom - top + 1), `the bar's 60 rows span ${bottom - top + 1}`);
   assert.ok(
     Math.abs(mx / m - 14) <= 0.5 && Math.abs(my / m - 14) <= 0.5,
     `mass at ${mx / m},${my / m}`,
   );
   assert.ok(Math.abs(max - 1) < 1e-6, `contrast stretched to 1, got ${max}`);
   assert.equal(out[0], 0, "the paper becomes black");
-  // a white-ink-on-black image is not inverted; a blank one stays blank
+  // a white-ink-on-black image is not inverted; a blank one is an error
   const dark = new Float32Array(28 * 28);
   dark[14 * 28 + 14] = 1;
   assert.ok(fitToInput(dark, 28, 28, 28, 28).some((v) => v > 0.9));
-  assert.ok(fitToInput(new Float32Array(100).fill(1), 10, 10, 28, 28).every((v) => v === 0));
+  assert.throws(() => fitToInput(new Float32Array(100).fill(1), 10, 10, 28, 28), /no ink found/);
   // stretch: plain area resampling of the whole image
   const s = fitToInput(new Float32Array(56 * 56).fill(0.25), 56, 56, 28, 28, { mnistStyle: false });
   assertClose(s, new Array(784).fill(0.25));
