@@ -70,7 +70,10 @@ export class FrameReader {
     const n = Math.min(this.#len, 4);
     for (let i = 0; i < n; i++) {
       if (this.#buf[i] !== MAGIC[i]) {
-        const text = new TextDecoder().decode(this.#buf.subarray(0, Math.min(this.#len, 60)));
+        // The stray bytes only: a frame that came in the same read is not part of them.
+        const shown = this.#buf.subarray(0, Math.min(this.#len, 60));
+        const frame = _indexOfMagic(shown, 1);
+        const text = new TextDecoder().decode(frame < 0 ? shown : shown.subarray(0, frame));
         throw new Error(`wrote to standard output outside the sandbox protocol: ${text}`);
       }
     }
@@ -91,4 +94,13 @@ export class FrameReader {
     }
     return { header, body };
   }
+}
+
+/** The first index ≥ `from` where the frame magic starts in `bytes`, or -1. */
+function _indexOfMagic(bytes: Uint8Array, from: number): number {
+  outer: for (let i = from; i + MAGIC.length <= bytes.length; i++) {
+    for (let j = 0; j < MAGIC.length; j++) if (bytes[i + j] !== MAGIC[j]) continue outer;
+    return i;
+  }
+  return -1;
 }

@@ -150,7 +150,7 @@ Deno.test("load failures name the plugin and what was wrong", async () => {
   );
   await rejectsWith(
     loadReward("entropyy", { cwd: ROOT }),
-    `reward "entropyy": module not found: ${ROOT}/entropyy (built-in rewards: classification, entropy)`,
+    `reward "entropyy": module not found: ${ROOT}/entropyy (built-in rewards: classification, entropy, early-information)`,
   );
   await rejectsWith(
     loadReward("npm:left-pad", { cwd: ROOT }),
@@ -294,4 +294,16 @@ Deno.test("a plugin that never returns is stopped by the call timeout", async ()
   assert.ok(ms >= 1000 && ms < 4000, `gave up after ${ms.toFixed(0)} ms`);
   await rejectsWith(r.fn(ep()), msg);
   await r.close();
+});
+
+Deno.test("stray plugin output is reported without a protocol frame read in the same chunk", async () => {
+  const { FrameReader, encodeFrame, concatBytes } = await import("../rewards/frames.ts");
+  const reader = new FrameReader();
+  reader.push(
+    concatBytes([new TextEncoder().encode("hello\n"), encodeFrame({ kind: "result", id: 0 })]),
+  );
+  assert.throws(
+    () => reader.next(),
+    (e: Error) => e.message === "wrote to standard output outside the sandbox protocol: hello\n",
+  );
 });
