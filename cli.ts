@@ -71,6 +71,8 @@ withDatasetFlags(
   .option("--json", "print one JSON object on stdout when done")
   .option("--no-vae", "do not train the VAE probe alongside the RAM")
   .option("--vae-start <epoch>", "first epoch that trains the VAE probe (default: 1)")
+  .option("--no-cls", "do not train the class probe alongside the RAM")
+  .option("--cls-start <epoch>", "first epoch that trains the class probe (default: 1)")
   .option("--verbose", "more progress lines")
   .exitOverride()
   .action(async (opts) => {

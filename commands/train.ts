@@ -138,6 +138,7 @@ export function flagOf(option: string): string {
     rewardOptions: "--reward-opt",
     rewardTimeoutMs: "--reward-timeout",
     vae: "--no-vae",
+    cls: "--no-cls",
   };
   return special[option] ?? "--" + option.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase());
 }
@@ -148,7 +149,8 @@ export function asFlagError(e: unknown): unknown {
   return new OptionError(
     e.message.replace(
       /option (\w+)( false)?/g,
-      (_, name: string, off?: string) => name === "vae" && off ? "--no-vae" : flagOf(name),
+      (_, name: string, off?: string) =>
+        (name === "vae" || name === "cls") && off ? `--no-${name}` : flagOf(name),
     ),
   );
 }
@@ -184,6 +186,8 @@ export async function trainCommand(flags: TrainFlags): Promise<number> {
     rewardCwd: invocationDir(),
     vae: flags.vae,
     vaeStart: intOption("--vae-start", flags.vaeStart, 1),
+    cls: flags.cls,
+    clsStart: intOption("--cls-start", flags.clsStart, 1),
     backend,
   };
   let run: PreparedRun;
@@ -234,6 +238,7 @@ async function trainPrepared(run: PreparedRun, flags: TrainFlags, view: Progress
       out,
       resume,
       vae: run.vae ?? undefined,
+      cls: run.cls ?? undefined,
       stop: stop.signal,
       onStep: (s) => view.step(s),
       onEpoch: (e) => view.epoch(e, config.train.epochs),

@@ -1,12 +1,14 @@
 /**
- * `train --no-vae` and `--vae-start EPOCH`: the VAE probe's flags. What they mean for a new or
- * resumed run is decided by the library (run/prepare_run.ts).
+ * `train --no-vae`, `--vae-start EPOCH`, `--no-cls` and `--cls-start EPOCH`: the probes' flags.
+ * What they mean for a new or resumed run is decided by the library (run/prepare_run.ts).
  *
  * @module
  */
 
-/** The probe's options as commander hands them over (`--no-vae` makes `vae` false). */
+/** The probes' options as commander hands them over (`--no-vae` makes `vae` false). */
 export interface VaeFlags {
   vae?: boolean;
   vaeStart?: string;
+  cls?: boolean;
+  clsStart?: string;
 }

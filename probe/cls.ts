@@ -39,8 +39,12 @@ export async function createClassProbe(
   seed: number,
 ): Promise<ClassProbe> {
   if (backend === "cpu") {
+    // The machine's BLAS when one opens (as the cpu RAM and the VAE probe do), else the references.
     const { CpuClassProbe } = await import("./cls_cpu.ts");
-    return new CpuClassProbe(cfg, seed);
+    const { loadBlas } = await import("../util/blas.ts");
+    const { blasLinear, REF_LINEAR } = await import("../kernels/linear_blas.ts");
+    const blas = loadBlas();
+    return new CpuClassProbe(cfg, seed, blas ? blasLinear(blas.sgemm) : REF_LINEAR);
   }
   if (!gpu) throw new Error("createClassProbe: the webgpu class probe needs a WebGPU device");
   const { GpuClassProbe } = await import("./cls_gpu.ts");

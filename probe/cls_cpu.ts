@@ -1,7 +1,10 @@
 /**
  * The class probe on plain Float32Arrays, from the CPU references (kernels/linear_ref.ts,
  * kernels/activation_ref.ts, kernels/softmax_ref.ts, kernels/adam_ref.ts). It is the reference
- * probe/cls_gpu.ts is held to, and the probe of the `cpu` backend.
+ * probe/cls_gpu.ts is held to, and the probe of the `cpu` backend, which swaps in the BLAS
+ * linear pair (kernels/linear_blas.ts) as the VAE probe does: in the default `separate` mode the
+ * first layer reads T·H features per row, and the TypeScript products cost about as much as a
+ * whole RAM training step.
  *
  * Forward on R = T·B rows (x from probe/cls_params.ts clsFeatures):
  * ```
@@ -26,7 +29,7 @@ import {
   initClsParams,
   zeroClsParams,
 } from "./cls_params.ts";
-import { linearBackwardRef, linearForwardRef } from "../kernels/linear_ref.ts";
+import { type LinearOps, REF_LINEAR } from "../kernels/linear_blas.ts";
 import { activationBackwardRef } from "../kernels/activation_ref.ts";
 import { logSoftmaxRef, nllBackwardRef } from "../kernels/softmax_ref.ts";
 import { adamRef } from "../kernels/adam_ref.ts";
@@ -57,9 +60,14 @@ export class CpuClassProbe implements ClassProbe {
   #m: ParamMap;
   #v: ParamMap;
   #step = 0;
+  #ops: LinearOps;
 
-  /** A probe initialised as probe/cls_params.ts initClsParams(config, seed). */
-  constructor(config: ClsConfig, seed: number) {
+  /**
+   * A probe initialised as probe/cls_params.ts initClsParams(config, seed); `ops` runs its
+   * products (default the TypeScript references).
+   */
+  constructor(config: ClsConfig, seed: number, ops: LinearOps = REF_LINEAR) {
+    this.#ops = ops;
     this.config = { ...config };
     this.#params = initClsParams(config, seed);
     this.#m = zeroClsParams(config);
@@ -80,7 +88,7 @@ export class CpuClassProbe implements ClassProbe {
     let u: Float32Array | null = null;
     if (Hd > 0) {
       u = new Float32Array(R * Hd); // (R, hidden)
-      linearForwardRef(
+      this.#ops.forward(
         { batch: R, inF: F, outF: Hd },
         x,
         this.#p("classprobe.fc1.weight"),
@@ -90,7 +98,7 @@ export class CpuClassProbe implements ClassProbe {
       );
     }
     const logits = new Float32Array(R * C); // (R, C)
-    linearForwardRef(
+    this.#ops.forward(
       { batch: R, inF: Hd > 0 ? Hd : F, outF: C },
       u ?? x,
       this.#p("classprobe.out.weight"),
@@ -116,7 +124,7 @@ export class CpuClassProbe implements ClassProbe {
     const grads = zeroClsParams(this.config);
     const g = (n: string) => grads.get(n)!.data;
     const du = u ? new Float32Array(R * Hd) : null; // (R, hidden)
-    linearBackwardRef(
+    this.#ops.backward(
       { batch: R, inF: u ? Hd : F, outF: C },
       u ?? x,
       this.#p("classprobe.out.weight"),
@@ -127,7 +135,7 @@ export class CpuClassProbe implements ClassProbe {
     );
     if (u && du) {
       activationBackwardRef("relu", u, du, du);
-      linearBackwardRef(
+      this.#ops.backward(
         { batch: R, inF: F, outF: Hd },
         x,
         this.#p("classprobe.fc1.weight"),

@@ -1,14 +1,19 @@
 /**
- * One training step of the VAE probe on a batch: a rollout of the RAM gives the recurrent states
- * h_1..h_T (T, B, H) of every image, and the probe takes one Adam step on all T·B rows against
- * the clean digits (B, 784). Used by the trainer (alongside the RAM) and by `probe` (on a frozen
+ * One training step of the probes on a batch: the RAM's recurrent states h_1..h_T (T, B, H) of
+ * every image, and the VAE probe takes one Adam step on all T·B rows against the clean digits
+ * (B, 784). Used by the trainer (alongside the RAM) and by `probe` (on a frozen
  * RAM).
  *
- * Which states: the rollout samples the policy with the same first locations and policy noise
- * as the RAM's training step on this batch, so the probe sees the states of the episodes the
- * RAM trains on. Alongside training the rollout runs after the RAM's update (the backends do not
- * hand out the states of their training forward pass), so it is the just-updated RAM's states,
- * one extra forward pass per step. The RAM's parameters are only read.
+ * Which states: those of the episodes the RAM trains on. Alongside training (run/trainer.ts) the
+ * RAM's training step hands out the states of its own forward pass (TrainStepOptions.hidden), so
+ * the probes cost no extra forward pass. That is exact: the probes read h_t detached, and those
+ * states are bit for bit what a stochastic rollout with the same first locations and policy
+ * noise gives before the step's update (the backends run the same forward code for both; the
+ * tests check it on every backend). They are the states before the update, as the RAM's own
+ * loss saw them; the probe once read a second rollout after the update instead, one step of the
+ * RAM's parameters later. Where no training step runs (`probe` on a frozen RAM, probe/train.ts),
+ * {@link ProbeStep.step} rolls the batch out itself with the given noise. The RAM's parameters
+ * are only read.
  *
  * The class probe (probe/cls.ts), when given, takes one Adam step on the same states and the
  * batch's labels; either probe may be absent.
@@ -43,6 +48,19 @@ export interface ProbeStepResult {
   cls: ClsStepResult | null;
 }
 
+/** Options of {@link ProbeStep.step}. */
+export interface ProbeStepOptions {
+  /**
+   * The batch's states (T, B, H) from the RAM's training step on the same noise
+   * (TrainStepOptions.hidden); without them the step rolls the batch out.
+   */
+  hidden?: Float32Array;
+  /** Train the VAE probe (default: when there is one). */
+  vae?: boolean;
+  /** Train the class probe (default: when there is one). */
+  cls?: boolean;
+}
+
 /** Empty {@link ProbeSums}. */
 export function emptyProbeSums(): ProbeSums {
   return { vaeLoss: 0, vaeBce: 0, vaeKl: 0, vaeImages: 0, clsNll: 0, clsAccuracy: 0, clsImages: 0 };
@@ -62,6 +80,7 @@ export function emptyProbeSums(): ProbeSums {
 export class ProbeStep {
   readonly #clean: Float32Array; // (maxBatch, pixels)
   readonly #eps: Float32Array; // (T·maxBatch, latent)
+  readonly #hidden: Float32Array; // (T·maxBatch, H)
 
   constructor(
     readonly ram: RamBackend,
@@ -88,6 +107,12 @@ export class ProbeStep {
     }
     this.#clean = new Float32Array(maxBatch * (vae?.config.pixels ?? 0));
     this.#eps = new Float32Array(ram.config.glimpses * maxBatch * (vae?.config.latent ?? 0));
+    this.#hidden = new Float32Array(ram.config.glimpses * maxBatch * ram.config.hidden);
+  }
+
+  /** A buffer for the states (T, n, H) of a batch of `n`: pass it to the RAM's trainStep. */
+  hidden(n: number): Float32Array {
+    return this.#hidden.subarray(0, this.ram.config.glimpses * n * this.ram.config.hidden);
   }
 
   /** The clean-target buffer for a batch of `n` images (n, pixels): pass it to split.fill. */
@@ -96,25 +121,31 @@ export class ProbeStep {
   }
 
   /**
-   * Rolls `batch` out (stochastic, first locations and policy noise from `noise`) and trains the
-   * probe on its T·B states against {@link ProbeStep.clean}(batch.size), which the caller has
-   * filled. `epoch` and `k` pick ε.
+   * Trains the probes on the T·B states of `batch` (options.hidden, else a stochastic rollout
+   * with first locations and policy noise from `noise`), the VAE probe against
+   * {@link ProbeStep.clean}(batch.size), which the caller has filled. `epoch` and `k` pick ε.
    */
-  async step(batch: Batch, noise: StepNoise, epoch: number, k: number): Promise<ProbeStepResult> {
+  async step(
+    batch: Batch,
+    noise: StepNoise,
+    epoch: number,
+    k: number,
+    options: ProbeStepOptions = {},
+  ): Promise<ProbeStepResult> {
     const B = batch.size, T = this.ram.config.glimpses;
     if (B > this.maxBatch) {
-      throw new Error(`VAE probe: batch of ${B} exceeds the ${this.maxBatch} it was set up for`);
+      throw new Error(`probe: batch of ${B} exceeds the ${this.maxBatch} it was set up for`);
     }
-    const rollout = await this.ram.rollout(batch, {
+    const hidden = options.hidden ?? (await this.ram.rollout(batch, {
       stochastic: true,
       start: noise.start,
       policy: noise.policy,
-    });
+    })).hidden;
     let vae: VaeStepResult | null = null, cls: ClsStepResult | null = null;
-    if (this.vae) {
+    if (this.vae && options.vae !== false) {
       const eps = this.#eps.subarray(0, T * B * this.vae.config.latent);
       Rng.derive(this.seed, this.stream, epoch, k).fillNormal(eps);
-      vae = await this.vae.trainStep(rollout.hidden, this.clean(B), eps);
+      vae = await this.vae.trainStep(hidden, this.clean(B), eps);
       if (!Number.isFinite(vae.loss)) {
         throw new Error(
           `VAE probe: the loss became ${vae.loss} at epoch ${epoch}, batch ${k + 1} ` +
@@ -122,8 +153,8 @@ export class ProbeStep {
         );
       }
     }
-    if (this.cls) {
-      cls = await this.cls.trainStep(rollout.hidden, batch.labels);
+    if (this.cls && options.cls !== false) {
+      cls = await this.cls.trainStep(hidden, batch.labels);
       if (!Number.isFinite(cls.nll)) {
         throw new Error(
           `class probe: the loss became ${cls.nll} at epoch ${epoch}, batch ${k + 1} ` +

@@ -95,16 +95,42 @@ export interface TrainState {
   step: number;
 }
 
+/** Optional outputs of a training step. */
+export interface TrainStepOptions {
+  /**
+   * When given, (T, B, hidden): filled with the recurrent states h_1..h_T of the step's forward
+   * pass, i.e. computed with the parameters before its update. They are exactly the states a
+   * stochastic rollout with the same noise gives before the step (the same forward code), so
+   * the probes train on them without a second forward pass (probe/step.ts).
+   */
+  hidden?: Float32Array;
+}
+
+/** Throws unless `hidden` holds T·B·H values; `where` starts the message. */
+export function checkHiddenOut(where: string, cfg: RamConfig, B: number, hidden: Float32Array) {
+  const n = cfg.glimpses * B * cfg.hidden;
+  if (hidden.length !== n) {
+    throw new Error(
+      `${where}: the hidden-state buffer has ${hidden.length} values, expected T·B·H = ` +
+        `${cfg.glimpses}·${B}·${cfg.hidden} = ${n}`,
+    );
+  }
+}
+
 /** A RAM that can train and roll out. */
 export interface RamBackend {
   readonly name: "cpu" | "webgpu";
   readonly config: RamConfig;
-  /** One step: forward all glimpses, rewards, backward through time, Adam. */
+  /**
+   * One step: forward all glimpses, rewards, backward through time, Adam; `options.hidden`
+   * receives the forward's states.
+   */
   trainStep(
     batch: Batch,
     reward: RewardFn,
     noise: StepNoise,
     train: TrainConfig,
+    options?: TrainStepOptions,
   ): Promise<StepResult>;
   /** Forward only. */
   rollout(batch: Batch, options: RolloutOptions): Promise<Rollout>;

@@ -10,6 +10,7 @@
  */
 import {
   type Batch,
+  checkHiddenOut,
   checkLocations,
   type ParamMap,
   type RamBackend,
@@ -18,6 +19,7 @@ import {
   type StepNoise,
   type StepResult,
   type TrainState,
+  type TrainStepOptions,
 } from "./backend.ts";
 import { type GroupLrs, groupLrs, paramGroup, type RamConfig, type TrainConfig } from "./config.ts";
 import type { Episodes, RewardFn } from "../rewards/types.ts";
@@ -93,9 +95,12 @@ export class BlasRam implements RamBackend {
     reward: RewardFn,
     noise: StepNoise,
     train: TrainConfig,
+    options: TrainStepOptions = {},
   ): Promise<StepResult> {
     const ws = this.#workspace(batch);
+    if (options.hidden) checkHiddenOut("cpu backend", this.config, batch.size, options.hidden);
     this.#forward(ws, batch, noise.start, this.#noiseActions(batch.size, noise.policy));
+    options.hidden?.set(ws.h.subarray(0, options.hidden.length));
     const rewards = await reward(this.#episodes(ws, batch));
     const r = this.#lossAndGrads(ws, batch, rewards, train.lambda);
     this.#step++;

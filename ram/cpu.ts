@@ -20,6 +20,7 @@
  */
 import {
   type Batch,
+  checkHiddenOut,
   checkLocations,
   type ParamMap,
   type RamBackend,
@@ -28,6 +29,7 @@ import {
   type StepNoise,
   type StepResult,
   type TrainState,
+  type TrainStepOptions,
 } from "./backend.ts";
 import { groupLrs, paramGroup, type RamConfig, type TrainConfig } from "./config.ts";
 import type { Episodes, RewardFn } from "../rewards/types.ts";
@@ -120,9 +122,13 @@ export class CpuRam implements RamBackend {
     reward: RewardFn,
     noise: StepNoise,
     train: TrainConfig,
+    options: TrainStepOptions = {},
   ): Promise<StepResult> {
     this.#checkBatch(batch);
+    const out = options.hidden;
+    if (out) checkHiddenOut("cpu backend", this.config, batch.size, out);
     const trace = this.#forward(batch, noise.start, this.#noiseActions(batch.size, noise));
+    if (out) trace.glimpses.forEach((s, i) => out.set(s.h, i * s.h.length));
     const episodes = this.#episodes(batch, trace);
     const rewards = await reward(episodes);
     const r = this.#lossAndGrads(batch, trace, rewards, train.lambda);

@@ -15,6 +15,7 @@ import type { Dispatch } from "../gpu/kernel.ts";
 import { type Tensor, tensor, upload } from "../gpu/tensor.ts";
 import {
   type Batch,
+  checkHiddenOut,
   checkLocations,
   type RamBackend,
   type Rollout,
@@ -22,6 +23,7 @@ import {
   type StepNoise,
   type StepResult,
   type TrainState,
+  type TrainStepOptions,
 } from "./backend.ts";
 import { type GroupLrs, groupLrs, paramGroup, type RamConfig, type TrainConfig } from "./config.ts";
 import { type FlatBuffers, readFlatState, writeFlatState } from "./flat_state.ts";
@@ -206,13 +208,19 @@ export class GpuRam implements RamBackend {
     reward: RewardFn,
     noise: StepNoise,
     train: TrainConfig,
+    options: TrainStepOptions = {},
   ): Promise<StepResult> {
     const { glimpses: T, classes: C } = this.config;
     const B = batch.size;
+    if (options.hidden) checkHiddenOut("webgpu backend", this.config, B, options.hidden);
     const p = this.#program(B, train.lambda);
     const { device } = this.gpu;
     this.#uploadInputs(p, batch, noise.start, noise.policy);
-    const forward = p.readForward(this.#encodeForward(p, "train"), "train");
+    const forward = p.readForward(
+      this.#encodeForward(p, "train"),
+      "train",
+      options.hidden !== undefined,
+    );
     // The classification loss's backward needs no reward: it runs while the map is pending
     // (on software adapters a submission executes before submit() returns, so this hides the
     // map's polling wait; on a GPU it overlaps the host's reward computation).
@@ -220,6 +228,10 @@ export class GpuRam implements RamBackend {
     p.encodeBackwardLoss(loss);
     device.queue.submit([loss.finish()]);
     const out = await forward;
+    if (options.hidden) {
+      const H = this.config.hidden;
+      out.hidden!.forEach((h, t) => options.hidden!.set(h, t * B * H));
+    }
 
     let rewards: Float32Array;
     try {

@@ -99,7 +99,7 @@ export interface ForwardOutputs {
   loc: Float32Array[]; // T × (B, 2)
   logpi: Float32Array | null; // (T−1, B) training only
   base: Float32Array[] | null; // (T−1) × (B) training only
-  hidden: Float32Array[] | null; // T × (B, H) rollouts only
+  hidden: Float32Array[] | null; // T × (B, H) rollouts, and training steps that ask
 }
 
 /**
@@ -594,22 +594,26 @@ export class RamProgram {
   async readForward(
     encoder: GPUCommandEncoder,
     mode: "train" | "rollout",
+    withHidden = mode === "rollout",
   ): Promise<ForwardOutputs> {
     const T = this.cfg.glimpses;
     const g = this.#glimpses, a = this.#actions;
     const train = mode === "train";
+    const trainList = train ? [this.logpi, ...a.map((s) => s.base)] : [];
     const list = [
       ...g.map((s) => s.logp),
       ...g.map((s) => s.loc),
-      ...(train ? [this.logpi, ...a.map((s) => s.base)] : g.map((s) => s.h)),
+      ...trainList,
+      ...(withHidden ? g.map((s) => s.h) : []),
     ];
     const out = await this.#readback.read(list, encoder);
+    const h0 = 2 * T + trainList.length;
     return {
       logp: out.slice(0, T),
       loc: out.slice(T, 2 * T),
       logpi: train ? out[2 * T] : null,
-      base: train ? out.slice(2 * T + 1) : null,
-      hidden: train ? null : out.slice(2 * T),
+      base: train ? out.slice(2 * T + 1, h0) : null,
+      hidden: withHidden ? out.slice(h0, h0 + T) : null,
     };
   }
 

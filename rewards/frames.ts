@@ -70,10 +70,16 @@ export class FrameReader {
     const n = Math.min(this.#len, 4);
     for (let i = 0; i < n; i++) {
       if (this.#buf[i] !== MAGIC[i]) {
-        // The stray bytes only: a frame that came in the same read is not part of them.
-        const shown = this.#buf.subarray(0, Math.min(this.#len, 60));
-        const frame = _indexOfMagic(shown, 1);
-        const text = new TextDecoder().decode(frame < 0 ? shown : shown.subarray(0, frame));
+        // The stray bytes end where the next frame starts (they may arrive in one chunk with
+        // it) or at the first line break; at most 60 of them are shown.
+        let end = Math.min(this.#len, 60);
+        for (let j = 1; j < end; j++) {
+          if (this.#buf[j] === 0x0a || startsFrame(this.#buf, j, this.#len)) {
+            end = j;
+            break;
+          }
+        }
+        const text = new TextDecoder().decode(this.#buf.subarray(0, end)).trim();
         throw new Error(`wrote to standard output outside the sandbox protocol: ${text}`);
       }
     }
@@ -96,11 +102,9 @@ export class FrameReader {
   }
 }
 
-/** The first index ≥ `from` where the frame magic starts in `bytes`, or -1. */
-function _indexOfMagic(bytes: Uint8Array, from: number): number {
-  outer: for (let i = from; i + MAGIC.length <= bytes.length; i++) {
-    for (let j = 0; j < MAGIC.length; j++) if (bytes[i + j] !== MAGIC[j]) continue outer;
-    return i;
-  }
-  return -1;
+/** Whether the bytes at `at` (of `len` filled) begin with the frame marker. */
+function startsFrame(buf: Uint8Array, at: number, len: number): boolean {
+  if (at + MAGIC.length > len) return false;
+  for (let i = 0; i < MAGIC.length; i++) if (buf[at + i] !== MAGIC[i]) return false;
+  return true;
 }

@@ -37,6 +37,7 @@ import { type BackendName, openBackend, type OpenedBackend } from "./backend.ts"
 import { lockRunFolder } from "./run_lock.ts";
 import { createVaeFor, type Vae } from "../probe/vae.ts";
 import { resolveVaeRunConfig } from "../probe/vae_config.ts";
+import { type ClassProbe, createClassProbeFor, resolveClsRunConfig } from "../probe/cls.ts";
 import { pathExists } from "../util/read_regular.ts";
 import { checkRamFitsDevice } from "../ram/gpu_program.ts";
 
@@ -86,6 +87,10 @@ export interface RunOptions {
   vae?: boolean;
   /** 1-based epoch the probe starts training at. */
   vaeStart?: number;
+  /** false: no class probe. */
+  cls?: boolean;
+  /** 1-based epoch the class probe starts training at. */
+  clsStart?: number;
   backend: BackendName;
 }
 
@@ -100,6 +105,8 @@ export interface PreparedRun {
   reward: SandboxedReward;
   opened: OpenedBackend;
   vae: Vae | null;
+  /** The class probe (trains alongside from config.cls.start); null without. */
+  cls: ClassProbe | null;
   /** Lines about the folder (a stale lock taken over, a commit finished, files removed). */
   notes: string[];
   /**
@@ -107,6 +114,15 @@ export interface PreparedRun {
    * checkpoint leaves no folder behind (when the folder is otherwise empty).
    */
   close(): Promise<void>;
+}
+
+/** The class probe for `config` on the RAM's backend and device, seeded from the run; null without. */
+export async function openClassProbe(
+  ram: RamBackend,
+  config: RunConfig,
+): Promise<ClassProbe | null> {
+  if (!config.cls) return null;
+  return await createClassProbeFor(ram, config.cls, config.train.seed);
 }
 
 /** The probe for `config` on the RAM's backend and device, seeded from the run; null without. */
@@ -145,8 +161,6 @@ function resumeMismatch(o: RunOptions, config: RunConfig): [keyof RunOptions, un
     ["validation", o.validation, config.validation || undefined],
     ["plateau", o.plateau, config.plateau || undefined],
     ["reward", o.reward, config.reward.spec],
-    ["vae", o.vae === false ? false : undefined, config.vae ? true : false],
-    ["vaeStart", o.vaeStart, config.vae?.start],
   ];
 }
 
@@ -168,6 +182,29 @@ function checkResume(o: RunOptions, ckpt: Checkpoint): RunConfig {
         `${was === undefined ? "none" : was}, and a resumed run keeps its config (only epochs ` +
         "may change)",
     );
+  }
+  const probes = [
+    { key: "vae", start: "vaeStart", what: "the VAE probe" },
+    { key: "cls", start: "clsStart", what: "the class probe" },
+  ] as const;
+  for (const p of probes) {
+    const saved = config[p.key] ?? null;
+    if (o[p.key] === false && saved) {
+      throw new RunOptionError(
+        p.key,
+        `option ${p.key} false: ${o.out} trains ${p.what}, and a resumed run keeps its config ` +
+          "(only epochs may change)",
+      );
+    }
+    const start = o[p.start];
+    if (start !== undefined && start !== saved?.start) {
+      throw new RunOptionError(
+        p.start,
+        `option ${p.start} ${start}: ${o.out} was trained with ` +
+          (saved ? `option ${p.start} ${saved.start}` : `option ${p.key} false`) +
+          ", and a resumed run keeps its config (only epochs may change)",
+      );
+    }
   }
   if (o.epochs !== undefined) config = { ...config, train: { ...config.train, epochs: o.epochs } };
   const { epoch, batch } = ckpt.meta;
@@ -200,7 +237,8 @@ function checkResume(o: RunOptions, ckpt: Checkpoint): RunConfig {
  *   epochs: 2, backend: "cpu" });
  * try {
  *   await train({ backend: run.opened.backend, data: run.data, config: run.config,
- *     reward: run.reward.fn, out: run.out, resume: run.resume, vae: run.vae ?? undefined });
+ *     reward: run.reward.fn, out: run.out, resume: run.resume, vae: run.vae ?? undefined,
+ *     cls: run.cls ?? undefined });
  * } finally {
  *   await run.close();
  * }
@@ -217,7 +255,13 @@ export async function prepareRun(options: RunOptions): Promise<PreparedRun> {
   if (options.vae === false && options.vaeStart !== undefined && !options.resume) {
     throw new RunOptionError(
       "vaeStart",
-      `option vaeStart ${options.vaeStart}: the probe is off (option vae false)`,
+      `option vaeStart ${options.vaeStart}: the VAE probe is off (option vae false)`,
+    );
+  }
+  if (options.cls === false && options.clsStart !== undefined && !options.resume) {
+    throw new RunOptionError(
+      "clsStart",
+      `option clsStart ${options.clsStart}: the class probe is off (option cls false)`,
     );
   }
   // Refuse early, before the lock, what needs no lock to tell.
@@ -307,6 +351,7 @@ export async function prepareRun(options: RunOptions): Promise<PreparedRun> {
         seed,
       }),
       vae: options.vae === false ? null : resolveVaeRunConfig({ start: options.vaeStart }),
+      cls: options.cls === false ? null : resolveClsRunConfig({ start: options.clsStart }),
     }, "options");
     checkDataFitsModel(ds, config.model, out);
     const data: TrainData = {
@@ -321,6 +366,8 @@ export async function prepareRun(options: RunOptions): Promise<PreparedRun> {
     }
     const vae = await openProbe(opened.backend, config);
     if (vae) closers.push(() => vae.dispose());
+    const cls = await openClassProbe(opened.backend, config);
+    if (cls) closers.push(() => cls.dispose());
     return {
       out,
       config,
@@ -330,6 +377,7 @@ export async function prepareRun(options: RunOptions): Promise<PreparedRun> {
       reward,
       opened,
       vae,
+      cls,
       notes: lock.notes,
       close,
     };

@@ -9,9 +9,10 @@
  * stopped after any step and resumed from its checkpoint therefore takes exactly the steps the
  * uninterrupted run would have taken (given the backend is deterministic).
  *
- * The VAE probe (config `vae`, probe/step.ts) trains alongside from epoch `vae.start`:
- * after every RAM step, one probe step on the states of a rollout of the same batch with the
- * same noise; its state is saved in the same checkpoint and restored on resume.
+ * The probes (probe/step.ts) train alongside: the VAE probe (config `vae`) from epoch
+ * `vae.start`, the class probe (config `cls`) from epoch `cls.start`. After every RAM step, one
+ * step of each on the states of that step's own forward pass (handed out by the backend, so no
+ * second forward pass); their states are saved in the same checkpoint and restored on resume.
  *
  * @module
  */
@@ -33,7 +34,8 @@ import { readRegularTextFile } from "../util/read_regular.ts";
 import type { RewardFn } from "../rewards/types.ts";
 import type { Split } from "../datasets/types.ts";
 import { subset } from "../datasets/split.ts";
-import type { Vae } from "../probe/vae.ts";
+import { type Vae, VAE_NOISE_STREAM } from "../probe/vae.ts";
+import type { ClassProbe } from "../probe/cls_api.ts";
 import { addProbeStep, emptyProbeSums, ProbeStep, type ProbeSums } from "../probe/step.ts";
 
 /** Random stream of the per-epoch shuffle. */
@@ -92,6 +94,9 @@ export interface EpochMetrics {
   vae_loss: number | null;
   vae_bce: number | null;
   vae_kl: number | null;
+  /** Class probe: NLL (nats per state) and accuracy over all glimpses; null when it did not train. */
+  cls_nll: number | null;
+  cls_accuracy: number | null;
 }
 
 /** Reported after every training step. */
@@ -120,6 +125,8 @@ export interface TrainerOptions {
    * is set, refused otherwise.
    */
   vae?: Vae;
+  /** The class probe on the backend's device: required when config.cls is set, refused otherwise. */
+  cls?: ClassProbe;
   /** Run folder: config.json, model.safetensors, optimizer.safetensors, metrics.jsonl. */
   out: string;
   /** A checkpoint loaded with `optimizer: true` to continue from. */
@@ -288,7 +295,7 @@ async function readMetrics(file: string, upTo: number): Promise<string[]> {
  * ```
  */
 export async function train(options: TrainerOptions): Promise<TrainResult> {
-  const { backend, data, config, reward, out, resume, stop, vae } = options;
+  const { backend, data, config, reward, out, resume, stop, vae, cls } = options;
   const { batch: B, epochs, seed } = config.train;
   const { height: H, width: W, glimpses: T } = backend.config;
   const N = data.train.size;
@@ -309,8 +316,18 @@ export async function train(options: TrainerOptions): Promise<TrainResult> {
         : "train: a VAE probe was given but the run config has none (vae is null)",
     );
   }
-  const probe = vae ? new ProbeStep(backend, vae, seed, B) : null;
+  if (!config.cls !== !cls) {
+    throw new Error(
+      config.cls
+        ? "train: the run config has a class probe (cls) but no probe was given"
+        : "train: a class probe was given but the run config has none (cls is null)",
+    );
+  }
+  const probe = vae || cls
+    ? new ProbeStep(backend, vae ?? null, seed, B, VAE_NOISE_STREAM, cls ?? null)
+    : null;
   const vaeStart = config.vae?.start ?? Infinity;
+  const clsStart = config.cls?.start ?? Infinity;
 
   let epoch = 0, batchDone = 0, step = 0;
   let state: TrainerState = { lr: config.train.lr, best: null, stale: 0, partial: null };
@@ -320,6 +337,10 @@ export async function train(options: TrainerOptions): Promise<TrainResult> {
     if (vae) {
       if (!resume.vae) throw new Error("train: the checkpoint to resume holds no VAE probe");
       vae.setState(resume.vae);
+    }
+    if (cls) {
+      if (!resume.cls) throw new Error("train: the checkpoint to resume holds no class probe");
+      cls.setState(resume.cls);
     }
     ({ epoch, batch: batchDone, step } = resume.meta);
     if (batchDone >= batches) {
@@ -432,8 +453,7 @@ export async function train(options: TrainerOptions): Promise<TrainResult> {
         trainer as unknown as Record<string, unknown>,
         vae ? await vae.getState() : undefined,
         {
-          // The class probe does not train alongside yet: a resumed run keeps the one `probe` made.
-          cls: config.cls ? resume?.cls ?? undefined : undefined,
+          cls: cls ? await cls.getState() : undefined,
           files: { [METRICS_FILE]: metricsLines.map((l) => l + "\n").join("") },
           hook: options.commitHook,
         },
@@ -454,7 +474,8 @@ export async function train(options: TrainerOptions): Promise<TrainResult> {
     state.partial = null;
     const epochStart = performance.now() - sums.seconds * 1000;
     const order = Rng.derive(seed, SHUFFLE_STREAM, e).permutation(N);
-    const probing = probe !== null && e >= vaeStart;
+    const probeVae = vae !== undefined && e >= vaeStart;
+    const probeCls = cls !== undefined && e >= clsStart;
     for (let k = batchDone; k < batches; k++) {
       const t0 = performance.now();
       const isLast = k === batches - 1;
@@ -463,30 +484,38 @@ export async function train(options: TrainerOptions): Promise<TrainResult> {
       const n = batch.size;
       for (let j = 0; j < n; j++) indices[j] = order[k * B + j];
       const idx = n === B ? indices : indices.subarray(0, n);
-      data.train.fill(idx, e, batch.images, probing ? probe.clean(n) : undefined);
+      data.train.fill(idx, e, batch.images, probeVae ? probe!.clean(n) : undefined);
       for (let j = 0; j < n; j++) labels[j] = data.train.labels[idx[j]];
       const rng = Rng.derive(seed, NOISE_STREAM, e, k);
       rng.fillUniform(noise.start, -1, 1);
       rng.fillNormal(noise.policy);
-      const r = await backend.trainStep(batch, reward, noise, trainCfg);
+      const hidden = probeVae || probeCls ? probe!.hidden(n) : undefined;
+      const r = await backend.trainStep(batch, reward, noise, trainCfg, { hidden });
       if (!Number.isFinite(r.loss)) {
         throw nonFinite(e, k + 1, (await ramNonFinite()) ?? `the loss is ${r.loss}`, ramLr());
       }
-      if (probing) {
+      if (hidden) {
+        const opts = { hidden, vae: probeVae, cls: probeCls };
         let pr;
         try {
-          pr = await probe.step(batch, noise, e, k);
+          pr = await probe!.step(batch, noise, e, k, opts);
         } catch (err) {
-          const loss = /loss became (\S+)/.exec((err as Error).message)?.[1];
-          if (loss === undefined) throw err;
-          // The probe reads the RAM's states: a RAM that diverged in this step's update (NaN, or
-          // weights far beyond any trained RAM's, whose states overflow the probe) makes the
+          const m = /^(VAE probe|class probe): the loss became (\S+)/.exec((err as Error).message);
+          if (m === null) throw err;
+          const [, who, loss] = m;
+          // The probes read the RAM's states: a RAM that diverged in this step's update (NaN, or
+          // weights far beyond any trained RAM's, whose states overflow the probe) makes a
           // probe's loss non-finite first, and is the part to blame.
           const ram = (await ramNonFinite()) ?? (await ramOversized());
           if (ram) {
-            throw nonFinite(e, k + 1, `${ram}; the VAE probe's loss became ${loss}`, ramLr());
+            throw nonFinite(e, k + 1, `${ram}; the ${who}'s loss became ${loss}`, ramLr());
           }
-          throw nonFinite(e, k + 1, `the VAE probe's loss became ${loss}`, vaeLr());
+          throw nonFinite(
+            e,
+            k + 1,
+            `the ${who}'s loss became ${loss}`,
+            who === "VAE probe" ? vaeLr() : clsLr(),
+          );
         }
         addProbeStep(sums, pr, n);
       }
@@ -567,6 +596,8 @@ export async function train(options: TrainerOptions): Promise<TrainResult> {
       vae_loss: sums.vaeImages > 0 ? sums.vaeLoss / sums.vaeImages : null,
       vae_bce: sums.vaeImages > 0 ? sums.vaeBce / sums.vaeImages : null,
       vae_kl: sums.vaeImages > 0 ? sums.vaeKl / sums.vaeImages : null,
+      cls_nll: sums.clsImages > 0 ? sums.clsNll / sums.clsImages : null,
+      cls_accuracy: sums.clsImages > 0 ? sums.clsAccuracy / sums.clsImages : null,
     };
     // The metrics line is part of the checkpoint unit: a line never describes an epoch the
     // checkpoint does not hold, and an epoch the checkpoint holds always has its line.

@@ -10,6 +10,8 @@ import {
 import type { ParamMap } from "../ram/backend.ts";
 import { assertClose, finiteDiff, randomArray } from "./_assert.ts";
 import { gpuTest } from "./_gpu.ts";
+import { loadBlas } from "../util/blas.ts";
+import { blasLinear } from "../kernels/linear_blas.ts";
 
 /** Small probes, one per glimpse mode, with and without the hidden layer; sizes coprime. */
 function tiny(glimpse: ClsConfig["glimpse"], hidden: number): ClsConfig {
@@ -180,4 +182,31 @@ gpuTest("webgpu and cpu class probes agree over training steps in every mode", a
       g.dispose();
     }
   }
+});
+
+const blas = loadBlas();
+Deno.test({
+  name:
+    "the cpu backend's class probe on BLAS follows the reference over training steps in every mode",
+  ignore: blas === null,
+  fn: async () => {
+    for (const cfg of CONFIGS) {
+      const fast = new CpuClassProbe(cfg, 9, blasLinear(blas!.sgemm));
+      const ref = new CpuClassProbe(cfg, 9);
+      const what = `${cfg.glimpse} hidden ${cfg.hidden}`;
+      for (const [i, B] of [5, 5, 1, 3].entries()) {
+        const { hidden, labels } = inputs(cfg, B, 20 + i);
+        const want = await ref.trainStep(hidden, labels);
+        const got = await fast.trainStep(hidden, labels);
+        assertClose([got.nll], [want.nll], { atol: 1e-5, rtol: 1e-4, label: `${what} step ${i}` });
+        for (const [name, t] of (await ref.getState()).params) {
+          assertClose((await fast.getState()).params.get(name)!.data, t.data, {
+            atol: 2e-5,
+            rtol: 1e-3,
+            label: `${what} ${name} after step ${i}`,
+          });
+        }
+      }
+    }
+  },
 });

@@ -105,7 +105,8 @@ Deno.test("eval prints the EIG table and writes eig.md, eig.csv, eig.json with r
     ok(await glimpse("train", ...SMALL, "--epochs", "1", "--out", `${dir}/run`));
     const r = await glimpse("eval", "--model", `${dir}/run`, "--backend", "cpu", "--json");
     ok(r);
-    assert.match(r.stderr, /\| glimpse \| head acc \| head H_t \|/);
+    // Both probes train alongside by default: the class probe's columns come first.
+    assert.match(r.stderr, /\| glimpse \| probe acc \| probe H_t \|/);
     const json = JSON.parse(r.stdout);
     assert.equal(json.eig.rows.length, 2);
     assert.equal(json.eig.samples, json.samples);
@@ -123,11 +124,23 @@ Deno.test("eval prints the EIG table and writes eig.md, eig.csv, eig.json with r
     assert.match(md, /recon MSE/);
     assert.deepEqual(JSON.parse(await Deno.readTextFile(`${dir}/run/eig.json`)), json.eig);
 
-    // --out elsewhere; a run without a probe leaves recon_mse empty.
-    ok(await glimpse("train", ...SMALL, "--epochs", "0", "--no-vae", "--out", `${dir}/bare`));
-    ok(await glimpse("eval", "--model", `${dir}/bare`, "--backend", "cpu", "--out", `${dir}/o`));
+    // --out elsewhere; a run without probes has only the head's columns and no recon_mse.
+    const noProbes = ["--no-vae", "--no-cls"];
+    ok(await glimpse("train", ...SMALL, "--epochs", "0", ...noProbes, "--out", `${dir}/bare`));
+    const e = await glimpse(
+      "eval",
+      "--model",
+      `${dir}/bare`,
+      "--backend",
+      "cpu",
+      "--out",
+      `${dir}/o`,
+    );
+    ok(e);
+    assert.match(e.stderr, /\| glimpse \| head acc \| head H_t \|/);
     const bare = (await Deno.readTextFile(`${dir}/o/eig.csv`)).trim().split("\n");
-    assert.ok(bare.slice(1).every((l) => l.endsWith(",")), bare.join("\n"));
+    const mse = EIG_CSV_COLUMNS.indexOf("recon_mse");
+    assert.ok(bare.slice(1).every((l) => l.split(",")[mse] === ""), bare.join("\n"));
     await assert.rejects(Deno.stat(`${dir}/bare/eig.csv`), Deno.errors.NotFound);
   });
 });
@@ -157,7 +170,11 @@ Deno.test("probe and eval refuse a corrupt or other-version checkpoint in one li
     }
     assertOneLineError(
       await glimpse("train", ...SMALL, "--no-vae", "--vae-start", "2", "--out", `${dir}/x`),
-      /--vae-start 2: the probe is off \(--no-vae\)/,
+      /--vae-start 2: the VAE probe is off \(--no-vae\)/,
+    );
+    assertOneLineError(
+      await glimpse("train", ...SMALL, "--no-cls", "--cls-start", "2", "--out", `${dir}/x`),
+      /--cls-start 2: the class probe is off \(--no-cls\)/,
     );
   });
 });

@@ -6,6 +6,7 @@
  * never appear) and nothing was sent (a local server records no request).
  */
 import assert from "node:assert/strict";
+import { concatBytes, encodeFrame, FrameReader } from "../rewards/frames.ts";
 import { RewardError } from "../rewards/define.ts";
 import { loadReward } from "../rewards/loader.ts";
 import { syntheticEpisodes } from "../rewards/synthetic.ts";
@@ -265,4 +266,18 @@ Deno.test("rewards check: one line for a refused plugin, resolved from the user'
   });
   const list = await glimpse("rewards");
   assert.match(list.stdout, /Write one: README\.md, section "Writing a reward plugin"/);
+});
+
+Deno.test("stray output names only the stray bytes, also when a frame follows in the same chunk", () => {
+  for (const tail of ["", "\n"]) {
+    const r = new FrameReader();
+    r.push(concatBytes([new TextEncoder().encode(`hello${tail}`), encodeFrame({ kind: "x" })]));
+    assert.throws(
+      () => r.next(),
+      (e: Error) => e.message === "wrote to standard output outside the sandbox protocol: hello",
+    );
+  }
+  const ok = new FrameReader();
+  ok.push(encodeFrame({ kind: "x" }));
+  assert.equal(ok.next()?.header.kind, "x");
 });

@@ -10,6 +10,8 @@ import { CpuRam } from "../ram/cpu.ts";
 import { CpuVae } from "../probe/vae_cpu.ts";
 import { vaeModelConfig } from "../probe/vae_config.ts";
 import { trainProbe } from "../probe/train.ts";
+import { CpuClassProbe } from "../probe/cls_cpu.ts";
+import { clsConfigFor } from "../probe/cls_params.ts";
 import type { ParamMap } from "../ram/backend.ts";
 import type { Split } from "../datasets/types.ts";
 import { blobImages, classificationReward, tinyConfig } from "./_ram_fixture.ts";
@@ -34,7 +36,11 @@ function blobSplit(n: number, seed: number): Split {
   };
 }
 
-function runConfig(epochs: number, vae: Record<string, unknown> | null): RunConfig {
+function runConfig(
+  epochs: number,
+  vae: Record<string, unknown> | null,
+  cls: Record<string, unknown> | null = null,
+): RunConfig {
   return resolveRunConfig({
     dataset: "blobs",
     limit: null,
@@ -44,11 +50,16 @@ function runConfig(epochs: number, vae: Record<string, unknown> | null): RunConf
     model: tinyConfig({ height: SIZE, width: SIZE, classes: 2 }),
     train: { epochs, batch: 8, lr: 0.01, seed: 4 },
     vae: vae === null ? null : { hidden: 16, latent: 3, pixels: SIZE * SIZE, lr: 0.01, ...vae },
+    cls: cls === null ? null : { lr: 0.01, ...cls },
   });
 }
 
 function probeFor(config: RunConfig, seed = config.train.seed): CpuVae {
   return new CpuVae(vaeModelConfig(config.model, config.vae!), seed);
+}
+
+function classProbeFor(config: RunConfig, seed = config.train.seed): CpuClassProbe {
+  return new CpuClassProbe(clsConfigFor(config.model, config.cls!), seed);
 }
 
 async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
@@ -246,5 +257,76 @@ Deno.test("probe on a frozen RAM: its loss falls and the RAM's parameters stay b
     assertSameMaps(ck.params, old.params, "RAM reloaded");
     assert.equal(after.vae!.step, 18);
     assert.ok(before.length < (await Deno.readFile(`${dir}/${MODEL_FILE}`)).length);
+  });
+});
+
+Deno.test("both probes alongside (class probe from epoch 2): stopped mid-epoch and resumed, bit-identical", async () => {
+  await withDir(async (dir) => {
+    const config = runConfig(3, {}, { start: 2 });
+    const data = () => ({ train: blobSplit(40, 2) });
+    const cls = classProbeFor(config);
+    await train({
+      backend: new CpuRam(config.model, 4),
+      data: data(),
+      config,
+      reward: classificationReward,
+      out: `${dir}/a`,
+      vae: probeFor(config),
+      cls,
+    });
+    const lines = await readMetrics(`${dir}/a`);
+    assert.deepEqual(lines.map((l) => l.cls_nll === null), [true, false, false]);
+    assert.ok(
+      lines[2].cls_nll! < lines[1].cls_nll!,
+      `class probe NLL ${lines[1].cls_nll} → ${lines[2].cls_nll}`,
+    );
+    const stop = new AbortController();
+    await train({
+      backend: new CpuRam(config.model, 4),
+      data: data(),
+      config,
+      reward: classificationReward,
+      out: `${dir}/b`,
+      vae: probeFor(config),
+      cls: classProbeFor(config),
+      stop: stop.signal,
+      onStep: (p) => {
+        if (p.step === 8) stop.abort(); // epoch 2, batch 3
+      },
+    });
+    const ck = await loadCheckpoint(`${dir}/b`, { optimizer: true });
+    assert.equal(ck.meta.clsStep, 3);
+    assert.equal(ck.meta.vaeStep, 8);
+    await train({
+      backend: new CpuRam(config.model, 99),
+      data: data(),
+      config,
+      reward: classificationReward,
+      out: `${dir}/b`,
+      vae: probeFor(config, 99),
+      cls: classProbeFor(config, 99),
+      resume: ck,
+    });
+    const a = await loadCheckpoint(`${dir}/a`, { optimizer: true });
+    const b = await loadCheckpoint(`${dir}/b`, { optimizer: true });
+    assertSameMaps(a.params, b.params, "RAM");
+    assertSameMaps(a.cls!.params, b.cls!.params, "class probe");
+    assertSameMaps(a.cls!.adamM, b.cls!.adamM, "class probe Adam m");
+    assertSameMaps(a.cls!.adamV, b.cls!.adamV, "class probe Adam v");
+    assertSameMaps((await cls.getState()).params, a.cls!.params, "saved class probe");
+    assertSameMaps(a.vae!.params, b.vae!.params, "VAE probe");
+    const strip = (l: Record<string, unknown>) => ({ ...l, images_per_second: 0, seconds: 0 });
+    assert.deepEqual((await readMetrics(`${dir}/b`)).map(strip), lines.map(strip));
+    await assert.rejects(
+      train({
+        backend: new CpuRam(config.model, 4),
+        data: data(),
+        config,
+        reward: classificationReward,
+        out: `${dir}/c`,
+        vae: probeFor(config),
+      }),
+      /has a class probe \(cls\) but no probe was given/,
+    );
   });
 });

@@ -1,0 +1,108 @@
+/**
+ * What the probes trained alongside cost: training steps per second at the default config
+ * (batch 128, 6 glimpses, hidden 256; VAE probe 256→256→16, class probe "separate") with
+ * no probe, with both probes on the training step's own states (what run/trainer.ts does), and
+ * with both probes on a second rollout (what it did before), in alternating rounds on the same
+ * backend so that a loaded machine disturbs every mode alike. The ratios per round are the
+ * figure to read; their medians are printed, in wall time and in process CPU time.
+ *
+ *   deno run -A bench/probe_cost.ts [--backend auto|cpu|webgpu] [--rounds 5] [--steps 10]
+ *
+ * Per step the RAM costs about 1.1 GFLOP; the VAE probe on T·B = 768 rows about
+ * 768·(256·256 + 256·16·2 + 16·256 + 256·784)·2·3 ≈ 1.3 GFLOP (forward and backward); the
+ * class probe (768 × 1,536 × 10 with zeros outside each glimpse's block) far less.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { cpuUsage } from "node:process";
+import type { Batch, StepNoise } from "../ram/backend.ts";
+import { resolveRamConfig, resolveTrainConfig } from "../ram/config.ts";
+import { Rng } from "../util/rng.ts";
+import { openBackend } from "../run/backend.ts";
+import { backendOption } from "../commands/backend.ts";
+import { createVaeFor } from "../probe/vae.ts";
+import { createClassProbeFor, DEFAULT_CLS_RUN } from "../probe/cls.ts";
+import { ProbeStep } from "../probe/step.ts";
+import { classificationReward } from "../tests/_ram_fixture.ts";
+
+const args = parseArgs({
+  args: Deno.args,
+  options: {
+    backend: { type: "string", default: "auto" },
+    rounds: { type: "string", default: "5" },
+    steps: { type: "string", default: "10" },
+  },
+});
+const rounds = Number(args.values.rounds), steps = Number(args.values.steps);
+const cfg = resolveRamConfig({});
+const train = resolveTrainConfig({});
+const B = train.batch, T = cfg.glimpses, HW = cfg.height * cfg.width;
+const opened = await openBackend(backendOption(args.values.backend), cfg, 1);
+const ram = opened.backend;
+const vae = await createVaeFor(ram, {}, 1);
+const cls = await createClassProbeFor(ram, DEFAULT_CLS_RUN, 1);
+const probe = new ProbeStep(ram, vae, 1, B, undefined, cls);
+
+// Seeded random images and labels: the cost does not depend on the pixels.
+const rng = new Rng(7);
+const images = new Float32Array(B * HW);
+rng.fillUniform(images, 0, 1);
+const labels = Int32Array.from({ length: B }, (_, i) => i % cfg.classes);
+const batch: Batch = { size: B, images, labels };
+probe.clean(B).set(images);
+const noise: StepNoise = {
+  start: new Float32Array(B * 2),
+  policy: new Float32Array((T - 1) * B * 2),
+};
+
+type Mode = "none" | "states" | "rollout";
+const MODES: Mode[] = ["none", "states", "rollout"];
+let k = 0;
+async function step(mode: Mode): Promise<void> {
+  const r = new Rng(k++);
+  r.fillUniform(noise.start, -1, 1);
+  r.fillNormal(noise.policy);
+  const hidden = mode === "states" ? probe.hidden(B) : undefined;
+  await ram.trainStep(batch, classificationReward, noise, train, { hidden });
+  if (mode === "states") await probe.step(batch, noise, 1, k, { hidden });
+  if (mode === "rollout") await probe.step(batch, noise, 1, k);
+}
+
+async function timed(mode: Mode): Promise<{ ms: number; cpuMs: number }> {
+  const c0 = cpuUsage(), t0 = performance.now();
+  for (let i = 0; i < steps; i++) await step(mode);
+  const c = cpuUsage(c0);
+  return { ms: (performance.now() - t0) / steps, cpuMs: (c.user + c.system) / 1000 / steps };
+}
+
+const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
+console.log(`backend: ${opened.description}; ${opened.decision.reason}`);
+for (const mode of MODES) for (let i = 0; i < 2; i++) await step(mode); // warm up
+const per: Record<Mode, { ms: number; cpuMs: number }[]> = { none: [], states: [], rollout: [] };
+for (let r = 0; r < rounds; r++) {
+  // Rotate the order so no mode always runs first in a round.
+  const order = MODES.map((_, i) => MODES[(i + r) % MODES.length]);
+  for (const mode of order) per[mode].push(await timed(mode));
+  console.log(
+    `round ${r + 1}: ` +
+      MODES.map((m) => `${m} ${per[m][r].ms.toFixed(1)} ms (cpu ${per[m][r].cpuMs.toFixed(1)})`)
+        .join(", "),
+  );
+}
+const ratio = (m: Mode, key: "ms" | "cpuMs") =>
+  median(per[m].map((x, r) => x[key] / per.none[r][key]));
+for (const m of ["states", "rollout"] as const) {
+  console.log(
+    `${m === "states" ? "probes on the step's states" : "probes on a second rollout"}: ` +
+      `${ratio(m, "ms").toFixed(3)}× the time of training without probes ` +
+      `(CPU time ${ratio(m, "cpuMs").toFixed(3)}×), median of ${rounds} rounds of ${steps} steps`,
+  );
+}
+console.log(
+  `without probes: ${median(per.none.map((x) => x.ms)).toFixed(1)} ms a step, ` +
+    `${(B / median(per.none.map((x) => x.ms)) * 1000).toFixed(0)} img/s`,
+);
+vae.dispose();
+cls.dispose();
+opened.close();
