@@ -20,7 +20,7 @@ import { cpuUsage } from "node:process";
 import type { Batch, StepNoise } from "../ram/backend.ts";
 import { resolveRamConfig, resolveTrainConfig } from "../ram/config.ts";
 import { Rng } from "../util/rng.ts";
-import { openBackend } from "../commands/backend.ts";
+import { openBackend } from "../run/backend.ts";
 import { backendOption } from "../commands/backend.ts";
 import { createVaeFor } from "../probe/vae.ts";
 import { createClassProbeFor, DEFAULT_CLS_RUN } from "../probe/cls.ts";

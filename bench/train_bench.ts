@@ -8,7 +8,7 @@
  *   deno task bench:train --backend webgpu --steps 40 --json
  *
  * Flags: --backend auto|webgpu|cpu|cpu-ref|all (all: webgpu, cpu, cpu-ref), opened as the CLI
- * opens them (commands/backend.ts; cpu-ref is the TypeScript reference), --steps N timed
+ * opens them (run/backend.ts; cpu-ref is the TypeScript reference), --steps N timed
  * training steps (30; cpu-ref 10),
  * --warmup N untimed steps first (3), --eval-passes N over the test split (2; cpu-ref 1),
  * --json (one JSON line per backend, for bench/peer.ts), --core rnn|lstm,
@@ -21,15 +21,13 @@
  */
 import { parseArgs } from "node:util";
 import { cpuUsage } from "node:process";
-import { requestGpu } from "../gpu/device.ts";
-import { GpuRam } from "../ram/gpu.ts";
+import { openBackend } from "../run/backend.ts";
 import { CpuRam } from "../ram/cpu.ts";
 import type { Batch, RamBackend, StepNoise } from "../ram/backend.ts";
 import { resolveRamConfig, resolveTrainConfig } from "../ram/config.ts";
 import { Rng } from "../util/rng.ts";
 import { evaluate } from "../run/evaluate.ts";
 import { loadDataset } from "../datasets/load.ts";
-import { openBackend } from "../commands/backend.ts";
 import type { Split } from "../datasets/types.ts";
 import { classificationReward } from "../tests/_ram_fixture.ts";
 import type { MatmulStrategy } from "../kernels/matmul.ts";
@@ -124,22 +122,22 @@ let peakRss = 0;
 const sampleRss = () => peakRss = Math.max(peakRss, Deno.memoryUsage().rss);
 
 async function measure(name: BenchBackend): Promise<TrainBenchResult> {
-  let device = "cpu (TypeScript references)";
-  let ram: RamBackend;
-  let close = () => {};
-  if (name === "webgpu" && matmul) {
-    const gpu = await requestGpu();
-    ram = await GpuRam.create(gpu, cfg, train.seed, { matmul });
-    device = `webgpu (${gpu.description}), matmul ${matmul}`;
-    close = () => gpu.destroy();
-  } else if (name === "cpu-ref") {
-    ram = new CpuRam(cfg, train.seed);
-  } else {
-    const opened = await openBackend(name, cfg, train.seed);
-    ram = opened.backend;
-    device = `${opened.description}; ${opened.decision.reason}`;
-    close = () => opened.close();
-  }
+  // cpu-ref is the TypeScript reference, which no --backend opens when a BLAS is present.
+  const opened = name === "cpu-ref"
+    ? (() => {
+      const backend = new CpuRam(cfg, train.seed);
+      return {
+        backend,
+        description: "cpu (TypeScript references)",
+        close: () => backend.dispose(),
+      };
+    })()
+    : await openBackend(name, cfg, train.seed, { webgpu: { matmul } });
+  const ram: RamBackend = opened.backend;
+  const device = ram.name === "webgpu"
+    ? `${opened.description}, matmul ${matmul ?? "chosen per adapter"}`
+    : opened.description;
+  const reason = "decision" in opened ? `; ${opened.decision.reason}` : "";
   const steps = int(flags.steps, name === "cpu-ref" ? 10 : 30, "steps");
   const warmup = int(flags.warmup, 3, "warmup");
   const passes = int(flags["eval-passes"], name === "cpu-ref" ? 1 : 2, "eval-passes");
@@ -189,12 +187,11 @@ async function measure(name: BenchBackend): Promise<TrainBenchResult> {
     evalImages += r.samples;
     sampleRss();
   }
-  ram.dispose();
-  close();
+  opened.close();
   times.sort((a, b) => a - b);
   return {
     backend: name,
-    device,
+    device: device + reason,
     batch: B,
     steps,
     trainImagesPerSecond: steps * B / (timed / 1000),

@@ -6,10 +6,10 @@
  *
  * @module
  */
-import { checkpointState, loadCheckpoint } from "../run/checkpoint.ts";
+import { openRun } from "../run/load_run.ts";
 import { evaluate, type EvaluationResult, STILL_PX } from "../run/evaluate.ts";
 import { noiseLabel, type NoiseLevel, parseNoise, withNoise } from "../datasets/noise.ts";
-import { backendOption, openBackend } from "./backend.ts";
+import { backendLine, backendOption } from "./backend.ts";
 import type { DatasetFlags } from "./dataset_flags.ts";
 import { choiceOption, intOption, OptionError } from "./options.ts";
 
@@ -54,13 +54,12 @@ export async function evalCommand(flags: EvalFlags): Promise<number> {
   } catch (e) {
     throw new OptionError((e as Error).message);
   }
-  const ckpt = await loadCheckpoint(flags.model);
-  const config = ckpt.meta.config;
-  const m = config.model;
-  const ds = await loadModelData(savedDataWith(config, flags), m, flags.model);
-  const opened = await openBackend(backendName, m, config.train.seed);
+  const opened = await openRun(flags.model, { backend: backendName, optimizer: false });
   try {
-    opened.backend.setState(checkpointState(ckpt));
+    const ckpt = opened.checkpoint;
+    const config = opened.config;
+    const m = config.model;
+    const ds = await loadModelData(savedDataWith(config, flags), config.model, flags.model);
     const stochastic = (flags.stochastic ?? false) || (mc ?? 1) > 1;
     const start = startMode ?? (stochastic ? "uniform" : "center");
     const from = start === "center" ? "from the centre" : "from a uniform first location";
@@ -71,11 +70,11 @@ export async function evalCommand(flags: EvalFlags): Promise<number> {
       : `policy mean ${from}`;
     writeStderr(
       `evaluating ${flags.model} (epoch ${ckpt.meta.epoch}) on ${ds.name} test ` +
-        `(${ds.test.size} images), ${how}, backend ${opened.description}; ${opened.decision.reason}\n`,
+        `(${ds.test.size} images), ${how}, backend ${backendLine(opened)}\n`,
     );
     const run = async (split: typeof ds.test, what: string) => {
       const bar = new ProgressBar(`evaluating${what ? ` ${what.trim()}` : ""}`, split.size, "img");
-      const r = await evaluate(opened.backend, split, {
+      const r = await evaluate(opened.ram, split, {
         stochastic,
         mc,
         start,
@@ -103,7 +102,7 @@ export async function evalCommand(flags: EvalFlags): Promise<number> {
     if (noisy.length > 0) {
       writeStderr(noiseTable(r, noisy) + "\n");
     }
-    const eig = await eigReport(opened.backend, ckpt, ds.test, {
+    const eig = await eigReport(opened.ram, ckpt, ds.test, {
       batch: config.train.batch,
       out: flags.out ?? runDirOf(flags.model),
       title: `${flags.model} on ${ds.name} test (policy mean from the centre)`,
@@ -114,7 +113,7 @@ export async function evalCommand(flags: EvalFlags): Promise<number> {
         model: flags.model,
         epoch: ckpt.meta.epoch,
         dataset: ds.name,
-        backend: opened.backend.name,
+        backend: opened.ram.name,
         backend_description: opened.description,
         backend_reason: opened.decision.reason,
         mode: r.mode,

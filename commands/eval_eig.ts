@@ -14,7 +14,7 @@ import { controlsMarkdown, type ControlTable, writeControlsFiles } from "../repo
 import type { Split } from "../datasets/types.ts";
 import { eigJson, eigMarkdown, writeEigFiles } from "../report/eig.ts";
 import type { EigTable } from "../run/eig_table.ts";
-import { openProbe } from "./vae_flags.ts";
+import { openProbe } from "../run/prepare_run.ts";
 import { ProgressBar, writeStderr } from "./progress.ts";
 
 /** Options of {@link eigReport}. */

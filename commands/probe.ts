@@ -9,13 +9,14 @@
  * @module
  */
 import { saveCheckpoint } from "../run/checkpoint.ts";
-import { loadRun } from "../run/load_run.ts";
+import { openRun, runFolderOf } from "../run/load_run.ts";
+import { lockRunFolder } from "../run/run_lock.ts";
 import { trainProbe } from "../probe/train.ts";
 import { datasetOptionsOf, type RunConfig } from "../run/run_config.ts";
 import { limitSplit } from "../run/trainer.ts";
 import { createVaeFor } from "../probe/vae.ts";
 import { resolveVaeRunConfig } from "../probe/vae_config.ts";
-import { resolveBackendOption } from "./backend.ts";
+import { backendOption } from "./backend.ts";
 import { createClassProbeFor, resolveClsRunConfig } from "../probe/cls.ts";
 import { intOption, OptionError } from "./options.ts";
 import { ProgressBar, writeStderr } from "./progress.ts";
@@ -39,8 +40,19 @@ export const PROBE_EPOCHS = 5;
 /** Runs `probe`; returns the exit code. */
 export async function probeCommand(flags: ProbeFlags): Promise<number> {
   const epochs = intOption("--epochs", flags.epochs, 0) ?? PROBE_EPOCHS;
-  const backendName = (await resolveBackendOption(flags.backend)).name;
-  const run = await loadRun(flags.model, { backend: backendName });
+  const backendName = backendOption(flags.backend);
+  // The probe writes the run's checkpoint back: it holds the folder like a training does.
+  const dir = await runFolderOf(flags.model);
+  const isFolder = await Deno.stat(dir).then((i) => i.isDirectory, () => false);
+  if (!isFolder) await openRun(flags.model, { backend: backendName }); // its one-line error
+  const lock = await lockRunFolder(dir, "a probe training");
+  let run;
+  try {
+    run = await openRun(flags.model, { backend: backendName });
+  } catch (e) {
+    await lock.release();
+    throw e;
+  }
   try {
     const saved = run.config;
     const ds = await loadModelData(
@@ -167,5 +179,6 @@ export async function probeCommand(flags: ProbeFlags): Promise<number> {
     }
   } finally {
     run.close();
+    await lock.release();
   }
 }

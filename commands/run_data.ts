@@ -1,21 +1,17 @@
 /**
  * The data a command runs a model on: from the dataset flags for a new run, or a saved run's own
  * data (dataset, variant, geometry, seed) with flags overriding parts of it, as eval, probe and
- * compare allow. The check that a dataset fits a model's input lives here, once.
+ * compare allow. The check that a dataset fits a model's input is the library's (run/run_data.ts).
  *
  * @module
  */
 import { VARIANT_OPTIONS } from "../datasets/variants.ts";
-import type { RamConfig } from "../ram/config.ts";
 import { datasetOptionsOf, type RunConfig } from "../run/run_config.ts";
-import { type DatasetOptions, loadDataset, type LoadedDataset } from "../datasets/load.ts";
+import type { DatasetOptions } from "../datasets/load.ts";
+import type { DataChoice } from "../run/run_data.ts";
 import { type DatasetFlags, datasetOptionsFromFlags } from "./dataset_flags.ts";
 
-/** A dataset spec ("mnist", "idx:DIR", …) and the options that load it. */
-export interface DataChoice {
-  spec: string;
-  options: DatasetOptions;
-}
+export { checkDataFitsModel, type DataChoice, loadModelData } from "../run/run_data.ts";
 
 /**
  * The data of a new run from its flags (`--dataset` defaults to mnist); folder datasets get
@@ -54,38 +50,4 @@ export function savedDataWith(config: RunConfig, flags: DatasetFlags): DataChoic
     if (given[key] !== undefined) (options as Record<string, unknown>)[key] = given[key];
   }
   return { spec, options };
-}
-
-/**
- * Throws one line when `ds` does not fit `model`: its image size or class count differs.
- * `where` names the model, e.g. "runs/x".
- */
-export function checkDataFitsModel(ds: LoadedDataset, model: RamConfig, where: string): void {
-  if (ds.height === model.height && ds.width === model.width && ds.classes === model.classes) {
-    return;
-  }
-  throw new Error(
-    `dataset ${ds.name} has ${ds.height}×${ds.width} images of ${ds.classes} classes, but the ` +
-      `model in ${where} takes ${model.height}×${model.width} images of ${model.classes} classes`,
-  );
-}
-
-/**
- * Loads `choice` and checks that it fits `model` (trained in `where`).
- *
- * @example
- * ```ts ignore
- * import { loadModelData, savedDataWith } from "./run_data.ts";
- * const config = ckpt.meta.config;
- * const ds = await loadModelData(savedDataWith(config, flags), config.model, "runs/x");
- * ```
- */
-export async function loadModelData(
-  choice: DataChoice,
-  model: RamConfig,
-  where: string,
-): Promise<LoadedDataset> {
-  const ds = await loadDataset(choice.spec, choice.options);
-  checkDataFitsModel(ds, model, where);
-  return ds;
 }

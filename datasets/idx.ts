@@ -99,8 +99,12 @@ export async function gunzip(bytes: Uint8Array, file: string): Promise<Uint8Arra
   }
 }
 
-/** Reads one idx file, gzipped (by its magic, whatever its name) or not. */
-export async function readIdxFile(path: string): Promise<IdxArray> {
+/**
+ * Reads one idx file, gzipped (by its magic, whatever its name) or not. With `dims`, the magic
+ * must say that many dimensions (3 for images, 1 for labels): a file of the wrong kind is
+ * refused by its magic rather than misread.
+ */
+export async function readIdxFile(path: string, dims?: number): Promise<IdxArray> {
   let bytes: Uint8Array;
   try {
     bytes = await Deno.readFile(path);
@@ -108,16 +112,35 @@ export async function readIdxFile(path: string): Promise<IdxArray> {
     throw new Error(`Cannot read idx file ${path}: ${(e as Error).message}`);
   }
   if (isGzip(bytes)) bytes = await gunzip(bytes, path);
+  if (dims !== undefined && bytes.length >= 4 && bytes[3] !== dims) {
+    const hex = [...bytes.subarray(0, 4)].map((b) => b.toString(16).padStart(2, "0")).join("");
+    throw new Error(
+      `${path}: not an idx file (magic 0x${hex}; ${dims === 3 ? "images" : "labels"} need ` +
+        `0x0000080${dims})`,
+    );
+  }
   return parseIdx(bytes, path);
 }
 
 /**
  * Reads an images file (idx3: count, rows, columns) and its labels file (idx1: count) and
- * checks that they agree.
+ * checks that they agree; with `classes`, every label must be below it.
  */
-export async function readIdxPair(imagesPath: string, labelsPath: string): Promise<ByteImages> {
-  const images = await readIdxFile(imagesPath);
-  const labels = await readIdxFile(labelsPath);
+export async function readIdxPair(
+  imagesPath: string,
+  labelsPath: string,
+  classes?: number,
+): Promise<ByteImages> {
+  const images = await readIdxFile(imagesPath, 3);
+  const labels = await readIdxFile(labelsPath, 1);
+  if (classes !== undefined) {
+    const i = labels.data.findIndex((l) => l >= classes);
+    if (i >= 0) {
+      throw new Error(
+        `${labelsPath}: label ${labels.data[i]} (label ${i}) is outside 0..${classes - 1}`,
+      );
+    }
+  }
   if (images.dims.length !== 3) {
     throw new Error(
       `${imagesPath}: images must have 3 dimensions (count, rows, columns), got ${
@@ -177,27 +200,24 @@ export async function idxDataset(
   dir: string,
   options: { name?: string; classNames?: readonly string[] } = {},
 ): Promise<Dataset> {
+  // Labels beyond the class count would silently make a model of that many classes.
+  const classes = options.classNames?.length ?? 10;
   const train = await readIdxPair(
     findIdxFile(dir, IDX_FILES.trainImages),
     findIdxFile(dir, IDX_FILES.trainLabels),
+    classes,
   );
   const test = await readIdxPair(
     findIdxFile(dir, IDX_FILES.testImages),
     findIdxFile(dir, IDX_FILES.testLabels),
+    classes,
   );
   if (train.height !== test.height || train.width !== test.width) {
     throw new Error(
       `idx folder ${dir}: train images are ${train.height}×${train.width} but test images ${test.height}×${test.width}`,
     );
   }
-  let maxLabel = 0;
-  for (const l of train.labels) maxLabel = Math.max(maxLabel, l);
-  for (const l of test.labels) maxLabel = Math.max(maxLabel, l);
-  const classNames = options.classNames ??
-    Array.from({ length: Math.max(10, maxLabel + 1) }, (_, i) => String(i));
-  if (maxLabel >= classNames.length) {
-    throw new Error(`idx folder ${dir}: label ${maxLabel} but only ${classNames.length} classes`);
-  }
+  const classNames = options.classNames ?? Array.from({ length: classes }, (_, i) => String(i));
   return {
     name: options.name ?? `idx:${dir}`,
     height: train.height,

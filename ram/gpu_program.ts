@@ -134,6 +134,68 @@ interface Build {
   base: Slabs;
 }
 
+/**
+ * Checks, before anything is allocated, that the largest buffers a program for batch `B` needs
+ * (and a probe beside it, given its pixels per image)
+ * fit the device's limits (maxBufferSize, maxStorageBufferBindingSize); throws one line naming
+ * the buffer, its size, the limit and the options to lower. Without it a model too large for
+ * the adapter fails late with WebGPU's raw binding-size error.
+ *
+ * @example
+ * ```ts ignore
+ * checkRamFitsDevice(gpu, config.model, config.train.batch); // throws for glimpses 1000 on llvmpipe
+ * ```
+ */
+export function checkRamFitsDevice(
+  gpu: Gpu,
+  cfg: RamConfig,
+  B: number,
+  /** Pixels per reconstruction of a probe reading all T·B states (probe/vae_gpu.ts), if any. */
+  probePixels?: number,
+): void {
+  const T = cfg.glimpses;
+  const limits = gpu.device.limits;
+  const limit = Math.min(limits.maxBufferSize, limits.maxStorageBufferBindingSize);
+  const which = limits.maxBufferSize < limits.maxStorageBufferBindingSize
+    ? "maxBufferSize"
+    : "maxStorageBufferBindingSize";
+  const batched = B % TIME_BATCH_ALIGN === 0;
+  // Per-glimpse activations live in one (T, B, F) buffer when time-batched, else (B, F) each.
+  const widths: [string, number][] = [
+    ["rho", retinaSize(cfg)],
+    ["hg", cfg.glimpseHidden],
+    ["hl", cfg.locationHidden],
+    ["g", cfg.glimpseOut],
+    ["h", cfg.hidden],
+  ];
+  const buffers: [string, number, string][] = [
+    ["images", B * cfg.height * cfg.width, "batch"],
+    ...widths.map(([label, F]): [string, number, string] =>
+      batched ? [label, T * B * F, "glimpses or batch"] : [label, B * F, "batch"]
+    ),
+    ...(probePixels
+      ? [["probe reconstructions", T * B * probePixels, "glimpses or batch"] as [
+        string,
+        number,
+        string,
+      ]]
+      : []),
+    ...(cfg.core === "lstm"
+      ? [["gates", B * 4 * cfg.hidden, "batch"] as [string, number, string]]
+      : []),
+  ];
+  for (const [label, floats, lower] of buffers) {
+    if (4 * floats > limit) {
+      const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+      throw new Error(
+        `webgpu: the "${label}" buffer needs ${mb(4 * floats)} (glimpses ${T}, batch ${B}), ` +
+          `over this adapter's ${which} of ${mb(limit)}; lower option ${lower}, or use the ` +
+          "cpu backend",
+      );
+    }
+  }
+}
+
 /** The prepared forward and backward of one batch size. */
 export class RamProgram {
   /** Inputs uploaded every step. */
@@ -176,6 +238,7 @@ export class RamProgram {
     readonly B: number,
     readonly lambda: number,
   ) {
+    checkRamFitsDevice(gpu, cfg, B);
     const T = cfg.glimpses, H = cfg.hidden, C = cfg.classes, lstm = cfg.core === "lstm";
     const steps = Math.max(1, T - 1);
     const batched = this.timeBatched = B % TIME_BATCH_ALIGN === 0;

@@ -19,12 +19,18 @@
  *   `adam.v.vae.*` in optimizer.safetensors, and its own Adam step count `vae_step` in both
  *   files' metadata.
  *
+ * The files of one checkpoint (with config.json and metrics.jsonl) are committed as one unit
+ * (checkpoint_commit.ts): after a kill they are all from the new step or all from the old one.
+ * Nothing non-finite is ever written: {@link saveCheckpoint} refuses NaN or ±Infinity in any
+ * tensor, naming it, so a diverged run keeps its last good checkpoint.
+ *
  * @module
  */
 import type { ParamMap, TrainState } from "../ram/backend.ts";
 import { resolveRunConfig, type RunConfig } from "./run_config.ts";
-import { writeFileAtomic, writeTextFileAtomic } from "../util/write_atomic.ts";
-import { encodeSafetensors, readSafetensors, type Safetensors } from "../util/safetensors.ts";
+import { decodeSafetensors, encodeSafetensors, type Safetensors } from "../util/safetensors.ts";
+import { readRegularFile } from "../util/read_regular.ts";
+import { commitCheckpoint, type CommitHook, currentCheckpointFile } from "./checkpoint_commit.ts";
 import { checkVaeParams, splitVaeParams } from "../probe/vae_params.ts";
 import { vaeModelConfig } from "../probe/vae_config.ts";
 import { checkClsParams, clsConfigFor, splitClsParams } from "../probe/cls_params.ts";
@@ -96,12 +102,66 @@ function positionMetadata(
   };
 }
 
+/** The first non-finite value among `tensors`, or null when all are finite. */
+export function findNonFinite(
+  tensors: ParamMap,
+): { name: string; index: number; value: number } | null {
+  for (const [name, { data }] of tensors) {
+    for (let i = 0; i < data.length; i++) {
+      if (!Number.isFinite(data[i])) return { name, index: i, value: data[i] };
+    }
+  }
+  return null;
+}
+
+/** A checkpoint refused because part of the state is NaN or ±Infinity. */
+export class NonFiniteStateError extends Error {
+  constructor(
+    /** Which part: "RAM parameter", "RAM Adam moment", "VAE probe parameter", … */
+    readonly part: string,
+    readonly tensor: string,
+    readonly value: number,
+  ) {
+    super(`${part} "${tensor}" holds ${value}`);
+    this.name = "NonFiniteStateError";
+  }
+}
+
+/** Options of {@link saveCheckpoint}. */
+export interface SaveOptions {
+  /**
+   * false leaves optimizer.safetensors out (for a run folder that has none, such as a shipped
+   * model, where zero moments would make a later resume silently inexact).
+   */
+  optimizer?: boolean;
+  /**
+   * The class probe's state (`classprobe.*`), required when `meta.config.cls` is set (and
+   * refused otherwise).
+   */
+  cls?: TrainState;
+  /** More files committed in the same unit (name → text), e.g. metrics.jsonl. */
+  files?: Record<string, string>;
+  /** Crash simulation for tests (checkpoint_commit.ts). */
+  hook?: CommitHook;
+}
+
+function checkStateFinite(state: TrainState, who: string): void {
+  for (
+    const [part, map] of [["parameter", state.params], ["Adam first moment", state.adamM], [
+      "Adam second moment",
+      state.adamV,
+    ]] as const
+  ) {
+    const bad = findNonFinite(map);
+    if (bad) throw new NonFiniteStateError(`${who} ${part}`, bad.name, bad.value);
+  }
+}
+
 /**
- * Writes `dir`/optimizer.safetensors, `dir`/model.safetensors and `dir`/config.json, each
- * atomically (the folder is created when missing). `trainer` is the trainer's resume state;
- * `vae` the probe's state, required when `meta.config.vae` is set (and refused otherwise).
- * `optimizer: false` leaves optimizer.safetensors out (for a run folder that has none, such as
- * a shipped model, where zero moments would make a later resume silently inexact).
+ * Writes `dir`/model.safetensors, optimizer.safetensors and config.json (and `files`) as one
+ * atomic unit (the folder is created when missing). `trainer` is the trainer's resume state;
+ * `vae` the probe's state, required when `meta.config.vae` is set (and refused otherwise); the
+ * class probe's comes in `options.cls` likewise. Throws {@link NonFiniteStateError}, writing nothing, when any tensor is NaN or ±Infinity.
  *
  * @example
  * ```ts
@@ -120,7 +180,7 @@ export async function saveCheckpoint(
   meta: CheckpointMeta,
   trainer: Record<string, unknown> = {},
   vae?: TrainState,
-  { optimizer = true, cls }: { optimizer?: boolean; cls?: TrainState } = {},
+  { optimizer = true, cls, files = {}, hook }: SaveOptions = {},
 ): Promise<void> {
   if (!meta.config.cls !== !cls) {
     throw new Error(
@@ -138,6 +198,9 @@ export async function saveCheckpoint(
           : "the config's VAE state is missing"),
     );
   }
+  checkStateFinite(state, "RAM");
+  if (vae) checkStateFinite(vae, "VAE probe");
+  if (cls) checkStateFinite(cls, "class probe");
   await Deno.mkdir(dir, { recursive: true });
   const params: ParamMap = new Map(state.params);
   const moments: ParamMap = new Map();
@@ -153,18 +216,18 @@ export async function saveCheckpoint(
     for (const [name, t] of cls.adamM) moments.set(ADAM_M + name, t);
     for (const [name, t] of cls.adamV) moments.set(ADAM_V + name, t);
   }
-  // The optimizer file goes first: the model file is what marks a checkpoint as written.
+  const unit = new Map<string, Uint8Array>();
   if (optimizer) {
-    await writeFileAtomic(
-      runFile(dir, OPTIMIZER_FILE),
+    unit.set(
+      OPTIMIZER_FILE,
       encodeSafetensors(moments, {
         ...positionMetadata(meta, vae, cls),
         trainer: JSON.stringify(trainer),
       }),
     );
   }
-  await writeFileAtomic(
-    runFile(dir, MODEL_FILE),
+  unit.set(
+    MODEL_FILE,
     encodeSafetensors(params, {
       ...positionMetadata(meta, vae, cls),
       config: JSON.stringify(meta.config),
@@ -173,7 +236,28 @@ export async function saveCheckpoint(
       reward_options: JSON.stringify(meta.config.reward.options),
     }),
   );
-  await writeTextFileAtomic(runFile(dir, CONFIG_FILE), JSON.stringify(meta.config, null, 2) + "\n");
+  const encoder = new TextEncoder();
+  unit.set(CONFIG_FILE, encoder.encode(JSON.stringify(meta.config, null, 2) + "\n"));
+  for (const [name, text] of Object.entries(files)) unit.set(name, encoder.encode(text));
+  await commitCheckpoint(dir, unit, hook);
+}
+
+/**
+ * Reads checkpoint file `name` of `dir` as the current generation has it; errors name
+ * `dir/name`. A regular file only: a FIFO would block the read forever.
+ */
+async function readRunFile(dir: string, name: string): Promise<Safetensors> {
+  const shown = runFile(dir, name);
+  for (let attempt = 0;; attempt++) {
+    const file = await currentCheckpointFile(dir, name);
+    try {
+      return decodeSafetensors(await readRegularFile(file), shown);
+    } catch (e) {
+      // A writer may have moved the staged copy in between: resolve again, once.
+      if (attempt === 0 && file !== shown) continue;
+      throw new Error((e as Error).message.replaceAll(file, shown));
+    }
+  }
 }
 
 function checkFormat(file: string, metadata: Record<string, string>): void {
@@ -206,12 +290,11 @@ function jsonField(file: string, metadata: Record<string, string>, key: string):
 }
 
 function checkFinite(file: string, tensors: ParamMap): void {
-  for (const [name, { data }] of tensors) {
-    for (let i = 0; i < data.length; i++) {
-      if (!Number.isFinite(data[i])) {
-        throw new Error(`Cannot read "${file}": tensor "${name}" holds ${data[i]} at index ${i}`);
-      }
-    }
+  const bad = findNonFinite(tensors);
+  if (bad) {
+    throw new Error(
+      `Cannot read "${file}": tensor "${bad.name}" holds ${bad.value} at index ${bad.index}`,
+    );
   }
 }
 
@@ -306,13 +389,15 @@ export async function loadCheckpoint(
     if (!info) throw new Error(`Cannot read model "${dir}": no such folder`);
     if (!info.isDirectory) throw new Error(`Cannot read model "${dir}": not a folder`);
   }
-  const model = await readSafetensors(modelFile);
+  const model = isFile
+    ? decodeSafetensors(await readRegularFile(modelFile), modelFile)
+    : await readRunFile(dir, MODEL_FILE);
   const out = modelCheckpoint(model, modelFile);
   if (!optimizer) return out;
   const { meta } = out;
   const cls = out.cls, vae = out.vae;
   const optFile = runFile(dir, OPTIMIZER_FILE);
-  const opt = await readSafetensors(optFile);
+  const opt = await readRunFile(dir, OPTIMIZER_FILE);
   checkFormat(optFile, opt.metadata);
   for (const key of ["epoch", "step", "batch"] as const) {
     const v = intField(optFile, opt.metadata, key);

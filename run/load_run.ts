@@ -1,12 +1,15 @@
 /**
- * Opens a trained run for use: its checkpoint read and checked, the RAM on a backend with the
- * saved parameters, and the VAE probe beside it (same backend and device) when the run has one.
+ * Opens a saved run for use (`openRun`): its checkpoint read and checked, the RAM on a backend
+ * with the saved parameters, and the VAE probe and the class probe beside it (same backend and
+ * device) when the run has them.
  * What `eval`, `probe`, `explain` and `compare` start from.
  *
  * @module
  */
 import type { Gpu } from "../gpu/device.ts";
 import type { RamBackend } from "../ram/backend.ts";
+import { type BackendName, openBackend } from "./backend.ts";
+import type { BackendDecision } from "../ram/choose_backend.ts";
 import {
   type Checkpoint,
   type CheckpointMeta,
@@ -20,11 +23,12 @@ import type { RunConfig } from "./run_config.ts";
 import { createVae, type Vae } from "../probe/vae.ts";
 import { vaeModelConfig } from "../probe/vae_config.ts";
 import { type ClassProbe, clsConfigFor, createClassProbe } from "../probe/cls.ts";
+import { pathExists } from "../util/read_regular.ts";
 
-/** Options of {@link loadRun}. */
+/** Options of {@link openRun}. */
 export interface LoadRunOptions {
   /** Where the RAM (and probe) run. */
-  backend: "cpu" | "webgpu";
+  backend: BackendName;
   /**
    * A WebGPU device to use (webgpu only); it stays open on close(). Without it loadRun requests
    * its own device and destroys it on close().
@@ -37,7 +41,7 @@ export interface LoadRunOptions {
   optimizer?: boolean;
 }
 
-/** A run opened by {@link loadRun}. */
+/** A run opened by {@link openRun}. */
 export interface LoadedRun {
   /** The run folder (after resolving a bare NAME to checkpoints/NAME). */
   dir: string;
@@ -53,8 +57,10 @@ export interface LoadedRun {
   meta: CheckpointMeta;
   /** The checkpoint as read (parameters, optional optimizer state). */
   checkpoint: Checkpoint;
-  /** e.g. "cpu (TypeScript reference)" or "webgpu (llvmpipe …)". */
+  /** e.g. "cpu (OpenBLAS …, 2 threads)" or "webgpu (llvmpipe …)". */
   description: string;
+  /** Which backend opened and why (auto's reasoning, or the name as given). */
+  decision: BackendDecision;
   /** Frees the probe, the RAM and (when loadRun opened it) the device. */
   close(): void;
 }
@@ -62,6 +68,20 @@ export interface LoadedRun {
 async function isDir(path: string): Promise<boolean> {
   const info = await Deno.stat(path).catch(() => null);
   return info?.isDirectory ?? false;
+}
+
+/**
+ * The run folder `path` names: the folder itself, the folder of a model.safetensors, or
+ * checkpoints/NAME for a bare NAME that is not a folder.
+ */
+export async function runFolderOf(path: string): Promise<string> {
+  let dir = path.endsWith(".safetensors")
+    ? path.slice(0, Math.max(0, path.lastIndexOf("/"))) || "."
+    : path.replace(/\/+$/, "") || "/";
+  if (!path.endsWith(".safetensors") && !(await isDir(dir)) && !dir.includes("/")) {
+    if (await isDir(`checkpoints/${dir}`)) dir = `checkpoints/${dir}`;
+  }
+  return dir;
 }
 
 /**
@@ -73,8 +93,8 @@ async function isDir(path: string): Promise<boolean> {
  *
  * @example
  * ```ts
- * import { loadRun } from "./load_run.ts";
- * const run = await loadRun("checkpoints/mnist-classification", { backend: "cpu" });
+ * import { openRun } from "./load_run.ts";
+ * const run = await openRun("checkpoints/mnist-classification", { backend: "cpu" });
  * try {
  *   const images = new Float32Array(28 * 28); // one blank image, (B, 28, 28)
  *   const r = await run.ram.rollout({ size: 1, images, labels: new Int32Array(1) }, {
@@ -87,16 +107,11 @@ async function isDir(path: string): Promise<boolean> {
  * }
  * ```
  */
-export async function loadRun(path: string, options: LoadRunOptions): Promise<LoadedRun> {
-  let dir = path.endsWith(".safetensors")
-    ? path.slice(0, Math.max(0, path.lastIndexOf("/"))) || "."
-    : path.replace(/\/+$/, "") || "/";
-  if (!path.endsWith(".safetensors") && !(await isDir(dir)) && !dir.includes("/")) {
-    if (await isDir(`checkpoints/${dir}`)) dir = `checkpoints/${dir}`;
-  }
+export async function openRun(path: string, options: LoadRunOptions): Promise<LoadedRun> {
+  const dir = await runFolderOf(path);
   let optimizer = options.optimizer;
   if (optimizer === undefined) {
-    optimizer = (await Deno.stat(runFile(dir, OPTIMIZER_FILE)).catch(() => null)) !== null;
+    optimizer = await pathExists(runFile(dir, OPTIMIZER_FILE));
   }
   const checkpoint = await loadCheckpoint(
     path.endsWith(".safetensors") ? path : dir,
@@ -105,32 +120,22 @@ export async function loadRun(path: string, options: LoadRunOptions): Promise<Lo
   const config = checkpoint.meta.config;
   const seed = config.train.seed;
 
-  let ram: RamBackend | null = null;
+  const opened = await openBackend(options.backend, config.model, seed, { gpu: options.gpu });
   let vae: Vae | null = null;
   let cls: ClassProbe | null = null;
-  let gpu: Gpu | undefined = options.gpu;
-  const ownGpu = options.backend === "webgpu" && !gpu;
-  let description: string;
   try {
-    if (options.backend === "cpu") {
-      const { openCpuRam } = await import("../ram/open_cpu.ts");
-      ({ backend: ram, description } = await openCpuRam(config.model, seed));
-    } else {
-      if (!gpu) {
-        const { requestGpu } = await import("../gpu/device.ts");
-        gpu = await requestGpu();
-      }
-      const { GpuRam } = await import("../ram/gpu.ts");
-      ram = await GpuRam.create(gpu, config.model, seed);
-      description = `webgpu (${gpu.description})`;
-    }
     try {
-      ram.setState(checkpointState(checkpoint));
+      opened.backend.setState(checkpointState(checkpoint));
     } catch (e) {
       throw new Error(`Cannot load "${runFile(dir, MODEL_FILE)}": ${(e as Error).message}`);
     }
     if (config.vae && checkpoint.vae) {
-      vae = await createVae(options.backend, gpu, vaeModelConfig(config.model, config.vae), seed);
+      vae = await createVae(
+        opened.backend.name,
+        opened.gpu,
+        vaeModelConfig(config.model, config.vae),
+        seed,
+      );
       try {
         vae.setState(checkpoint.vae);
       } catch (e) {
@@ -139,8 +144,8 @@ export async function loadRun(path: string, options: LoadRunOptions): Promise<Lo
     }
     if (config.cls && checkpoint.cls) {
       cls = await createClassProbe(
-        options.backend,
-        gpu,
+        opened.backend.name,
+        opened.gpu,
         clsConfigFor(config.model, config.cls),
         seed,
       );
@@ -153,25 +158,27 @@ export async function loadRun(path: string, options: LoadRunOptions): Promise<Lo
   } catch (e) {
     cls?.dispose();
     vae?.dispose();
-    ram?.dispose();
-    if (ownGpu) gpu?.destroy();
+    opened.close();
     throw e;
   }
-  const openedRam = ram, openedVae = vae, openedCls = cls;
+  const openedVae = vae, openedCls = cls;
   return {
     dir,
     config,
-    ram: openedRam,
+    ram: opened.backend,
     vae: openedVae,
     classProbe: openedCls,
     meta: checkpoint.meta,
     checkpoint,
-    description,
+    description: opened.description,
+    decision: opened.decision,
     close: () => {
       openedCls?.dispose();
       openedVae?.dispose();
-      openedRam.dispose();
-      if (ownGpu) gpu?.destroy();
+      opened.close();
     },
   };
 }
+
+/** @deprecated The former name of {@link openRun}. */
+export const loadRun: typeof openRun = openRun;

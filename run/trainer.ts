@@ -24,11 +24,13 @@ import { evaluate } from "./evaluate.ts";
 import {
   type Checkpoint,
   checkpointState,
-  CONFIG_FILE,
+  findNonFinite,
+  NonFiniteStateError,
   runFile,
   saveCheckpoint,
 } from "./checkpoint.ts";
-import { writeTextFileAtomic } from "../util/write_atomic.ts";
+import type { CommitHook } from "./checkpoint_commit.ts";
+import { readRegularTextFile } from "../util/read_regular.ts";
 import type { RewardFn } from "../rewards/types.ts";
 import type { Split } from "../datasets/types.ts";
 import { subset } from "../datasets/split.ts";
@@ -42,6 +44,12 @@ export const SHUFFLE_STREAM = 0x73687566; // "shuf"
 export const NOISE_STREAM = 0x6e6f6973; // "nois"
 /** The metrics file in a run folder: one JSON object per completed epoch. */
 export const METRICS_FILE = "metrics.jsonl";
+/**
+ * A RAM weight beyond this magnitude has diverged: initial weights are below 1 in magnitude and
+ * trained ones stay within a few units, so a probe that fails on such a RAM's states is not to
+ * blame.
+ */
+export const OVERSIZED_WEIGHT = 1e4;
 /** Factor applied to the learning rate when validation accuracy plateaus. */
 export const PLATEAU_FACTOR = 0.5;
 
@@ -150,6 +158,8 @@ export interface TrainerOptions {
   onEvaluate?: (what: "validation" | "test", images: number) => void;
   /** Called when the plateau schedule lowers the learning rate. */
   onLr?: (lr: number, epoch: number) => void;
+  /** Crash simulation for tests: called at each point of every checkpoint commit. */
+  commitHook?: CommitHook;
 }
 
 /** What {@link train} did. */
@@ -274,10 +284,10 @@ export function limitSplit(split: Split, limit: number): Split {
 async function readMetrics(file: string, upTo: number): Promise<string[]> {
   let text: string;
   try {
-    text = await Deno.readTextFile(file);
+    text = await readRegularTextFile(file);
   } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return [];
-    throw new Error(`Cannot read "${file}": ${(e as Error).message}`);
+    if ((e as Error).message.endsWith(": no such file")) return [];
+    throw e;
   }
   const kept: string[] = [];
   for (const [i, line] of text.split("\n").entries()) {
@@ -357,9 +367,6 @@ export async function train(options: TrainerOptions): Promise<TrainResult> {
   const vaeStart = config.vae?.start ?? Infinity;
   const clsStart = config.cls?.start ?? Infinity;
 
-  await Deno.mkdir(out, { recursive: true });
-  await writeTextFileAtomic(runFile(out, CONFIG_FILE), JSON.stringify(config, null, 2) + "\n");
-
   let epoch = 0, batchDone = 0, step = 0;
   let state: TrainerState = { lr: config.train.lr, best: null, stale: 0, partial: null };
   if (resume) {
@@ -419,19 +426,85 @@ export async function train(options: TrainerOptions): Promise<TrainResult> {
   let callImages = 0, callSeconds = 0;
   let testError: number | null = null;
 
-  const checkpoint = async (sums: EpochSums | null) => {
-    const trainer: TrainerState = { ...state, partial: sums };
-    await saveCheckpoint(
-      out,
-      await backend.getState(),
-      { config, epoch, step, batch: batchDone },
-      trainer as unknown as Record<string, unknown>,
-      vae ? await vae.getState() : undefined,
-      { cls: cls ? await cls.getState() : undefined },
+  // The step of the checkpoint in `out`, if any: what a failure leaves the user.
+  let savedStep: number | null = resume ? resume.meta.step : null;
+  const kept = () =>
+    savedStep === null
+      ? "no checkpoint was written"
+      : `${out} keeps its last good checkpoint (step ${savedStep})`;
+  /** The error for non-finite training state found at epoch `e`, batch `k` (1-based). */
+  const nonFinite = (e: number, k: number, what: string, lrOf: string) =>
+    new Error(
+      `train: training went non-finite at epoch ${e}, batch ${k} (step ${step + 1}): ${what}; ` +
+        `lower ${lrOf}; ${kept()}`,
     );
+  const nonFiniteState = (err: NonFiniteStateError) =>
+    new Error(
+      `train: training went non-finite by step ${step} (epoch ${epoch + (batchDone ? 1 : 0)}, ` +
+        `batch ${batchDone}): ${err.message}; lower ` +
+        `${
+          err.part.startsWith("VAE")
+            ? vaeLr()
+            : err.part.startsWith("class probe")
+            ? clsLr()
+            : ramLr()
+        }; ${kept()}`,
+    );
+  /** The first non-finite RAM tensor, as "RAM parameter "x" holds NaN", or null. */
+  const ramNonFinite = async (): Promise<string | null> => {
+    const s = await backend.getState();
+    for (
+      const [part, map] of [["parameter", s.params], ["Adam first moment", s.adamM], [
+        "Adam second moment",
+        s.adamV,
+      ]] as const
+    ) {
+      const bad = findNonFinite(map);
+      if (bad) return `RAM ${part} "${bad.name}" holds ${bad.value}`;
+    }
+    return null;
+  };
+  /** "RAM parameter "x" reached 1e9" when a weight is beyond any trained RAM's, else null. */
+  const ramOversized = async (): Promise<string | null> => {
+    let name = "", max = 0;
+    for (const [n, { data }] of (await backend.getState()).params) {
+      for (let i = 0; i < data.length; i++) {
+        if (Math.abs(data[i]) > max) [name, max] = [n, Math.abs(data[i])];
+      }
+    }
+    return max > OVERSIZED_WEIGHT ? `RAM parameter "${name}" reached ${max.toPrecision(3)}` : null;
+  };
+  const ramLr = () =>
+    `option lr (${trainCfg.lr})` +
+    (trainCfg.policyLr !== null ? ` or --policy-lr (${trainCfg.policyLr})` : "") +
+    (trainCfg.baselineLr !== null ? ` or --baseline-lr (${trainCfg.baselineLr})` : "");
+  const vaeLr = () => `the VAE probe's lr (config vae.lr, ${config.vae?.lr})`;
+  const clsLr = () => `the class probe's lr (config cls.lr, ${config.cls?.lr})`;
+
+  const checkpoint = async (sums: EpochSums | null, metricsLines: string[]) => {
+    const trainer: TrainerState = { ...state, partial: sums };
+    try {
+      await saveCheckpoint(
+        out,
+        await backend.getState(),
+        { config, epoch, step, batch: batchDone },
+        trainer as unknown as Record<string, unknown>,
+        vae ? await vae.getState() : undefined,
+        {
+          cls: cls ? await cls.getState() : undefined,
+          files: { [METRICS_FILE]: metricsLines.map((l) => l + "\n").join("") },
+          hook: options.commitHook,
+        },
+      );
+    } catch (err) {
+      throw err instanceof NonFiniteStateError ? nonFiniteState(err) : err;
+    }
+    savedStep = step;
   };
 
-  if (!resume) await checkpoint(null); // epoch 0: the initial parameters, and a valid run folder
+  // A run of zero epochs is its initial parameters; any other run writes its first checkpoint
+  // after its first epoch (or on Ctrl-C), so one that fails at once leaves nothing to resume.
+  if (!resume && epochs === 0) await checkpoint(null, lines);
 
   while (epoch < epochs) {
     const e = epoch + 1;
@@ -457,14 +530,32 @@ export async function train(options: TrainerOptions): Promise<TrainResult> {
       const hidden = probeVae || probeCls ? probe!.hidden(n) : undefined;
       const r = await backend.trainStep(batch, reward, noise, trainCfg, { hidden });
       if (!Number.isFinite(r.loss)) {
-        throw new Error(
-          `train: the loss became ${r.loss} at epoch ${e}, batch ${k + 1} (lr ${trainCfg.lr}); ` +
-            "the run folder keeps the last good checkpoint",
-        );
+        throw nonFinite(e, k + 1, (await ramNonFinite()) ?? `the loss is ${r.loss}`, ramLr());
       }
       if (hidden) {
         const opts = { hidden, vae: probeVae, cls: probeCls };
-        addProbeStep(sums, await probe!.step(batch, noise, e, k, opts), n);
+        let pr;
+        try {
+          pr = await probe!.step(batch, noise, e, k, opts);
+        } catch (err) {
+          const m = /^(VAE probe|class probe): the loss became (\S+)/.exec((err as Error).message);
+          if (m === null) throw err;
+          const [, who, loss] = m;
+          // The probes read the RAM's states: a RAM that diverged in this step's update (NaN, or
+          // weights far beyond any trained RAM's, whose states overflow the probe) makes a
+          // probe's loss non-finite first, and is the part to blame.
+          const ram = (await ramNonFinite()) ?? (await ramOversized());
+          if (ram) {
+            throw nonFinite(e, k + 1, `${ram}; the ${who}'s loss became ${loss}`, ramLr());
+          }
+          throw nonFinite(
+            e,
+            k + 1,
+            `the ${who}'s loss became ${loss}`,
+            who === "VAE probe" ? vaeLr() : clsLr(),
+          );
+        }
+        addProbeStep(sums, pr, n);
       }
       step++;
       batchDone = k + 1;
@@ -484,7 +575,7 @@ export async function train(options: TrainerOptions): Promise<TrainResult> {
       });
       if (stop?.aborted && !isLast) {
         sums.seconds = (performance.now() - epochStart) / 1000;
-        await checkpoint(sums);
+        await checkpoint(sums, lines);
         return {
           out,
           epochs: epoch,
@@ -546,11 +637,10 @@ export async function train(options: TrainerOptions): Promise<TrainResult> {
       cls_nll: sums.clsImages > 0 ? sums.clsNll / sums.clsImages : null,
       cls_accuracy: sums.clsImages > 0 ? sums.clsAccuracy / sums.clsImages : null,
     };
-    // Checkpoint before the metrics line: a crash in between redoes nothing and only loses a
-    // line, and a line never describes an epoch the checkpoint does not hold.
-    await checkpoint(null);
+    // The metrics line is part of the checkpoint unit: a line never describes an epoch the
+    // checkpoint does not hold, and an epoch the checkpoint holds always has its line.
+    await checkpoint(null, [...lines, JSON.stringify(m)]);
     lines.push(JSON.stringify(m));
-    await writeTextFileAtomic(metricsFile, lines.join("\n") + "\n");
     metrics.push(m);
     options.onEpoch?.(m);
     if (stop?.aborted && epoch < epochs) {

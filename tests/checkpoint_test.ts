@@ -232,9 +232,25 @@ Deno.test("loading rejects a missing folder, other formats and mismatched files"
     assert.ok(await loadCheckpoint(dir), "the model alone still loads");
 
     // non-finite weights and unknown config keys are refused
+    // (saving refuses them, writing nothing; a file written otherwise is refused on load)
     const bad = state(1);
     bad.params.get("cls.bias")!.data[3] = NaN;
-    await saveCheckpoint(dir, bad, { config, epoch: 1, step: 10, batch: 0 });
+    const good = await Deno.readFile(model);
+    await assert.rejects(
+      saveCheckpoint(dir, bad, { config, epoch: 2, step: 20, batch: 0 }),
+      /^NonFiniteStateError: RAM parameter "cls.bias" holds NaN$/,
+    );
+    assert.deepEqual(await Deno.readFile(model), good, "the good checkpoint is kept");
+    const moments = state(1);
+    moments.adamV.get("cls.weight")!.data[0] = Infinity;
+    await assert.rejects(
+      saveCheckpoint(dir, moments, { config, epoch: 2, step: 20, batch: 0 }),
+      /RAM Adam second moment "cls.weight" holds Infinity/,
+    );
+    assert.deepEqual(await Deno.readFile(model), good, "the good checkpoint is kept");
+    const decoded = decodeSafetensors(good, model);
+    decoded.tensors.get("cls.bias")!.data[3] = NaN;
+    await Deno.writeFile(model, encodeSafetensors(decoded.tensors, decoded.metadata));
     await rejects(loadCheckpoint(dir), model, /"cls.bias" holds NaN at index 3/);
     const odd = { ...config, model: { ...config.model, colour: true } } as unknown as RunConfig;
     await saveCheckpoint(dir, s, { config: odd, epoch: 1, step: 10, batch: 0 });

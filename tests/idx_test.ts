@@ -93,7 +93,14 @@ Deno.test("idx files that are truncated, mismatched or mis-shaped give errors na
     await assert.rejects(() => readIdxPair(img, lab), /3 labels but .*img holds 4 images/);
     // labels given as images and vice versa
     await Deno.writeFile(lab, encodeIdx([4], labels));
-    await assert.rejects(() => readIdxPair(lab, img), /images must have 3 dimensions/);
+    await assert.rejects(
+      () => readIdxPair(lab, img),
+      new RegExp(`${lab}: not an idx file \\(magic 0x00000801; images need 0x00000803\\)`),
+    );
+    await assert.rejects(
+      () => readIdxPair(img, lab, 2),
+      new RegExp(`${lab}: label \\d \\(label \\d\\) is outside 0\\.\\.1`),
+    );
     assert.equal((await readIdxPair(img, lab)).count, 4);
     // a folder without the files
     await assert.rejects(() => idxDataset(dir), /has no train-images-idx3-ubyte \(looked for/);

@@ -5,6 +5,7 @@ import { CpuVae } from "../probe/vae_cpu.ts";
 import { MODEL_FILE, OPTIMIZER_FILE, saveCheckpoint } from "../run/checkpoint.ts";
 import { resolveRunConfig, type RunConfig } from "../run/run_config.ts";
 import { vaeModelConfig } from "../probe/vae_config.ts";
+import { clsConfigFor, createClassProbe, resolveClsRunConfig } from "../probe/cls.ts";
 import { tinyConfig } from "./_ram_fixture.ts";
 import { Rng } from "../util/rng.ts";
 import type { ParamMap } from "../ram/backend.ts";
@@ -156,4 +157,48 @@ Deno.test("loadRun: corrupt, truncated and other-version checkpoints fail with o
     loadRun(`${dir}-missing`, { backend: "cpu" }),
     /Cannot read model ".*-missing": no such folder/,
   );
+});
+
+Deno.test("a class probe goes through the checkpoint commit: non-finite refused, openRun restores it", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const config: RunConfig = { ...runConfig(false), cls: resolveClsRunConfig({ start: 1 })! };
+    const state = await new CpuRam(config.model, 11).getState();
+    const probe = await createClassProbe(
+      "cpu",
+      undefined,
+      clsConfigFor(config.model, config.cls!),
+      4,
+    );
+    const cls = await probe.getState();
+    probe.dispose();
+    const rng = new Rng(6);
+    for (const t of cls.params.values()) rng.fillUniform(t.data, -1, 1);
+    cls.step = 23;
+    const meta = { config, epoch: 1, step: 9, batch: 0 };
+    await saveCheckpoint(dir, state, meta, {}, undefined, { cls });
+    const good = await Deno.readFile(`${dir}/${MODEL_FILE}`);
+
+    const name = [...cls.params.keys()][0];
+    const bad = { ...cls, params: new Map(cls.params) };
+    bad.params.set(name, { ...cls.params.get(name)!, data: cls.params.get(name)!.data.slice() });
+    bad.params.get(name)!.data[0] = NaN;
+    await assert.rejects(
+      saveCheckpoint(dir, state, { ...meta, step: 10 }, {}, undefined, { cls: bad }),
+      new RegExp(`^NonFiniteStateError: class probe parameter "${name}" holds NaN$`),
+    );
+    assert.deepEqual(await Deno.readFile(`${dir}/${MODEL_FILE}`), good, "the good one is kept");
+
+    const run = await loadRun(dir, { backend: "cpu" });
+    try {
+      assert.ok(run.classProbe, "openRun opened the class probe");
+      const back = await run.classProbe.getState();
+      assertSameParams(back.params, cls.params);
+      assert.equal(back.step, 23);
+    } finally {
+      run.close();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -297,7 +297,7 @@ Deno.test("a diverging loss stops training with a clear error", async () => {
         reward: classificationReward,
         out: dir,
       }),
-      /loss became NaN at epoch 1, batch 3 \(lr 0.1\)/,
+      /training went non-finite at epoch 1, batch 3 \(step 3\): the loss is NaN; lower option lr \(0\.1\); no checkpoint was written/,
     );
   });
 });

@@ -10,6 +10,8 @@
  */
 
 /** Named float32 tensors, each with its shape (row-major). */
+import { readRegularFile } from "./read_regular.ts";
+
 export type TensorMap = Map<string, { shape: number[]; data: Float32Array }>;
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
@@ -183,14 +185,10 @@ export function decodeSafetensors(bytes: Uint8Array, file: string): Safetensors 
   return { tensors, metadata };
 }
 
-/** Reads and decodes one safetensors file; a missing or unreadable file throws one line naming it. */
+/**
+ * Reads and decodes one safetensors file; a missing, unreadable or non-regular file (a FIFO
+ * would block forever) throws one line naming it.
+ */
 export async function readSafetensors(file: string): Promise<Safetensors> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await Deno.readFile(file);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) throw new Error(`Cannot read "${file}": no such file`);
-    throw new Error(`Cannot read "${file}": ${(e as Error).message}`);
-  }
-  return decodeSafetensors(bytes, file);
+  return decodeSafetensors(await readRegularFile(file), file);
 }

@@ -1,0 +1,406 @@
+/**
+ * Setting a training run up, as the library owns it: the run config resolved from options (a
+ * new run) or from the saved checkpoint (`resume`, where only `epochs` may change), the run
+ * folder locked (run_lock.ts: one writer; an interrupted checkpoint commit finished or discarded,
+ * stale temporary files removed), the reward loaded, the data loaded and checked against the
+ * model, the backend and the probe opened. `glimpse train` is this plus {@link train} and
+ * progress; a script does the same in a few lines.
+ *
+ * Errors about options are {@link RunOptionError}s worded with the option's name
+ * ("option lr 0.1: runs/x was trained with 0.0003, …"), so that a caller maps them to its own
+ * spelling (the CLI to `--lr`).
+ *
+ * @module
+ */
+import type { RamBackend } from "../ram/backend.ts";
+import {
+  DEFAULT_TRAIN,
+  resolveRamConfig,
+  resolveTrainConfig,
+  retinaDefaultsFor,
+} from "../ram/config.ts";
+import { type Checkpoint, loadCheckpoint, MODEL_FILE, runFile } from "./checkpoint.ts";
+import {
+  dataConfigOf,
+  datasetOptionsOf,
+  resolveRunConfig,
+  RUN_CONFIG_VERSION,
+  type RunConfig,
+} from "./run_config.ts";
+import { MNIST_VALIDATION_DEFAULT } from "../datasets/mnist_official.ts";
+import { limitSplit, type TrainData } from "./trainer.ts";
+import { loadDataset, type LoadedDataset } from "../datasets/load.ts";
+import { checkDataFitsModel, type DataChoice } from "./run_data.ts";
+import { loadReward } from "../rewards/loader.ts";
+import type { SandboxedReward } from "../rewards/sandbox.ts";
+import { type BackendName, openBackend, type OpenedBackend } from "./backend.ts";
+import { lockRunFolder } from "./run_lock.ts";
+import { createVaeFor, type Vae } from "../probe/vae.ts";
+import { resolveVaeRunConfig } from "../probe/vae_config.ts";
+import { type ClassProbe, createClassProbeFor, resolveClsRunConfig } from "../probe/cls.ts";
+import { pathExists } from "../util/read_regular.ts";
+import { checkRamFitsDevice } from "../ram/gpu_program.ts";
+
+/** A bad option value or combination; `option` is its name in {@link RunOptions}. */
+export class RunOptionError extends Error {
+  constructor(readonly option: keyof RunOptions, message: string) {
+    super(message);
+    this.name = "RunOptionError";
+  }
+}
+
+/** What a training run is asked to be; undefined where not given (defaults, or the saved run's). */
+export interface RunOptions {
+  /** The run folder. */
+  out: string;
+  /** Continue the run in `out` (its saved config; only `epochs` may change). */
+  resume?: boolean;
+  /** The data of a new run (spec and options; the spec defaults to mnist). */
+  data: DataChoice;
+  /** The dataset as explicitly given (checked against the saved run on resume). */
+  dataset?: string;
+  patch?: number;
+  scales?: number;
+  glimpses?: number;
+  epochs?: number;
+  batch?: number;
+  lr?: number;
+  /** Learning rate of the policy (location) group; undefined: lr. */
+  policyLr?: number;
+  /** Learning rate of the baseline group; undefined: lr. */
+  baselineLr?: number;
+  seed?: number;
+  limit?: number;
+  /** Validation hold-out: a fraction in [0, 1) or a count; undefined: {@link defaultValidation}. */
+  validation?: number;
+  plateau?: number;
+  /** Reward spec (built-in name or module path; default classification) and its k=v options. */
+  reward?: string;
+  rewardOptions?: string[];
+  rewardTimeoutMs?: number;
+  /**
+   * The folder a relative reward path resolves against (default Deno.cwd(); the CLI passes
+   * invocationDir(), where the user ran `deno task`).
+   */
+  rewardCwd?: string;
+  /** false: no VAE probe. */
+  vae?: boolean;
+  /** 1-based epoch the probe starts training at. */
+  vaeStart?: number;
+  /** Glimpses per image the VAE probe steps on (probe/vae_config.ts rowsPerImage; default 1). */
+  vaeRows?: number;
+  /** false: no class probe. */
+  cls?: boolean;
+  /** 1-based epoch the class probe starts training at. */
+  clsStart?: number;
+  backend: BackendName;
+}
+
+/** A run ready to {@link train}: release everything with close(). */
+export interface PreparedRun {
+  out: string;
+  config: RunConfig;
+  /** The checkpoint to continue (loaded with its optimizer) when resuming. */
+  resume?: Checkpoint;
+  dataset: LoadedDataset;
+  data: TrainData;
+  reward: SandboxedReward;
+  opened: OpenedBackend;
+  vae: Vae | null;
+  /** The class probe (trains alongside from config.cls.start); null without. */
+  cls: ClassProbe | null;
+  /** Lines about the folder (a stale lock taken over, a commit finished, files removed). */
+  notes: string[];
+  /**
+   * Closes the probe, backend and reward and releases the lock; a new run that wrote no
+   * checkpoint leaves no folder behind (when the folder is otherwise empty).
+   */
+  close(): Promise<void>;
+}
+
+/** The class probe for `config` on the RAM's backend and device, seeded from the run; null without. */
+export async function openClassProbe(
+  ram: RamBackend,
+  config: RunConfig,
+): Promise<ClassProbe | null> {
+  if (!config.cls) return null;
+  return await createClassProbeFor(ram, config.cls, config.train.seed);
+}
+
+/** The probe for `config` on the RAM's backend and device, seeded from the run; null without. */
+export async function openProbe(ram: RamBackend, config: RunConfig): Promise<Vae | null> {
+  if (!config.vae) return null;
+  const { hidden, latent, pixels, lr } = config.vae;
+  return await createVaeFor(ram, { hidden, latent, pixels, lr }, config.train.seed);
+}
+
+/**
+ * The validation hold-out of a new run when none is given: 5,000 of the official MNIST's 60,000
+ * training images (the peers' split), none elsewhere (mnist-10k keeps its 7,996).
+ */
+export function defaultValidation(spec: string): number {
+  return spec === "mnist" ? MNIST_VALIDATION_DEFAULT : 0;
+}
+
+function resumeMismatch(o: RunOptions, config: RunConfig): [keyof RunOptions, unknown, unknown][] {
+  const d = o.data.options;
+  return [
+    ["dataset", o.dataset, config.dataset],
+    ["data", d.variant, config.data.variant],
+    ["data", d.canvas, config.data.canvas ?? undefined],
+    ["data", d.distractors, config.data.distractors ?? undefined],
+    ["data", d.distractorSize, config.data.distractorSize ?? undefined],
+    ["data", d.fit, config.data.fit ?? undefined],
+    ["patch", o.patch, config.model.patch],
+    ["scales", o.scales, config.model.scales],
+    ["glimpses", o.glimpses, config.model.glimpses],
+    ["batch", o.batch, config.train.batch],
+    ["lr", o.lr, config.train.lr],
+    ["policyLr", o.policyLr, config.train.policyLr ?? undefined],
+    ["baselineLr", o.baselineLr, config.train.baselineLr ?? undefined],
+    ["seed", o.seed, config.train.seed],
+    ["limit", o.limit, config.limit ?? undefined],
+    ["validation", o.validation, config.validation || undefined],
+    ["plateau", o.plateau, config.plateau || undefined],
+    ["reward", o.reward, config.reward.spec],
+  ];
+}
+
+const DATA_KEYS = ["variant", "canvas", "distractors", "distractorSize", "fit"] as const;
+
+/** On resume, options that would change the saved run are refused (only epochs may change). */
+function checkResume(o: RunOptions, ckpt: Checkpoint): RunConfig {
+  let config = ckpt.meta.config;
+  for (const [name, given, was] of resumeMismatch(o, config)) {
+    if (given === undefined || given === was) continue;
+    let option: string = name;
+    if (name === "data") {
+      const key = DATA_KEYS.find((k) => o.data.options[k] === given)!;
+      option = key;
+    }
+    throw new RunOptionError(
+      name,
+      `option ${option} ${given}: ${o.out} was trained with ` +
+        `${was === undefined ? "none" : was}, and a resumed run keeps its config (only epochs ` +
+        "may change)",
+    );
+  }
+  const probes = [
+    { key: "vae", start: "vaeStart", what: "the VAE probe" },
+    { key: "cls", start: "clsStart", what: "the class probe" },
+  ] as const;
+  for (const p of probes) {
+    const saved = config[p.key] ?? null;
+    if (o[p.key] === false && saved) {
+      throw new RunOptionError(
+        p.key,
+        `option ${p.key} false: ${o.out} trains ${p.what}, and a resumed run keeps its config ` +
+          "(only epochs may change)",
+      );
+    }
+    const start = o[p.start];
+    if (start !== undefined && start !== saved?.start) {
+      throw new RunOptionError(
+        p.start,
+        `option ${p.start} ${start}: ${o.out} was trained with ` +
+          (saved ? `option ${p.start} ${saved.start}` : `option ${p.key} false`) +
+          ", and a resumed run keeps its config (only epochs may change)",
+      );
+    }
+  }
+  if (o.vaeRows !== undefined && o.vaeRows !== config.vae?.rowsPerImage) {
+    throw new RunOptionError(
+      "vaeRows",
+      `option vaeRows ${o.vaeRows}: ${o.out} was trained with ` +
+        (config.vae ? `option vaeRows ${config.vae.rowsPerImage}` : "option vae false") +
+        ", and a resumed run keeps its config (only epochs may change)",
+    );
+  }
+  if (o.epochs !== undefined) config = { ...config, train: { ...config.train, epochs: o.epochs } };
+  const { epoch, batch } = ckpt.meta;
+  if (epoch >= config.train.epochs && batch === 0) {
+    throw new RunOptionError(
+      "epochs",
+      `option resume: ${o.out} has trained ${epoch} of ${config.train.epochs} epochs already; ` +
+        `give option epochs N with N > ${epoch} to train further`,
+    );
+  }
+  if (epoch >= config.train.epochs) {
+    throw new RunOptionError(
+      "epochs",
+      `option epochs ${config.train.epochs}: ${o.out} is partway through epoch ${epoch + 1}; ` +
+        `give ${epoch + 1} or more`,
+    );
+  }
+  return config;
+}
+
+/**
+ * Sets up the training run `options` describes (see the module doc); the caller trains it with
+ * `train({ ...prepared fields })` and closes it.
+ *
+ * @example
+ * ```ts ignore
+ * import { prepareRun } from "./prepare_run.ts";
+ * import { train } from "./trainer.ts";
+ * const run = await prepareRun({ out: "runs/x", data: { spec: "mnist-10k", options: {} },
+ *   epochs: 2, backend: "cpu" });
+ * try {
+ *   await train({ backend: run.opened.backend, data: run.data, config: run.config,
+ *     reward: run.reward.fn, out: run.out, resume: run.resume, vae: run.vae ?? undefined,
+ *     cls: run.cls ?? undefined });
+ * } finally {
+ *   await run.close();
+ * }
+ * ```
+ */
+export async function prepareRun(options: RunOptions): Promise<PreparedRun> {
+  const { out } = options;
+  if (options.plateau !== undefined && options.validation === undefined && !options.resume) {
+    throw new RunOptionError(
+      "plateau",
+      `option plateau ${options.plateau}: needs option validation to watch`,
+    );
+  }
+  if (options.vae === false && options.vaeRows !== undefined && !options.resume) {
+    throw new RunOptionError(
+      "vaeRows",
+      `option vaeRows ${options.vaeRows}: the VAE probe is off (option vae false)`,
+    );
+  }
+  if (options.vae === false && options.vaeStart !== undefined && !options.resume) {
+    throw new RunOptionError(
+      "vaeStart",
+      `option vaeStart ${options.vaeStart}: the VAE probe is off (option vae false)`,
+    );
+  }
+  if (options.cls === false && options.clsStart !== undefined && !options.resume) {
+    throw new RunOptionError(
+      "clsStart",
+      `option clsStart ${options.clsStart}: the class probe is off (option cls false)`,
+    );
+  }
+  // Refuse early, before the lock, what needs no lock to tell.
+  if (!options.resume && (await pathExists(runFile(out, MODEL_FILE)))) {
+    throw new RunOptionError(
+      "out",
+      `option out ${out}: it holds a checkpoint already; pass option resume to continue it, or another folder`,
+    );
+  }
+  const lock = await lockRunFolder(out, options.resume ? "a resumed training" : "a training");
+  const closers: (() => void | Promise<void>)[] = [];
+  const close = async () => {
+    for (const c of closers.reverse()) await c();
+    closers.length = 0;
+    const finished = await pathExists(runFile(out, MODEL_FILE));
+    await lock.release();
+    // A new run that never wrote a checkpoint leaves nothing behind (the folder only if empty).
+    if (!options.resume && !finished) await Deno.remove(out).catch(() => {});
+  };
+  try {
+    let resume: Checkpoint | undefined;
+    let saved: RunConfig | undefined;
+    if (options.resume) {
+      resume = await loadCheckpoint(out, { optimizer: true });
+      saved = checkResume(options, resume);
+    } else if (await pathExists(runFile(out, MODEL_FILE))) {
+      // A commit finished while taking the lock.
+      throw new RunOptionError(
+        "out",
+        `option out ${out}: it holds a checkpoint already; pass option resume to continue it, or another folder`,
+      );
+    }
+    const reward = await loadReward(
+      saved ? saved.reward.spec : options.reward ?? "classification",
+      {
+        opts: saved
+          ? (options.rewardOptions ?? saved.reward.options)
+          : (options.rewardOptions ?? []),
+        timeoutMs: options.rewardTimeoutMs,
+        cwd: options.rewardCwd,
+      },
+    );
+    closers.push(() => reward.close());
+    if (saved && JSON.stringify(reward.metadata.options) !== JSON.stringify(saved.reward.options)) {
+      throw new RunOptionError(
+        "rewardOptions",
+        `option rewardOptions ${options.rewardOptions?.join(" ")}: ${out} was trained with ` +
+          `reward options ${JSON.stringify(saved.reward.options)}; a resumed run keeps its config`,
+      );
+    }
+    const seed = saved ? saved.train.seed : options.seed ?? DEFAULT_TRAIN.seed;
+    const fresh = options.data;
+    const validation = saved
+      ? saved.validation
+      : options.validation ?? defaultValidation(fresh.spec);
+    const ds = await loadDataset(
+      saved ? saved.dataset : fresh.spec,
+      saved ? datasetOptionsOf(saved) : {
+        ...fresh.options,
+        seed,
+        validation: validation > 0 ? validation : undefined,
+      },
+    );
+    const config: RunConfig = saved ?? resolveRunConfig({
+      version: RUN_CONFIG_VERSION,
+      dataset: fresh.spec,
+      data: dataConfigOf(ds, fresh.options.fit),
+      limit: options.limit ?? null,
+      validation,
+      plateau: options.plateau ?? 0,
+      reward: reward.metadata,
+      model: resolveRamConfig({
+        height: ds.height,
+        width: ds.width,
+        classes: ds.classes,
+        ...retinaDefaultsFor(Math.max(ds.height, ds.width)),
+        patch: options.patch,
+        scales: options.scales,
+        glimpses: options.glimpses,
+      }),
+      train: resolveTrainConfig({
+        epochs: options.epochs,
+        batch: options.batch,
+        lr: options.lr,
+        policyLr: options.policyLr,
+        baselineLr: options.baselineLr,
+        seed,
+      }),
+      vae: options.vae === false
+        ? null
+        : resolveVaeRunConfig({ start: options.vaeStart, rowsPerImage: options.vaeRows }),
+      cls: options.cls === false ? null : resolveClsRunConfig({ start: options.clsStart }),
+    }, "options");
+    checkDataFitsModel(ds, config.model, out);
+    const data: TrainData = {
+      train: config.limit ? limitSplit(ds.train, config.limit) : ds.train,
+      validation: ds.validation,
+      test: ds.test,
+    };
+    const opened = await openBackend(options.backend, config.model, config.train.seed);
+    closers.push(() => opened.close());
+    if (opened.gpu) {
+      checkRamFitsDevice(opened.gpu, config.model, config.train.batch, config.vae?.pixels);
+    }
+    const vae = await openProbe(opened.backend, config);
+    if (vae) closers.push(() => vae.dispose());
+    const cls = await openClassProbe(opened.backend, config);
+    if (cls) closers.push(() => cls.dispose());
+    return {
+      out,
+      config,
+      resume,
+      dataset: ds,
+      data,
+      reward,
+      opened,
+      vae,
+      cls,
+      notes: lock.notes,
+      close,
+    };
+  } catch (e) {
+    await close();
+    throw e;
+  }
+}
