@@ -4,12 +4,15 @@
     python3 examples/load_in_pytorch.py checkpoints/mnist-classification/model.safetensors
 
 model.safetensors names and shapes its tensors as nn.Linear has them (fc1.weight is
-(out, in)), so load_state_dict takes them as they are; the VAE probe's tensors carry a "vae."
-prefix and are left out here. Its metadata "config" holds the run config (sizes, glimpses).
+(out, in)), so load_state_dict takes them as they are; the probes' tensors carry a "vae." or
+"classprobe." prefix and are left out here. Its metadata "config" holds the run config (sizes, glimpses).
 This mirrors glimpse's RAM with the rnn core and one retina scale (the default config).
 """
 import json
 import sys
+
+# The probes' tensors (VAE probe, class probe) are not part of the RAM.
+PROBE_PREFIXES = ("vae.", "classprobe.")
 
 import torch
 import torch.nn as nn
@@ -66,7 +69,7 @@ def main(path):
         config = json.loads(f.metadata()["config"])
     model = RAM(config["model"])
     tensors = load_file(path)
-    model.load_state_dict({k: v for k, v in tensors.items() if not k.startswith("vae.")})
+    model.load_state_dict({k: v for k, v in tensors.items() if not k.startswith(PROBE_PREFIXES)})
     x = torch.zeros(1, config["model"]["height"], config["model"]["width"])
     x[0, 6:22, 13:15] = 1.0  # a "1"
     for t, (l, logp) in enumerate(model.explain(x), 1):

@@ -6,7 +6,6 @@
  * @module
  */
 import { initWasm, Resvg } from "npm:@resvg/resvg-wasm@2.6.2";
-import { createRequire } from "node:module";
 import { loadFont } from "./font.ts";
 
 let ready: Promise<void> | null = null;
@@ -28,6 +27,9 @@ export function initResvg(): Promise<void> {
     let path = "@resvg/resvg-wasm/index_bg.wasm";
     let wasm: Uint8Array;
     try {
+      // Imported when first needed: a static node: import would break the browser bundle of
+      // the explorer (web/), which reaches this module but never renders a PNG.
+      const { createRequire } = await import("node:module");
       path = createRequire(import.meta.url).resolve(path);
       wasm = await Deno.readFile(path);
     } catch (e) {

@@ -19,7 +19,10 @@ for (const run of ["mnist-classification", "mnist-entropy"]) {
     const linear = [...script.matchAll(/self\.(\w+) = nn\.Linear\(/g)].map((m) => m[1]);
     assert.ok(linear.length >= 10, "the script declares the RAM's layers");
     const declared = linear.flatMap((n) => [`${n}.weight`, `${n}.bias`]).sort();
-    const saved = [...tensors.keys()].filter((k) => !k.startsWith("vae.")).sort();
+    const prefixes = [...script.matchAll(/PROBE_PREFIXES = \(([^)]*)\)/g)][0]?.[1] ?? "";
+    const probe = [...prefixes.matchAll(/"([^"]+)"/g)].map((m) => m[1]);
+    assert.deepEqual(probe, ["vae.", "classprobe."], "the script leaves out both probes");
+    const saved = [...tensors.keys()].filter((k) => !probe.some((p) => k.startsWith(p))).sort();
     assert.deepEqual(declared, saved, "a strict load_state_dict needs exactly these names");
 
     const keys = new Set([...script.matchAll(/m\["(\w+)"\]/g)].map((m) => m[1]));

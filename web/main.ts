@@ -440,9 +440,10 @@ async function loadTestCurves(): Promise<void> {
     if (!m.eig) continue;
     try {
       const table = JSON.parse(new TextDecoder().decode(await fetchBytes(m.eig))) as {
-        rows: { cumulativeGain: number }[];
+        rows: { cumulative_gain: number }[];
       };
-      testCurves.set(m.name, table.rows.map((r) => r.cumulativeGain));
+      // eig.json is written in snake_case (report/eig.ts eigJson)
+      testCurves.set(m.name, table.rows.map((r) => r.cumulative_gain));
     } catch {
       // a missing or odd table only loses its curve
     }
