@@ -177,3 +177,36 @@ Deno.test("--glimpses 1000 on webgpu is refused before training, naming the opti
     assert.ok(!(await exists(out)));
   });
 });
+
+Deno.test("a plugin that blows its memory mid-run ends the run with one line and leaves the last checkpoint resumable", async () => {
+  await withDir(async (dir) => {
+    // Rewards like classification's until call 60 (epoch 1 is 50 batches of 8), then memory
+    // outside V8's heap without bound: the sandbox's resident-memory watch stops it.
+    const plugin = `${dir}/greedy.ts`;
+    await Deno.writeTextFile(
+      plugin,
+      `let calls = 0;
+export default { name: "greedy", description: "grows its memory at call 60", options: {},
+  reward({ T, B, labels, predictions }) {
+    if (++calls >= 60) {
+      const keep = [];
+      for (;;) keep.push(new Uint8Array(64 * 2 ** 20).fill(1));
+    }
+    const r = new Float32Array(T * B);
+    for (let b = 0; b < B; b++) r[(T - 1) * B + b] = predictions[(T - 1) * B + b] === labels[b] ? 1 : 0;
+    return r;
+  } };
+`,
+    );
+    const out = `${dir}/run`;
+    const r = await glimpse("train", ...SLOW, "--epochs", "3", "--reward", plugin, "--out", out);
+    assert.notEqual(r.code, 0, "the run did not fail");
+    const lines = r.stderr.trim().split("\n").filter((l) => l.startsWith("glimpse:"));
+    assert.equal(lines.length, 1, r.stderr);
+    assert.match(lines[0], /greedy/);
+    assert.match(lines[0], /memory/);
+    const ckpt = await loadCheckpoint(out, { optimizer: true });
+    assert.equal(ckpt.meta.epoch, 1, "the checkpoint of epoch 1 is the one kept");
+    assert.equal(await exists(`${out}/${LOCK_FILE}`), false, "the lock is released");
+  });
+});
