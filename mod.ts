@@ -41,7 +41,10 @@
  */
 
 // Open a saved run and explain what it saw.
-export { type LoadedRun, loadRun, type LoadRunOptions } from "./run/load_run.ts";
+export { type LoadedRun, loadRun, type LoadRunOptions, openRun } from "./run/load_run.ts";
+export { type BackendName, openBackend, type OpenedBackend } from "./run/backend.ts";
+export { BACKEND_CHOICES, type BackendChoice, type BackendDecision } from "./ram/choose_backend.ts";
+export type { GpuRamOptions } from "./ram/gpu.ts";
 export { type GreyImage, readGreyImage } from "./datasets/image.ts";
 export { type ModelInput, toModelInput } from "./datasets/model_input.ts";
 export {
@@ -93,7 +96,9 @@ export {
   type CheckpointMeta,
   loadCheckpoint,
   saveCheckpoint,
+  type SaveOptions,
 } from "./run/checkpoint.ts";
+export type { CommitHook } from "./run/checkpoint_commit.ts";
 export { decodeSafetensors, encodeSafetensors } from "./util/safetensors.ts";
 
 // Data and rewards.

@@ -15,10 +15,12 @@ import { loadBlas } from "../util/blas.ts";
 
 /** What `--backend` accepts; the first is the default. */
 export const BACKEND_CHOICES = ["auto", "webgpu", "cpu"] as const;
+/** One of {@link BACKEND_CHOICES}. */
 export type BackendChoice = typeof BACKEND_CHOICES[number];
 
 /** A resolved backend and the reason, for --verbose and --json. */
 export interface BackendDecision {
+  /** The backend that runs. */
   name: "cpu" | "webgpu";
   /** What was asked: "auto", "webgpu" or "cpu". */
   choice: BackendChoice;

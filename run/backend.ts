@@ -27,6 +27,7 @@ export type BackendName = BackendChoice;
 
 /** A backend plus a line saying what runs it. */
 export interface OpenedBackend {
+  /** The opened RAM backend. */
   backend: RamBackend;
   /** e.g. "cpu (OpenBLAS /usr/lib/…, 2 threads)" or "webgpu (llvmpipe (LLVM 15.0.6, 256 bits))". */
   description: string;

@@ -9,9 +9,9 @@
  * @module
  */
 
-/** Named float32 tensors, each with its shape (row-major). */
 import { readRegularFile } from "./read_regular.ts";
 
+/** Named float32 tensors, each with its shape (row-major). */
 export type TensorMap = Map<string, { shape: number[]; data: Float32Array }>;
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
