@@ -9,7 +9,8 @@
  * - modules inside its own folder (the folder of the plugin file, symlinks resolved), except
  *   hidden files and folders (a name starting with "."), code or data (JSON/text/bytes);
  * - the project's plugin API: rewards/define.ts, rewards/types.ts and the built-in rewards
- *   rewards/classification.ts and rewards/entropy.ts (to build on).
+ *   rewards/classification.ts and rewards/entropy.ts (to build on), with what entropy.ts
+ *   computes its entropies with, kernels/softmax_ref.ts (plain arithmetic, no imports).
  * Anything else (another folder, `file://` elsewhere, http:, https:, data:, npm:, jsr:, node:,
  * bare names) is refused in one line naming the plugin and the specifier as written. A plugin
  * fetched from a URL (rewards/remote.ts) is checked from its downloaded copy and may import the
@@ -32,6 +33,7 @@ export const PLUGIN_API: readonly string[] = [
   "types.ts",
   "classification.ts",
   "entropy.ts",
+  "../kernels/softmax_ref.ts",
 ]
   .map((f) => fileURLToPath(new URL(`./${f}`, import.meta.url)));
 
