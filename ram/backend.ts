@@ -74,6 +74,35 @@ export function checkLocations(where: string, T: number, B: number, locations: F
   }
 }
 
+/** How a CPU rollout picks action a_t from the policy mean μ: writes a (B, 2) into `a`. */
+export type RolloutAction = (t: number, mu: Float32Array, a: Float32Array) => void;
+
+/**
+ * The action rule of a rollout on the CPU backends: the given locations when
+ * `options.locations` is set (checked), else sampled with `sample(options.policy)` when
+ * `options.stochastic`, else the policy's mean. `where` starts error messages.
+ */
+export function rolloutAction(
+  where: string,
+  T: number,
+  B: number,
+  options: RolloutOptions,
+  sample: (policy: Float32Array) => RolloutAction,
+): RolloutAction {
+  if (options.locations) {
+    checkLocations(where, T, B, options.locations);
+    const given = options.locations;
+    return (t, _mu, a) => a.set(given.subarray(t * B * 2, (t + 1) * B * 2));
+  }
+  if (options.stochastic) {
+    if (!options.policy) {
+      throw new Error(`${where}: rollout with stochastic: true needs options.policy noise`);
+    }
+    return sample(options.policy);
+  }
+  return (_t, mu, a) => a.set(mu);
+}
+
 /** A rollout's per-glimpse outputs: the reward functions' view plus hidden states. */
 export interface Rollout extends Episodes {
   /** Log-probabilities (T, B, C). */

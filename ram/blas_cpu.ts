@@ -11,10 +11,10 @@
 import {
   type Batch,
   checkHiddenOut,
-  checkLocations,
   type ParamMap,
   type RamBackend,
   type Rollout,
+  rolloutAction,
   type RolloutOptions,
   type StepNoise,
   type StepResult,
@@ -23,7 +23,7 @@ import {
 } from "./backend.ts";
 import { type GroupLrs, groupLrs, paramGroup, type RamConfig, type TrainConfig } from "./config.ts";
 import type { Episodes, RewardFn } from "../rewards/types.ts";
-import { checkParams, initParams } from "./params.ts";
+import { checkTrainState, initParams } from "./params.ts";
 import { returnsFromRewards } from "./returns.ts";
 import { checkRewards, episodesFrom, stepResult } from "./step.ts";
 import type { Blas } from "../util/blas.ts";
@@ -144,17 +144,13 @@ export class BlasRam implements RamBackend {
     try {
       const ws = this.#workspace(batch);
       const B = batch.size, T = this.config.glimpses;
-      let source: ActionFill = (_i, mu, a) => a.set(mu);
-      if (options.locations) {
-        checkLocations("cpu backend", T, B, options.locations);
-        const given = options.locations;
-        source = (i, _mu, a) => a.set(given.subarray(i * B * 2, (i + 1) * B * 2));
-      } else if (options.stochastic) {
-        if (!options.policy) {
-          throw new Error("cpu backend: rollout with stochastic: true needs options.policy noise");
-        }
-        source = this.#noiseActions(B, options.policy);
-      }
+      const source = rolloutAction(
+        "cpu backend",
+        T,
+        B,
+        options,
+        (policy) => this.#noiseActions(B, policy),
+      );
       this.#forward(ws, batch, options.start ?? new Float32Array(B * 2), source);
       const H = this.config.hidden, C = this.config.classes;
       return Promise.resolve({
@@ -180,12 +176,7 @@ export class BlasRam implements RamBackend {
 
   /** Loads a state (copied in); names and shapes must match this config. */
   setState(state: TrainState): void {
-    checkParams(this.config, state.params, "cpu backend setState params");
-    checkParams(this.config, state.adamM, "cpu backend setState adamM");
-    checkParams(this.config, state.adamV, "cpu backend setState adamV");
-    if (!Number.isInteger(state.step) || state.step < 0) {
-      throw new Error(`cpu backend setState: step ${state.step} is not a non-negative integer`);
-    }
+    checkTrainState(this.config, state, "cpu backend setState");
     packParams(this.#layout, state.params, this.#params);
     packParams(this.#layout, state.adamM, this.#m);
     packParams(this.#layout, state.adamV, this.#v);

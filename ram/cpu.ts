@@ -21,10 +21,10 @@
 import {
   type Batch,
   checkHiddenOut,
-  checkLocations,
   type ParamMap,
   type RamBackend,
   type Rollout,
+  rolloutAction,
   type RolloutOptions,
   type StepNoise,
   type StepResult,
@@ -33,7 +33,7 @@ import {
 } from "./backend.ts";
 import { groupLrs, paramGroup, type RamConfig, type TrainConfig } from "./config.ts";
 import type { Episodes, RewardFn } from "../rewards/types.ts";
-import { checkParams, cloneParams, initParams, zeroParams } from "./params.ts";
+import { checkTrainState, cloneParams, initParams, zeroParams } from "./params.ts";
 import { returnsFromRewards } from "./returns.ts";
 import { checkRewards, episodesFrom, stepResult } from "./step.ts";
 import {
@@ -202,12 +202,7 @@ export class CpuRam implements RamBackend {
 
   /** Loads a state (copied in); names and shapes must match this config. */
   setState(state: TrainState): void {
-    checkParams(this.config, state.params, "cpu backend setState params");
-    checkParams(this.config, state.adamM, "cpu backend setState adamM");
-    checkParams(this.config, state.adamV, "cpu backend setState adamV");
-    if (!Number.isInteger(state.step) || state.step < 0) {
-      throw new Error(`cpu backend setState: step ${state.step} is not a non-negative integer`);
-    }
+    checkTrainState(this.config, state, "cpu backend setState");
     const pairs: [ParamMap, ParamMap][] = [
       [this.#params, state.params],
       [this.#m, state.adamM],
@@ -225,17 +220,13 @@ export class CpuRam implements RamBackend {
   #rollout(batch: Batch, options: RolloutOptions): Rollout {
     this.#checkBatch(batch);
     const B = batch.size, T = this.config.glimpses;
-    let source: ActionSource = (_i, mu, a) => a.set(mu);
-    if (options.locations) {
-      checkLocations("cpu backend", T, B, options.locations);
-      const given = options.locations;
-      source = (i, _mu, a) => a.set(given.subarray(i * B * 2, (i + 1) * B * 2));
-    } else if (options.stochastic) {
-      if (!options.policy) {
-        throw new Error("cpu backend: rollout with stochastic: true needs options.policy noise");
-      }
-      source = this.#noiseActions(B, { start: new Float32Array(0), policy: options.policy });
-    }
+    const source = rolloutAction(
+      "cpu backend",
+      T,
+      B,
+      options,
+      (policy) => this.#noiseActions(B, { start: new Float32Array(0), policy }),
+    );
     const start = options.start ?? new Float32Array(B * 2);
     const trace = this.#forward(batch, start, source);
     const H = this.config.hidden, C = this.config.classes;

@@ -23,7 +23,7 @@
  * @module
  */
 import type { RamConfig } from "./config.ts";
-import type { ParamMap } from "./backend.ts";
+import type { ParamMap, TrainState } from "./backend.ts";
 import { Rng } from "../util/rng.ts";
 import { retinaSize } from "../kernels/retina_ref.ts";
 
@@ -172,6 +172,19 @@ export function cloneParams(p: ParamMap): ParamMap {
  */
 export function checkParams(cfg: RamConfig, p: ParamMap, what: string): void {
   checkAgainstSpecs(paramSpecs(cfg), p, what);
+}
+
+/**
+ * Throws unless `state` holds the config's parameters and both Adam moments with the right
+ * shapes and a non-negative integer step; `where` starts the message (e.g. "cpu backend setState").
+ */
+export function checkTrainState(cfg: RamConfig, state: TrainState, where: string): void {
+  checkParams(cfg, state.params, `${where} params`);
+  checkParams(cfg, state.adamM, `${where} adamM`);
+  checkParams(cfg, state.adamV, `${where} adamV`);
+  if (!Number.isInteger(state.step) || state.step < 0) {
+    throw new Error(`${where}: step ${state.step} is not a non-negative integer`);
+  }
 }
 
 /** Throws unless `p` holds exactly the tensors of `specs` with their shapes. */
