@@ -128,6 +128,7 @@ function open(candidates: readonly string[]): Blas | null {
     }
     const s = lib.symbols;
     const sgemm: Sgemm = (tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc) => {
+      checkGemmBounds(tA, tB, M, N, K, A, lda, B, ldb, C, ldc);
       s.cblas_sgemm(
         ROW_MAJOR,
         tA ? TRANS : NO_TRANS,
@@ -208,4 +209,39 @@ function mappedPath(name: string): string {
     // no /proc (macOS) or no read permission
   }
   return name;
+}
+
+/**
+ * Throws unless every operand of a row-major sgemm lies inside its array. BLAS reads and writes
+ * raw memory: a product sized past its Float32Array would corrupt the process's heap silently
+ * (seen once as a glibc abort at exit), so the wrapper refuses it with the sizes instead.
+ */
+function checkGemmBounds(
+  tA: boolean,
+  tB: boolean,
+  M: number,
+  N: number,
+  K: number,
+  A: Float32Array,
+  lda: number,
+  B: Float32Array,
+  ldb: number,
+  C: Float32Array,
+  ldc: number,
+): void {
+  if (M <= 0 || N <= 0) return;
+  const need = (rows: number, cols: number, ld: number, arr: Float32Array, name: string) => {
+    if (rows <= 0 || cols <= 0) return;
+    if (ld < cols || (rows - 1) * ld + cols > arr.length) {
+      throw new Error(
+        `sgemm: ${name} (${rows}×${cols}, leading dimension ${ld}) does not fit its ` +
+          `${arr.length} values (M=${M}, N=${N}, K=${K})`,
+      );
+    }
+  };
+  if (K > 0) {
+    need(tA ? K : M, tA ? M : K, lda, A, "A");
+    need(tB ? N : K, tB ? K : N, ldb, B, "B");
+  }
+  need(M, N, ldc, C, "C");
 }
