@@ -80,3 +80,22 @@ Deno.test({
     });
   },
 });
+
+Deno.test({
+  name: "sgemm refuses operands that do not fit their arrays, before BLAS touches memory",
+  ignore,
+  fn: () => {
+    const sgemm = blas!.sgemm;
+    const A = new Float32Array(6), B = new Float32Array(6), C = new Float32Array(4);
+    sgemm(false, false, 2, 2, 3, 1, A, 3, B, 2, 0, C, 2); // (2×3)·(3×2) fits
+    const before = C.slice();
+    assert.throws(() => sgemm(false, false, 2, 3, 3, 1, A, 3, B, 3, 0, C, 3), /sgemm: B \(3×3/);
+    assert.throws(() => sgemm(false, false, 3, 2, 3, 1, A, 3, B, 2, 0, C, 2), /sgemm: A \(3×3/);
+    assert.throws(
+      () => sgemm(false, false, 2, 2, 3, 1, A, 3, B, 2, 0, C, 1),
+      /leading dimension 1/,
+    );
+    assert.throws(() => sgemm(true, false, 2, 2, 4, 1, A, 2, B, 2, 0, C, 2), /sgemm: A \(4×2/);
+    assert.deepEqual(C, before, "a refused product wrote nothing");
+  },
+});
