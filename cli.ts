@@ -39,6 +39,10 @@ withDatasetFlags(
   .option("--lr <rate>", "Adam learning rate (default: 3e-4)")
   .option("--policy-lr <rate>", "Adam learning rate of the location policy (default: --lr)")
   .option("--baseline-lr <rate>", "Adam learning rate of the baseline (default: --lr)")
+  .option(
+    "--schedule <name>",
+    "learning-rate schedule: constant or cosine (lr × ½(1 + cos(π(e−1)/E)) in epoch e of E) (default: constant)",
+  )
   .option("--seed <n>", "seed of every random draw (default: 1)")
   .option(
     "--backend <name>",

@@ -10,7 +10,7 @@ import { type DatasetOptions, variantSuffix } from "../datasets/load.ts";
 import type { DatasetFlags } from "./dataset_flags.ts";
 import { type DataChoice, dataFromFlags } from "./run_data.ts";
 import { invocationDir, parseRewardTimeout } from "../rewards/loader.ts";
-import { DEFAULT_TRAIN } from "../ram/config.ts";
+import { DEFAULT_TRAIN, type Schedule, SCHEDULES } from "../ram/config.ts";
 import {
   type PreparedRun,
   prepareRun,
@@ -32,6 +32,7 @@ export interface TrainFlags extends DatasetFlags, VaeFlags {
   lr?: string;
   policyLr?: string;
   baselineLr?: string;
+  schedule?: string;
   seed?: string;
   backend?: string;
   out?: string;
@@ -84,6 +85,7 @@ interface Parsed {
   lr?: number;
   policyLr?: number;
   baselineLr?: number;
+  schedule?: Schedule;
   seed?: number;
   limit?: number;
   validation?: number;
@@ -108,6 +110,7 @@ function parseFlags(f: TrainFlags): Parsed {
       lo: 0,
       expected: "a non-negative number",
     }),
+    schedule: scheduleOption(f.schedule),
     validation: validationOption(f.validation),
     plateau: intOption("--plateau", f.plateau, 1),
     timeoutMs: f.rewardTimeout === undefined ? undefined : parseRewardTimeout(f.rewardTimeout),
@@ -116,6 +119,15 @@ function parseFlags(f: TrainFlags): Parsed {
     throw new OptionError(`--plateau ${p.plateau}: needs --validation FRACTION|COUNT to watch`);
   }
   return p;
+}
+
+/** `--schedule`: one of {@link SCHEDULES}. */
+function scheduleOption(text: string | undefined): Schedule | undefined {
+  if (text === undefined) return undefined;
+  if (!SCHEDULES.includes(text as Schedule)) {
+    throw new OptionError(`--schedule "${text}": expected one of ${SCHEDULES.join(", ")}`);
+  }
+  return text as Schedule;
 }
 
 /** `--validation`: a fraction in [0, 1) or a whole count of images. */
@@ -176,6 +188,7 @@ export async function trainCommand(flags: TrainFlags): Promise<number> {
     lr: p.lr,
     policyLr: p.policyLr,
     baselineLr: p.baselineLr,
+    schedule: p.schedule,
     seed: p.seed,
     limit: p.limit,
     validation: p.validation,

@@ -60,6 +60,33 @@ export interface TrainConfig {
   lambda: number; // 0.01
   /** Seed of every random draw (init, shuffle, first locations, policy noise). */
   seed: number; // 1
+  /**
+   * Learning-rate schedule over the epochs: "constant" (the plateau schedule, when on, is the
+   * only change), or "cosine": epoch e of E trains at lr × ½(1 + cos(π(e − 1)/E)), every group
+   * alike, and a plateau halving multiplies on top.
+   */
+  schedule: Schedule; // "constant"
+}
+
+/** The learning-rate schedules of {@link TrainConfig.schedule}. */
+export type Schedule = "constant" | "cosine";
+/** Every {@link Schedule}, in help order. */
+export const SCHEDULES: readonly Schedule[] = ["constant", "cosine"];
+
+/**
+ * The factor that the schedule applies to every learning rate in epoch `epoch` (1-based) of
+ * `epochs`.
+ *
+ * @example
+ * ```ts
+ * import { scheduleFactor } from "./config.ts";
+ * scheduleFactor("cosine", 1, 10); // 1
+ * scheduleFactor("cosine", 6, 10); // 0.5
+ * ```
+ */
+export function scheduleFactor(schedule: Schedule, epoch: number, epochs: number): number {
+  if (schedule === "constant" || epochs <= 0) return 1;
+  return 0.5 * (1 + Math.cos(Math.PI * (epoch - 1) / epochs));
 }
 
 /** The defaults of {@link RamConfig}. */
@@ -89,6 +116,7 @@ export const DEFAULT_TRAIN: Readonly<TrainConfig> = Object.freeze({
   baselineLr: null,
   lambda: 0.01,
   seed: 1,
+  schedule: "constant",
 });
 
 function resolve<T extends object>(
@@ -166,6 +194,9 @@ export function resolveTrainConfig(given: Record<string, unknown> = {}): TrainCo
     }
     if (key === "seed") {
       return typeof v === "number" && Number.isInteger(v) ? null : "must be an integer";
+    }
+    if (key === "schedule") {
+      return SCHEDULES.includes(v as Schedule) ? null : `must be one of ${SCHEDULES.join(", ")}`;
     }
     if (key === "epochs") {
       return typeof v === "number" && Number.isInteger(v) && v >= 0

@@ -18,6 +18,7 @@ import {
   resolveRamConfig,
   resolveTrainConfig,
   retinaDefaultsFor,
+  type Schedule,
 } from "../ram/config.ts";
 import { type Checkpoint, loadCheckpoint, MODEL_FILE, runFile } from "./checkpoint.ts";
 import {
@@ -69,6 +70,8 @@ export interface RunOptions {
   policyLr?: number;
   /** Learning rate of the baseline group; undefined: lr. */
   baselineLr?: number;
+  /** Learning-rate schedule over the epochs; undefined: "constant". */
+  schedule?: Schedule;
   seed?: number;
   limit?: number;
   /** Validation hold-out: a fraction in [0, 1) or a count; undefined: {@link defaultValidation}. */
@@ -158,6 +161,7 @@ function resumeMismatch(o: RunOptions, config: RunConfig): [keyof RunOptions, un
     ["lr", o.lr, config.train.lr],
     ["policyLr", o.policyLr, config.train.policyLr ?? undefined],
     ["baselineLr", o.baselineLr, config.train.baselineLr ?? undefined],
+    ["schedule", o.schedule, config.train.schedule],
     ["seed", o.seed, config.train.seed],
     ["limit", o.limit, config.limit ?? undefined],
     ["validation", o.validation, config.validation || undefined],
@@ -364,6 +368,7 @@ export async function prepareRun(options: RunOptions): Promise<PreparedRun> {
         lr: options.lr,
         policyLr: options.policyLr,
         baselineLr: options.baselineLr,
+        schedule: options.schedule,
         seed,
       }),
       vae: options.vae === false

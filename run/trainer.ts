@@ -17,7 +17,7 @@
  * @module
  */
 import type { Batch, RamBackend, StepNoise, StepResult } from "../ram/backend.ts";
-import type { TrainConfig } from "../ram/config.ts";
+import { scheduleFactor, type TrainConfig } from "../ram/config.ts";
 import type { RunConfig } from "./run_config.ts";
 import { Rng } from "../util/rng.ts";
 import { evaluate } from "./evaluate.ts";
@@ -508,6 +508,8 @@ export async function train(options: TrainerOptions): Promise<TrainResult> {
 
   while (epoch < epochs) {
     const e = epoch + 1;
+    // The schedule is a function of the epoch, so a resumed run trains at the same rates.
+    trainCfg = scaledTrain(state.lr * scheduleFactor(config.train.schedule, e, epochs));
     const sums = state.partial ?? emptySums();
     state.partial = null;
     const epochStart = performance.now() - sums.seconds * 1000;
@@ -603,7 +605,6 @@ export async function train(options: TrainerOptions): Promise<TrainResult> {
       } else if (config.plateau > 0 && ++state.stale >= config.plateau) {
         state.lr *= PLATEAU_FACTOR;
         state.stale = 0;
-        trainCfg = scaledTrain(state.lr);
         options.onLr?.(state.lr, e);
       }
     }
