@@ -218,6 +218,11 @@ program.command("reproduce")
     "--backend <name>",
     "auto, webgpu or cpu (default: auto: webgpu on a hardware GPU, else cpu on the BLAS)",
   )
+  .option("--epochs <n>", "epochs of each RAM (default: 20; 2 with --quick)")
+  .option(
+    "--jobs <n>",
+    "runs trained at the same time, each in its own process (default: 1; one per core at most)",
+  )
   .option("--plan", "print the runs it would make and stop")
   .exitOverride()
   .action(async (opts) => {

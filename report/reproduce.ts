@@ -142,6 +142,20 @@ export interface ReproduceFlags {
   backend?: string;
   /** --plan: print the runs and stop. */
   plan?: boolean;
+  /** --epochs: the RAM's epochs per run (default 20; quick 2). */
+  epochs?: string;
+  /** --jobs: runs trained at the same time, each its own process (default 1). */
+  jobs?: string;
+}
+
+/** A whole number ≥ 1 from option `name`, or `fallback` when absent. */
+function countFlag(name: string, text: string | undefined, fallback: number): number {
+  if (text === undefined) return fallback;
+  const n = Number(text);
+  if (!/^\s*\d+\s*$/.test(text) || !Number.isInteger(n) || n < 1) {
+    throw new Error(`${name} "${text}": expected a whole number of at least 1`);
+  }
+  return n;
 }
 
 const VERDICT_LINE = (c: ClaimTest) => `**${c.verdict}**: ${c.reason}`;
@@ -405,7 +419,9 @@ export async function reproduce(
   flags: ReproduceFlags,
   how: { backend: () => Promise<"cpu" | "webgpu">; say: (line: string) => void },
 ): Promise<number> {
-  const plan = reproducePlan(flags.quick ?? false);
+  const quick = flags.quick ?? false;
+  const plan = reproducePlan(quick, countFlag("--epochs", flags.epochs, quick ? 2 : 20));
+  const jobs = countFlag("--jobs", flags.jobs, 1);
   const out = (flags.out ?? (plan.quick ? "runs/reproduce-quick" : "runs/reproduce"))
     .replace(/\/+$/, "");
   if (out === "") throw new Error(`--out "": expected a folder`);
@@ -420,11 +436,17 @@ export async function reproduce(
   }
   const backend = await how.backend();
   const t0 = performance.now();
-  const all: RunAnalysis[] = [];
-  for (const [i, p] of plan.runs.entries()) {
-    const say = (s: string) => how.say(`[${i + 1}/${plan.runs.length}] ${p.name}: ${s}\n`);
-    all.push(await runOne(out, p, plan, backend, say));
-  }
+  // `jobs` workers take the runs in plan order; each run trains in its own process.
+  const all: RunAnalysis[] = new Array(plan.runs.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < plan.runs.length) {
+      const i = next++, p = plan.runs[i];
+      const say = (s: string) => how.say(`[${i + 1}/${plan.runs.length}] ${p.name}: ${s}\n`);
+      all[i] = await runOne(out, p, plan, backend, say);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(jobs, plan.runs.length) }, worker));
   const report = reproduceReport(plan, all);
   for (const c of report.charts) {
     await writeFileAtomic(`${out}/${c.file}`, await bandChartPng(c.points, c));

@@ -59,9 +59,14 @@ export interface ReproducePlan {
   notes: string[];
 }
 
-/** The runs of `reproduce` (`quick`: mnist-10k, 2 epochs on 1,000 digits, no cluttered). */
-export function reproducePlan(quick: boolean): ReproducePlan {
-  const epochs = quick ? 2 : 20;
+/**
+ * The runs of `reproduce` (`quick`: mnist-10k, 2 epochs on 2,000 digits, no cluttered);
+ * `epochs` replaces the RAM's epochs (2 quick, 20 full).
+ */
+export function reproducePlan(quick: boolean, epochs = quick ? 2 : 20): ReproducePlan {
+  if (!(Number.isInteger(epochs) && epochs >= 1)) {
+    throw new Error(`reproduce: epochs ${epochs}: expected a whole number of at least 1`);
+  }
   const datasets = quick
     ? [{ data: "mnist", args: ["--dataset", "mnist-10k", "--limit", "2000"] }]
     : [

@@ -135,6 +135,29 @@ Deno.test("reproduce --plan lists the runs without training anything", async () 
   assert.equal(await Deno.stat("/nonexistent/x").catch(() => null), null);
 });
 
+Deno.test("reproduce --epochs sets every run's epochs; --epochs and --jobs refuse what is not a count", async () => {
+  const plan = reproducePlan(false, 12);
+  assert.equal(plan.epochs, 12);
+  assert.ok(plan.runs.every((r) => r.train.join(" ").endsWith("--epochs 12")));
+  assert.throws(() => reproducePlan(false, 0), /epochs 0/);
+  const err = console.error, lines: string[] = [];
+  console.error = (...a: unknown[]) => lines.push(a.join(" "));
+  try {
+    assert.notEqual(
+      await main(["reproduce", "--plan", "--jobs", "0", "--out", "/nonexistent/x"]),
+      0,
+    );
+    assert.notEqual(
+      await main(["reproduce", "--plan", "--epochs", "2.5", "--out", "/nonexistent/x"]),
+      0,
+    );
+  } finally {
+    console.error = err;
+  }
+  assert.ok(lines.some((l) => /--jobs "0"/.test(l)), lines.join("\n"));
+  assert.ok(lines.some((l) => /--epochs "2.5"/.test(l)), lines.join("\n"));
+});
+
 Deno.test("reconstruction quality: the probe's MSE is its own reconstructionError; class means of flat digits are exact", async () => {
   const { tinyRunConfig } = await import("./_explain_fixture.ts");
   const { CpuRam } = await import("../ram/cpu.ts");
