@@ -40,6 +40,10 @@ withDatasetFlags(
   .option("--policy-lr <rate>", "Adam learning rate of the location policy (default: --lr)")
   .option("--baseline-lr <rate>", "Adam learning rate of the baseline (default: --lr)")
   .option(
+    "--test-every <n>",
+    "also test after every n-th epoch, for a learning curve in metrics.jsonl (default: last epoch only)",
+  )
+  .option(
     "--schedule <name>",
     "learning-rate schedule: constant or cosine (lr × ½(1 + cos(π(e−1)/E)) in epoch e of E) (default: constant)",
   )

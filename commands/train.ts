@@ -33,6 +33,7 @@ export interface TrainFlags extends DatasetFlags, VaeFlags {
   policyLr?: string;
   baselineLr?: string;
   schedule?: string;
+  testEvery?: string;
   seed?: string;
   backend?: string;
   out?: string;
@@ -86,6 +87,7 @@ interface Parsed {
   policyLr?: number;
   baselineLr?: number;
   schedule?: Schedule;
+  testEvery?: number;
   seed?: number;
   limit?: number;
   validation?: number;
@@ -111,6 +113,7 @@ function parseFlags(f: TrainFlags): Parsed {
       expected: "a non-negative number",
     }),
     schedule: scheduleOption(f.schedule),
+    testEvery: intOption("--test-every", f.testEvery, 1),
     validation: validationOption(f.validation),
     plateau: intOption("--plateau", f.plateau, 1),
     timeoutMs: f.rewardTimeout === undefined ? undefined : parseRewardTimeout(f.rewardTimeout),
@@ -211,14 +214,19 @@ export async function trainCommand(flags: TrainFlags): Promise<number> {
     throw asFlagError(e);
   }
   try {
-    return await trainPrepared(run, flags, view);
+    return await trainPrepared(run, flags, view, p.testEvery);
   } finally {
     await run.close();
   }
 }
 
 /** Trains a prepared run with progress on stderr, Ctrl-C handling and the --json summary. */
-async function trainPrepared(run: PreparedRun, flags: TrainFlags, view: ProgressView) {
+async function trainPrepared(
+  run: PreparedRun,
+  flags: TrainFlags,
+  view: ProgressView,
+  testEvery: number | undefined,
+) {
   const { out, config, resume, data, opened, reward } = run;
   for (const note of run.notes) view.line(note);
   // The full config is a file away; the terminal gets one line unless --verbose asks for it.
@@ -266,6 +274,7 @@ async function trainPrepared(run: PreparedRun, flags: TrainFlags, view: Progress
       onEvaluate: (what, n) => view.status(`evaluating on ${n} ${what} images…`),
       onLr: (lr, epoch) =>
         view.line(`validation stalled: lr lowered to ${lr} after epoch ${epoch}`),
+      testEvery,
     });
   } finally {
     if (!stop.signal.aborted) Deno.removeSignalListener("SIGINT", onSigint);

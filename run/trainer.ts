@@ -158,6 +158,12 @@ export interface TrainerOptions {
   onEvaluate?: (what: "validation" | "test", images: number) => void;
   /** Called when the plateau schedule lowers the learning rate. */
   onLr?: (lr: number, epoch: number) => void;
+  /**
+   * Also evaluate the test split after every `testEvery`-th epoch (the last epoch always is),
+   * for a learning curve in metrics.jsonl's `test_error`; nothing reads it back, so it never
+   * steers training. 0 or undefined: the last epoch only.
+   */
+  testEvery?: number;
   /** Crash simulation for tests: called at each point of every checkpoint commit. */
   commitHook?: CommitHook;
 }
@@ -609,10 +615,11 @@ export async function train(options: TrainerOptions): Promise<TrainResult> {
       }
     }
     let epochTestError: number | null = null;
-    if (e === epochs && data.test) {
+    const testEvery = options.testEvery ?? 0;
+    if ((e === epochs || (testEvery > 0 && e % testEvery === 0)) && data.test) {
       options.onEvaluate?.("test", data.test.size);
       epochTestError = (await evaluate(backend, data.test, { batch: B, seed })).error;
-      testError = epochTestError;
+      if (e === epochs) testError = epochTestError;
     }
     epoch = e;
     batchDone = 0;

@@ -261,6 +261,70 @@ Deno.test("the plateau schedule halves the learning rate when validation stalls"
   });
 });
 
+Deno.test("the cosine schedule trains epoch e of E at lr·½(1 + cos(π(e−1)/E)), the same after a resume", async () => {
+  await withDir(async (dir) => {
+    const config = runConfig({ epochs: 4, batch: 10, lr: 0.01, schedule: "cosine", seed: 1 });
+    const seen: number[] = [];
+    const backend = new FakeRam();
+    const orig = backend.trainStep.bind(backend);
+    backend.trainStep = (...args: Parameters<FakeRam["trainStep"]>) => {
+      seen.push(args[3].lr);
+      return orig(...args);
+    };
+    const stop = new AbortController();
+    const data = { train: fakeSplit(20) };
+    const first = await train({
+      backend,
+      data,
+      config,
+      reward: classificationReward,
+      out: dir,
+      stop: stop.signal,
+      onEpoch: (m) => m.epoch === 2 && stop.abort(),
+    });
+    assert.equal(first.epochs, 2);
+    const resume = await loadCheckpoint(dir, { optimizer: true });
+    const r = await train({
+      backend,
+      data,
+      config,
+      reward: classificationReward,
+      out: dir,
+      resume,
+    });
+    const want = [1, 2, 3, 4].map((e) => 0.01 * 0.5 * (1 + Math.cos(Math.PI * (e - 1) / 4)));
+    assert.deepEqual((await readMetrics(dir)).map((m) => m.lr), want);
+    assert.deepEqual(r.metrics.map((m) => m.lr), want.slice(2));
+    // two steps per epoch (20 images, batch 10), each at its epoch's rate
+    assert.deepEqual(seen, want.flatMap((lr) => [lr, lr]));
+    assert.throws(() => runConfig({ schedule: "linear" }), /schedule.*constant, cosine/);
+  });
+});
+
+Deno.test("testEvery adds a test error to every n-th epoch's metrics; training is unchanged", async () => {
+  const run = async (testEvery?: number) => {
+    let out: { errors: (number | null)[]; params: Map<string, Float32Array> } | undefined;
+    await withDir(async (dir) => {
+      const backend = new FakeRam();
+      const r = await train({
+        backend,
+        data: { train: fakeSplit(20), test: fakeSplit(10, 9) },
+        config: runConfig({ epochs: 4, batch: 10, lr: 0.05, seed: 2 }),
+        reward: classificationReward,
+        out: dir,
+        testEvery,
+      });
+      out = { errors: r.metrics.map((m) => m.test_error), params: await paramsOf(backend) };
+    });
+    return out!;
+  };
+  const every2 = await run(2), plain = await run();
+  assert.deepEqual(every2.errors.map((e) => typeof e), ["object", "number", "object", "number"]);
+  assert.deepEqual(plain.errors.map((e) => typeof e), ["object", "object", "object", "number"]);
+  assert.equal(every2.errors[3], plain.errors[3]);
+  assert.deepEqual(every2.params, plain.params);
+});
+
 Deno.test("epochs 0 writes the initial checkpoint and evaluates it", async () => {
   await withDir(async (dir) => {
     const backend = new FakeRam();
