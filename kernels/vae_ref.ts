@@ -180,22 +180,23 @@ export function bceInPlace(
   const { rows, pixels: P } = s;
   const tr = s.targetRows ?? rows;
   for (let r = 0; r < rows; r++) {
-    let sum = 0, logs = 0, prod = 1;
+    let sum = 0, logs = 0;
     const o = r * P, t0 = (r % tr) * P;
-    for (let p = 0; p < P; p++) {
-      const x = logits[o + p], t = target[t0 + p];
-      const e = Math.exp(-Math.abs(x)), q = 1 + e;
-      sum += (x > 0 ? x : 0) - x * t;
-      prod *= q;
-      if (p % 1000 === 999) {
-        logs += Math.log(prod);
-        prod = 1;
+    for (let p0 = 0; p0 < P; p0 += 1000) {
+      const p1 = Math.min(P, p0 + 1000);
+      let prod = 1;
+      for (let p = p0; p < p1; p++) {
+        const x = logits[o + p], t = target[t0 + p];
+        const e = Math.exp(-Math.abs(x)), q = 1 + e;
+        sum += (x > 0 ? x : 0) - x * t;
+        prod *= q;
+        const g = Math.fround(((x >= 0 ? 1 : e) / q - t) * scale);
+        logits[o + p] = g;
+        dbias[p] += g;
       }
-      const g = Math.fround(((x >= 0 ? 1 : e) / q - t) * scale);
-      logits[o + p] = g;
-      dbias[p] += g;
+      logs += Math.log(prod);
     }
-    loss[r] = sum + (logs + Math.log(prod));
+    loss[r] = sum + logs;
   }
 }
 
