@@ -29,13 +29,15 @@ export function activationBackwardRef(
   dy: Float32Array,
   dx: Float32Array,
 ): void {
+  if (act === "relu") {
+    // The common case without the per-value switch (the CPU probes run it on every step).
+    for (let i = 0; i < y.length; i++) dx[i] = dy[i] * (y[i] > 0 ? 1 : 0);
+    return;
+  }
   for (let i = 0; i < y.length; i++) {
     const v = y[i];
     let d: number;
     switch (act) {
-      case "relu":
-        d = v > 0 ? 1 : 0;
-        break;
       case "tanh":
         d = 1 - v * v;
         break;

@@ -27,14 +27,14 @@ import {
   type ClsConfig,
   clsFeatures,
   clsFeatureSize,
-  clsParamSpecs,
+  clsFlatLayout,
   initClsParams,
-  zeroClsParams,
 } from "./cls_params.ts";
+import { type FlatLayout, viewParams } from "../ram/params.ts";
 import { type LinearOps, REF_LINEAR } from "../kernels/linear_blas.ts";
 import { activationBackwardRef } from "../kernels/activation_ref.ts";
 import { logSoftmaxRef, nllBackwardRef } from "../kernels/softmax_ref.ts";
-import { adamRef } from "../kernels/adam_ref.ts";
+import { adamHoisted } from "../kernels/adam_ref.ts";
 
 /** The loss and the gradient of every parameter, without an Adam update. */
 export interface ClsLossAndGrads extends ClsStepResult {
@@ -68,11 +68,21 @@ interface Rows {
 export class CpuClassProbe implements ClassProbe {
   readonly name = "cpu" as const;
   readonly config: ClsConfig;
+  // Parameters, Adam moments and gradients each in one flat buffer (clsFlatLayout), the maps
+  // views into them: Adam runs once over the whole buffer and a step allocates no gradients.
+  readonly #flatP: Float32Array;
+  readonly #flatM: Float32Array;
+  readonly #flatV: Float32Array;
+  readonly #flatG: Float32Array;
   #params: ParamMap;
   #m: ParamMap;
   #v: ParamMap;
+  #g: ParamMap;
   #step = 0;
   #ops: LinearOps;
+  /** Scratch (out, H) for one glimpse's block of a first-layer weight and its gradient. */
+  readonly #wt: Float32Array;
+  readonly #dwt: Float32Array;
 
   /**
    * A probe initialised as probe/cls_params.ts initClsParams(config, seed); `ops` runs its
@@ -81,9 +91,18 @@ export class CpuClassProbe implements ClassProbe {
   constructor(config: ClsConfig, seed: number, ops: LinearOps = REF_LINEAR) {
     this.#ops = ops;
     this.config = { ...config };
-    this.#params = initClsParams(config, seed);
-    this.#m = zeroClsParams(config);
-    this.#v = zeroClsParams(config);
+    const layout: FlatLayout = clsFlatLayout(config);
+    [this.#flatP, this.#flatM, this.#flatV, this.#flatG] = [0, 1, 2, 3].map(() =>
+      new Float32Array(layout.total)
+    );
+    this.#params = viewParams(this.#flatP, layout);
+    this.#m = viewParams(this.#flatM, layout);
+    this.#v = viewParams(this.#flatV, layout);
+    this.#g = viewParams(this.#flatG, layout);
+    for (const [name, t] of initClsParams(config, seed)) this.#params.get(name)!.data.set(t.data);
+    const first = config.hidden > 0 ? config.hidden : config.classes;
+    this.#wt = new Float32Array(first * config.input);
+    this.#dwt = new Float32Array(first * config.input);
   }
 
   /** The live parameter tensors (mutating them changes the probe: for tests). */
@@ -115,10 +134,10 @@ export class CpuClassProbe implements ClassProbe {
     return { x: hidden, R, blocks };
   }
 
-  /** Columns [t·H, (t+1)·H) of weight `W` (out, T·H) as a dense (out, H) matrix. */
+  /** Columns [t·H, (t+1)·H) of weight `W` (out, T·H) as a dense (out, H) matrix (scratch). */
   #block(W: Float32Array, outF: number, t: number): Float32Array {
     const { input: H } = this.config, F = clsFeatureSize(this.config);
-    const Wt = new Float32Array(outF * H); // (out, H)
+    const Wt = this.#wt.subarray(0, outF * H); // (out, H)
     for (let o = 0; o < outF; o++) Wt.set(W.subarray(o * F + t * H, o * F + (t + 1) * H), o * H);
     return Wt;
   }
@@ -153,7 +172,7 @@ export class CpuClassProbe implements ClassProbe {
       return;
     }
     const H = this.config.input;
-    const dWt = new Float32Array(outF * H); // (out, H)
+    const dWt = this.#dwt.subarray(0, outF * H); // (out, H)
     for (const { t, r0, r1 } of rows.blocks) {
       dWt.fill(0);
       this.#ops.backward(
@@ -195,6 +214,15 @@ export class CpuClassProbe implements ClassProbe {
 
   /** The mean NLL over rows and every parameter's gradient; arguments as trainStep. */
   lossAndGrads(hidden: Float32Array, labels: Int32Array): ClsLossAndGrads {
+    const result = this.#lossAndGrads(hidden, labels);
+    const grads: ParamMap = new Map(
+      [...this.#g].map(([n, t]) => [n, { shape: [...t.shape], data: t.data.slice() }]),
+    );
+    return { ...result, grads };
+  }
+
+  /** {@link CpuClassProbe.lossAndGrads} with the gradients left in the flat gradient buffer. */
+  #lossAndGrads(hidden: Float32Array, labels: Int32Array): ClsStepResult {
     const { hidden: Hd, classes: C } = this.config;
     const rows = this.#rows(hidden), R = rows.R;
     const B = clsTargets(this.config, R, labels);
@@ -203,7 +231,8 @@ export class CpuClassProbe implements ClassProbe {
     for (let r = 0; r < R; r++) rowLabels[r] = labels[r % B];
     const dlogits = new Float32Array(R * C); // (R, C)
     nllBackwardRef(R, C, logp, rowLabels, dlogits);
-    const grads = zeroClsParams(this.config);
+    this.#flatG.fill(0);
+    const grads = this.#g;
     const g = (n: string) => grads.get(n)!.data;
     if (u) {
       const du = new Float32Array(R * Hd); // (R, hidden)
@@ -221,24 +250,18 @@ export class CpuClassProbe implements ClassProbe {
     } else {
       this.#firstBackward(rows, "classprobe.out", C, dlogits, grads);
     }
-    return { ...clsScore(logp, labels, C), grads };
+    return clsScore(logp, labels, C);
   }
 
   /** One step: {@link CpuClassProbe.lossAndGrads}, then Adam (lr from the config). */
   trainStep(hidden: Float32Array, labels: Int32Array): Promise<ClsStepResult> {
     return Promise.resolve().then(() => {
-      const { grads, ...result } = this.lossAndGrads(hidden, labels);
+      const result = this.#lossAndGrads(hidden, labels);
       this.#step++;
-      for (const s of clsParamSpecs(this.config)) {
-        adamRef(
-          this.#params.get(s.name)!.data,
-          grads.get(s.name)!.data,
-          this.#m.get(s.name)!.data,
-          this.#v.get(s.name)!.data,
-          this.#step,
-          { lr: this.config.lr },
-        );
-      }
+      // Element-wise with one lr, so once over the flat buffers is Adam on every tensor.
+      adamHoisted(this.#flatP, this.#flatG, this.#flatM, this.#flatV, this.#step, {
+        lr: this.config.lr,
+      });
       return result;
     });
   }

@@ -14,23 +14,24 @@
  * and the backward in reverse, with the 1/R of the mean-over-rows loss in dlogits and in the
  * KL gradient (kernels/vae_ref.ts). h is detached: no gradient is formed for it.
  *
+ * Cost (it trains beside the RAM on every step, bench/probe_cost.ts): a step allocates nothing
+ * (activations in a workspace kept between steps, parameters, moments and gradients in flat
+ * buffers with the maps as views), the loss runs as kernels/vae_ref.ts bceInPlace (dlogits over
+ * the logits, the decoder bias gradient summed on the way, one log per row), and Adam runs once
+ * over the flat buffers in kernels/adam_ref.ts adamHoisted form.
+ *
  * @module
  */
 import type { ParamMap, TrainState } from "../ram/backend.ts";
 import type { Vae, VaeStepResult } from "./vae_api.ts";
 import { vaeRows } from "./vae_api.ts";
-import {
-  checkVaeParams,
-  initVaeParams,
-  type VaeConfig,
-  vaeParamSpecs,
-  zeroVaeParams,
-} from "./vae_params.ts";
+import { checkVaeParams, initVaeParams, type VaeConfig, vaeFlatLayout } from "./vae_params.ts";
+import { type FlatLayout, viewParams } from "../ram/params.ts";
 import { type LinearOps, REF_LINEAR } from "../kernels/linear_blas.ts";
 import { activationBackwardRef } from "../kernels/activation_ref.ts";
-import { bceRef, latentBackwardRef, latentForwardRef, sigmoidRef } from "../kernels/vae_ref.ts";
+import { bceInPlace, latentBackwardRef, latentForwardRef, sigmoidRef } from "../kernels/vae_ref.ts";
 import { rowSqErrRef } from "../kernels/reduce_ref.ts";
-import { adamRef } from "../kernels/adam_ref.ts";
+import { adamHoisted } from "../kernels/adam_ref.ts";
 
 /** The loss, its parts and the gradient of every parameter, without an Adam update. */
 export interface VaeLossAndGrads extends VaeStepResult {
@@ -38,7 +39,55 @@ export interface VaeLossAndGrads extends VaeStepResult {
   grads: ParamMap;
 }
 
-/** Activations of one forward pass. */
+/**
+ * Activations and gradients of one step on up to `capacity` rows, kept between steps so a step
+ * allocates nothing; {@link _Workspace.rows} views the first R rows of each.
+ */
+class _Workspace {
+  readonly e: Float32Array; // (cap, hidden) ReLU(enc h); then de
+  readonly stats: Float32Array; // (cap, 2L)
+  readonly z: Float32Array; // (cap, L)
+  readonly kl: Float32Array; // (cap)
+  readonly d: Float32Array; // (cap, hidden) ReLU(dec1 z)
+  readonly logits: Float32Array; // (cap, pixels); dlogits in place after the loss
+  readonly bce: Float32Array; // (cap)
+  readonly dd: Float32Array; // (cap, hidden)
+  readonly dz: Float32Array; // (cap, L)
+  readonly dstats: Float32Array; // (cap, 2L)
+  readonly de: Float32Array; // (cap, hidden)
+  readonly zeroEps: Float32Array; // (cap, L) ε = 0: decodes μ
+
+  constructor(readonly capacity: number, c: VaeConfig) {
+    const n = capacity, { hidden: Hd, latent: L, pixels: P } = c;
+    this.e = new Float32Array(n * Hd);
+    this.stats = new Float32Array(n * 2 * L);
+    this.z = new Float32Array(n * L);
+    this.kl = new Float32Array(n);
+    this.d = new Float32Array(n * Hd);
+    this.logits = new Float32Array(n * P);
+    this.bce = new Float32Array(n);
+    this.dd = new Float32Array(n * Hd);
+    this.dz = new Float32Array(n * L);
+    this.dstats = new Float32Array(n * 2 * L);
+    this.de = new Float32Array(n * Hd);
+    this.zeroEps = new Float32Array(n * L);
+  }
+
+  /** The first R rows of every buffer. */
+  rows(R: number, c: VaeConfig): Trace {
+    const { hidden: Hd, latent: L, pixels: P } = c;
+    return {
+      e: this.e.subarray(0, R * Hd),
+      stats: this.stats.subarray(0, R * 2 * L),
+      z: this.z.subarray(0, R * L),
+      kl: this.kl.subarray(0, R),
+      d: this.d.subarray(0, R * Hd),
+      logits: this.logits.subarray(0, R * P),
+    };
+  }
+}
+
+/** Activations of one forward pass (views into the workspace). */
 interface Trace {
   e: Float32Array; // (R, hidden) ReLU(enc h)
   stats: Float32Array; // (R, 2L)
@@ -65,11 +114,20 @@ interface Trace {
 export class CpuVae implements Vae {
   readonly name = "cpu" as const;
   readonly config: VaeConfig;
+  // Parameters, Adam moments and gradients each in one flat buffer (vaeFlatLayout), the maps
+  // views into them: Adam runs once over the whole buffer and a step allocates nothing.
+  readonly #layout: FlatLayout;
+  readonly #flatP: Float32Array;
+  readonly #flatM: Float32Array;
+  readonly #flatV: Float32Array;
+  readonly #flatG: Float32Array;
   #params: ParamMap;
   #m: ParamMap;
   #v: ParamMap;
+  #g: ParamMap;
   #step = 0;
   #ops: LinearOps;
+  #ws: _Workspace | null = null;
 
   /**
    * A probe initialised as probe/vae_params.ts initVaeParams(config, seed); its products run on
@@ -78,9 +136,16 @@ export class CpuVae implements Vae {
   constructor(config: VaeConfig, seed: number, ops: LinearOps = REF_LINEAR) {
     this.config = { ...config };
     this.#ops = ops;
-    this.#params = initVaeParams(config, seed);
-    this.#m = zeroVaeParams(config);
-    this.#v = zeroVaeParams(config);
+    this.#layout = vaeFlatLayout(config);
+    const n = this.#layout.total;
+    [this.#flatP, this.#flatM, this.#flatV, this.#flatG] = [0, 1, 2, 3].map(() =>
+      new Float32Array(n)
+    );
+    this.#params = viewParams(this.#flatP, this.#layout);
+    this.#m = viewParams(this.#flatM, this.#layout);
+    this.#v = viewParams(this.#flatV, this.#layout);
+    this.#g = viewParams(this.#flatG, this.#layout);
+    for (const [name, t] of initVaeParams(config, seed)) this.#params.get(name)!.data.set(t.data);
   }
 
   /** The live parameter tensors (mutating them changes the probe: for tests). */
@@ -92,16 +157,15 @@ export class CpuVae implements Vae {
     return this.#params.get(name)!.data;
   }
 
+  #workspace(R: number): _Workspace {
+    if (!this.#ws || this.#ws.capacity < R) this.#ws = new _Workspace(R, this.config);
+    return this.#ws;
+  }
+
   #forward(hidden: Float32Array, eps: Float32Array | null, R: number): Trace {
     const { input, hidden: Hd, latent: L, pixels: P } = this.config;
-    const t: Trace = {
-      e: new Float32Array(R * Hd),
-      stats: new Float32Array(R * 2 * L),
-      z: new Float32Array(R * L),
-      kl: new Float32Array(R),
-      d: new Float32Array(R * Hd),
-      logits: new Float32Array(R * P),
-    };
+    const ws = this.#workspace(R);
+    const t = ws.rows(R, this.config);
     const p = (n: string) => this.#p(n);
     this.#ops.forward(
       { batch: R, inF: input, outF: Hd },
@@ -119,7 +183,13 @@ export class CpuVae implements Vae {
       t.stats,
     );
     // ε = 0 decodes μ (reconstructions); the KL does not depend on ε.
-    latentForwardRef({ batch: R, latent: L }, t.stats, eps ?? new Float32Array(R * L), t.z, t.kl);
+    latentForwardRef(
+      { batch: R, latent: L },
+      t.stats,
+      eps ?? ws.zeroEps.subarray(0, R * L),
+      t.z,
+      t.kl,
+    );
     this.#ops.forward(
       { batch: R, inF: L, outF: Hd },
       t.z,
@@ -143,17 +213,34 @@ export class CpuVae implements Vae {
    * parameters, without updating them. Arguments as {@link Vae.trainStep}.
    */
   lossAndGrads(hidden: Float32Array, clean: Float32Array, eps: Float32Array): VaeLossAndGrads {
+    const result = this.#lossAndGrads(hidden, clean, eps);
+    const grads: ParamMap = new Map(
+      [...this.#g].map(([n, t]) => [n, { shape: [...t.shape], data: t.data.slice() }]),
+    );
+    return { ...result, grads };
+  }
+
+  /** {@link CpuVae.lossAndGrads} with the gradients left in the flat gradient buffer. */
+  #lossAndGrads(hidden: Float32Array, clean: Float32Array, eps: Float32Array): VaeStepResult {
     const { input, hidden: Hd, latent: L, pixels: P } = this.config;
     const { rows: R, targets } = vaeRows("cpu vae", this.config, hidden, clean, eps);
     const t = this.#forward(hidden, eps, R);
-    const bce = new Float32Array(R); // (R)
-    const dlogits = new Float32Array(R * P); // (R, P)
-    bceRef({ rows: R, pixels: P, targetRows: targets }, t.logits, clean, bce, dlogits, 1 / R);
-
-    const grads = zeroVaeParams(this.config);
-    const g = (n: string) => grads.get(n)!.data;
+    const ws = this.#ws!;
+    this.#flatG.fill(0);
+    const g = (n: string) => this.#g.get(n)!.data;
     const p = (n: string) => this.#p(n);
-    const dd = new Float32Array(R * Hd); // (R, hidden)
+    // dlogits overwrite the logits; the dec2 bias gradient is summed on the way.
+    const bce = ws.bce.subarray(0, R), dlogits = t.logits;
+    bceInPlace(
+      { rows: R, pixels: P, targetRows: targets },
+      t.logits,
+      clean,
+      bce,
+      g("vae.dec2.bias"),
+      1 / R,
+    );
+
+    const dd = ws.dd.subarray(0, R * Hd); // (R, hidden)
     this.#ops.backward(
       { batch: R, inF: Hd, outF: P },
       t.d,
@@ -161,10 +248,10 @@ export class CpuVae implements Vae {
       dlogits,
       dd,
       g("vae.dec2.weight"),
-      g("vae.dec2.bias"),
+      null, // summed by bceInPlace
     );
     activationBackwardRef("relu", t.d, dd, dd);
-    const dz = new Float32Array(R * L); // (R, L)
+    const dz = ws.dz.subarray(0, R * L); // (R, L)
     this.#ops.backward(
       { batch: R, inF: L, outF: Hd },
       t.z,
@@ -174,9 +261,9 @@ export class CpuVae implements Vae {
       g("vae.dec1.weight"),
       g("vae.dec1.bias"),
     );
-    const dstats = new Float32Array(R * 2 * L); // (R, 2L)
+    const dstats = ws.dstats.subarray(0, R * 2 * L); // (R, 2L)
     latentBackwardRef({ batch: R, latent: L }, t.stats, eps, dz, 1 / R, dstats);
-    const de = new Float32Array(R * Hd); // (R, hidden)
+    const de = ws.de.subarray(0, R * Hd); // (R, hidden)
     this.#ops.backward(
       { batch: R, inF: Hd, outF: 2 * L },
       t.e,
@@ -202,7 +289,7 @@ export class CpuVae implements Vae {
       bceSum += bce[r];
       klSum += t.kl[r];
     }
-    return { loss: (bceSum + klSum) / R, bce: bceSum / R, kl: klSum / R, grads };
+    return { loss: (bceSum + klSum) / R, bce: bceSum / R, kl: klSum / R };
   }
 
   /** One step: {@link CpuVae.lossAndGrads}, then Adam (PyTorch defaults, lr from the config). */
@@ -212,18 +299,12 @@ export class CpuVae implements Vae {
   }
 
   #trainStep(hidden: Float32Array, clean: Float32Array, eps: Float32Array): VaeStepResult {
-    const { grads, ...result } = this.lossAndGrads(hidden, clean, eps);
+    const result = this.#lossAndGrads(hidden, clean, eps);
     this.#step++;
-    for (const s of vaeParamSpecs(this.config)) {
-      adamRef(
-        this.#params.get(s.name)!.data,
-        grads.get(s.name)!.data,
-        this.#m.get(s.name)!.data,
-        this.#v.get(s.name)!.data,
-        this.#step,
-        { lr: this.config.lr },
-      );
-    }
+    // Element-wise with one lr, so once over the flat buffers is Adam on every tensor.
+    adamHoisted(this.#flatP, this.#flatG, this.#flatM, this.#flatV, this.#step, {
+      lr: this.config.lr,
+    });
     return result;
   }
 
@@ -278,6 +359,8 @@ export class CpuVae implements Vae {
     this.#step = state.step;
   }
 
-  /** Nothing to free on the CPU. */
-  dispose(): void {}
+  /** Drops the step's workspace. */
+  dispose(): void {
+    this.#ws = null;
+  }
 }

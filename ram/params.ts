@@ -255,6 +255,30 @@ export function flattenParams(p: ParamMap, layout: FlatLayout): Float32Array {
   return flat;
 }
 
+/**
+ * A parameter map whose tensors are views into `flat` laid out by `layout` (no copies): writing
+ * a tensor writes the flat buffer, so an element-wise update such as Adam can run once over the
+ * whole buffer (the padding between tensors stays zero: a zero gradient leaves it zero).
+ *
+ * @example
+ * ```ts
+ * import { layoutOfSpecs, viewParams } from "./params.ts";
+ * const layout = layoutOfSpecs([{ name: "w", shape: [2, 3], bound: 1 }], 4, "example");
+ * const flat = new Float32Array(layout.total);
+ * viewParams(flat, layout).get("w")!.data[0] = 1; // flat[0] === 1
+ * ```
+ */
+export function viewParams(flat: Float32Array, layout: FlatLayout): ParamMap {
+  if (flat.length < layout.total) {
+    throw new Error(`viewParams: buffer has ${flat.length} floats, layout needs ${layout.total}`);
+  }
+  const out: ParamMap = new Map();
+  for (const e of layout.entries) {
+    out.set(e.name, { shape: [...e.shape], data: flat.subarray(e.offset, e.offset + e.size) });
+  }
+  return out;
+}
+
 /** Unpacks a flat buffer laid out by `layout` into a parameter map (copies). */
 export function unflattenParams(flat: Float32Array, layout: FlatLayout): ParamMap {
   if (flat.length < layout.total) {

@@ -1,4 +1,5 @@
-import { adamRef } from "../kernels/adam_ref.ts";
+import assert from "node:assert/strict";
+import { adamHoisted, adamRef } from "../kernels/adam_ref.ts";
 import { adamKernels, adamState, bindAdam, bindAdamTick } from "../kernels/adam.ts";
 import { run } from "../gpu/kernel.ts";
 import { read, Readback, tensor, upload, view } from "../gpu/tensor.ts";
@@ -178,4 +179,20 @@ Deno.test("adamRef moves each weight by about lr on the first step, against the 
   const p = Float32Array.from([1, 1, 1]), g = Float32Array.from([2, -1e-3, 0]);
   adamRef(p, g, new Float32Array(3), new Float32Array(3), 1, { lr: 0.1 });
   assertClose(p, [0.9, 1.1, 1], { atol: 1e-5, label: "first step" });
+});
+
+Deno.test("hoisted Adam follows adamRef over many steps and magnitudes", () => {
+  for (const o of [{ lr: 1e-3 }, { lr: 0.05, beta1: 0.5, beta2: 0.9, eps: 1e-6 }]) {
+    const n = 4099;
+    const [p1, p2] = [randomArray(n, 3, -1, 1), randomArray(n, 3, -1, 1)];
+    const [m1, v1, m2, v2] = [0, 1, 2, 3].map(() => new Float32Array(n));
+    for (let t = 1; t <= 30; t++) {
+      const g = gradsFor(n, 10 + t);
+      adamRef(p1, g, m1, v1, t, o);
+      adamHoisted(p2, g, m2, v2, t, o);
+    }
+    assert.deepEqual(m2, m1, "first moments");
+    assert.deepEqual(v2, v1, "second moments");
+    assertClose(p2, p1, { atol: 0, rtol: 1e-6, label: `params lr ${o.lr}` });
+  }
 });

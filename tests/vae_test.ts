@@ -1,3 +1,4 @@
+import assert from "node:assert/strict";
 import {
   bindBce,
   bindLatentBackward,
@@ -6,6 +7,7 @@ import {
   vaeKernels,
 } from "../kernels/vae.ts";
 import {
+  bceInPlace,
   bceRef,
   type BceShape,
   latentBackwardRef,
@@ -189,6 +191,30 @@ Deno.test("vae bce equals the textbook cross-entropy and its gradient matches fi
     return scale * (loss[0] + loss[1] + loss[2] + loss[3]);
   };
   assertClose(d, finiteDiff(logits, total, 1e-2), { atol: 1e-4, rtol: 1e-2, label: "dlogits" });
+});
+
+Deno.test("vae bce in place gives bceRef's gradient bits, its bias sums and its loss", () => {
+  // 1500 pixels: the product of (1 + e^−|x|) is flushed to a log once within each row.
+  for (const s of [{ rows: 6, pixels: 5, targetRows: 3 }, { rows: 3, pixels: 1500 }]) {
+    const n = s.rows * s.pixels, tn = (s.targetRows ?? s.rows) * s.pixels;
+    const logits = randomArray(n, 31, -40, 40), target = randomArray(tn, 32, 0, 1);
+    logits[0] = 0;
+    logits[1] = -0;
+    logits[2] = 800;
+    logits[3] = -800;
+    const loss = new Float32Array(s.rows), d = new Float32Array(n);
+    bceRef(s, logits, target, loss, d, 0.25);
+    const got = logits.slice(), gotLoss = new Float32Array(s.rows);
+    const db = new Float32Array(s.pixels).fill(1);
+    bceInPlace(s, got, target, gotLoss, db, 0.25);
+    assert.deepEqual(got, d, "dlogits, bit for bit");
+    const want = new Float32Array(s.pixels).fill(1);
+    for (let r = 0; r < s.rows; r++) {
+      for (let p = 0; p < s.pixels; p++) want[p] += d[r * s.pixels + p];
+    }
+    assert.deepEqual(db, want, "bias gradient added in row order");
+    assertClose(gotLoss, loss, { atol: 0, rtol: 1e-6, label: `loss ${s.pixels} pixels` });
+  }
 });
 
 Deno.test("vae loss is the mean over rows of BCE + KL", () => {
