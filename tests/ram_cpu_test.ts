@@ -156,6 +156,7 @@ Deno.test("trainStep names what is wrong with a bad reward or batch", async () =
     seed: 1,
     policyLr: null,
     baselineLr: null,
+    schedule: "constant" as const,
   };
   await assert.rejects(
     () => ram.trainStep(batch, () => new Float32Array(5), noise, train),
@@ -185,6 +186,7 @@ Deno.test("state round-trips and setState rejects mismatched shapes", async () =
     seed: 1,
     policyLr: null,
     baselineLr: null,
+    schedule: "constant" as const,
   };
   await a.trainStep(batch, (e) => new Float32Array(e.T * e.B), randomNoise(cfg, 2, 3), train);
   const s = await a.getState();

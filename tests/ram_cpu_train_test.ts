@@ -28,6 +28,7 @@ Deno.test("trainStep is lossAndGrads followed by one Adam step with the TrainCon
     seed: 1,
     policyLr: null,
     baselineLr: null,
+    schedule: "constant",
   };
   const a = new CpuRam(cfg, 4), b = new CpuRam(cfg, 4);
   const want = a.lossAndGrads(batch, rewards, noise, { lambda: train.lambda });
@@ -75,6 +76,7 @@ async function shortRun(seed: number) {
     seed,
     policyLr: null,
     baselineLr: null,
+    schedule: "constant",
   };
   const results: StepResult[] = [];
   for (let s = 0; s < 4; s++) {
@@ -126,6 +128,7 @@ for (const core of ["rnn", "lstm"] as const) {
       seed: 1,
       policyLr: null,
       baselineLr: null,
+      schedule: "constant",
     };
     const rng = new Rng(1);
     const nll: number[] = [], baseline: number[] = [];
