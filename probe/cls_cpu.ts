@@ -27,14 +27,13 @@ import {
   type ClsConfig,
   clsFeatures,
   clsFeatureSize,
-  clsParamSpecs,
   initClsParams,
   zeroClsParams,
 } from "./cls_params.ts";
 import { type LinearOps, REF_LINEAR } from "../kernels/linear_blas.ts";
 import { activationBackwardRef } from "../kernels/activation_ref.ts";
 import { logSoftmaxRef, nllBackwardRef } from "../kernels/softmax_ref.ts";
-import { adamRef } from "../kernels/adam_ref.ts";
+import { ParamState } from "../ram/param_state.ts";
 
 /** The loss and the gradient of every parameter, without an Adam update. */
 export interface ClsLossAndGrads extends ClsStepResult {
@@ -68,10 +67,7 @@ interface Rows {
 export class CpuClassProbe implements ClassProbe {
   readonly name = "cpu" as const;
   readonly config: ClsConfig;
-  #params: ParamMap;
-  #m: ParamMap;
-  #v: ParamMap;
-  #step = 0;
+  readonly #state: ParamState;
   #ops: LinearOps;
 
   /**
@@ -81,18 +77,16 @@ export class CpuClassProbe implements ClassProbe {
   constructor(config: ClsConfig, seed: number, ops: LinearOps = REF_LINEAR) {
     this.#ops = ops;
     this.config = { ...config };
-    this.#params = initClsParams(config, seed);
-    this.#m = zeroClsParams(config);
-    this.#v = zeroClsParams(config);
+    this.#state = new ParamState(initClsParams(config, seed));
   }
 
   /** The live parameter tensors (mutating them changes the probe: for tests). */
   get params(): ParamMap {
-    return this.#params;
+    return this.#state.params;
   }
 
   #p(name: string): Float32Array {
-    return this.#params.get(name)!.data;
+    return this.#state.params.get(name)!.data;
   }
 
   /**
@@ -228,17 +222,7 @@ export class CpuClassProbe implements ClassProbe {
   trainStep(hidden: Float32Array, labels: Int32Array): Promise<ClsStepResult> {
     return Promise.resolve().then(() => {
       const { grads, ...result } = this.lossAndGrads(hidden, labels);
-      this.#step++;
-      for (const s of clsParamSpecs(this.config)) {
-        adamRef(
-          this.#params.get(s.name)!.data,
-          grads.get(s.name)!.data,
-          this.#m.get(s.name)!.data,
-          this.#v.get(s.name)!.data,
-          this.#step,
-          { lr: this.config.lr },
-        );
-      }
+      this.#state.adamStep(grads, this.config.lr);
       return result;
     });
   }
@@ -252,31 +236,12 @@ export class CpuClassProbe implements ClassProbe {
 
   /** Copies parameters and Adam state. */
   getState(): Promise<TrainState> {
-    const copy = (p: ParamMap): ParamMap =>
-      new Map([...p].map(([n, t]) => [n, { shape: [...t.shape], data: t.data.slice() }]));
-    return Promise.resolve({
-      params: copy(this.#params),
-      adamM: copy(this.#m),
-      adamV: copy(this.#v),
-      step: this.#step,
-    });
+    return this.#state.getState();
   }
 
   /** Loads parameters and Adam state (copies; names and shapes must match the config). */
   setState(state: TrainState): void {
-    checkClsParams(this.config, state.params, "class probe parameters");
-    checkClsParams(this.config, state.adamM, "class probe Adam first moments");
-    checkClsParams(this.config, state.adamV, "class probe Adam second moments");
-    if (!Number.isInteger(state.step) || state.step < 0) {
-      throw new Error(`class probe state step ${state.step} is not a step count`);
-    }
-    const load = (dst: ParamMap, src: ParamMap) => {
-      for (const [n, t] of dst) t.data.set(src.get(n)!.data);
-    };
-    load(this.#params, state.params);
-    load(this.#m, state.adamM);
-    load(this.#v, state.adamV);
-    this.#step = state.step;
+    this.#state.setState(state, (p, what) => checkClsParams(this.config, p, what), "class probe ");
   }
 
   /** Nothing to free on the CPU. */

@@ -19,18 +19,12 @@
 import type { ParamMap, TrainState } from "../ram/backend.ts";
 import type { Vae, VaeStepResult } from "./vae_api.ts";
 import { vaeRows } from "./vae_api.ts";
-import {
-  checkVaeParams,
-  initVaeParams,
-  type VaeConfig,
-  vaeParamSpecs,
-  zeroVaeParams,
-} from "./vae_params.ts";
+import { checkVaeParams, initVaeParams, type VaeConfig, zeroVaeParams } from "./vae_params.ts";
 import { type LinearOps, REF_LINEAR } from "../kernels/linear_blas.ts";
 import { activationBackwardRef } from "../kernels/activation_ref.ts";
 import { bceRef, latentBackwardRef, latentForwardRef, sigmoidRef } from "../kernels/vae_ref.ts";
 import { rowSqErrRef } from "../kernels/reduce_ref.ts";
-import { adamRef } from "../kernels/adam_ref.ts";
+import { ParamState } from "../ram/param_state.ts";
 
 /** The loss, its parts and the gradient of every parameter, without an Adam update. */
 export interface VaeLossAndGrads extends VaeStepResult {
@@ -65,10 +59,7 @@ interface Trace {
 export class CpuVae implements Vae {
   readonly name = "cpu" as const;
   readonly config: VaeConfig;
-  #params: ParamMap;
-  #m: ParamMap;
-  #v: ParamMap;
-  #step = 0;
+  readonly #state: ParamState;
   #ops: LinearOps;
 
   /**
@@ -78,18 +69,16 @@ export class CpuVae implements Vae {
   constructor(config: VaeConfig, seed: number, ops: LinearOps = REF_LINEAR) {
     this.config = { ...config };
     this.#ops = ops;
-    this.#params = initVaeParams(config, seed);
-    this.#m = zeroVaeParams(config);
-    this.#v = zeroVaeParams(config);
+    this.#state = new ParamState(initVaeParams(config, seed));
   }
 
   /** The live parameter tensors (mutating them changes the probe: for tests). */
   get params(): ParamMap {
-    return this.#params;
+    return this.#state.params;
   }
 
   #p(name: string): Float32Array {
-    return this.#params.get(name)!.data;
+    return this.#state.params.get(name)!.data;
   }
 
   #forward(hidden: Float32Array, eps: Float32Array | null, R: number): Trace {
@@ -213,17 +202,7 @@ export class CpuVae implements Vae {
 
   #trainStep(hidden: Float32Array, clean: Float32Array, eps: Float32Array): VaeStepResult {
     const { grads, ...result } = this.lossAndGrads(hidden, clean, eps);
-    this.#step++;
-    for (const s of vaeParamSpecs(this.config)) {
-      adamRef(
-        this.#params.get(s.name)!.data,
-        grads.get(s.name)!.data,
-        this.#m.get(s.name)!.data,
-        this.#v.get(s.name)!.data,
-        this.#step,
-        { lr: this.config.lr },
-      );
-    }
+    this.#state.adamStep(grads, this.config.lr);
     return result;
   }
 
@@ -251,31 +230,12 @@ export class CpuVae implements Vae {
 
   /** Copies parameters and Adam state. */
   getState(): Promise<TrainState> {
-    const copy = (p: ParamMap): ParamMap =>
-      new Map([...p].map(([n, t]) => [n, { shape: [...t.shape], data: t.data.slice() }]));
-    return Promise.resolve({
-      params: copy(this.#params),
-      adamM: copy(this.#m),
-      adamV: copy(this.#v),
-      step: this.#step,
-    });
+    return this.#state.getState();
   }
 
   /** Loads parameters and Adam state (copies; names and shapes must match the config). */
   setState(state: TrainState): void {
-    checkVaeParams(this.config, state.params, "VAE parameters");
-    checkVaeParams(this.config, state.adamM, "VAE Adam first moments");
-    checkVaeParams(this.config, state.adamV, "VAE Adam second moments");
-    if (!Number.isInteger(state.step) || state.step < 0) {
-      throw new Error(`VAE state step ${state.step} is not a step count`);
-    }
-    const load = (dst: ParamMap, src: ParamMap) => {
-      for (const [n, t] of dst) t.data.set(src.get(n)!.data);
-    };
-    load(this.#params, state.params);
-    load(this.#m, state.adamM);
-    load(this.#v, state.adamV);
-    this.#step = state.step;
+    this.#state.setState(state, (p, what) => checkVaeParams(this.config, p, what), "VAE ");
   }
 
   /** Nothing to free on the CPU. */
