@@ -37,6 +37,9 @@
  * console.log(result.step, result.metrics.at(-1)?.nll);
  * ```
  *
+ * {@link prepareRun} sets a run up the way `glimpse train` does instead: a locked run folder,
+ * the reward plugin sandboxed, the data checked against the model, probes, and resume.
+ *
  * @module
  */
 
@@ -69,11 +72,20 @@ export type { EigRow, EigTable } from "./run/eig_table.ts";
 export { eigCsv, eigJson, eigMarkdown } from "./report/eig.ts";
 
 // Train: configs, backends, the trainer, the probe, checkpoints.
+// prepareRun sets a run folder up the way `glimpse train` does (lock, reward, data, backend,
+// probes, resume); train() then trains what it prepared.
+export {
+  type PreparedRun,
+  prepareRun,
+  RunOptionError,
+  type RunOptions,
+} from "./run/prepare_run.ts";
 export { resolveRunConfig, type RunConfig } from "./run/run_config.ts";
 export {
   type RamConfig,
   resolveRamConfig,
   resolveTrainConfig,
+  type Schedule,
   type TrainConfig,
 } from "./ram/config.ts";
 export type { Batch, RamBackend, Rollout, RolloutOptions } from "./ram/backend.ts";
@@ -131,6 +143,8 @@ export type { FigurePath, FigureText } from "./report/figure.ts";
 export type { RasterImage } from "./report/png.ts";
 export type { StepProgress } from "./run/trainer.ts";
 export type { DataConfig, RewardSpec } from "./run/run_config.ts";
+export type { DataChoice } from "./run/run_data.ts";
+export type { SandboxedReward } from "./rewards/sandbox.ts";
 export type { VaeConfig } from "./probe/vae_params.ts";
 export type { VaeStepResult } from "./probe/vae_api.ts";
 export type { VaeRunConfig } from "./probe/vae_config.ts";
@@ -144,4 +158,5 @@ export type {
   RewardOutput,
   Widen,
 } from "./rewards/define.ts";
-export type { ResolvedOptions } from "./rewards/options.ts";
+export type { OptionInfo, OptionTable, ResolvedOptions } from "./rewards/options.ts";
+export type { RewardMetadata } from "./rewards/sandbox.ts";

@@ -12,6 +12,13 @@
  *   deno run -A bench/matmul_variants_bench.ts [--rounds 7] [--reps 16] [--only nt,nn,tn]
  *     [--variants 3,12] [--time-batched 6] [--layers 256x256,64x128]
  *
+ * Run as a script it sweeps every layer of the RAM. Under `deno bench` (where it is one file of
+ * many) the default sweep is bounded so the whole run finishes: every variant and layout, but
+ * on two layers (256→256, the bulk of the FLOPs, and 256→10, few output columns) with
+ * 3 rounds of 8 dispatches (QUICK_ROUNDS, QUICK_REPS); the whole sweep on an adapter
+ * like llvmpipe took over 15 minutes. `deno bench -A bench/matmul_variants_bench.ts -- --full`
+ * or GLIMPSE_BENCH_FULL=1 runs all of it there too; flags given override either default.
+ *
  * --variants picks variants by the [index] printed beside them (the baseline [0] always runs);
  * --layers gives in×out sizes; --time-batched T makes dW sum over T·batch rows (one product per
  * weight over all glimpses).
@@ -120,15 +127,27 @@ const VARIANTS: Variant[] = [
 const { values: flags } = parseArgs({
   args: Deno.args,
   options: {
-    rounds: { type: "string", default: "7" },
-    reps: { type: "string", default: "16" },
+    rounds: { type: "string" },
+    reps: { type: "string" },
+    full: { type: "boolean", default: false },
     only: { type: "string", default: "nt,nn,tn" },
     variants: { type: "string" },
     "time-batched": { type: "string", default: "1" },
     layers: { type: "string" },
   },
 });
-const ROUNDS = Number(flags.rounds), REPS = Number(flags.reps);
+/** GLIMPSE_BENCH_FULL=1, read only where env access is granted (plain `deno bench` has none). */
+function fullFromEnv(): boolean {
+  const name = "GLIMPSE_BENCH_FULL";
+  if (Deno.permissions.querySync({ name: "env", variable: name }).state !== "granted") return false;
+  return Deno.env.get(name) === "1";
+}
+
+/** Rounds and dispatches per pass of the bounded sweep under `deno bench`. */
+const QUICK_ROUNDS = 3, QUICK_REPS = 8;
+const full = import.meta.main || flags.full || fullFromEnv();
+const ROUNDS = Number(flags.rounds ?? (full ? 7 : QUICK_ROUNDS));
+const REPS = Number(flags.reps ?? (full ? 16 : QUICK_REPS));
 const TB = Number(flags["time-batched"]);
 const layouts = flags.only.split(",") as Layout[];
 const picked = flags.variants
@@ -136,9 +155,21 @@ const picked = flags.variants
   : VARIANTS;
 
 /** The RAM's linear layers at batch 128: [in, out]. */
+const ALL_LAYERS: [number, number][] = [
+  [256, 256],
+  [64, 128],
+  [128, 256],
+  [256, 128],
+  [256, 10],
+  [2, 128],
+];
+/** The bounded sweep's layers: the largest product, and one with few output columns. */
+const QUICK_LAYERS: [number, number][] = [[256, 256], [256, 10]];
 const LAYERS: [number, number][] = flags.layers
   ? flags.layers.split(",").map((p) => p.split("x").map(Number) as [number, number])
-  : [[256, 256], [64, 128], [128, 256], [256, 128], [256, 10], [2, 128]];
+  : full
+  ? ALL_LAYERS
+  : QUICK_LAYERS;
 const BATCH = 128;
 
 function shapeOf(l: Layout, inF: number, outF: number): MatmulShape {
@@ -271,7 +302,9 @@ async function time(list: Dispatch[]): Promise<number> {
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 console.log(
   `${gpu.description}; ${REPS} dispatches per pass, median of ${ROUNDS} round-robin rounds, ` +
-    `${stamps ? "device timestamps" : "wall time"}`,
+    `${stamps ? "device timestamps" : "wall time"}` +
+    (full || flags.layers ? "" : `; layers ${LAYERS.map(([i, o]) => `${i}→${o}`).join(", ")} ` +
+      "of the full sweep (deno run, --full or GLIMPSE_BENCH_FULL=1 for all)"),
 );
 for (const [inF, outF] of LAYERS) {
   for (const l of layouts) {

@@ -22,12 +22,13 @@ import { parseArgs } from "node:util";
 import { cpuUsage } from "node:process";
 import { requestGpu } from "../gpu/device.ts";
 import type { Dispatch } from "../gpu/kernel.ts";
-import { tensor, upload } from "../gpu/tensor.ts";
+import { upload } from "../gpu/tensor.ts";
 import { ramKernels } from "../ram/gpu.ts";
 import { RamProgram } from "../ram/gpu_program.ts";
 import { resolveRamConfig } from "../ram/config.ts";
-import { flatLayout, flattenParams, initParams } from "../ram/params.ts";
-import { adamKernels, adamState, bindAdam, bindAdamTick } from "../kernels/adam.ts";
+import { flatLayout, initParams } from "../ram/params.ts";
+import { FlatState } from "../ram/flat_state.ts";
+import { adamKernels } from "../kernels/adam.ts";
 import { layoutOf, MatmulDispatch } from "../kernels/matmul.ts";
 import { Rng } from "../util/rng.ts";
 
@@ -53,17 +54,9 @@ if (method !== "timestamp" && method !== "repeat" && method !== "cpu") {
 
 const cfg = resolveRamConfig({ core: flags.core });
 const B = 128, T = cfg.glimpses;
-const layout = flatLayout(cfg);
-const params = tensor(gpu, [layout.total], "params", flattenParams(initParams(cfg, 1), layout));
-const grads = tensor(gpu, [layout.total], "grads");
-const m = tensor(gpu, [layout.total], "m"), v = tensor(gpu, [layout.total], "v");
-const state = tensor(gpu, [4], "adam state", adamState(0));
-const program = new RamProgram(gpu, cfg, await ramKernels(gpu), { layout, params, grads }, B, 0.01);
-const ak = await adamKernels(gpu);
-const adam = [
-  bindAdamTick(gpu, ak, state, { lr: 3e-4 }),
-  bindAdam(gpu, ak, params, grads, m, v, state, { lr: 3e-4, zeroGrad: true }),
-];
+const state = new FlatState(gpu, flatLayout(cfg), initParams(cfg, 1), "");
+const program = new RamProgram(gpu, cfg, await ramKernels(gpu), state, B, 0.01);
+const adam = state.adam(await adamKernels(gpu), [{ lr: 3e-4 }]);
 const rng = new Rng(5);
 upload(gpu, program.images, rng.fillUniform(new Float32Array(B * cfg.height * cfg.width), 0, 1));
 upload(gpu, program.labels, Float32Array.from({ length: B }, () => rng.int(cfg.classes)));

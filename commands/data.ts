@@ -33,7 +33,7 @@ export async function preview(flags: PreviewFlags): Promise<string> {
   const { dataFromFlags } = await import("./run_data.ts");
   const { Rng } = await import("../util/rng.ts");
   const { sampleGrid } = await import("../report/sample_grid.ts");
-  const { writePng } = await import("../report/png.ts");
+  const { writeFigurePng } = await import("../report/figure.ts");
   const seed = intOption("--seed", flags.seed, 0) ?? 1;
   const epoch = intOption("--epoch", flags.epoch, 0) ?? 0;
   const count = intOption("--count", flags.count, 1) ?? 36;
@@ -64,7 +64,7 @@ export async function preview(flags: PreviewFlags): Promise<string> {
   const grid = sampleGrid(split, indices, ds.height, ds.width, { cols, epoch });
   const dir = flags.out.includes("/") ? flags.out.slice(0, flags.out.lastIndexOf("/")) : "";
   if (dir) await Deno.mkdir(dir, { recursive: true });
-  await writePng(flags.out, grid);
+  await writeFigurePng(flags.out, grid);
   const digits = ds.classNames.every((c, i) => c === String(i));
   const legend = digits ? "" : `; labels: ${ds.classNames.map((c, i) => `${i}=${c}`).join(", ")}`;
   return `${flags.out}: ${n} ${which} samples of ${ds.name} (${ds.width}×${ds.height}, ` +

@@ -174,13 +174,22 @@ export function packUniforms(values: Uniforms, floats: readonly string[] = []): 
   return buf;
 }
 
-/** Encodes dispatches into one compute pass of a new encoder and submits it once. */
-export function run(gpu: Gpu, dispatches: readonly Dispatch[], label = "glimpse step"): void {
+/** A new encoder holding `dispatches` in one compute pass, in order (not yet submitted). */
+export function encodePass(
+  gpu: Gpu,
+  dispatches: readonly Dispatch[],
+  label = "glimpse step",
+): GPUCommandEncoder {
   const encoder = gpu.device.createCommandEncoder({ label });
   const pass = encoder.beginComputePass({ label });
   for (const d of dispatches) d.encode(pass);
   pass.end();
-  gpu.device.queue.submit([encoder.finish()]);
+  return encoder;
+}
+
+/** Encodes dispatches into one compute pass of a new encoder and submits it once. */
+export function run(gpu: Gpu, dispatches: readonly Dispatch[], label = "glimpse step"): void {
+  gpu.device.queue.submit([encodePass(gpu, dispatches, label).finish()]);
 }
 
 /** Workgroups needed to cover `n` items with `size` per group. */

@@ -30,11 +30,10 @@ import {
   clsFlatLayout,
   initClsParams,
 } from "./cls_params.ts";
-import { type FlatLayout, viewParams } from "../ram/params.ts";
 import { type LinearOps, REF_LINEAR } from "../kernels/linear_blas.ts";
 import { activationBackwardRef } from "../kernels/activation_ref.ts";
 import { logSoftmaxRef, nllBackwardRef } from "../kernels/softmax_ref.ts";
-import { adamHoisted } from "../kernels/adam_ref.ts";
+import { ParamState } from "../ram/param_state.ts";
 
 /** The loss and the gradient of every parameter, without an Adam update. */
 export interface ClsLossAndGrads extends ClsStepResult {
@@ -70,15 +69,7 @@ export class CpuClassProbe implements ClassProbe {
   readonly config: ClsConfig;
   // Parameters, Adam moments and gradients each in one flat buffer (clsFlatLayout), the maps
   // views into them: Adam runs once over the whole buffer and a step allocates no gradients.
-  readonly #flatP: Float32Array;
-  readonly #flatM: Float32Array;
-  readonly #flatV: Float32Array;
-  readonly #flatG: Float32Array;
-  #params: ParamMap;
-  #m: ParamMap;
-  #v: ParamMap;
-  #g: ParamMap;
-  #step = 0;
+  readonly #state: ParamState;
   #ops: LinearOps;
   /** Scratch (out, H) for one glimpse's block of a first-layer weight and its gradient. */
   readonly #wt: Float32Array;
@@ -91,15 +82,7 @@ export class CpuClassProbe implements ClassProbe {
   constructor(config: ClsConfig, seed: number, ops: LinearOps = REF_LINEAR) {
     this.#ops = ops;
     this.config = { ...config };
-    const layout: FlatLayout = clsFlatLayout(config);
-    [this.#flatP, this.#flatM, this.#flatV, this.#flatG] = [0, 1, 2, 3].map(() =>
-      new Float32Array(layout.total)
-    );
-    this.#params = viewParams(this.#flatP, layout);
-    this.#m = viewParams(this.#flatM, layout);
-    this.#v = viewParams(this.#flatV, layout);
-    this.#g = viewParams(this.#flatG, layout);
-    for (const [name, t] of initClsParams(config, seed)) this.#params.get(name)!.data.set(t.data);
+    this.#state = new ParamState(initClsParams(config, seed), clsFlatLayout(config));
     const first = config.hidden > 0 ? config.hidden : config.classes;
     this.#wt = new Float32Array(first * config.input);
     this.#dwt = new Float32Array(first * config.input);
@@ -107,11 +90,11 @@ export class CpuClassProbe implements ClassProbe {
 
   /** The live parameter tensors (mutating them changes the probe: for tests). */
   get params(): ParamMap {
-    return this.#params;
+    return this.#state.params;
   }
 
   #p(name: string): Float32Array {
-    return this.#params.get(name)!.data;
+    return this.#state.params.get(name)!.data;
   }
 
   /**
@@ -216,7 +199,7 @@ export class CpuClassProbe implements ClassProbe {
   lossAndGrads(hidden: Float32Array, labels: Int32Array): ClsLossAndGrads {
     const result = this.#lossAndGrads(hidden, labels);
     const grads: ParamMap = new Map(
-      [...this.#g].map(([n, t]) => [n, { shape: [...t.shape], data: t.data.slice() }]),
+      [...this.#state.grads].map(([n, t]) => [n, { shape: [...t.shape], data: t.data.slice() }]),
     );
     return { ...result, grads };
   }
@@ -231,8 +214,8 @@ export class CpuClassProbe implements ClassProbe {
     for (let r = 0; r < R; r++) rowLabels[r] = labels[r % B];
     const dlogits = new Float32Array(R * C); // (R, C)
     nllBackwardRef(R, C, logp, rowLabels, dlogits);
-    this.#flatG.fill(0);
-    const grads = this.#g;
+    this.#state.zeroGrads();
+    const grads = this.#state.grads;
     const g = (n: string) => grads.get(n)!.data;
     if (u) {
       const du = new Float32Array(R * Hd); // (R, hidden)
@@ -257,11 +240,7 @@ export class CpuClassProbe implements ClassProbe {
   trainStep(hidden: Float32Array, labels: Int32Array): Promise<ClsStepResult> {
     return Promise.resolve().then(() => {
       const result = this.#lossAndGrads(hidden, labels);
-      this.#step++;
-      // Element-wise with one lr, so once over the flat buffers is Adam on every tensor.
-      adamHoisted(this.#flatP, this.#flatG, this.#flatM, this.#flatV, this.#step, {
-        lr: this.config.lr,
-      });
+      this.#state.adamFlat(this.config.lr);
       return result;
     });
   }
@@ -275,31 +254,12 @@ export class CpuClassProbe implements ClassProbe {
 
   /** Copies parameters and Adam state. */
   getState(): Promise<TrainState> {
-    const copy = (p: ParamMap): ParamMap =>
-      new Map([...p].map(([n, t]) => [n, { shape: [...t.shape], data: t.data.slice() }]));
-    return Promise.resolve({
-      params: copy(this.#params),
-      adamM: copy(this.#m),
-      adamV: copy(this.#v),
-      step: this.#step,
-    });
+    return this.#state.getState();
   }
 
   /** Loads parameters and Adam state (copies; names and shapes must match the config). */
   setState(state: TrainState): void {
-    checkClsParams(this.config, state.params, "class probe parameters");
-    checkClsParams(this.config, state.adamM, "class probe Adam first moments");
-    checkClsParams(this.config, state.adamV, "class probe Adam second moments");
-    if (!Number.isInteger(state.step) || state.step < 0) {
-      throw new Error(`class probe state step ${state.step} is not a step count`);
-    }
-    const load = (dst: ParamMap, src: ParamMap) => {
-      for (const [n, t] of dst) t.data.set(src.get(n)!.data);
-    };
-    load(this.#params, state.params);
-    load(this.#m, state.adamM);
-    load(this.#v, state.adamV);
-    this.#step = state.step;
+    this.#state.setState(state, (p, what) => checkClsParams(this.config, p, what), "class probe ");
   }
 
   /** Nothing to free on the CPU. */

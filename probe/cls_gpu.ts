@@ -13,11 +13,10 @@
  */
 import type { Gpu } from "../gpu/device.ts";
 import type { MatmulStrategy } from "../kernels/matmul.ts";
-import type { Dispatch } from "../gpu/kernel.ts";
-import { Readback, type Tensor, tensor, upload, view } from "../gpu/tensor.ts";
+import { type Dispatch, encodePass } from "../gpu/kernel.ts";
+import { Readback, type Tensor, tensor, upload } from "../gpu/tensor.ts";
 import type { TrainState } from "../ram/backend.ts";
-import { type FlatBuffers, readFlatState, writeFlatState } from "../ram/flat_state.ts";
-import { type FlatLayout, flattenParams } from "../ram/params.ts";
+import { type DenseViews, FlatState } from "../ram/flat_state.ts";
 import { type ClassProbe, clsScore, type ClsStepResult, clsTargets } from "./cls_api.ts";
 import {
   checkClsParams,
@@ -44,13 +43,7 @@ import {
   type SoftmaxKernels,
   softmaxKernels,
 } from "../kernels/softmax.ts";
-import {
-  type AdamKernels,
-  adamKernels,
-  adamState,
-  bindAdam,
-  bindAdamTick,
-} from "../kernels/adam.ts";
+import { type AdamKernels, adamKernels } from "../kernels/adam.ts";
 
 interface Kernels {
   linear: LinearKernels;
@@ -59,15 +52,7 @@ interface Kernels {
   adam: AdamKernels;
 }
 
-/** One layer's weight, bias and their gradients, views into the flat buffers. */
-interface Dense {
-  W: Tensor; // (out, in)
-  b: Tensor; // (out)
-  dW: Tensor; // (out, in)
-  db: Tensor; // (out)
-  inF: number;
-  outF: number;
-}
+type Dense = DenseViews;
 
 /** The prepared dispatches and buffers of one row count R. */
 class ClsProgram {
@@ -151,17 +136,10 @@ class ClsProgram {
 export class GpuClassProbe implements ClassProbe {
   readonly name = "webgpu" as const;
   readonly config: ClsConfig;
-  readonly #layout: FlatLayout;
-  readonly #params: Tensor; // (total)
-  readonly #grads: Tensor; // (total), zero between steps
-  readonly #m: Tensor; // (total)
-  readonly #v: Tensor; // (total)
-  readonly #adamState: Tensor; // (4)
-  readonly #adam: Dispatch[];
+  readonly #state: FlatState;
   readonly #fc1: Dense | null;
   readonly #out: Dense;
   readonly #programs = new Map<number, ClsProgram>();
-  #step = 0;
 
   private constructor(
     readonly gpu: Gpu,
@@ -170,37 +148,8 @@ export class GpuClassProbe implements ClassProbe {
     seed: number,
   ) {
     this.config = { ...config };
-    this.#layout = clsFlatLayout(config);
-    const total = this.#layout.total;
-    this.#params = tensor(
-      gpu,
-      [total],
-      "cls params",
-      flattenParams(initClsParams(config, seed), this.#layout),
-    );
-    this.#grads = tensor(gpu, [total], "cls grads");
-    this.#m = tensor(gpu, [total], "cls adam m");
-    this.#v = tensor(gpu, [total], "cls adam v");
-    this.#adamState = tensor(gpu, [4], "cls adam state", adamState(0));
-    const o = { lr: config.lr };
-    this.#adam = [
-      bindAdamTick(gpu, kernels.adam, this.#adamState, o),
-      bindAdam(gpu, kernels.adam, this.#params, this.#grads, this.#m, this.#v, this.#adamState, {
-        ...o,
-        zeroGrad: true,
-      }),
-    ];
-    const dense = (m: string): Dense => {
-      const w = this.#layout.byName.get(`${m}.weight`)!, b = this.#layout.byName.get(`${m}.bias`)!;
-      return {
-        W: view(this.#params, w.offset, w.shape, w.name),
-        b: view(this.#params, b.offset, b.shape, b.name),
-        dW: view(this.#grads, w.offset, w.shape, `grad ${w.name}`),
-        db: view(this.#grads, b.offset, b.shape, `grad ${b.name}`),
-        inF: w.shape[1],
-        outF: w.shape[0],
-      };
-    };
+    this.#state = new FlatState(gpu, clsFlatLayout(config), initClsParams(config, seed), "cls");
+    const dense = (m: string) => this.#state.dense(`${m}.weight`, `${m}.bias`);
     this.#fc1 = config.hidden > 0 ? dense("classprobe.fc1") : null;
     this.#out = dense("classprobe.out");
   }
@@ -232,14 +181,6 @@ export class GpuClassProbe implements ClassProbe {
     return p;
   }
 
-  #encode(label: string, lists: Dispatch[][]): GPUCommandEncoder {
-    const encoder = this.gpu.device.createCommandEncoder({ label });
-    const pass = encoder.beginComputePass({ label });
-    for (const list of lists) for (const d of list) d.encode(pass);
-    pass.end();
-    return encoder;
-  }
-
   /** One Adam step; see {@link ClassProbe.trainStep}. */
   async trainStep(hidden: Float32Array, labels: Int32Array): Promise<ClsStepResult> {
     const x = clsFeatures(this.config, hidden);
@@ -250,11 +191,12 @@ export class GpuClassProbe implements ClassProbe {
     for (let r = 0; r < R; r++) rowLabels[r] = labels[r % B];
     upload(this.gpu, p.x, x);
     upload(this.gpu, p.labels, rowLabels);
+    const adam = this.#state.adam(this.kernels.adam, [{ lr: this.config.lr }]);
     const [logp] = await p.readback.read(
       [p.logp],
-      this.#encode("cls train step", [p.train, this.#adam]),
+      encodePass(this.gpu, [...p.train, ...adam], "cls train step"),
     );
-    this.#step++;
+    this.#state.step++;
     return clsScore(logp, labels, this.config.classes);
   }
 
@@ -263,43 +205,24 @@ export class GpuClassProbe implements ClassProbe {
     const x = clsFeatures(this.config, hidden, glimpse);
     const p = this.#program(x.length / clsFeatureSize(this.config));
     upload(this.gpu, p.x, x);
-    const [logp] = await p.readback.read([p.logp], this.#encode("cls beliefs", [p.forward]));
+    const [logp] = await p.readback.read([p.logp], encodePass(this.gpu, p.forward, "cls beliefs"));
     return logp;
   }
 
   /** Copies parameters and Adam state to the host. */
   getState(): Promise<TrainState> {
-    return readFlatState(this.gpu, this.#buffers(), this.#step);
+    return this.#state.getState();
   }
 
   /** Loads parameters and Adam state (names and shapes must match the config). */
   setState(state: TrainState): void {
-    this.#step = writeFlatState(
-      this.gpu,
-      this.#buffers(),
-      state,
-      (p, what) => checkClsParams(this.config, p, what),
-      "class probe ",
-    );
-  }
-
-  #buffers(): FlatBuffers {
-    return {
-      layout: this.#layout,
-      params: this.#params,
-      m: this.#m,
-      v: this.#v,
-      adamState: this.#adamState,
-    };
+    this.#state.setState(state, (p, what) => checkClsParams(this.config, p, what), "class probe ");
   }
 
   /** Frees every buffer (the device stays open: it may be the RAM's). */
   dispose(): void {
     for (const p of this.#programs.values()) p.destroy();
     this.#programs.clear();
-    for (const d of this.#adam) d.destroy();
-    for (const t of [this.#params, this.#grads, this.#m, this.#v, this.#adamState]) {
-      t.buffer.destroy();
-    }
+    this.#state.destroy();
   }
 }

@@ -26,12 +26,11 @@ import type { ParamMap, TrainState } from "../ram/backend.ts";
 import type { Vae, VaeStepResult } from "./vae_api.ts";
 import { vaeRows } from "./vae_api.ts";
 import { checkVaeParams, initVaeParams, type VaeConfig, vaeFlatLayout } from "./vae_params.ts";
-import { type FlatLayout, viewParams } from "../ram/params.ts";
 import { type LinearOps, REF_LINEAR } from "../kernels/linear_blas.ts";
 import { activationBackwardRef } from "../kernels/activation_ref.ts";
 import { bceInPlace, latentBackwardRef, latentForwardRef, sigmoidRef } from "../kernels/vae_ref.ts";
 import { rowSqErrRef } from "../kernels/reduce_ref.ts";
-import { adamHoisted } from "../kernels/adam_ref.ts";
+import { ParamState } from "../ram/param_state.ts";
 
 /** The loss, its parts and the gradient of every parameter, without an Adam update. */
 export interface VaeLossAndGrads extends VaeStepResult {
@@ -116,16 +115,7 @@ export class CpuVae implements Vae {
   readonly config: VaeConfig;
   // Parameters, Adam moments and gradients each in one flat buffer (vaeFlatLayout), the maps
   // views into them: Adam runs once over the whole buffer and a step allocates nothing.
-  readonly #layout: FlatLayout;
-  readonly #flatP: Float32Array;
-  readonly #flatM: Float32Array;
-  readonly #flatV: Float32Array;
-  readonly #flatG: Float32Array;
-  #params: ParamMap;
-  #m: ParamMap;
-  #v: ParamMap;
-  #g: ParamMap;
-  #step = 0;
+  readonly #state: ParamState;
   #ops: LinearOps;
   #ws: _Workspace | null = null;
 
@@ -136,25 +126,16 @@ export class CpuVae implements Vae {
   constructor(config: VaeConfig, seed: number, ops: LinearOps = REF_LINEAR) {
     this.config = { ...config };
     this.#ops = ops;
-    this.#layout = vaeFlatLayout(config);
-    const n = this.#layout.total;
-    [this.#flatP, this.#flatM, this.#flatV, this.#flatG] = [0, 1, 2, 3].map(() =>
-      new Float32Array(n)
-    );
-    this.#params = viewParams(this.#flatP, this.#layout);
-    this.#m = viewParams(this.#flatM, this.#layout);
-    this.#v = viewParams(this.#flatV, this.#layout);
-    this.#g = viewParams(this.#flatG, this.#layout);
-    for (const [name, t] of initVaeParams(config, seed)) this.#params.get(name)!.data.set(t.data);
+    this.#state = new ParamState(initVaeParams(config, seed), vaeFlatLayout(config));
   }
 
   /** The live parameter tensors (mutating them changes the probe: for tests). */
   get params(): ParamMap {
-    return this.#params;
+    return this.#state.params;
   }
 
   #p(name: string): Float32Array {
-    return this.#params.get(name)!.data;
+    return this.#state.params.get(name)!.data;
   }
 
   #workspace(R: number): _Workspace {
@@ -215,7 +196,7 @@ export class CpuVae implements Vae {
   lossAndGrads(hidden: Float32Array, clean: Float32Array, eps: Float32Array): VaeLossAndGrads {
     const result = this.#lossAndGrads(hidden, clean, eps);
     const grads: ParamMap = new Map(
-      [...this.#g].map(([n, t]) => [n, { shape: [...t.shape], data: t.data.slice() }]),
+      [...this.#state.grads].map(([n, t]) => [n, { shape: [...t.shape], data: t.data.slice() }]),
     );
     return { ...result, grads };
   }
@@ -226,8 +207,8 @@ export class CpuVae implements Vae {
     const { rows: R, targets } = vaeRows("cpu vae", this.config, hidden, clean, eps);
     const t = this.#forward(hidden, eps, R);
     const ws = this.#ws!;
-    this.#flatG.fill(0);
-    const g = (n: string) => this.#g.get(n)!.data;
+    this.#state.zeroGrads();
+    const g = (n: string) => this.#state.grads.get(n)!.data;
     const p = (n: string) => this.#p(n);
     // dlogits overwrite the logits; the dec2 bias gradient is summed on the way.
     const bce = ws.bce.subarray(0, R), dlogits = t.logits;
@@ -300,11 +281,7 @@ export class CpuVae implements Vae {
 
   #trainStep(hidden: Float32Array, clean: Float32Array, eps: Float32Array): VaeStepResult {
     const result = this.#lossAndGrads(hidden, clean, eps);
-    this.#step++;
-    // Element-wise with one lr, so once over the flat buffers is Adam on every tensor.
-    adamHoisted(this.#flatP, this.#flatG, this.#flatM, this.#flatV, this.#step, {
-      lr: this.config.lr,
-    });
+    this.#state.adamFlat(this.config.lr);
     return result;
   }
 
@@ -332,31 +309,12 @@ export class CpuVae implements Vae {
 
   /** Copies parameters and Adam state. */
   getState(): Promise<TrainState> {
-    const copy = (p: ParamMap): ParamMap =>
-      new Map([...p].map(([n, t]) => [n, { shape: [...t.shape], data: t.data.slice() }]));
-    return Promise.resolve({
-      params: copy(this.#params),
-      adamM: copy(this.#m),
-      adamV: copy(this.#v),
-      step: this.#step,
-    });
+    return this.#state.getState();
   }
 
   /** Loads parameters and Adam state (copies; names and shapes must match the config). */
   setState(state: TrainState): void {
-    checkVaeParams(this.config, state.params, "VAE parameters");
-    checkVaeParams(this.config, state.adamM, "VAE Adam first moments");
-    checkVaeParams(this.config, state.adamV, "VAE Adam second moments");
-    if (!Number.isInteger(state.step) || state.step < 0) {
-      throw new Error(`VAE state step ${state.step} is not a step count`);
-    }
-    const load = (dst: ParamMap, src: ParamMap) => {
-      for (const [n, t] of dst) t.data.set(src.get(n)!.data);
-    };
-    load(this.#params, state.params);
-    load(this.#m, state.adamM);
-    load(this.#v, state.adamV);
-    this.#step = state.step;
+    this.#state.setState(state, (p, what) => checkVaeParams(this.config, p, what), "VAE ");
   }
 
   /** Drops the step's workspace. */

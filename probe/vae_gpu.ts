@@ -12,17 +12,10 @@
  * @module
  */
 import type { Gpu } from "../gpu/device.ts";
-import type { Dispatch } from "../gpu/kernel.ts";
+import { type Dispatch, encodePass } from "../gpu/kernel.ts";
 import { Readback, type Tensor, tensor, upload } from "../gpu/tensor.ts";
 import type { TrainState } from "../ram/backend.ts";
-import {
-  type DenseViews,
-  denseViews,
-  type FlatBuffers,
-  readFlatState,
-  writeFlatState,
-} from "../ram/flat_state.ts";
-import { type FlatLayout, flattenParams } from "../ram/params.ts";
+import { type DenseViews, FlatState } from "../ram/flat_state.ts";
 import type { Vae, VaeStepResult } from "./vae_api.ts";
 import { vaeRows } from "./vae_api.ts";
 import { checkVaeParams, initVaeParams, type VaeConfig, vaeFlatLayout } from "./vae_params.ts";
@@ -46,13 +39,7 @@ import {
   vaeKernels,
 } from "../kernels/vae.ts";
 import { bindRowSqErr, type ReduceKernels, reduceKernels } from "../kernels/reduce.ts";
-import {
-  type AdamKernels,
-  adamKernels,
-  adamState,
-  bindAdam,
-  bindAdamTick,
-} from "../kernels/adam.ts";
+import { type AdamKernels, adamKernels } from "../kernels/adam.ts";
 import type { Activation } from "../kernels/matmul_ref.ts";
 import type { MatmulStrategy } from "../kernels/matmul.ts";
 
@@ -184,16 +171,9 @@ class VaeProgram {
 export class GpuVae implements Vae {
   readonly name = "webgpu" as const;
   readonly config: VaeConfig;
-  readonly #layout: FlatLayout;
-  readonly #params: Tensor; // (total) flat parameters
-  readonly #grads: Tensor; // (total) flat gradients, zero between steps
-  readonly #m: Tensor; // (total) Adam first moments
-  readonly #v: Tensor; // (total) Adam second moments
-  readonly #adamState: Tensor; // (4) [t, 1 − β1^t, 1 − β2^t, 0]
-  readonly #adam: Dispatch[];
+  readonly #state: FlatState;
   readonly #net: Layers;
   readonly #programs = new Map<string, VaeProgram>();
-  #step = 0;
 
   private constructor(
     readonly gpu: Gpu,
@@ -202,24 +182,8 @@ export class GpuVae implements Vae {
     seed: number,
   ) {
     this.config = { ...config };
-    this.#layout = vaeFlatLayout(config);
-    const total = this.#layout.total;
-    const init = flattenParams(initVaeParams(config, seed), this.#layout);
-    this.#params = tensor(gpu, [total], "vae params", init);
-    this.#grads = tensor(gpu, [total], "vae grads");
-    this.#m = tensor(gpu, [total], "vae adam m");
-    this.#v = tensor(gpu, [total], "vae adam v");
-    this.#adamState = tensor(gpu, [4], "vae adam state", adamState(0));
-    const o = { lr: config.lr };
-    this.#adam = [
-      bindAdamTick(gpu, kernels.adam, this.#adamState, o),
-      bindAdam(gpu, kernels.adam, this.#params, this.#grads, this.#m, this.#v, this.#adamState, {
-        ...o,
-        zeroGrad: true,
-      }),
-    ];
-    const dense = (m: string): Dense =>
-      denseViews(this.#layout, this.#params, this.#grads, `${m}.weight`, `${m}.bias`);
+    this.#state = new FlatState(gpu, vaeFlatLayout(config), initVaeParams(config, seed), "vae");
+    const dense = (m: string) => this.#state.dense(`${m}.weight`, `${m}.bias`);
     this.#net = {
       enc: dense("vae.enc"),
       stats: dense("vae.stats"),
@@ -260,14 +224,6 @@ export class GpuVae implements Vae {
     return p;
   }
 
-  #encode(label: string, lists: Dispatch[][]): GPUCommandEncoder {
-    const encoder = this.gpu.device.createCommandEncoder({ label });
-    const pass = encoder.beginComputePass({ label });
-    for (const list of lists) for (const d of list) d.encode(pass);
-    pass.end();
-    return encoder;
-  }
-
   /** One Adam step; see {@link Vae.trainStep}. */
   async trainStep(
     hidden: Float32Array,
@@ -279,9 +235,10 @@ export class GpuVae implements Vae {
     upload(this.gpu, p.hidden, hidden);
     upload(this.gpu, p.clean, clean);
     upload(this.gpu, p.eps, eps);
-    const encoder = this.#encode("vae train step", [p.train, this.#adam]);
+    const adam = this.#state.adam(this.kernels.adam, [{ lr: this.config.lr }]);
+    const encoder = encodePass(this.gpu, [...p.train, ...adam], "vae train step");
     const [bce, kl] = await p.readback.read([p.bce, p.kl], encoder);
-    this.#step++;
+    this.#state.step++;
     let bceSum = 0, klSum = 0;
     for (let r = 0; r < R; r++) {
       bceSum += bce[r];
@@ -298,9 +255,7 @@ export class GpuVae implements Vae {
     upload(this.gpu, p.hidden, hidden);
     const [recon] = await p.readback.read(
       [p.recon],
-      this.#encode("vae reconstruct", [
-        p.reconstruct,
-      ]),
+      encodePass(this.gpu, p.reconstruct, "vae reconstruct"),
     );
     return recon;
   }
@@ -311,43 +266,24 @@ export class GpuVae implements Vae {
     const p = this.#program(R, B);
     upload(this.gpu, p.hidden, hidden);
     upload(this.gpu, p.clean, clean);
-    const [mse] = await p.readback.read([p.mse], this.#encode("vae error", [p.error]));
+    const [mse] = await p.readback.read([p.mse], encodePass(this.gpu, p.error, "vae error"));
     return mse;
   }
 
   /** Copies parameters and Adam state to the host. */
   getState(): Promise<TrainState> {
-    return readFlatState(this.gpu, this.#buffers(), this.#step);
+    return this.#state.getState();
   }
 
   /** Loads parameters and Adam state (names and shapes must match the config). */
   setState(state: TrainState): void {
-    this.#step = writeFlatState(
-      this.gpu,
-      this.#buffers(),
-      state,
-      (p, what) => checkVaeParams(this.config, p, what),
-      "VAE ",
-    );
-  }
-
-  #buffers(): FlatBuffers {
-    return {
-      layout: this.#layout,
-      params: this.#params,
-      m: this.#m,
-      v: this.#v,
-      adamState: this.#adamState,
-    };
+    this.#state.setState(state, (p, what) => checkVaeParams(this.config, p, what), "VAE ");
   }
 
   /** Frees every buffer (the device stays open: it may be the RAM's). */
   dispose(): void {
     for (const p of this.#programs.values()) p.destroy();
     this.#programs.clear();
-    for (const d of this.#adam) d.destroy();
-    for (const t of [this.#params, this.#grads, this.#m, this.#v, this.#adamState]) {
-      t.buffer.destroy();
-    }
+    this.#state.destroy();
   }
 }

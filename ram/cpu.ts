@@ -33,7 +33,7 @@ import {
 } from "./backend.ts";
 import { groupLrs, paramGroup, type RamConfig, type TrainConfig } from "./config.ts";
 import type { Episodes, RewardFn } from "../rewards/types.ts";
-import { checkTrainState, cloneParams, initParams, zeroParams } from "./params.ts";
+import { checkParams, cloneParams, initParams, zeroParams } from "./params.ts";
 import { returnsFromRewards } from "./returns.ts";
 import { checkRewards, episodesFrom, stepResult } from "./step.ts";
 import {
@@ -45,7 +45,7 @@ import {
   type Net,
   type Trace,
 } from "./cpu_pass.ts";
-import { adamRef } from "../kernels/adam_ref.ts";
+import { ParamState } from "./param_state.ts";
 
 /** The loss parts, gradients and intermediate values of one step, without an Adam update. */
 export interface LossAndGrads extends StepResult {
@@ -94,28 +94,23 @@ export class CpuRam implements RamBackend {
   readonly name = "cpu" as const;
   /** The model's sizes. */
   readonly config: RamConfig;
-  #params: ParamMap;
+  readonly #state: ParamState;
   #grads: ParamMap;
-  #m: ParamMap;
-  #v: ParamMap;
-  #step = 0;
   #net: Net;
   #gradNet: Net;
 
   /** A RAM initialised as ram/params.ts initParams(config, seed). */
   constructor(config: RamConfig, seed: number) {
     this.config = { ...config };
-    this.#params = initParams(config, seed);
+    this.#state = new ParamState(initParams(config, seed));
     this.#grads = zeroParams(config);
-    this.#m = zeroParams(config);
-    this.#v = zeroParams(config);
-    this.#net = bindNet(config, this.#params);
+    this.#net = bindNet(config, this.#state.params);
     this.#gradNet = bindNet(config, this.#grads);
   }
 
   /** The live parameter tensors (mutating them changes the model: for tests and probes). */
   get params(): ParamMap {
-    return this.#params;
+    return this.#state.params;
   }
 
   /** One training step: forward, rewards, returns, backward through time, one Adam step. */
@@ -134,18 +129,8 @@ export class CpuRam implements RamBackend {
     const episodes = this.#episodes(batch, trace);
     const rewards = await reward(episodes);
     const r = this.#lossAndGrads(batch, trace, rewards, train.lambda);
-    this.#step++;
     const lrs = groupLrs(train);
-    for (const [name, p] of this.#params) {
-      adamRef(
-        p.data,
-        this.#grads.get(name)!.data,
-        this.#m.get(name)!.data,
-        this.#v.get(name)!.data,
-        this.#step,
-        { lr: lrs[paramGroup(name)] },
-      );
-    }
+    this.#state.adamStep(this.#grads, (name) => lrs[paramGroup(name)]);
     const { nll, baseline, reinforce, loss, accuracy, reward: meanReward } = r;
     return { nll, baseline, reinforce, loss, accuracy, reward: meanReward };
   }
@@ -192,26 +177,12 @@ export class CpuRam implements RamBackend {
 
   /** Copies of the parameters, Adam moments and step count. */
   getState(): Promise<TrainState> {
-    return Promise.resolve({
-      params: cloneParams(this.#params),
-      adamM: cloneParams(this.#m),
-      adamV: cloneParams(this.#v),
-      step: this.#step,
-    });
+    return this.#state.getState();
   }
 
   /** Loads a state (copied in); names and shapes must match this config. */
   setState(state: TrainState): void {
-    checkTrainState(this.config, state, "cpu backend setState");
-    const pairs: [ParamMap, ParamMap][] = [
-      [this.#params, state.params],
-      [this.#m, state.adamM],
-      [this.#v, state.adamV],
-    ];
-    for (const [dst, src] of pairs) {
-      for (const [name, t] of dst) t.data.set(src.get(name)!.data);
-    }
-    this.#step = state.step;
+    this.#state.setState(state, (p, what) => checkParams(this.config, p, what), "cpu backend ");
   }
 
   /** Nothing to free on the CPU. */

@@ -1,23 +1,18 @@
 /**
- * Moving a model's flat parameter and Adam buffers (ram/params.ts flat layouts) between the
- * device and a {@link TrainState}: shared by the RAM's and the VAE probe's WebGPU backends.
+ * A model's trainable state on a WebGPU device: parameters, gradients and Adam moments each in
+ * one flat buffer (ram/params.ts flat layouts), the Adam bias-correction state, the step count,
+ * and the Adam dispatches over them. The RAM's and both probes' WebGPU backends keep their state
+ * in one; ram/param_state.ts is the same owner on the host.
  *
  * @module
  */
 import type { Gpu } from "../gpu/device.ts";
-import { Readback, type Tensor, upload, view } from "../gpu/tensor.ts";
-import { adamState } from "../kernels/adam.ts";
+import type { Dispatch } from "../gpu/kernel.ts";
+import { Readback, type Tensor, tensor, upload, view } from "../gpu/tensor.ts";
+import { type AdamKernels, adamState, bindAdam, bindAdamTick } from "../kernels/adam.ts";
 import type { ParamMap, TrainState } from "./backend.ts";
 import { type FlatLayout, flattenParams, unflattenParams } from "./params.ts";
-
-/** The device buffers of a model laid out by one flat layout. */
-export interface FlatBuffers {
-  layout: FlatLayout;
-  params: Tensor; // (total)
-  m: Tensor; // (total) Adam first moments
-  v: Tensor; // (total) Adam second moments
-  adamState: Tensor; // (4) [t, 1 − β1^t, 1 − β2^t, 0]
-}
+import { checkStateMaps, type ParamCheck } from "./param_state.ts";
 
 /** One layer's weight, bias and their gradients, all views into the flat buffers. */
 export interface DenseViews {
@@ -31,7 +26,7 @@ export interface DenseViews {
 
 /**
  * The views of layer `weight`/`bias` (PyTorch names, e.g. "fc1.weight") into flat parameter and
- * gradient buffers laid out by `layout`; the RAM's and the probe's WebGPU programs bind these.
+ * gradient buffers laid out by `layout`; the RAM's and the probes' WebGPU programs bind these.
  */
 export function denseViews(
   layout: FlatLayout,
@@ -56,42 +51,116 @@ export function denseViews(
   };
 }
 
-/** Copies parameters and Adam moments to the host with one readback. */
-export async function readFlatState(gpu: Gpu, b: FlatBuffers, step: number): Promise<TrainState> {
-  const rb = new Readback(gpu, "state readback");
-  try {
-    const [params, m, v] = await rb.read([b.params, b.m, b.v]);
-    return {
-      params: unflattenParams(params, b.layout),
-      adamM: unflattenParams(m, b.layout),
-      adamV: unflattenParams(v, b.layout),
-      step,
-    };
-  } finally {
-    rb.destroy();
-  }
+/** A range of the flat buffers that Adam updates at one learning rate (default: all of it). */
+export interface AdamRange {
+  lr: number;
+  offset?: number;
+  length?: number;
 }
 
 /**
- * Checks a state with `check` (names and shapes) and uploads it; `prefix` starts every error
- * (e.g. "VAE "). Returns the state's step count.
+ * Parameters, gradients, Adam moments and step count of a model on a device.
+ *
+ * @example
+ * ```ts ignore
+ * import { FlatState } from "./flat_state.ts";
+ * import { flatLayout, initParams } from "./params.ts";
+ * const state = new FlatState(gpu, flatLayout(cfg), initParams(cfg, 1), "ram");
+ * const fc1 = state.dense("fc1.weight", "fc1.bias"); // bind these in forward and backward
+ * const adam = state.adam(await adamKernels(gpu), [{ lr: 3e-4 }]); // record after the backward
+ * ```
  */
-export function writeFlatState(
-  gpu: Gpu,
-  b: FlatBuffers,
-  state: TrainState,
-  check: (p: ParamMap, what: string) => void,
-  prefix = "",
-): number {
-  check(state.params, `${prefix}parameters`);
-  check(state.adamM, `${prefix}Adam first moments`);
-  check(state.adamV, `${prefix}Adam second moments`);
-  if (!Number.isInteger(state.step) || state.step < 0) {
-    throw new Error(`${prefix}state step ${state.step} is not a step count`);
+export class FlatState {
+  readonly params: Tensor; // (total) flat parameters
+  readonly grads: Tensor; // (total) flat gradients, zero between steps
+  readonly m: Tensor; // (total) Adam first moments
+  readonly v: Tensor; // (total) Adam second moments
+  readonly adamState: Tensor; // (4) [t, 1 − β1^t, 1 − β2^t, 0]
+  /** Adam steps taken (the count the owner's step submissions advanced adamState by). */
+  step = 0;
+  readonly #label: string;
+  #adam: { key: string; dispatches: Dispatch[] } | null = null;
+
+  /** Uploads `init` (names and shapes as `layout`) with zero gradients and moments. */
+  constructor(
+    readonly gpu: Gpu,
+    readonly layout: FlatLayout,
+    init: ParamMap,
+    label: string, // starts every buffer's label, e.g. "vae"
+  ) {
+    const total = layout.total, l = label ? `${label} ` : "";
+    this.#label = l;
+    this.params = tensor(gpu, [total], `${l}params`, flattenParams(init, layout));
+    this.grads = tensor(gpu, [total], `${l}grads`);
+    this.m = tensor(gpu, [total], `${l}adam m`);
+    this.v = tensor(gpu, [total], `${l}adam v`);
+    this.adamState = tensor(gpu, [4], `${l}adam state`, adamState(0));
   }
-  upload(gpu, b.params, flattenParams(state.params, b.layout));
-  upload(gpu, b.m, flattenParams(state.adamM, b.layout));
-  upload(gpu, b.v, flattenParams(state.adamV, b.layout));
-  upload(gpu, b.adamState, adamState(state.step));
-  return state.step;
+
+  /** Views of layer `weight`/`bias` and their gradients (see {@link denseViews}). */
+  dense(weight: string, bias: string): DenseViews {
+    return denseViews(this.layout, this.params, this.grads, weight, bias);
+  }
+
+  /**
+   * The Adam tick and one update per range, each zeroing the gradients it used; record them
+   * after the backward. Kept (and freed by {@link destroy}) until the ranges change.
+   */
+  adam(kernels: AdamKernels, ranges: readonly AdamRange[]): Dispatch[] {
+    const key = JSON.stringify(ranges);
+    if (this.#adam?.key !== key) {
+      for (const d of this.#adam?.dispatches ?? []) d.destroy();
+      const dispatches = [bindAdamTick(this.gpu, kernels, this.adamState, {})];
+      for (const r of ranges) {
+        dispatches.push(
+          bindAdam(this.gpu, kernels, this.params, this.grads, this.m, this.v, this.adamState, {
+            ...r,
+            zeroGrad: true,
+          }),
+        );
+      }
+      this.#adam = { key, dispatches };
+    }
+    return this.#adam.dispatches;
+  }
+
+  /** Zeroes the gradients (a step that failed after its backward must not leave them). */
+  clearGrads(): void {
+    const encoder = this.gpu.device.createCommandEncoder({ label: `${this.#label}drop gradients` });
+    encoder.clearBuffer(this.grads.buffer);
+    this.gpu.device.queue.submit([encoder.finish()]);
+  }
+
+  /** Copies parameters and Adam moments to the host with one readback. */
+  async getState(): Promise<TrainState> {
+    const rb = new Readback(this.gpu, "state readback");
+    try {
+      const [params, m, v] = await rb.read([this.params, this.m, this.v]);
+      return {
+        params: unflattenParams(params, this.layout),
+        adamM: unflattenParams(m, this.layout),
+        adamV: unflattenParams(v, this.layout),
+        step: this.step,
+      };
+    } finally {
+      rb.destroy();
+    }
+  }
+
+  /** Uploads `state` after {@link checkStateMaps}(state, check, prefix). */
+  setState(state: TrainState, check: ParamCheck, prefix = ""): void {
+    checkStateMaps(state, check, prefix);
+    upload(this.gpu, this.params, flattenParams(state.params, this.layout));
+    upload(this.gpu, this.m, flattenParams(state.adamM, this.layout));
+    upload(this.gpu, this.v, flattenParams(state.adamV, this.layout));
+    upload(this.gpu, this.adamState, adamState(state.step));
+    this.step = state.step;
+  }
+
+  /** Frees the buffers and the Adam dispatches. */
+  destroy(): void {
+    for (const d of this.#adam?.dispatches ?? []) d.destroy();
+    this.#adam = null;
+    for (const t of [this.params, this.grads, this.m, this.v, this.adamState]) t.buffer.destroy();
+  }
 }

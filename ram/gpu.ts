@@ -12,7 +12,7 @@
  */
 import type { Gpu } from "../gpu/device.ts";
 import type { Dispatch } from "../gpu/kernel.ts";
-import { type Tensor, tensor, upload } from "../gpu/tensor.ts";
+import { upload } from "../gpu/tensor.ts";
 import {
   type Batch,
   checkHiddenOut,
@@ -26,9 +26,9 @@ import {
   type TrainStepOptions,
 } from "./backend.ts";
 import { type GroupLrs, groupLrs, paramGroup, type RamConfig, type TrainConfig } from "./config.ts";
-import { type FlatBuffers, readFlatState, writeFlatState } from "./flat_state.ts";
+import { FlatState } from "./flat_state.ts";
 import type { RewardFn } from "../rewards/types.ts";
-import { checkParams, type FlatLayout, flatLayout, flattenParams, initParams } from "./params.ts";
+import { checkParams, type FlatLayout, flatLayout, initParams } from "./params.ts";
 import { returnsFromRewards } from "./returns.ts";
 import { checkRewards, episodesFrom, stepResult } from "./step.ts";
 import { linearKernels } from "../kernels/linear.ts";
@@ -38,13 +38,7 @@ import { retinaKernel } from "../kernels/retina.ts";
 import { softmaxKernels } from "../kernels/softmax.ts";
 import { policyKernels } from "../kernels/policy.ts";
 import { lstmKernels } from "../kernels/lstm.ts";
-import {
-  type AdamKernels,
-  adamKernels,
-  adamState,
-  bindAdam,
-  bindAdamTick,
-} from "../kernels/adam.ts";
+import { type AdamKernels, adamKernels } from "../kernels/adam.ts";
 import { type RamKernels, RamProgram } from "./gpu_program.ts";
 
 /** Options of {@link GpuRam.create}. */
@@ -85,15 +79,8 @@ export async function ramKernels(gpu: Gpu, options: GpuRamOptions = {}): Promise
 export class GpuRam implements RamBackend {
   /** Which backend this is. */
   readonly name = "webgpu" as const;
-  readonly #layout: FlatLayout;
-  readonly #params: Tensor; // (total) flat parameters
-  readonly #grads: Tensor; // (total) flat gradients, zero between steps
-  readonly #m: Tensor; // (total) Adam first moments
-  readonly #v: Tensor; // (total) Adam second moments
-  readonly #adamState: Tensor; // (4) [t, 1 − β1^t, 1 − β2^t, 0]
-  #step = 0;
+  readonly #state: FlatState;
   #programs = new Map<string, RamProgram>();
-  #adam: { key: string; dispatches: Dispatch[] } | null = null;
 
   private constructor(
     readonly gpu: Gpu,
@@ -102,18 +89,7 @@ export class GpuRam implements RamBackend {
     private readonly adamKernels: AdamKernels,
     seed: number,
   ) {
-    this.#layout = flatLayout(config);
-    const total = this.#layout.total;
-    this.#params = tensor(
-      gpu,
-      [total],
-      "params",
-      flattenParams(initParams(config, seed), this.#layout),
-    );
-    this.#grads = tensor(gpu, [total], "grads");
-    this.#m = tensor(gpu, [total], "adam m");
-    this.#v = tensor(gpu, [total], "adam v");
-    this.#adamState = tensor(gpu, [4], "adam state", adamState(0));
+    this.#state = new FlatState(gpu, flatLayout(config), initParams(config, seed), "");
   }
 
   /**
@@ -144,18 +120,7 @@ export class GpuRam implements RamBackend {
     const key = `${B}|${lambda}`;
     let p = this.#programs.get(key);
     if (!p) {
-      p = new RamProgram(
-        this.gpu,
-        this.config,
-        this.kernels,
-        {
-          layout: this.#layout,
-          params: this.#params,
-          grads: this.#grads,
-        },
-        B,
-        lambda,
-      );
+      p = new RamProgram(this.gpu, this.config, this.kernels, this.#state, B, lambda);
       this.#programs.set(key, p);
     }
     return p;
@@ -167,25 +132,7 @@ export class GpuRam implements RamBackend {
    * Rebuilt only when a learning rate changes.
    */
   #adamDispatches(lrs: GroupLrs): Dispatch[] {
-    const key = `${lrs.model}|${lrs.policy}|${lrs.baseline}`;
-    if (this.#adam?.key !== key) {
-      for (const d of this.#adam?.dispatches ?? []) d.destroy();
-      const dispatches = [bindAdamTick(this.gpu, this.adamKernels, this.#adamState, {})];
-      for (const r of lrRanges(this.#layout, lrs)) {
-        dispatches.push(bindAdam(
-          this.gpu,
-          this.adamKernels,
-          this.#params,
-          this.#grads,
-          this.#m,
-          this.#v,
-          this.#adamState,
-          { lr: r.lr, offset: r.offset, length: r.length, zeroGrad: true },
-        ));
-      }
-      this.#adam = { key, dispatches };
-    }
-    return this.#adam.dispatches;
+    return this.#state.adam(this.adamKernels, lrRanges(this.#state.layout, lrs));
   }
 
   #uploadInputs(p: RamProgram, batch: Batch, start: Float32Array, eps: Float32Array | null): void {
@@ -258,9 +205,7 @@ export class GpuRam implements RamBackend {
       rewards = r;
     } catch (e) {
       // No update: drop the loss gradients already accumulated so the next step starts clean.
-      const clear = device.createCommandEncoder({ label: "ram drop gradients" });
-      clear.clearBuffer(this.#grads.buffer);
-      device.queue.submit([clear.finish()]);
+      this.#state.clearGrads();
       throw e;
     }
     const returns = returnsFromRewards(T, B, rewards);
@@ -276,7 +221,7 @@ export class GpuRam implements RamBackend {
     const encoder = device.createCommandEncoder({ label: "ram backward (reward) and adam" });
     p.encodeBackwardReward(encoder, this.#adamDispatches(groupLrs(train)));
     device.queue.submit([encoder.finish()]);
-    this.#step++;
+    this.#state.step++;
 
     const logpi = out.logpi!.subarray(0, (T - 1) * B);
     return stepResult(
@@ -318,37 +263,19 @@ export class GpuRam implements RamBackend {
 
   /** Copies parameters and Adam state to the host. */
   getState(): Promise<TrainState> {
-    return readFlatState(this.gpu, this.#buffers(), this.#step);
+    return this.#state.getState();
   }
 
   /** Loads parameters and Adam state (names and shapes must match the config). */
   setState(state: TrainState): void {
-    this.#step = writeFlatState(
-      this.gpu,
-      this.#buffers(),
-      state,
-      (p, what) => checkParams(this.config, p, what),
-    );
-  }
-
-  #buffers(): FlatBuffers {
-    return {
-      layout: this.#layout,
-      params: this.#params,
-      m: this.#m,
-      v: this.#v,
-      adamState: this.#adamState,
-    };
+    this.#state.setState(state, (p, what) => checkParams(this.config, p, what));
   }
 
   /** Frees every buffer. */
   dispose(): void {
     for (const p of this.#programs.values()) p.destroy();
     this.#programs.clear();
-    for (const d of this.#adam?.dispatches ?? []) d.destroy();
-    for (const t of [this.#params, this.#grads, this.#m, this.#v, this.#adamState]) {
-      t.buffer.destroy();
-    }
+    this.#state.destroy();
   }
 }
 

@@ -1,12 +1,12 @@
 /**
  * A grid of dataset samples with their labels, for looking at what the model is fed
- * (`deno task data preview`).
+ * (`deno task data preview`). The images are composed as a raster and the labels set as text
+ * in the report font (report/figure.ts renders both through resvg).
  *
  * @module
  */
 import type { Split } from "../datasets/types.ts";
-import { drawText, GLYPH_HEIGHT, textWidth } from "./digit_font.ts";
-import type { RasterImage } from "./png.ts";
+import { drawGreyTile, type Figure, type FigureText, rgbCanvas } from "./figure.ts";
 
 /** Layout of {@link sampleGrid}. */
 export interface GridOptions {
@@ -16,23 +16,29 @@ export interface GridOptions {
   scale?: number;
   /** Epoch passed to `fill`; default 0. */
   epoch?: number;
+  /** Text under each image, from its label index; default the index itself. */
+  labelText?: (label: number) => string;
 }
 
-const GAP = 2;
-const BACKGROUND = 48; // grey between cells, so black canvases show their edges
-const LABEL_COLOUR = [255, 210, 0] as const;
+/** Pixels between cells and around the grid. */
+export const SAMPLE_GAP = 4;
+/** Height of the label band under every image. */
+export const SAMPLE_LABEL_HEIGHT = 16;
+const LABEL_SIZE = 12;
+// white paper like the other report figures: the images' black backgrounds show their edges
+const BACKGROUND = [255, 255, 255] as const;
 
 /**
- * Renders samples `indices` of `split` (images of height×width) into an RGB grid, each image
- * with its label index written under it.
+ * Renders samples `indices` of `split` (images of height×width) into a figure, each image
+ * with its label written under it.
  *
  * @example
  * ```ts
  * import { loadDataset } from "../datasets/load.ts";
  * import { sampleGrid } from "./sample_grid.ts";
- * import { writePng } from "./png.ts";
+ * import { writeFigurePng } from "./figure.ts";
  * const ds = await loadDataset("mnist", { variant: "cluttered" });
- * await writePng("grid.png", sampleGrid(ds.train, [0, 1, 2, 3], ds.height, ds.width));
+ * await writeFigurePng("grid.png", sampleGrid(ds.train, [0, 1, 2, 3], ds.height, ds.width));
  * ```
  */
 export function sampleGrid(
@@ -41,32 +47,30 @@ export function sampleGrid(
   height: number,
   width: number,
   options: GridOptions = {},
-): RasterImage {
+): Figure {
   const n = indices.length;
   if (n === 0) throw new Error("sampleGrid: no samples to show");
   const cols = options.cols ?? Math.ceil(Math.sqrt(n));
   const rows = Math.ceil(n / cols);
   const scale = options.scale ?? Math.max(1, Math.ceil(56 / Math.max(height, width)));
-  const fontScale = 2;
-  const labelH = GLYPH_HEIGHT * fontScale + 4;
-  const cellW = width * scale + GAP, cellH = height * scale + labelH + GAP;
-  const W = cols * cellW + GAP, H = rows * cellH + GAP;
-  const rgb = new Uint8Array(W * H * 3).fill(BACKGROUND);
+  const labelText = options.labelText ?? String;
+  const tileW = width * scale, tileH = height * scale;
+  const cellW = tileW + SAMPLE_GAP, cellH = tileH + SAMPLE_LABEL_HEIGHT + SAMPLE_GAP;
+  const canvas = rgbCanvas(cols * cellW + SAMPLE_GAP, rows * cellH + SAMPLE_GAP, BACKGROUND);
   const images = new Float32Array(n * height * width); // (n, height, width)
   split.fill(indices, options.epoch ?? 0, images);
+  const texts: FigureText[] = [];
   for (let j = 0; j < n; j++) {
-    const x0 = GAP + (j % cols) * cellW, y0 = GAP + Math.floor(j / cols) * cellH;
-    for (let y = 0; y < height * scale; y++) {
-      for (let x = 0; x < width * scale; x++) {
-        const v =
-          images[j * height * width + Math.floor(y / scale) * width + Math.floor(x / scale)];
-        const b = Math.round(Math.min(1, Math.max(0, v)) * 255);
-        rgb.fill(b, 3 * ((y0 + y) * W + x0 + x), 3 * ((y0 + y) * W + x0 + x) + 3);
-      }
-    }
-    const label = String(split.labels[indices[j]]);
-    const lx = x0 + Math.floor((width * scale - textWidth(label, fontScale)) / 2);
-    drawText(rgb, W, H, lx, y0 + height * scale + 2, label, fontScale, LABEL_COLOUR);
+    const x0 = SAMPLE_GAP + (j % cols) * cellW, y0 = SAMPLE_GAP + Math.floor(j / cols) * cellH;
+    const image = images.subarray(j * height * width, (j + 1) * height * width);
+    drawGreyTile(canvas, image, width, height, x0, y0, tileW, tileH);
+    texts.push({
+      x: x0 + tileW / 2,
+      y: y0 + tileH + SAMPLE_LABEL_HEIGHT - 3, // baseline: digits 9 pixels tall end here
+      text: labelText(split.labels[indices[j]]),
+      anchor: "middle",
+      size: LABEL_SIZE,
+    });
   }
-  return { width: W, height: H, channels: 3, data: rgb };
+  return { raster: canvas, texts };
 }

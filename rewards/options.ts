@@ -10,6 +10,7 @@ import { type OptionInputs, type OptionValue, RewardError } from "./define.ts";
 export interface OptionInfo {
   /** The option's type, taken from its default. */
   type: "number" | "boolean" | "string";
+  /** The value when the user gives none. */
   default: OptionValue;
   /** One line of help ("" when the plugin gives none). */
   description: string;

@@ -78,7 +78,9 @@ export interface SandboxedReward {
   readonly plugin: string;
   /** The module that was loaded. */
   readonly url: string;
+  /** The definition's name. */
   readonly name: string;
+  /** The definition's one-line description. */
   readonly description: string;
   /** Resolved option values. */
   readonly options: ResolvedOptions;
@@ -88,6 +90,7 @@ export interface SandboxedReward {
   readonly metadata: RewardMetadata;
   /** Stops the process; pending and later calls reject. Idempotent; resolves once it is gone. */
   close(): Promise<void>;
+  /** close(), for `await using`. */
   [Symbol.asyncDispose](): Promise<void>;
 }
 

@@ -4,7 +4,7 @@
  * folder locked (run_lock.ts: one writer; an interrupted checkpoint commit finished or discarded,
  * stale temporary files removed), the reward loaded, the data loaded and checked against the
  * model, the backend and the probe opened. `glimpse train` is this plus {@link train} and
- * progress; a script does the same in a few lines.
+ * progress; a script does the same in a few lines (mod.ts exports {@link prepareRun}).
  *
  * Errors about options are {@link RunOptionError}s worded with the option's name
  * ("option lr 0.1: runs/x was trained with 0.0003, …"), so that a caller maps them to its own
@@ -44,6 +44,7 @@ import { checkRamFitsDevice } from "../ram/gpu_program.ts";
 
 /** A bad option value or combination; `option` is its name in {@link RunOptions}. */
 export class RunOptionError extends Error {
+  /** `option`: which option was wrong; `message`: one line saying how, with its value. */
   constructor(readonly option: keyof RunOptions, message: string) {
     super(message);
     this.name = "RunOptionError";
@@ -60,11 +61,17 @@ export interface RunOptions {
   data: DataChoice;
   /** The dataset as explicitly given (checked against the saved run on resume). */
   dataset?: string;
+  /** Retina patch side g in pixels; default from the image size (ram/config.ts). */
   patch?: number;
+  /** Retina scales k; default from the image size. */
   scales?: number;
+  /** Glimpses T per image; default 6. */
   glimpses?: number;
+  /** Epochs to train to (the one option a resumed run may change). */
   epochs?: number;
+  /** Images per step; default 128. */
   batch?: number;
+  /** Adam learning rate of the RAM; default 3e-4. */
   lr?: number;
   /** Learning rate of the policy (location) group; undefined: lr. */
   policyLr?: number;
@@ -72,14 +79,19 @@ export interface RunOptions {
   baselineLr?: number;
   /** Learning-rate schedule over the epochs; undefined: "constant". */
   schedule?: Schedule;
+  /** Seed of initialisation, batches and sampling; default 1. */
   seed?: number;
+  /** Train on the first `limit` training images only. */
   limit?: number;
   /** Validation hold-out: a fraction in [0, 1) or a count; undefined: {@link defaultValidation}. */
   validation?: number;
+  /** Halve the learning rates after this many epochs without a better validation accuracy. */
   plateau?: number;
   /** Reward spec (built-in name or module path; default classification) and its k=v options. */
   reward?: string;
+  /** The reward's options as `key=value` strings. */
   rewardOptions?: string[];
+  /** Milliseconds the reward plugin may take on one batch before the run fails. */
   rewardTimeoutMs?: number;
   /**
    * The folder a relative reward path resolves against (default Deno.cwd(); the CLI passes
@@ -96,19 +108,27 @@ export interface RunOptions {
   cls?: boolean;
   /** 1-based epoch the class probe starts training at. */
   clsStart?: number;
+  /** Where the RAM runs: "cpu", "webgpu" or "auto" (ram/choose_backend.ts decides). */
   backend: BackendName;
 }
 
 /** A run ready to {@link train}: release everything with close(). */
 export interface PreparedRun {
+  /** The run folder (locked until close()). */
   out: string;
+  /** The resolved config, as saved next to the checkpoint. */
   config: RunConfig;
   /** The checkpoint to continue (loaded with its optimizer) when resuming. */
   resume?: Checkpoint;
+  /** The dataset as loaded (name, sizes, class names). */
   dataset: LoadedDataset;
+  /** Its training, validation and test splits as the trainer takes them (limit applied). */
   data: TrainData;
+  /** The reward plugin, running sandboxed; its `fn` goes to the trainer. */
   reward: SandboxedReward;
+  /** The RAM on its backend, with what chose it. */
   opened: OpenedBackend;
+  /** The VAE probe (trains alongside from config.vae.start); null without. */
   vae: Vae | null;
   /** The class probe (trains alongside from config.cls.start); null without. */
   cls: ClassProbe | null;
@@ -240,19 +260,25 @@ function checkResume(o: RunOptions, ckpt: Checkpoint): RunConfig {
 }
 
 /**
- * Sets up the training run `options` describes (see the module doc); the caller trains it with
- * `train({ ...prepared fields })` and closes it.
+ * Sets up the training run `options` describes (see the module doc): config, locked run folder,
+ * reward, data, backend and probes. The caller trains it with {@link train} on the prepared
+ * fields and closes it, whatever happens; `glimpse train` is exactly this plus progress.
  *
- * @example
- * ```ts ignore
+ * @example Train a small new run in a folder of its own
+ * ```ts
  * import { prepareRun } from "./prepare_run.ts";
  * import { train } from "./trainer.ts";
- * const run = await prepareRun({ out: "runs/x", data: { spec: "mnist-10k", options: {} },
- *   epochs: 2, backend: "cpu" });
+ * const out = await Deno.makeTempDir();
+ * const run = await prepareRun({
+ *   out, data: { spec: "mnist-10k", options: {} }, limit: 64, validation: 0,
+ *   glimpses: 2, epochs: 1, batch: 32, vae: false, cls: false, backend: "cpu",
+ * });
  * try {
- *   await train({ backend: run.opened.backend, data: run.data, config: run.config,
- *     reward: run.reward.fn, out: run.out, resume: run.resume, vae: run.vae ?? undefined,
- *     cls: run.cls ?? undefined });
+ *   const result = await train({
+ *     backend: run.opened.backend, data: run.data, config: run.config, reward: run.reward.fn,
+ *     out: run.out, resume: run.resume, vae: run.vae ?? undefined, cls: run.cls ?? undefined,
+ *   });
+ *   console.log(`${run.out}: ${result.step} steps, nll ${result.metrics.at(-1)?.nll}`);
  * } finally {
  *   await run.close();
  * }

@@ -9,7 +9,9 @@ import { type DatasetOptions, loadDataset, type LoadedDataset } from "../dataset
 
 /** A dataset spec ("mnist", "idx:DIR", …) and the options that load it. */
 export interface DataChoice {
+  /** "mnist", "mnist-10k", "fashion-mnist", "idx:DIR" or "folder:DIR". */
   spec: string;
+  /** Variant, noise and the other loading options. */
   options: DatasetOptions;
 }
 

@@ -2,9 +2,9 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { decode as decodePng } from "fast-png";
 import { preview } from "../commands/data.ts";
-import { drawText, textWidth } from "../report/digit_font.ts";
+import { figurePng } from "../report/figure.ts";
 import { encodeRasterPng } from "../report/png.ts";
-import { sampleGrid } from "../report/sample_grid.ts";
+import { SAMPLE_GAP, SAMPLE_LABEL_HEIGHT, sampleGrid } from "../report/sample_grid.ts";
 import { byteSplit } from "../datasets/split.ts";
 import { main } from "../cli.ts";
 
@@ -26,21 +26,20 @@ Deno.test("encodeRasterPng round-trips grey floats and RGB bytes", () => {
   );
 });
 
-Deno.test("the bitmap font draws each digit as its 3×5 pattern", () => {
-  const w = 12, h = 5;
-  const rgb = new Uint8Array(w * h * 3);
-  drawText(rgb, w, h, 0, 0, "17", 1, [255, 0, 0]);
-  const lit = (x: number, y: number) => rgb[3 * (y * w + x)] === 255 ? "#" : ".";
-  const rows = Array.from(
-    { length: h },
-    (_, y) => Array.from({ length: 7 }, (_, x) => lit(x, y)).join(""),
-  );
-  assert.deepEqual(rows, [".#..###", "##....#", ".#....#", ".#....#", "###...#"]);
-  assert.equal(textWidth("17", 2), 14);
-  assert.throws(() => drawText(rgb, w, h, 0, 0, "a", 1, [0, 0, 0]), /no glyph for "a"/);
-});
+/** Pixels darker than mid-grey in [x, x+w) × [y, y+h) of a decoded PNG. */
+function darkPixels(png: ReturnType<typeof decodePng>, x: number, y: number, w: number, h: number) {
+  let dark = 0;
+  for (let py = y; py < y + h; py++) {
+    for (let px = x; px < x + w; px++) {
+      const i = (py * png.width + px) * png.channels;
+      const luma = (Number(png.data[i]) + Number(png.data[i + 1]) + Number(png.data[i + 2])) / 3;
+      if (luma < 128) dark++;
+    }
+  }
+  return dark;
+}
 
-Deno.test("sampleGrid places each image and its label in its cell", () => {
+Deno.test("sampleGrid places each image in its cell and sets its label as text under it", async () => {
   const n = 5;
   const pixels = new Uint8Array(n * 4 * 4);
   for (let i = 0; i < n; i++) pixels.fill(50 * i, i * 16, (i + 1) * 16);
@@ -51,17 +50,35 @@ Deno.test("sampleGrid places each image and its label in its cell", () => {
     pixels,
     labels: Int32Array.from([3, 1, 4, 1, 5]),
   });
-  const grid = sampleGrid(split, [4, 0, 2], 4, 4, { cols: 2, scale: 3 });
-  // cells of 4·3 + 2 pixels wide, labels of 2·5 + 4 rows under each image
-  assert.equal(grid.width, 2 * 14 + 2);
-  assert.equal(grid.height, 2 * (12 + 14 + 2) + 2);
-  const at = (x: number, y: number) => grid.data[3 * (y * grid.width + x)];
-  assert.equal(at(2, 2), 200, "first cell shows sample 4");
-  assert.equal(at(2 + 14, 2), 0, "second cell shows sample 0");
-  assert.equal(at(2, 2 + 28), 100, "third cell, second row, shows sample 2");
-  let yellow = 0;
-  for (let y = 14; y < 26; y++) for (let x = 0; x < 14; x++) if (at(x, y) === 255) yellow++;
-  assert.ok(yellow >= 5 * 4, `label "5" drawn under the first image (${yellow} lit pixels)`);
+  const fig = sampleGrid(split, [4, 0, 2], 4, 4, { cols: 2, scale: 3 });
+  const cellW = 12 + SAMPLE_GAP, cellH = 12 + SAMPLE_LABEL_HEIGHT + SAMPLE_GAP;
+  assert.equal(fig.raster.width, 2 * cellW + SAMPLE_GAP);
+  assert.equal(fig.raster.height, 2 * cellH + SAMPLE_GAP);
+  const at = (x: number, y: number) => fig.raster.data[3 * (y * fig.raster.width + x)];
+  const g = SAMPLE_GAP;
+  assert.equal(at(g, g), 200, "first cell shows sample 4");
+  assert.equal(at(g + 11, g + 11), 200, "…over its whole 12×12 tile");
+  assert.equal(at(g + cellW, g), 0, "second cell shows sample 0");
+  assert.equal(at(g, g + cellH), 100, "third cell, second row, shows sample 2");
+  assert.equal(at(g + 12, g), 255, "paper between the cells");
+  assert.deepEqual(fig.texts.map((t) => t.text), ["5", "3", "4"]);
+  assert.deepEqual(fig.texts.map((t) => [t.x, t.anchor]), [
+    [g + 6, "middle"],
+    [g + cellW + 6, "middle"],
+    [g + 6, "middle"],
+  ]);
+  // the labels as rendered: dark ink in each label band, none in the empty fourth cell's band
+  const png = decodePng(await figurePng(fig));
+  assert.deepEqual([png.width, png.height], [fig.raster.width, fig.raster.height]);
+  const band = (col: number, row: number) =>
+    darkPixels(png, g + col * cellW, g + row * cellH + 12, 12, SAMPLE_LABEL_HEIGHT);
+  for (const [col, row] of [[0, 0], [1, 0], [0, 1]]) {
+    assert.ok(band(col, row) >= 10, `label ink in cell (${col}, ${row}): ${band(col, row)}`);
+  }
+  assert.equal(band(1, 1), 0, "no label where there is no sample");
+  const named = sampleGrid(split, [4], 4, 4, { scale: 3, labelText: (l) => `class ${l}` });
+  assert.deepEqual(named.texts.map((t) => t.text), ["class 5"]);
+  assert.throws(() => sampleGrid(split, [], 4, 4), /no samples to show/);
 });
 
 Deno.test("data preview writes a grid PNG of cluttered samples", async () => {
@@ -71,8 +88,17 @@ Deno.test("data preview writes a grid PNG of cluttered samples", async () => {
     const summary = await preview({ dataset: "mnist-10k", variant: "cluttered", count: "4", out });
     assert.match(summary, /4 train samples of mnist-10k\/cluttered-60-4x8 \(60×60, epoch 0\)/);
     const png = decodePng(await Deno.readFile(out));
-    // 2×2 cells of 60 + 2 wide and 60 + 14 + 2 tall
-    assert.deepEqual([png.width, png.height, png.channels], [2 * 62 + 2, 2 * 76 + 2, 3]);
+    // 2×2 cells of 60 + gap wide and 60 + label + gap tall, around a gap
+    const cellW = 60 + SAMPLE_GAP, cellH = 60 + SAMPLE_LABEL_HEIGHT + SAMPLE_GAP;
+    assert.deepEqual(
+      [png.width, png.height],
+      [2 * cellW + SAMPLE_GAP, 2 * cellH + SAMPLE_GAP],
+    );
+    for (let j = 0; j < 4; j++) {
+      const x = SAMPLE_GAP + (j % 2) * cellW, y = SAMPLE_GAP + Math.floor(j / 2) * cellH + 60;
+      const ink = darkPixels(png, x, y, 60, SAMPLE_LABEL_HEIGHT);
+      assert.ok(ink >= 10, `sample ${j} has a label under it (${ink} dark pixels)`);
+    }
     const fashionLike = await preview({
       dataset: "mnist-10k",
       split: "test",
