@@ -30,99 +30,20 @@
  */
 import { parseArgs } from "node:util";
 import { requestGpu } from "../gpu/device.ts";
-import { compileKernel, Dispatch, groups, type Kernel, packUniforms } from "../gpu/kernel.ts";
+import type { Dispatch, Kernel } from "../gpu/kernel.ts";
 import { read, type Tensor, tensor } from "../gpu/tensor.ts";
 import { type Activation, matmulRef, type MatmulShape } from "../kernels/matmul_ref.ts";
+import type { MatmulLayout } from "../kernels/matmul.ts";
 import { assertClose, randomArray } from "../tests/_assert.ts";
-import stridedWgsl from "./variants/matmul_strided_4x4.wgsl" with { type: "text" };
-import vec4Wgsl from "./variants/matmul_vec4.wgsl" with { type: "text" };
-import blockedWgsl from "../kernels/matmul_blocked.wgsl" with { type: "text" };
-import matmulWgsl from "../kernels/matmul.wgsl" with { type: "text" };
-import { blockedEntry } from "../kernels/matmul.ts";
+import {
+  bindVariant,
+  layerShape,
+  type Variant,
+  variantKernel,
+  VARIANTS,
+} from "./variants/matmul.ts";
 
-type Layout = "nt" | "nn" | "tn";
-
-/** One way to compute a product: how to compile it, when it applies, and its grid. */
-interface Variant {
-  name: string;
-  code: string;
-  entry: (l: Layout) => string;
-  constants: Record<string, number>;
-  applies: (l: Layout, s: MatmulShape) => boolean;
-  grid: (s: MatmulShape) => [number, number];
-}
-
-const strided: Variant = {
-  name: "strided 4×4 wg 8×8 (baseline)",
-  code: stridedWgsl,
-  entry: () => "main",
-  constants: { WG_X: 8, WG_Y: 8 },
-  applies: () => true,
-  grid: (s) => [groups(s.N, 32), groups(s.M, 32)],
-};
-
-function vec4(rb: number, cb: number, wgx: number, wgy: number, uniform: boolean): Variant {
-  return {
-    name: `vec4 ${rb}×${4 * cb} wg ${wgx}×${wgy}${uniform ? " uniform rows" : ""}`,
-    code: vec4Wgsl,
-    entry: (l) => l,
-    constants: { WG_X: wgx, WG_Y: wgy, RB: rb, CB: cb, UNIFORM_ROWS: uniform ? 1 : 0 },
-    applies: (l, s) =>
-      s.N % 4 === 0 && (l === "tn" ? s.M % 4 === 0 && rb % 4 === 0 : s.K % 4 === 0),
-    grid: (s) => [
-      groups(Math.ceil(s.N / (4 * cb)), wgx),
-      uniform ? Math.ceil(s.M / rb) : groups(Math.ceil(s.M / rb), wgy),
-    ],
-  };
-}
-
-/**
- * Fully unrolled blocks (no arrays, no loops over the block): kernels/matmul_blocked.wgsl with
- * the entry point kernels/matmul.ts generates, for any block shape and workgroup.
- */
-function unrolled(rb: number, cb: number, wgx = 8, wgy = 8): Variant {
-  const code = (["nt", "nn", "tn"] as Layout[]).map((l) =>
-    rb % 4 === 0 || l !== "tn" ? blockedEntry(l, rb, cb).replace("fn main(", `fn main_${l}(`) : ""
-  );
-  return {
-    ...vec4(rb, cb, wgx, wgy, false),
-    name: `unrolled ${rb}×${4 * cb} wg ${wgx}×${wgy}`,
-    code: `${blockedWgsl}\n${code.join("\n\n")}\n`,
-    entry: (l) => `main_${l}`,
-    constants: { WG_X: wgx, WG_Y: wgy },
-  };
-}
-
-/** The production strided kernel with blocks of rows along x (for outputs few columns wide). */
-const stridedRowsOnX: Variant = {
-  name: "strided 4×4 wg 8×8 rows on x",
-  code: matmulWgsl,
-  entry: () => "main",
-  constants: { WG_X: 8, WG_Y: 8, ROWS_ON_X: 1 },
-  applies: () => true,
-  grid: (s) => [groups(s.M, 32), groups(s.N, 32)],
-};
-
-const VARIANTS: Variant[] = [
-  strided,
-  vec4(4, 1, 8, 8, false),
-  vec4(8, 1, 8, 8, false),
-  vec4(4, 2, 8, 8, false),
-  vec4(8, 2, 8, 8, false),
-  vec4(4, 1, 64, 1, true),
-  vec4(8, 1, 64, 1, true),
-  vec4(8, 2, 64, 1, true),
-  unrolled(8, 1),
-  unrolled(8, 2),
-  unrolled(16, 2),
-  unrolled(16, 4),
-  unrolled(32, 2),
-  unrolled(32, 4),
-  unrolled(16, 4, 8, 1),
-  unrolled(32, 2, 8, 1),
-  unrolled(32, 4, 8, 1),
-  stridedRowsOnX,
-];
+type Layout = MatmulLayout;
 
 const { values: flags } = parseArgs({
   args: Deno.args,
@@ -173,61 +94,20 @@ const LAYERS: [number, number][] = flags.layers
 const BATCH = 128;
 
 function shapeOf(l: Layout, inF: number, outF: number): MatmulShape {
-  switch (l) {
-    case "nt":
-      return { M: BATCH, N: outF, K: inF, aRow: inF, aCol: 1, bRow: 1, bCol: inF };
-    case "nn":
-      return { M: BATCH, N: inF, K: outF, aRow: outF, aCol: 1, bRow: inF, bCol: 1 };
-    case "tn": {
-      const K = BATCH * TB;
-      return { M: outF, N: inF, K, aRow: 1, aCol: outF, bRow: inF, bCol: 1 };
-    }
-  }
+  return layerShape(l, l === "tn" ? BATCH * TB : BATCH, inF, outF);
 }
 
 const gpu = await requestGpu();
 const { device } = gpu;
 const stamps = device.features.has("timestamp-query");
-const kernels = new Map<string, Kernel>();
-async function kernelOf(v: Variant, l: Layout): Promise<Kernel> {
-  const key = `${v.name}|${l}`;
-  let k = kernels.get(key);
-  if (!k) {
-    k = await compileKernel(gpu, {
-      name: `matmul ${v.name} ${l}`,
-      code: v.code,
-      entryPoint: v.entry(l),
-      storage: ["read", "read", "read", "read_write", "read"], // the last: the ReLU mask
-      constants: v.constants,
-    });
-    kernels.set(key, k);
-  }
-  return k;
-}
-
-function bind(
+const kernelOf = (v: Variant, l: Layout) => variantKernel(gpu, v, l);
+const bind = (
   k: Kernel,
   v: Variant,
   s: MatmulShape,
   bufs: [Tensor, Tensor, Tensor, Tensor],
   o: { accumulate: boolean; bias: boolean; act: Activation },
-): Dispatch {
-  const act = { none: 0, relu: 1, tanh: 2, sigmoid: 3 }[o.act];
-  const words = packUniforms({
-    M: s.M,
-    N: s.N,
-    K: s.K,
-    a_rs: s.aRow,
-    a_cs: s.aCol,
-    b_rs: s.bRow,
-    b_cs: s.bCol,
-    accumulate: o.accumulate ? 1 : 0,
-    has_bias: o.bias ? 1 : 0,
-    act,
-    has_mask: 0,
-  });
-  return new Dispatch(gpu, k, [...bufs, bufs[2]], words, v.grid(s));
-}
+): Dispatch => bindVariant(gpu, k, v, s, bufs, o);
 
 /** Runs the variant once with bias, accumulation and an activation, and compares. */
 async function verify(v: Variant, l: Layout, s: MatmulShape): Promise<void> {

@@ -227,8 +227,8 @@ export class RamProgram {
   readonly #actions: ActionBuffers[] = [];
   readonly #readback: Readback;
   readonly #owned: Tensor[] = [];
-  /** Copies [from, to] recorded before the backwardLoss dispatch of the key's index. */
-  readonly #copies = new Map<number, (readonly [Tensor, Tensor])[]>();
+  /** Per dispatch list, copies [from, to] recorded before the dispatch of the key's index. */
+  readonly #copies = new Map<readonly Dispatch[], Map<number, (readonly [Tensor, Tensor])[]>>();
 
   constructor(
     readonly gpu: Gpu,
@@ -284,7 +284,6 @@ export class RamProgram {
     // one dispatch: there the glimpses keep their own h buffers, gathered into the (T, B, H) one
     // before the backward (T copies of B·H floats).
     const hOwn = batched && !lstm ? h.at.map((_, i) => t([B, H], `h_${i + 1}`)) : h.at;
-    if (batched && !lstm) this.#copyBefore(0, hOwn.map((src, i) => [src, h.at[i]]));
     const p1 = slabs(steps, cfg.policyHidden, "p1");
     const base = slabs(steps, 1, "b");
 
@@ -338,10 +337,15 @@ export class RamProgram {
       }));
     };
   }
-  /** The forward: for every glimpse the retina, glimpse net, core and classifier; then the action. */
+  /**
+   * The forward: for every glimpse the retina, glimpse net, core and the action; then the
+   * heads that nothing inside the loop reads (classifier, log-softmax, baseline, log π), over
+   * all T·B (or (T−1)·B) rows at once when time-batched, else per glimpse.
+   */
   #buildForward(ctx: Build): void {
     const { gpu, k, B, cfg } = this;
-    const { T, H, C, lstm, t, net, zeros, loc, rho, hg, hl, g, hOwn, p1, base } = ctx;
+    const { T, H, C, lstm, batched, t, slabs, net, zeros, loc, rho, hg, hl, g, h, hOwn, p1, base } =
+      ctx;
     const fwd = this.#linear.bind(this);
     // The recurrent term of the first glimpse: h_0 = 0, so only its bias enters (a product
     // over K = 0 adds the bias to what the input term wrote).
@@ -357,6 +361,19 @@ export class RamProgram {
         act,
         true,
       );
+    const logits = slabs(T, C, "logits");
+    const logp = slabs(T, C, "logp");
+    const A = Math.max(1, T - 1);
+    const mu = slabs(A, 2, "mu");
+    const act = slabs(A, 2, "a");
+    const r = this.rolloutForward, given = this.givenForward;
+    /** Into every forward (train, rollout, given). */
+    const all = (d: Dispatch) => (this.forward.push(d), r.push(d), given.push(d));
+    /** The classifier and log-softmax of glimpse i (per-glimpse programs). */
+    const heads = (i: number) => {
+      all(fwd(net.cls, h.at[i], logits.at[i]));
+      all(bindLogSoftmax(gpu, k.softmax, B, C, logits.at[i], logp.at[i]));
+    };
 
     let hPrev = zeros, cPrev = zeros;
     for (let i = 0; i < T; i++) {
@@ -367,40 +384,35 @@ export class RamProgram {
         hl: hl.at[i],
         g: g.at[i],
         h: hOwn[i],
-        logits: t([B, C], `logits_${i + 1}`),
-        logp: t([B, C], `logp_${i + 1}`),
+        logits: logits.at[i],
+        logp: logp.at[i],
       };
-      const r = this.rolloutForward, given = this.givenForward;
-      const f = { push: (d: Dispatch) => (this.forward.push(d), r.push(d), given.push(d)) };
-      f.push(bindRetina(gpu, k.retina, cfg, B, this.images, s.loc, s.rho));
-      f.push(fwd(net.fc1, s.rho, s.hg, "relu"));
-      f.push(fwd(net.fc2, s.loc, s.hl, "relu"));
-      f.push(fwd(net.fc3, s.hg, s.g));
-      f.push(fwd(net.fc4, s.hl, s.g, "relu", true));
+      all(bindRetina(gpu, k.retina, cfg, B, this.images, s.loc, s.rho));
+      all(fwd(net.fc1, s.rho, s.hg, "relu"));
+      all(fwd(net.fc2, s.loc, s.hl, "relu"));
+      all(fwd(net.fc3, s.hg, s.g));
+      all(fwd(net.fc4, s.hl, s.g, "relu", true));
       if (lstm) {
         s.z = t([B, 4 * H], `z_${i + 1}`);
         s.gates = t([B, 4 * H], `gates_${i + 1}`);
         s.c = t([B, H], `c_${i + 1}`);
-        f.push(fwd(net.ih, s.g, s.z));
-        f.push(i === 0 ? fwdFirst(net.hh, s.z, "none") : fwd(net.hh, hPrev, s.z, "none", true));
-        f.push(bindLstmCell(gpu, k.lstm, { batch: B, hidden: H }, s.z, cPrev, s.gates, s.c, s.h));
+        all(fwd(net.ih, s.g, s.z));
+        all(i === 0 ? fwdFirst(net.hh, s.z, "none") : fwd(net.hh, hPrev, s.z, "none", true));
+        all(bindLstmCell(gpu, k.lstm, { batch: B, hidden: H }, s.z, cPrev, s.gates, s.c, s.h));
         cPrev = s.c;
       } else {
-        f.push(fwd(net.ih, s.g, s.h));
-        f.push(i === 0 ? fwdFirst(net.hh, s.h, "relu") : fwd(net.hh, hPrev, s.h, "relu", true));
+        all(fwd(net.ih, s.g, s.h));
+        all(i === 0 ? fwdFirst(net.hh, s.h, "relu") : fwd(net.hh, hPrev, s.h, "relu", true));
       }
-      f.push(fwd(net.cls, s.h, s.logits));
-      f.push(bindLogSoftmax(gpu, k.softmax, B, C, s.logits, s.logp));
+      if (!batched) heads(i);
       this.#glimpses.push(s);
       if (i < T - 1) {
-        const a: ActionBuffers = {
-          p1: p1.at[i],
-          mu: t([B, 2], `mu_${i + 1}`),
-          a: t([B, 2], `a_${i + 1}`),
-          base: base.at[i],
-        };
-        f.push(fwd(net.loc1, s.h, a.p1, "relu"));
-        f.push(fwd(net.loc2, a.p1, a.mu, "tanh"));
+        const a: ActionBuffers = { p1: p1.at[i], mu: mu.at[i], a: act.at[i], base: base.at[i] };
+        this.forward.push(fwd(net.loc1, s.h, a.p1, "relu"));
+        r.push(this.forward.at(-1)!);
+        this.forward.push(fwd(net.loc2, a.p1, a.mu, "tanh"));
+        r.push(this.forward.at(-1)!);
+        // The "given" forward reads l_{t+1} from the location buffers instead.
         const sample = bindPolicySample(
           gpu,
           k.policy,
@@ -416,13 +428,53 @@ export class RamProgram {
         );
         this.forward.push(sample);
         r.push(sample);
-        this.forward.push(bindGaussianLogProb(gpu, k.policy, B, cfg.sigma, a.mu, a.a, this.logpi, {
-          logpiOffset: B * i,
-        }));
-        this.forward.push(fwd(net.base, s.h, a.base));
+        if (!batched) {
+          this.forward.push(
+            bindGaussianLogProb(gpu, k.policy, B, cfg.sigma, a.mu, a.a, this.logpi, {
+              logpiOffset: B * i,
+            }),
+          );
+          this.forward.push(fwd(net.base, s.h, a.base));
+        }
         this.#actions.push(a);
       }
       hPrev = s.h;
+    }
+    if (!batched) return;
+    // The rnn core wrote h_t into per-glimpse buffers: gather them before the heads read them.
+    if (!lstm) {
+      const copies = hOwn.map((src, i) => [src, h.at[i]] as const);
+      for (const list of [this.forward, r, given]) this.#copyBefore(list, list.length, copies);
+    }
+    const TB = T * B;
+    all(
+      bindLinearForward(
+        gpu,
+        k.linear,
+        shape(net.cls, TB),
+        h.all!,
+        net.cls.W,
+        net.cls.b,
+        logits.all!,
+      ),
+    );
+    all(bindLogSoftmax(gpu, k.softmax, TB, C, logits.all!, logp.all!));
+    if (T > 1) {
+      const AB = (T - 1) * B;
+      this.forward.push(
+        bindGaussianLogProb(gpu, k.policy, AB, cfg.sigma, mu.all!, act.all!, this.logpi),
+      );
+      this.forward.push(
+        bindLinearForward(
+          gpu,
+          k.linear,
+          shape(net.base, AB),
+          h.range(0, T - 1),
+          net.base.W,
+          net.base.b,
+          base.all!,
+        ),
+      );
     }
   }
 
@@ -487,7 +539,7 @@ export class RamProgram {
           }),
         );
       }
-      this.#copyBefore(this.backwardLoss.length, dzOwn.map((from, i) => [from, dz.at[i]]));
+      this.#copyBefore(bw, bw.length, dzOwn.map((from, i) => [from, dz.at[i]] as const));
     } else if (batched) {
       // The recurrence, glimpse by glimpse: dz_t, then dh_{t−1} = dz_t·W_hh.
       for (let i = T - 1; i >= 0; i--) {
@@ -598,21 +650,19 @@ export class RamProgram {
   }
 
   /**
-   * Records the forward (all glimpses, actions and, for training, log π and the baselines) as
-   * one compute pass.
+   * Records the forward (all glimpses, actions and, for training, log π and the baselines):
+   * compute passes, ended where copies gather per-glimpse buffers into (T, B, F) ones.
    */
   encodeForward(
     encoder: GPUCommandEncoder,
     mode: "train" | "rollout" | "given" = "train",
   ): void {
-    const pass = encoder.beginComputePass({ label: `ram forward (${mode})` });
     const list = mode === "train"
       ? this.forward
       : mode === "rollout"
       ? this.rolloutForward
       : this.givenForward;
-    for (const d of list) d.encode(pass);
-    pass.end();
+    this.#encode(encoder, list, `ram forward (${mode})`);
   }
 
   /** Uploads l_2..l_T (T−1, B, 2) into the location buffers, for the "given" forward. */
@@ -623,18 +673,22 @@ export class RamProgram {
     );
   }
 
-  #copyBefore(index: number, copies: (readonly [Tensor, Tensor])[]): void {
-    this.#copies.set(index, [...(this.#copies.get(index) ?? []), ...copies]);
+  #copyBefore(
+    list: readonly Dispatch[],
+    index: number,
+    copies: readonly (readonly [Tensor, Tensor])[],
+  ): void {
+    let at = this.#copies.get(list);
+    if (!at) this.#copies.set(list, at = new Map());
+    at.set(index, [...(at.get(index) ?? []), ...copies]);
   }
 
-  /**
-   * Records the loss part of the backward: compute passes, ended where copies gather
-   * per-glimpse buffers into (T, B, F) ones.
-   */
-  encodeBackwardLoss(encoder: GPUCommandEncoder): void {
+  /** Encodes `list` as compute passes, ended where copies are recorded before a dispatch. */
+  #encode(encoder: GPUCommandEncoder, list: readonly Dispatch[], label: string): void {
+    const at = this.#copies.get(list);
     let pass: GPUComputePassEncoder | null = null;
-    this.backwardLoss.forEach((d, i) => {
-      const copies = this.#copies.get(i);
+    list.forEach((d, i) => {
+      const copies = at?.get(i);
       if (copies) {
         pass?.end();
         pass = null;
@@ -642,10 +696,18 @@ export class RamProgram {
           encoder.copyBufferToBuffer(from.buffer, from.offset, to.buffer, to.offset, from.bytes);
         }
       }
-      pass ??= encoder.beginComputePass({ label: "ram backward (loss)" });
+      pass ??= encoder.beginComputePass({ label });
       d.encode(pass);
     });
     (pass as GPUComputePassEncoder | null)?.end();
+  }
+
+  /**
+   * Records the loss part of the backward: compute passes, ended where copies gather
+   * per-glimpse buffers into (T, B, F) ones.
+   */
+  encodeBackwardLoss(encoder: GPUCommandEncoder): void {
+    this.#encode(encoder, this.backwardLoss, "ram backward (loss)");
   }
 
   /** Records the reward part of the backward and `then` (the optimizer) as one pass. */
