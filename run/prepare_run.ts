@@ -371,6 +371,7 @@ export async function prepareRun(options: RunOptions): Promise<PreparedRun> {
         validation: validation > 0 ? validation : undefined,
       },
     );
+    const retina = retinaDefaultsFor(Math.max(ds.height, ds.width));
     const config: RunConfig = saved ?? resolveRunConfig({
       version: RUN_CONFIG_VERSION,
       dataset: fresh.spec,
@@ -383,9 +384,10 @@ export async function prepareRun(options: RunOptions): Promise<PreparedRun> {
         height: ds.height,
         width: ds.width,
         classes: ds.classes,
-        ...retinaDefaultsFor(Math.max(ds.height, ds.width)),
-        patch: options.patch,
-        scales: options.scales,
+        ...retina,
+        // an option left out keeps the canvas's retina default (undefined would reset it to 8×8×1)
+        patch: options.patch ?? retina.patch,
+        scales: options.scales ?? retina.scales,
         glimpses: options.glimpses,
       }),
       train: resolveTrainConfig({

@@ -318,3 +318,34 @@ Deno.test("fashion-mnist missing: train stops with one line naming the Debian pa
     await Deno.remove(empty, { recursive: true });
   }
 });
+
+Deno.test("a 60 px canvas gets the 12×12×3 retina unless --patch or --scales says otherwise", async () => {
+  const { prepareRun } = await import("../run/prepare_run.ts");
+  const dir = await Deno.makeTempDir({ prefix: "glimpse_retina_" });
+  try {
+    const retina = async (name: string, extra: { patch?: number; scales?: number }) => {
+      const run = await prepareRun({
+        out: `${dir}/${name}`,
+        data: { spec: "mnist-10k", options: { variant: "cluttered", canvas: 60 } },
+        limit: 32,
+        validation: 0,
+        glimpses: 2,
+        epochs: 0,
+        vae: false,
+        cls: false,
+        backend: "cpu",
+        ...extra,
+      });
+      try {
+        return [run.config.model.patch, run.config.model.scales];
+      } finally {
+        await run.close();
+      }
+    };
+    assert.deepEqual(await retina("defaults", {}), [12, 3]);
+    assert.deepEqual(await retina("patch", { patch: 10 }), [10, 3]);
+    assert.deepEqual(await retina("scales", { scales: 1 }), [12, 1]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
