@@ -598,7 +598,7 @@ export async function train(options: TrainerOptions): Promise<TrainResult> {
         const hidden = probeVae || probeCls ? probe!.hidden(n) : undefined;
         const r = await backend.trainStep(batch, reward, noise, trainCfg, { hidden });
         if (!Number.isFinite(r.loss)) {
-          // The probe step before this one, if still in flight, failed first when it failed.
+          // Had the probe step before this one failed, the sequential path would have stopped there.
           await takeProbe(sums, (await pipeline?.settle()) ?? null);
           const what = (await ramNonFinite()) ?? `the loss is ${r.loss}`;
           throw nonFinite(e, k + 1, step + 1, what, ramLr());

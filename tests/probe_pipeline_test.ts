@@ -21,6 +21,7 @@ import type { ParamMap, TrainState } from "../ram/backend.ts";
 import type { Split } from "../datasets/types.ts";
 import { Rng } from "../util/rng.ts";
 import { blobImages, classificationReward, tinyConfig } from "./_ram_fixture.ts";
+import { glimpse } from "./_cli.ts";
 
 const SIZE = 12;
 const blas = loadBlas();
@@ -234,4 +235,21 @@ Deno.test("ProbePipeline: steps a copy of the probes as ProbeStep does; the call
     vaeRowsPerImage: 2,
   });
   assert.equal(none, null);
+});
+
+Deno.test("train --no-probe-worker: the same run folder as with the Worker, bar timings", async () => {
+  await withDir(async (dir) => {
+    const args = ["--dataset", "mnist-10k", "--backend", "cpu", "--glimpses", "2", "--limit"];
+    const small = [...args, "30", "--batch", "8", "--epochs", "2", "--cls-start", "2"];
+    for (const [name, extra] of [["piped", []], ["seq", ["--no-probe-worker"]]] as const) {
+      const r = await glimpse("train", ...small, ...extra, "--out", `${dir}/${name}`);
+      assert.equal(r.code, 0, r.stderr);
+    }
+    const a = await loadCheckpoint(`${dir}/seq`, { optimizer: true });
+    const b = await loadCheckpoint(`${dir}/piped`, { optimizer: true });
+    assertSameState(b.vae!, a.vae!, "VAE probe");
+    assertSameState(b.cls!, a.cls!, "class probe");
+    assert.equal(b.cls!.step, 4);
+    assert.deepEqual(await metrics(`${dir}/piped`), await metrics(`${dir}/seq`));
+  });
 });
