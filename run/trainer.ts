@@ -427,6 +427,11 @@ export async function train(options: TrainerOptions): Promise<TrainResult> {
       maxBatch: B,
       stream: VAE_NOISE_STREAM,
       vaeRowsPerImage: vaeRows,
+    }).catch((err) => {
+      throw new Error(
+        `train: the probes' Worker did not start: ${(err as Error).message}; --no-probe-worker ` +
+          `(probeWorker: false) steps them on the main thread`,
+      );
     })
     : null;
   try {

@@ -223,6 +223,19 @@ Deno.test("ProbePipeline: steps a copy of the probes as ProbeStep does; the call
     pipe.close();
   }
   await assert.rejects(pipe.syncTo(), /probe pipeline: closed/);
+  // What fails in the Worker while opening fails open().
+  await assert.rejects(
+    ProbePipeline.open({
+      ram: { ...config.model, hidden: config.model.hidden + 1 },
+      vae: host.vae,
+      cls: null,
+      seed: 3,
+      maxBatch: B,
+      stream: VAE_NOISE_STREAM,
+      vaeRowsPerImage: 2,
+    }),
+    /^Error: VAE probe: it reads \d+ values per state, the RAM's hidden size is \d+$/,
+  );
   // Products a Worker cannot rebuild: the caller steps the probes itself.
   const other = new CpuVae(vaeModelConfig(config.model, config.vae!), 3, { ...REF_LINEAR });
   const none = await ProbePipeline.open({
