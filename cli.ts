@@ -85,6 +85,10 @@ withDatasetFlags(
   )
   .option("--no-cls", "do not train the class probe alongside the RAM")
   .option("--cls-start <epoch>", "first epoch that trains the class probe (default: 1)")
+  .option(
+    "--no-probe-worker",
+    "on cpu, step the probes on the main thread, not in a Worker one step behind the RAM (same numbers, slower)",
+  )
   .option("--verbose", "more progress lines")
   .exitOverride()
   .action(async (opts) => {

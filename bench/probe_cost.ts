@@ -2,10 +2,14 @@
  * What the probes trained alongside cost: training steps per second at the default config
  * (batch 128, 6 glimpses, hidden 256; VAE probe 256→256→16, class probe "separate") with
  * no probe, with both probes on the training step's own states and the VAE probe on one row per
- * image (`vae.rowsPerImage` 1, the default: what run/trainer.ts does), and with both probes on
- * the step's states and the VAE probe on every row (rowsPerImage T, before), in alternating
- * rounds on the same backend so that a loaded machine disturbs every mode alike. The ratios per
- * round are the figure to read; their medians are printed, in wall time and in process CPU time.
+ * image (`vae.rowsPerImage` 1, the default), with both probes on the step's states and the VAE
+ * probe on every row (rowsPerImage T, before), and, as run/trainer.ts runs them on the cpu
+ * backend, with the default probes in a Worker one step behind the RAM (probe/pipeline.ts;
+ * `worker`, left out where the probes cannot run in one, e.g. webgpu). The modes alternate in
+ * rounds on the same backend so that a loaded machine disturbs every mode alike; the ratios per
+ * round are the figure to read, and their medians are printed, in wall time and in process CPU
+ * time (the Worker's thread included). Two threads pipelined need two idle cores: on a loaded
+ * machine the `worker` figures say nothing.
  *
  *   deno run -A bench/probe_cost.ts [--backend auto|cpu|webgpu] [--rounds 5] [--steps 10]
  *
@@ -22,9 +26,10 @@ import { resolveRamConfig, resolveTrainConfig } from "../ram/config.ts";
 import { Rng } from "../util/rng.ts";
 import { openBackend } from "../run/backend.ts";
 import { backendOption } from "../commands/backend.ts";
-import { createVaeFor } from "../probe/vae.ts";
+import { createVaeFor, VAE_NOISE_STREAM } from "../probe/vae.ts";
 import { createClassProbeFor, DEFAULT_CLS_RUN } from "../probe/cls.ts";
 import { ProbeStep } from "../probe/step.ts";
+import { ProbePipeline } from "../probe/pipeline.ts";
 import { classificationReward } from "../tests/_ram_fixture.ts";
 
 const args = parseArgs({
@@ -45,6 +50,15 @@ const vae = await createVaeFor(ram, {}, 1);
 const cls = await createClassProbeFor(ram, DEFAULT_CLS_RUN, 1);
 const probe = new ProbeStep(ram, vae, 1, B, undefined, cls, 1);
 const probeAll = new ProbeStep(ram, vae, 1, B, undefined, cls, T);
+const pipe = await ProbePipeline.open<number>({
+  ram: ram.config,
+  vae,
+  cls,
+  seed: 1,
+  maxBatch: B,
+  stream: VAE_NOISE_STREAM,
+  vaeRowsPerImage: 1,
+});
 
 // Seeded random images and labels: the cost does not depend on the pixels.
 const rng = new Rng(7);
@@ -59,8 +73,8 @@ const noise: StepNoise = {
   policy: new Float32Array((T - 1) * B * 2),
 };
 
-type Mode = "none" | "states" | "all";
-const MODES: Mode[] = ["none", "states", "all"];
+type Mode = "none" | "states" | "all" | "worker";
+const MODES: Mode[] = pipe ? ["none", "states", "all", "worker"] : ["none", "states", "all"];
 let k = 0;
 async function step(mode: Mode): Promise<void> {
   const r = new Rng(k++);
@@ -70,11 +84,28 @@ async function step(mode: Mode): Promise<void> {
   await ram.trainStep(batch, classificationReward, noise, train, { hidden });
   if (mode === "states") await probe.step(batch, noise, 1, k, { hidden });
   if (mode === "all") await probeAll.step(batch, noise, 1, k, { hidden });
+  if (mode === "worker") {
+    const o = await pipe!.post(
+      hidden!,
+      probe.clean(B),
+      labels,
+      B,
+      1,
+      k,
+      { vae: true, cls: true },
+      k,
+    );
+    if (o?.error) throw o.error;
+  }
 }
 
 async function timed(mode: Mode): Promise<{ ms: number; cpuMs: number }> {
   const c0 = cpuUsage(), t0 = performance.now();
   for (let i = 0; i < steps; i++) await step(mode);
+  if (mode === "worker") {
+    const o = await pipe!.settle(); // the last step's probes are part of this mode's time
+    if (o?.error) throw o.error;
+  }
   const c = cpuUsage(c0);
   return { ms: (performance.now() - t0) / steps, cpuMs: (c.user + c.system) / 1000 / steps };
 }
@@ -82,7 +113,12 @@ async function timed(mode: Mode): Promise<{ ms: number; cpuMs: number }> {
 const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
 console.log(`backend: ${opened.description}; ${opened.decision.reason}`);
 for (const mode of MODES) for (let i = 0; i < 2; i++) await step(mode); // warm up
-const per: Record<Mode, { ms: number; cpuMs: number }[]> = { none: [], states: [], all: [] };
+const per: Record<Mode, { ms: number; cpuMs: number }[]> = {
+  none: [],
+  states: [],
+  all: [],
+  worker: [],
+};
 for (let r = 0; r < rounds; r++) {
   // Rotate the order so no mode always runs first in a round.
   const order = MODES.map((_, i) => MODES[(i + r) % MODES.length]);
@@ -95,9 +131,15 @@ for (let r = 0; r < rounds; r++) {
 }
 const ratio = (m: Mode, key: "ms" | "cpuMs") =>
   median(per[m].map((x, r) => x[key] / per.none[r][key]));
-for (const m of ["states", "all"] as const) {
+const what: Record<Mode, string> = {
+  none: "",
+  states: "probes, VAE on 1 row per image",
+  all: `probes, VAE on all ${T} rows`,
+  worker: "probes, VAE on 1 row per image, in a Worker one step behind",
+};
+for (const m of MODES.slice(1)) {
   console.log(
-    `${m === "states" ? "probes, VAE on 1 row per image" : `probes, VAE on all ${T} rows`}: ` +
+    `${what[m]}: ` +
       `${ratio(m, "ms").toFixed(3)}× the time of training without probes ` +
       `(CPU time ${ratio(m, "cpuMs").toFixed(3)}×), median of ${rounds} rounds of ${steps} steps`,
   );
@@ -106,6 +148,7 @@ console.log(
   `without probes: ${median(per.none.map((x) => x.ms)).toFixed(1)} ms a step, ` +
     `${(B / median(per.none.map((x) => x.ms)) * 1000).toFixed(0)} img/s`,
 );
+pipe?.close();
 vae.dispose();
 cls.dispose();
 opened.close();

@@ -45,6 +45,8 @@ export interface TrainFlags extends DatasetFlags, VaeFlags {
   rewardTimeout?: string;
   validation?: string;
   plateau?: string;
+  /** False with --no-probe-worker: the cpu probes step on the main thread (run/trainer.ts). */
+  probeWorker?: boolean;
   verbose?: boolean;
 }
 
@@ -275,6 +277,7 @@ async function trainPrepared(
       onLr: (lr, epoch) =>
         view.line(`validation stalled: lr lowered to ${lr} after epoch ${epoch}`),
       testEvery,
+      probeWorker: flags.probeWorker !== false,
     });
   } finally {
     if (!stop.signal.aborted) Deno.removeSignalListener("SIGINT", onSigint);

@@ -20,6 +20,22 @@ export interface LinearOps {
 /** The TypeScript references. */
 export const REF_LINEAR: LinearOps = { forward: linearForwardRef, backward: linearBackwardRef };
 
+const BLAS_OPS = new WeakSet<LinearOps>();
+
+/**
+ * Which pair `ops` is: the TypeScript references, one made by {@link blasLinear}, or another.
+ * Lets a copy of a model in a Worker (probe/pipeline.ts) run the same products as the original.
+ *
+ * @example
+ * ```ts
+ * import { linearKind, REF_LINEAR } from "./linear_blas.ts";
+ * console.log(linearKind(REF_LINEAR)); // "reference"
+ * ```
+ */
+export function linearKind(ops: LinearOps): "reference" | "blas" | "other" {
+  return ops === REF_LINEAR ? "reference" : BLAS_OPS.has(ops) ? "blas" : "other";
+}
+
 function activateAll(y: Float32Array, n: number, act: Activation): void {
   if (act === "none") return;
   if (act === "relu") {
@@ -78,5 +94,7 @@ export function blasLinear(gemm: Sgemm): LinearOps {
       for (let r = 0; r < B; r++) for (let j = 0; j < outF; j++) db[j] += dy[r * outF + j];
     }
   };
-  return { forward, backward };
+  const ops = { forward, backward };
+  BLAS_OPS.add(ops);
+  return ops;
 }

@@ -30,7 +30,7 @@ import {
   clsFlatLayout,
   initClsParams,
 } from "./cls_params.ts";
-import { type LinearOps, REF_LINEAR } from "../kernels/linear_blas.ts";
+import { linearKind, type LinearOps, REF_LINEAR } from "../kernels/linear_blas.ts";
 import { activationBackwardRef } from "../kernels/activation_ref.ts";
 import { logSoftmaxRef, nllBackwardRef } from "../kernels/softmax_ref.ts";
 import { ParamState } from "../ram/param_state.ts";
@@ -250,6 +250,11 @@ export class CpuClassProbe implements ClassProbe {
     return Promise.resolve().then(() => {
       return this.#forward(this.#rows(hidden, glimpse)).logp;
     });
+  }
+
+  /** Which products it runs (kernels/linear_blas.ts linearKind): a Worker's copy runs the same. */
+  get linear(): "reference" | "blas" | "other" {
+    return linearKind(this.#ops);
   }
 
   /** Copies parameters and Adam state. */

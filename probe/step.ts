@@ -98,11 +98,19 @@ export interface ProbeStepOptions {
    * (TrainStepOptions.hidden); without them the step rolls the batch out.
    */
   hidden?: Float32Array;
+  /** The clean targets (B, pixels) (default: {@link ProbeStep.clean}(B), filled by the caller). */
+  clean?: Float32Array;
   /** Train the VAE probe (default: when there is one). */
   vae?: boolean;
   /** Train the class probe (default: when there is one). */
   cls?: boolean;
 }
+
+/**
+ * What a probe step reads of its RAM: the sizes, and a rollout when no states are given (the
+ * probe worker, probe/pipeline.ts, always gives them and has no RAM).
+ */
+export type ProbeRam = Pick<RamBackend, "config" | "rollout">;
 
 /** Empty {@link ProbeSums}. */
 export function emptyProbeSums(): ProbeSums {
@@ -127,7 +135,7 @@ export class ProbeStep {
   readonly #rows: Float32Array; // (k·maxBatch, H) the VAE probe's rows when k < T
 
   constructor(
-    readonly ram: RamBackend,
+    readonly ram: ProbeRam,
     readonly vae: Vae | null,
     readonly seed: number,
     readonly maxBatch: number,
@@ -221,7 +229,7 @@ export class ProbeStep {
       }
       const eps = this.#eps.subarray(0, rowsPerImage * B * this.vae.config.latent);
       Rng.derive(this.seed, this.stream, epoch, k).fillNormal(eps);
-      vae = await this.vae.trainStep(rows, this.clean(B), eps);
+      vae = await this.vae.trainStep(rows, options.clean ?? this.clean(B), eps);
       if (!Number.isFinite(vae.loss)) {
         throw new Error(
           `VAE probe: the loss became ${vae.loss} at epoch ${epoch}, batch ${k + 1} ` +

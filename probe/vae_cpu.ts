@@ -26,7 +26,7 @@ import type { ParamMap, TrainState } from "../ram/backend.ts";
 import type { Vae, VaeStepResult } from "./vae_api.ts";
 import { vaeRows } from "./vae_api.ts";
 import { checkVaeParams, initVaeParams, type VaeConfig, vaeFlatLayout } from "./vae_params.ts";
-import { type LinearOps, REF_LINEAR } from "../kernels/linear_blas.ts";
+import { linearKind, type LinearOps, REF_LINEAR } from "../kernels/linear_blas.ts";
 import { activationBackwardRef } from "../kernels/activation_ref.ts";
 import { bceInPlace, latentBackwardRef, latentForwardRef, sigmoidRef } from "../kernels/vae_ref.ts";
 import { rowSqErrRef } from "../kernels/reduce_ref.ts";
@@ -305,6 +305,11 @@ export class CpuVae implements Vae {
     const out = new Float32Array(R); // (R)
     rowSqErrRef(R, P, recon, clean, out, { scale: 1 / P, targetRows: targets });
     return out;
+  }
+
+  /** Which products it runs (kernels/linear_blas.ts linearKind): a Worker's copy runs the same. */
+  get linear(): "reference" | "blas" | "other" {
+    return linearKind(this.#ops);
   }
 
   /** Copies parameters and Adam state. */

@@ -14,6 +14,15 @@
  * step of each on the states of that step's own forward pass (handed out by the backend, so no
  * second forward pass); their states are saved in the same checkpoint and restored on resume.
  *
+ * On the cpu backend the probe step runs in a Worker one step behind the RAM (probe/pipeline.ts):
+ * probe step k reads only RAM step k's states and its own parameters, so it runs on the second
+ * core while the main thread takes RAM step k+1, with the same numbers as the sequential path
+ * (TrainerOptions.probeWorker false, and the webgpu backend, whose probes share its device). The
+ * trainer waits for it before the epoch's metrics and before every checkpoint, and a probe step
+ * that fails is reported as the sequential path would report it, naming its own step. The one
+ * difference: when a probe's loss becomes non-finite, the RAM it checks for divergence has by
+ * then taken one more step.
+ *
  * @module
  */
 import type { Batch, RamBackend, StepNoise, StepResult } from "../ram/backend.ts";
@@ -37,6 +46,7 @@ import { subset } from "../datasets/split.ts";
 import { type Vae, VAE_NOISE_STREAM } from "../probe/vae.ts";
 import type { ClassProbe } from "../probe/cls_api.ts";
 import { addProbeStep, emptyProbeSums, ProbeStep, type ProbeSums } from "../probe/step.ts";
+import { type ProbeOutcome, ProbePipeline } from "../probe/pipeline.ts";
 
 /** Random stream of the per-epoch shuffle. */
 export const SHUFFLE_STREAM = 0x73687566; // "shuf"
@@ -166,6 +176,11 @@ export interface TrainerOptions {
   testEvery?: number;
   /** Crash simulation for tests: called at each point of every checkpoint commit. */
   commitHook?: CommitHook;
+  /**
+   * Run cpu probes in a Worker one step behind the RAM (probe/pipeline.ts; the same numbers,
+   * on the second core). Default true; false, webgpu probes, or no Worker: on the main thread.
+   */
+  probeWorker?: boolean;
 }
 
 /** What {@link train} did. */
@@ -199,6 +214,14 @@ interface EpochSums extends ProbeSums {
   images: number;
   trainSeconds: number;
   seconds: number;
+}
+
+/** Where a probe step was taken: epoch e, 0-based batch k, 1-based step `at`, n images. */
+interface ProbeTag {
+  e: number;
+  k: number;
+  at: number;
+  n: number;
 }
 
 /** The trainer's own resume state (saved as JSON in optimizer.safetensors). */
@@ -395,287 +418,334 @@ export async function train(options: TrainerOptions): Promise<TrainResult> {
     }
     state = readTrainerState(resume, config.train.lr);
   }
-  const metricsFile = runFile(out, METRICS_FILE);
-  const lines = await readMetrics(metricsFile, epoch);
-  const metrics: EpochMetrics[] = [];
-
-  // Step buffers, allocated once: a full batch, and views for the epoch's last partial batch.
-  const images = new Float32Array(B * H * W); // (B, H, W)
-  const labels = new Int32Array(B); // (B)
-  const start = new Float32Array(B * 2); // (B, 2)
-  const policy = new Float32Array((T - 1) * B * 2); // (T−1, B, 2)
-  const indices = new Int32Array(B);
-  const full: Batch = { size: B, images, labels };
-  const fullNoise: StepNoise = { start, policy };
-  const rest = N % B;
-  const last: Batch = rest === 0 ? full : {
-    size: rest,
-    images: images.subarray(0, rest * H * W),
-    labels: labels.subarray(0, rest),
-  };
-  const lastNoise: StepNoise = rest === 0 ? fullNoise : {
-    start: start.subarray(0, rest * 2),
-    policy: policy.subarray(0, (T - 1) * rest * 2),
-  };
-  // The plateau schedule scales every group's learning rate by the same factor.
-  const scaledTrain = (lr: number): TrainConfig => {
-    const f = config.train.lr > 0 ? lr / config.train.lr : 1;
-    const { policyLr, baselineLr } = config.train;
-    return {
-      ...config.train,
-      lr,
-      policyLr: policyLr === null ? null : policyLr * f,
-      baselineLr: baselineLr === null ? null : baselineLr * f,
-    };
-  };
-  let trainCfg: TrainConfig = scaledTrain(state.lr);
-  let callImages = 0, callSeconds = 0;
-  let testError: number | null = null;
-
-  // The step of the checkpoint in `out`, if any: what a failure leaves the user.
-  let savedStep: number | null = resume ? resume.meta.step : null;
-  const kept = () =>
-    savedStep === null
-      ? "no checkpoint was written"
-      : `${out} keeps its last good checkpoint (step ${savedStep})`;
-  /** The error for non-finite training state found at epoch `e`, batch `k` (1-based). */
-  const nonFinite = (e: number, k: number, what: string, lrOf: string) =>
-    new Error(
-      `train: training went non-finite at epoch ${e}, batch ${k} (step ${step + 1}): ${what}; ` +
-        `lower ${lrOf}; ${kept()}`,
-    );
-  const nonFiniteState = (err: NonFiniteStateError) =>
-    new Error(
-      `train: training went non-finite by step ${step} (epoch ${epoch + (batchDone ? 1 : 0)}, ` +
-        `batch ${batchDone}): ${err.message}; lower ` +
-        `${
-          err.part.startsWith("VAE")
-            ? vaeLr()
-            : err.part.startsWith("class probe")
-            ? clsLr()
-            : ramLr()
-        }; ${kept()}`,
-    );
-  /** The first non-finite RAM tensor, as "RAM parameter "x" holds NaN", or null. */
-  const ramNonFinite = async (): Promise<string | null> => {
-    const s = await backend.getState();
-    for (
-      const [part, map] of [["parameter", s.params], ["Adam first moment", s.adamM], [
-        "Adam second moment",
-        s.adamV,
-      ]] as const
-    ) {
-      const bad = findNonFinite(map);
-      if (bad) return `RAM ${part} "${bad.name}" holds ${bad.value}`;
-    }
-    return null;
-  };
-  /** "RAM parameter "x" reached 1e9" when a weight is beyond any trained RAM's, else null. */
-  const ramOversized = async (): Promise<string | null> => {
-    let name = "", max = 0;
-    for (const [n, { data }] of (await backend.getState()).params) {
-      for (let i = 0; i < data.length; i++) {
-        if (Math.abs(data[i]) > max) [name, max] = [n, Math.abs(data[i])];
-      }
-    }
-    return max > OVERSIZED_WEIGHT ? `RAM parameter "${name}" reached ${max.toPrecision(3)}` : null;
-  };
-  const ramLr = () =>
-    `option lr (${trainCfg.lr})` +
-    (trainCfg.policyLr !== null ? ` or --policy-lr (${trainCfg.policyLr})` : "") +
-    (trainCfg.baselineLr !== null ? ` or --baseline-lr (${trainCfg.baselineLr})` : "");
-  const vaeLr = () => `the VAE probe's lr (config vae.lr, ${config.vae?.lr})`;
-  const clsLr = () => `the class probe's lr (config cls.lr, ${config.cls?.lr})`;
-
-  const checkpoint = async (sums: EpochSums | null, metricsLines: string[]) => {
-    const trainer: TrainerState = { ...state, partial: sums };
-    try {
-      await saveCheckpoint(
-        out,
-        await backend.getState(),
-        { config, epoch, step, batch: batchDone },
-        trainer as unknown as Record<string, unknown>,
-        vae ? await vae.getState() : undefined,
-        {
-          cls: cls ? await cls.getState() : undefined,
-          files: { [METRICS_FILE]: metricsLines.map((l) => l + "\n").join("") },
-          hook: options.commitHook,
-        },
+  const pipeline = probe && options.probeWorker !== false && backend.name === "cpu"
+    ? await ProbePipeline.open<ProbeTag>({
+      ram: backend.config,
+      vae: vae ?? null,
+      cls: cls ?? null,
+      seed,
+      maxBatch: B,
+      stream: VAE_NOISE_STREAM,
+      vaeRowsPerImage: vaeRows,
+    }).catch((err) => {
+      throw new Error(
+        `train: the probes' Worker did not start: ${(err as Error).message}; --no-probe-worker ` +
+          `(probeWorker: false) steps them on the main thread`,
       );
-    } catch (err) {
-      throw err instanceof NonFiniteStateError ? nonFiniteState(err) : err;
-    }
-    savedStep = step;
-  };
+    })
+    : null;
+  try {
+    const metricsFile = runFile(out, METRICS_FILE);
+    const lines = await readMetrics(metricsFile, epoch);
+    const metrics: EpochMetrics[] = [];
 
-  // A run of zero epochs is its initial parameters; any other run writes its first checkpoint
-  // after its first epoch (or on Ctrl-C), so one that fails at once leaves nothing to resume.
-  if (!resume && epochs === 0) await checkpoint(null, lines);
+    // Step buffers, allocated once: a full batch, and views for the epoch's last partial batch.
+    const images = new Float32Array(B * H * W); // (B, H, W)
+    const labels = new Int32Array(B); // (B)
+    const start = new Float32Array(B * 2); // (B, 2)
+    const policy = new Float32Array((T - 1) * B * 2); // (T−1, B, 2)
+    const indices = new Int32Array(B);
+    const full: Batch = { size: B, images, labels };
+    const fullNoise: StepNoise = { start, policy };
+    const rest = N % B;
+    const last: Batch = rest === 0 ? full : {
+      size: rest,
+      images: images.subarray(0, rest * H * W),
+      labels: labels.subarray(0, rest),
+    };
+    const lastNoise: StepNoise = rest === 0 ? fullNoise : {
+      start: start.subarray(0, rest * 2),
+      policy: policy.subarray(0, (T - 1) * rest * 2),
+    };
+    // The plateau schedule scales every group's learning rate by the same factor.
+    const scaledTrain = (lr: number): TrainConfig => {
+      const f = config.train.lr > 0 ? lr / config.train.lr : 1;
+      const { policyLr, baselineLr } = config.train;
+      return {
+        ...config.train,
+        lr,
+        policyLr: policyLr === null ? null : policyLr * f,
+        baselineLr: baselineLr === null ? null : baselineLr * f,
+      };
+    };
+    let trainCfg: TrainConfig = scaledTrain(state.lr);
+    let callImages = 0, callSeconds = 0;
+    let testError: number | null = null;
 
-  while (epoch < epochs) {
-    const e = epoch + 1;
-    // The schedule is a function of the epoch, so a resumed run trains at the same rates.
-    trainCfg = scaledTrain(state.lr * scheduleFactor(config.train.schedule, e, epochs));
-    const sums = state.partial ?? emptySums();
-    state.partial = null;
-    const epochStart = performance.now() - sums.seconds * 1000;
-    const order = Rng.derive(seed, SHUFFLE_STREAM, e).permutation(N);
-    const probeVae = vae !== undefined && e >= vaeStart;
-    const probeCls = cls !== undefined && e >= clsStart;
-    for (let k = batchDone; k < batches; k++) {
-      const t0 = performance.now();
-      const isLast = k === batches - 1;
-      const batch = isLast ? last : full;
-      const noise = isLast ? lastNoise : fullNoise;
-      const n = batch.size;
-      for (let j = 0; j < n; j++) indices[j] = order[k * B + j];
-      const idx = n === B ? indices : indices.subarray(0, n);
-      data.train.fill(idx, e, batch.images, probeVae ? probe!.clean(n) : undefined);
-      for (let j = 0; j < n; j++) labels[j] = data.train.labels[idx[j]];
-      const rng = Rng.derive(seed, NOISE_STREAM, e, k);
-      rng.fillUniform(noise.start, -1, 1);
-      rng.fillNormal(noise.policy);
-      const hidden = probeVae || probeCls ? probe!.hidden(n) : undefined;
-      const r = await backend.trainStep(batch, reward, noise, trainCfg, { hidden });
-      if (!Number.isFinite(r.loss)) {
-        throw nonFinite(e, k + 1, (await ramNonFinite()) ?? `the loss is ${r.loss}`, ramLr());
+    // The step of the checkpoint in `out`, if any: what a failure leaves the user.
+    let savedStep: number | null = resume ? resume.meta.step : null;
+    const kept = () =>
+      savedStep === null
+        ? "no checkpoint was written"
+        : `${out} keeps its last good checkpoint (step ${savedStep})`;
+    /** The error for non-finite training state found at epoch `e`, batch `k`, step `at` (1-based). */
+    const nonFinite = (e: number, k: number, at: number, what: string, lrOf: string) =>
+      new Error(
+        `train: training went non-finite at epoch ${e}, batch ${k} (step ${at}): ${what}; ` +
+          `lower ${lrOf}; ${kept()}`,
+      );
+    const nonFiniteState = (err: NonFiniteStateError) =>
+      new Error(
+        `train: training went non-finite by step ${step} (epoch ${epoch + (batchDone ? 1 : 0)}, ` +
+          `batch ${batchDone}): ${err.message}; lower ` +
+          `${
+            err.part.startsWith("VAE")
+              ? vaeLr()
+              : err.part.startsWith("class probe")
+              ? clsLr()
+              : ramLr()
+          }; ${kept()}`,
+      );
+    /** The first non-finite RAM tensor, as "RAM parameter "x" holds NaN", or null. */
+    const ramNonFinite = async (): Promise<string | null> => {
+      const s = await backend.getState();
+      for (
+        const [part, map] of [["parameter", s.params], ["Adam first moment", s.adamM], [
+          "Adam second moment",
+          s.adamV,
+        ]] as const
+      ) {
+        const bad = findNonFinite(map);
+        if (bad) return `RAM ${part} "${bad.name}" holds ${bad.value}`;
       }
-      if (hidden) {
-        const opts = { hidden, vae: probeVae, cls: probeCls };
-        let pr;
-        try {
-          pr = await probe!.step(batch, noise, e, k, opts);
-        } catch (err) {
-          const m = /^(VAE probe|class probe): the loss became (\S+)/.exec((err as Error).message);
-          if (m === null) throw err;
-          const [, who, loss] = m;
-          // The probes read the RAM's states: a RAM that diverged in this step's update (NaN, or
-          // weights far beyond any trained RAM's, whose states overflow the probe) makes a
-          // probe's loss non-finite first, and is the part to blame.
-          const ram = (await ramNonFinite()) ?? (await ramOversized());
-          if (ram) {
-            throw nonFinite(e, k + 1, `${ram}; the ${who}'s loss became ${loss}`, ramLr());
-          }
-          throw nonFinite(
-            e,
-            k + 1,
-            `the ${who}'s loss became ${loss}`,
-            who === "VAE probe" ? vaeLr() : clsLr(),
-          );
+      return null;
+    };
+    /** "RAM parameter "x" reached 1e9" when a weight is beyond any trained RAM's, else null. */
+    const ramOversized = async (): Promise<string | null> => {
+      let name = "", max = 0;
+      for (const [n, { data }] of (await backend.getState()).params) {
+        for (let i = 0; i < data.length; i++) {
+          if (Math.abs(data[i]) > max) [name, max] = [n, Math.abs(data[i])];
         }
-        addProbeStep(sums, pr, n);
       }
-      step++;
-      batchDone = k + 1;
-      const dt = (performance.now() - t0) / 1000;
-      addStep(sums, r, n, dt);
-      callImages += n;
-      callSeconds += dt;
-      options.onStep?.({
+      return max > OVERSIZED_WEIGHT
+        ? `RAM parameter "${name}" reached ${max.toPrecision(3)}`
+        : null;
+    };
+    const ramLr = () =>
+      `option lr (${trainCfg.lr})` +
+      (trainCfg.policyLr !== null ? ` or --policy-lr (${trainCfg.policyLr})` : "") +
+      (trainCfg.baselineLr !== null ? ` or --baseline-lr (${trainCfg.baselineLr})` : "");
+    const vaeLr = () => `the VAE probe's lr (config vae.lr, ${config.vae?.lr})`;
+    const clsLr = () => `the class probe's lr (config cls.lr, ${config.cls?.lr})`;
+
+    /** Adds a probe step's result to `sums`, or throws its error as the user should see it. */
+    const takeProbe = async (sums: EpochSums, o: ProbeOutcome<ProbeTag> | null) => {
+      if (!o) return;
+      if (o.error === null) return addProbeStep(sums, o.result, o.tag.n);
+      const { e, k, at } = o.tag;
+      const m = /^(VAE probe|class probe): the loss became (\S+)/.exec(o.error.message);
+      if (m === null) throw o.error;
+      const [, who, loss] = m;
+      // The probes read the RAM's states: a RAM that diverged in this step's update (NaN, or
+      // weights far beyond any trained RAM's, whose states overflow the probe) makes a probe's
+      // loss non-finite first, and is the part to blame.
+      const ram = (await ramNonFinite()) ?? (await ramOversized());
+      if (ram) throw nonFinite(e, k + 1, at, `${ram}; the ${who}'s loss became ${loss}`, ramLr());
+      throw nonFinite(
+        e,
+        k + 1,
+        at,
+        `the ${who}'s loss became ${loss}`,
+        who === "VAE probe" ? vaeLr() : clsLr(),
+      );
+    };
+
+    const checkpoint = async (sums: EpochSums | null, metricsLines: string[]) => {
+      const trainer: TrainerState = { ...state, partial: sums };
+      await pipeline?.syncTo(); // the host's probes take the Worker's state
+      try {
+        await saveCheckpoint(
+          out,
+          await backend.getState(),
+          { config, epoch, step, batch: batchDone },
+          trainer as unknown as Record<string, unknown>,
+          vae ? await vae.getState() : undefined,
+          {
+            cls: cls ? await cls.getState() : undefined,
+            files: { [METRICS_FILE]: metricsLines.map((l) => l + "\n").join("") },
+            hook: options.commitHook,
+          },
+        );
+      } catch (err) {
+        throw err instanceof NonFiniteStateError ? nonFiniteState(err) : err;
+      }
+      savedStep = step;
+    };
+
+    // A run of zero epochs is its initial parameters; any other run writes its first checkpoint
+    // after its first epoch (or on Ctrl-C), so one that fails at once leaves nothing to resume.
+    if (!resume && epochs === 0) await checkpoint(null, lines);
+
+    while (epoch < epochs) {
+      const e = epoch + 1;
+      // The schedule is a function of the epoch, so a resumed run trains at the same rates.
+      trainCfg = scaledTrain(state.lr * scheduleFactor(config.train.schedule, e, epochs));
+      const sums = state.partial ?? emptySums();
+      state.partial = null;
+      const epochStart = performance.now() - sums.seconds * 1000;
+      const order = Rng.derive(seed, SHUFFLE_STREAM, e).permutation(N);
+      const probeVae = vae !== undefined && e >= vaeStart;
+      const probeCls = cls !== undefined && e >= clsStart;
+      for (let k = batchDone; k < batches; k++) {
+        const t0 = performance.now();
+        const isLast = k === batches - 1;
+        const batch = isLast ? last : full;
+        const noise = isLast ? lastNoise : fullNoise;
+        const n = batch.size;
+        for (let j = 0; j < n; j++) indices[j] = order[k * B + j];
+        const idx = n === B ? indices : indices.subarray(0, n);
+        data.train.fill(idx, e, batch.images, probeVae ? probe!.clean(n) : undefined);
+        for (let j = 0; j < n; j++) labels[j] = data.train.labels[idx[j]];
+        const rng = Rng.derive(seed, NOISE_STREAM, e, k);
+        rng.fillUniform(noise.start, -1, 1);
+        rng.fillNormal(noise.policy);
+        const hidden = probeVae || probeCls ? probe!.hidden(n) : undefined;
+        const r = await backend.trainStep(batch, reward, noise, trainCfg, { hidden });
+        if (!Number.isFinite(r.loss)) {
+          // Had the probe step before this one failed, the sequential path would have stopped there.
+          await takeProbe(sums, (await pipeline?.settle()) ?? null);
+          const what = (await ramNonFinite()) ?? `the loss is ${r.loss}`;
+          throw nonFinite(e, k + 1, step + 1, what, ramLr());
+        }
+        if (hidden) {
+          const tag: ProbeTag = { e, k, at: step + 1, n };
+          const which = { vae: probeVae, cls: probeCls };
+          if (pipeline) {
+            // Hands this step to the Worker and takes the one before; the epoch's last waits here,
+            // so its time counts in the step's.
+            const clean = probeVae ? probe!.clean(n) : null;
+            await takeProbe(sums, await pipeline.post(hidden, clean, labels, n, e, k, which, tag));
+            if (isLast) await takeProbe(sums, await pipeline.settle());
+          } else {
+            let o: ProbeOutcome<ProbeTag>;
+            try {
+              o = {
+                tag,
+                result: await probe!.step(batch, noise, e, k, { hidden, ...which }),
+                error: null,
+              };
+            } catch (err) {
+              o = { tag, result: null, error: err as Error };
+            }
+            await takeProbe(sums, o);
+          }
+        }
+        step++;
+        batchDone = k + 1;
+        const dt = (performance.now() - t0) / 1000;
+        addStep(sums, r, n, dt);
+        callImages += n;
+        callSeconds += dt;
+        options.onStep?.({
+          epoch: e,
+          epochs,
+          batch: k + 1,
+          batches,
+          step,
+          loss: sums.loss / sums.images,
+          accuracy: sums.correct / sums.images,
+          imagesPerSecond: sums.images / sums.trainSeconds,
+        });
+        if (stop?.aborted && !isLast) {
+          await takeProbe(sums, (await pipeline?.settle()) ?? null);
+          sums.seconds = (performance.now() - epochStart) / 1000;
+          await checkpoint(sums, lines);
+          return {
+            out,
+            epochs: epoch,
+            step,
+            interrupted: true,
+            batch: batchDone,
+            metrics,
+            testError: null,
+            imagesPerSecond: callImages / callSeconds,
+          };
+        }
+      }
+
+      let validationAccuracy: number | null = null;
+      if (data.validation) {
+        options.onEvaluate?.("validation", data.validation.size);
+        const v = await evaluate(backend, data.validation, { batch: B, seed });
+        validationAccuracy = 1 - v.error;
+      }
+      const lrUsed = trainCfg.lr;
+      if (validationAccuracy !== null) {
+        if (state.best === null || validationAccuracy > state.best) {
+          state.best = validationAccuracy;
+          state.stale = 0;
+        } else if (config.plateau > 0 && ++state.stale >= config.plateau) {
+          state.lr *= PLATEAU_FACTOR;
+          state.stale = 0;
+          options.onLr?.(state.lr, e);
+        }
+      }
+      let epochTestError: number | null = null;
+      const testEvery = options.testEvery ?? 0;
+      if ((e === epochs || (testEvery > 0 && e % testEvery === 0)) && data.test) {
+        options.onEvaluate?.("test", data.test.size);
+        epochTestError = (await evaluate(backend, data.test, { batch: B, seed })).error;
+        if (e === epochs) testError = epochTestError;
+      }
+      epoch = e;
+      batchDone = 0;
+      const m: EpochMetrics = {
         epoch: e,
-        epochs,
-        batch: k + 1,
-        batches,
         step,
+        nll: sums.nll / sums.images,
+        baseline: sums.baseline / sums.images,
+        reinforce: sums.reinforce / sums.images,
         loss: sums.loss / sums.images,
-        accuracy: sums.correct / sums.images,
-        imagesPerSecond: sums.images / sums.trainSeconds,
-      });
-      if (stop?.aborted && !isLast) {
-        sums.seconds = (performance.now() - epochStart) / 1000;
-        await checkpoint(sums, lines);
+        mean_reward: sums.reward / sums.images,
+        train_accuracy: sums.correct / sums.images,
+        validation_accuracy: validationAccuracy,
+        test_error: epochTestError,
+        images: sums.images,
+        images_per_second: sums.images / sums.trainSeconds,
+        seconds: (performance.now() - epochStart) / 1000,
+        lr: lrUsed,
+        reward: config.reward.name,
+        vae_loss: sums.vaeImages > 0 ? sums.vaeLoss / sums.vaeImages : null,
+        vae_bce: sums.vaeImages > 0 ? sums.vaeBce / sums.vaeImages : null,
+        vae_kl: sums.vaeImages > 0 ? sums.vaeKl / sums.vaeImages : null,
+        cls_nll: sums.clsImages > 0 ? sums.clsNll / sums.clsImages : null,
+        cls_accuracy: sums.clsImages > 0 ? sums.clsAccuracy / sums.clsImages : null,
+      };
+      // The metrics line is part of the checkpoint unit: a line never describes an epoch the
+      // checkpoint does not hold, and an epoch the checkpoint holds always has its line.
+      await checkpoint(null, [...lines, JSON.stringify(m)]);
+      lines.push(JSON.stringify(m));
+      metrics.push(m);
+      options.onEpoch?.(m);
+      if (stop?.aborted && epoch < epochs) {
         return {
           out,
           epochs: epoch,
           step,
           interrupted: true,
-          batch: batchDone,
+          batch: 0,
           metrics,
           testError: null,
           imagesPerSecond: callImages / callSeconds,
         };
       }
     }
-
-    let validationAccuracy: number | null = null;
-    if (data.validation) {
-      options.onEvaluate?.("validation", data.validation.size);
-      const v = await evaluate(backend, data.validation, { batch: B, seed });
-      validationAccuracy = 1 - v.error;
-    }
-    const lrUsed = trainCfg.lr;
-    if (validationAccuracy !== null) {
-      if (state.best === null || validationAccuracy > state.best) {
-        state.best = validationAccuracy;
-        state.stale = 0;
-      } else if (config.plateau > 0 && ++state.stale >= config.plateau) {
-        state.lr *= PLATEAU_FACTOR;
-        state.stale = 0;
-        options.onLr?.(state.lr, e);
-      }
-    }
-    let epochTestError: number | null = null;
-    const testEvery = options.testEvery ?? 0;
-    if ((e === epochs || (testEvery > 0 && e % testEvery === 0)) && data.test) {
+    if (epochs === 0 && data.test) {
       options.onEvaluate?.("test", data.test.size);
-      epochTestError = (await evaluate(backend, data.test, { batch: B, seed })).error;
-      if (e === epochs) testError = epochTestError;
+      testError = (await evaluate(backend, data.test, { batch: B, seed })).error;
     }
-    epoch = e;
-    batchDone = 0;
-    const m: EpochMetrics = {
-      epoch: e,
+    return {
+      out,
+      epochs: epoch,
       step,
-      nll: sums.nll / sums.images,
-      baseline: sums.baseline / sums.images,
-      reinforce: sums.reinforce / sums.images,
-      loss: sums.loss / sums.images,
-      mean_reward: sums.reward / sums.images,
-      train_accuracy: sums.correct / sums.images,
-      validation_accuracy: validationAccuracy,
-      test_error: epochTestError,
-      images: sums.images,
-      images_per_second: sums.images / sums.trainSeconds,
-      seconds: (performance.now() - epochStart) / 1000,
-      lr: lrUsed,
-      reward: config.reward.name,
-      vae_loss: sums.vaeImages > 0 ? sums.vaeLoss / sums.vaeImages : null,
-      vae_bce: sums.vaeImages > 0 ? sums.vaeBce / sums.vaeImages : null,
-      vae_kl: sums.vaeImages > 0 ? sums.vaeKl / sums.vaeImages : null,
-      cls_nll: sums.clsImages > 0 ? sums.clsNll / sums.clsImages : null,
-      cls_accuracy: sums.clsImages > 0 ? sums.clsAccuracy / sums.clsImages : null,
+      interrupted: false,
+      batch: 0,
+      metrics,
+      testError,
+      imagesPerSecond: callSeconds > 0 ? callImages / callSeconds : 0,
     };
-    // The metrics line is part of the checkpoint unit: a line never describes an epoch the
-    // checkpoint does not hold, and an epoch the checkpoint holds always has its line.
-    await checkpoint(null, [...lines, JSON.stringify(m)]);
-    lines.push(JSON.stringify(m));
-    metrics.push(m);
-    options.onEpoch?.(m);
-    if (stop?.aborted && epoch < epochs) {
-      return {
-        out,
-        epochs: epoch,
-        step,
-        interrupted: true,
-        batch: 0,
-        metrics,
-        testError: null,
-        imagesPerSecond: callImages / callSeconds,
-      };
-    }
+  } finally {
+    pipeline?.close();
   }
-  if (epochs === 0 && data.test) {
-    options.onEvaluate?.("test", data.test.size);
-    testError = (await evaluate(backend, data.test, { batch: B, seed })).error;
-  }
-  return {
-    out,
-    epochs: epoch,
-    step,
-    interrupted: false,
-    batch: 0,
-    metrics,
-    testError,
-    imagesPerSecond: callSeconds > 0 ? callImages / callSeconds : 0,
-  };
 }
