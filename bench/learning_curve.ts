@@ -4,7 +4,7 @@
  * bench/peer_idx.py), and the epochs and minutes each took to first reach 3%, 2% and 1.5%.
  *
  *   deno run -A bench/learning_curve.ts --run glimpse=runs/x --peer peer=runs/peer.log \
- *     [--out docs/learning-curve] [--from 10]
+ *     [--out docs/learning-curve] [--from 10] [--x epochs|minutes]
  *
  * A glimpse run's error per epoch is its `test_error` where the run tested that epoch
  * (`train --test-every 1`), else 1 − `validation_accuracy` (the held-out 5,000 training digits),
@@ -12,7 +12,8 @@
  * the epoch's evaluations); the peer's are the cumulative seconds it prints (its test pass
  * included). Curves measured at different times on a shared machine differ by its load as well:
  * compare minutes only between runs made side by side. `--out P` writes P.png (error in % against
- * minutes, from the first epoch under `--from` %) and P.csv.
+ * `--x epochs` (the default, which load does not move) or `--x minutes`, from the first epoch
+ * under `--from` %) and P.csv.
  *
  * @module
  */
@@ -85,6 +86,7 @@ async function main(argv: string[]): Promise<void> {
       peer: { type: "string", multiple: true, default: [] },
       out: { type: "string" },
       from: { type: "string", default: "10" },
+      x: { type: "string", default: "epochs" },
     },
   });
   const curves: { label: string; points: Point[] }[] = [];
@@ -95,6 +97,9 @@ async function main(argv: string[]): Promise<void> {
   for (const p of values.peer) {
     const [label, path] = labelled("--peer", p);
     curves.push({ label, points: await peerCurve(path) });
+  }
+  if (values.x !== "epochs" && values.x !== "minutes") {
+    throw new Error(`--x "${values.x}": expected epochs or minutes`);
   }
   if (curves.length === 0) throw new Error("give at least one --run LABEL=DIR or --peer LABEL=LOG");
   const pct = (e: number) => `${(100 * e).toFixed(2)}%`;
@@ -130,15 +135,16 @@ async function main(argv: string[]): Promise<void> {
         csv.push(`${label},${p.epoch},${p.minutes.toFixed(3)},${p.error},${p.on}`);
         if (start >= 0 && i >= start) {
           const e = 100 * p.error;
-          points.push({ series: label, x: p.minutes, mean: e, lo: e, hi: e });
+          const x = values.x === "epochs" ? p.epoch : p.minutes;
+          points.push({ series: label, x, mean: e, lo: e, hi: e });
         }
       }
     }
     await writeTextFileAtomic(`${values.out}.csv`, csv.join("\n") + "\n");
     if (points.length > 0) {
       const png = await bandChartPng(points, {
-        title: "error against training time",
-        xTitle: "minutes",
+        title: `error against ${values.x === "epochs" ? "epochs" : "training time"}`,
+        xTitle: values.x,
         yTitle: "error (%)",
         width: 520,
       });
