@@ -3,7 +3,7 @@
  * the parameters with `step`, Adam's first moment with step + 0.25 and the second with
  * step + 0.5, so a model from one step beside an optimizer from another shows in the values as
  * well as in the metadata. Also a script (run as `deno run -A _run_folder_fixture.ts DIR`) that
- * saves steps 1, 2, 3, … into DIR until it is killed.
+ * saves steps 1, 2, 3, … into DIR until it is killed, printing each step once saved.
  *
  * @module
  */
@@ -65,5 +65,9 @@ export async function assertWholeCheckpoint(dir: string): Promise<number> {
 
 if (import.meta.main) {
   const dir = Deno.args[0];
-  for (let step = 1;; step++) await saveStep(dir, step);
+  // one line per saved step, so that a test knows how far it got before killing it
+  for (let step = 1;; step++) {
+    await saveStep(dir, step);
+    console.log(step);
+  }
 }

@@ -261,7 +261,15 @@ Deno.test("rewards check: one line for a refused plugin, resolved from the user'
       /^glimpse: reward "\.\/plugin\/static_text\.ts": import "\.\.\/secret\.txt" \(text import\) refused/,
     );
     assert.ok(!refused.stderr.includes(SECRET));
-    const oom = await glimpseWith(env, "rewards", "check", "plugin/memory_at_load.ts");
+    // a long timeout, so that a loaded machine still reaches the memory ceiling first
+    const oom = await glimpseWith(
+      env,
+      "rewards",
+      "check",
+      "plugin/memory_at_load.ts",
+      "--reward-timeout",
+      "60000",
+    );
     assertUsageError(oom, /memory ceiling of 512 MiB while loading; its process was stopped$/);
   });
   const list = await glimpse("rewards");
