@@ -13,6 +13,7 @@
  */
 import { type LoadedRun, loadRun } from "../run/load_run.ts";
 import { evaluateEig } from "../run/evaluate_eig.ts";
+import { beliefRows, beliefsOf } from "../report/eig_compare.ts";
 import { eigChartSvg } from "../report/chart.ts";
 import { svgToPng } from "../report/svg_png.ts";
 import {
@@ -108,6 +109,7 @@ export async function compareCommand(runs: string[], flags: CompareFlags): Promi
       );
       const bar = new ProgressBar(`run ${i + 1}/${opened.length}`, n, "img");
       const table = await evaluateEig(r.ram, r.vae, ds.test, {
+        classProbe: r.classProbe,
         batch: 128,
         limit: n,
         onBatch: (done) => bar.update(done),
@@ -124,9 +126,9 @@ export async function compareCommand(runs: string[], flags: CompareFlags): Promi
     const markdown = compareMarkdown(compared, `${ds.name} test`);
     // the chart is rendered before anything is written: a missing font leaves no files behind
     const svg = await eigChartSvg(
-      compared.map((c) => ({ label: c.label, rows: c.table.rows })),
+      compared.map((c) => ({ label: c.label, rows: beliefRows(compared, c) })),
       {
-        title: `Cumulative information gain per glimpse, ${ds.name} test`,
+        title: `Cumulative information gain per glimpse, ${ds.name} test (${beliefsOf(compared)})`,
         priorEntropy: compared[0].table.priorEntropy,
       },
     );

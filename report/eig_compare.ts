@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { EigTable } from "../run/eig_table.ts";
+import type { EigRow, EigTable } from "../run/eig_table.ts";
 import { EIG_CSV_COLUMNS, eigCsv, eigMarkdown } from "./eig.ts";
 
 /** One run of a comparison. */
@@ -42,6 +42,19 @@ export function rewardLabels(runs: readonly { run: string; reward: string }[]): 
 const pct = (v: number) => `${(100 * v).toFixed(2)}%`;
 
 /**
+ * Whose beliefs a comparison reads: the class probe's (calibrated, trained on every glimpse)
+ * when every run has one, else every run's RAM head, so that the runs are read alike.
+ */
+export function beliefsOf(runs: readonly ComparedRun[]): "class probe" | "head" {
+  return runs.every((r) => r.table.classProbe) ? "class probe" : "head";
+}
+
+/** The rows of `run` that a comparison of `runs` reads (see {@link beliefsOf}). */
+export function beliefRows(runs: readonly ComparedRun[], run: ComparedRun): EigRow[] {
+  return beliefsOf(runs) === "class probe" ? run.table.classProbe! : run.table.rows;
+}
+
+/**
  * The comparison as markdown: a summary (accuracy and cumulative gain after the first and the
  * last glimpse, reconstruction MSE from first to last) and every run's EIG table.
  */
@@ -51,16 +64,21 @@ export function compareMarkdown(runs: readonly ComparedRun[], split: string): st
     `# Information gain per glimpse: ${runs.map((r) => r.label).join(" vs ")}`,
     "",
     `On ${split} (${runs[0].table.samples} images), following each policy's mean from the ` +
-    "centre. Gains in nats; H_0 = ln C is all there is to learn about the class.",
+    "centre. Gains in nats; H_0 = ln C is all there is to learn about the class. Beliefs of " +
+    (beliefsOf(runs) === "class probe"
+      ? "the class probe (trained on every glimpse's state; the RAM's head in each table below too)."
+      : "the RAM's classifier head (not every run has a class probe; `deno task probe` adds one)."),
     "",
     "| reward | run | epoch | accuracy t=1 | accuracy t=T | H_0 − H_1 | H_0 − H_T | recon MSE t=1 → T |",
     "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
   ];
   for (const r of runs) {
-    const first = r.table.rows[0], last = r.table.rows.at(-1)!;
-    const mse = first.reconMse === null
+    const rows = beliefRows(runs, r);
+    const first = rows[0], last = rows.at(-1)!;
+    const r1 = r.table.rows[0], rT = r.table.rows.at(-1)!; // the VAE probe's MSE is on these
+    const mse = r1.reconMse === null
       ? "–"
-      : `${first.reconMse.toFixed(5)} → ${last.reconMse!.toFixed(5)}`;
+      : `${r1.reconMse.toFixed(5)} → ${rT.reconMse!.toFixed(5)}`;
     out.push(
       `| ${r.label} | ${r.run} | ${r.epoch} | ${pct(first.accuracy)} | ${pct(last.accuracy)} | ` +
         `${first.cumulativeGain.toFixed(4)} | ${last.cumulativeGain.toFixed(4)} | ${mse} |`,

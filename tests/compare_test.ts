@@ -72,6 +72,7 @@ Deno.test("compare two runs: tables as evaluateEig gives them, md/csv/svg/png wi
 
     const md = await Deno.readTextFile(`${dir}/out/eig-compare.md`);
     assert.match(md, /^# Information gain per glimpse: classification vs entropy/);
+    assert.match(md, /Beliefs of the RAM's classifier head \(not every run has a class probe/);
     assert.match(md, /### classification: .*cls \(epoch 1\)/);
     assert.match(md, /### entropy: .*ent \(epoch 1\)/);
     const csv = (await Deno.readTextFile(`${dir}/out/eig-compare.csv`)).trimEnd().split("\n");
@@ -89,6 +90,39 @@ Deno.test("compare two runs: tables as evaluateEig gives them, md/csv/svg/png wi
     const png = decodePng(await Deno.readFile(`${dir}/out/eig-compare.png`));
     const [w, h] = svg.match(/width="(\d+)" height="(\d+)"/)!.slice(1).map(Number);
     assert.deepEqual([png.width, png.height], [2 * w, 2 * h]);
+  });
+});
+
+Deno.test("compare reads the class probe's beliefs when every run has one", async () => {
+  await withDir(async (dir) => {
+    for (const [name, reward] of [["cls", "classification"], ["ent", "entropy"]] as const) {
+      await writeTinyRun(`${dir}/${name}`, reward, { seed: 5 });
+      const p = await glimpse("probe", "--model", `${dir}/${name}`, "--no-vae", "--epochs", "1");
+      assert.equal(p.code, 0, p.stderr);
+    }
+    const r = await glimpse(
+      "compare",
+      `${dir}/cls`,
+      `${dir}/ent`,
+      "--limit",
+      "40",
+      "--backend",
+      "cpu",
+      "--out",
+      `${dir}/out`,
+      "--json",
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const j = JSON.parse(r.stdout);
+    const md = await Deno.readTextFile(`${dir}/out/eig-compare.md`);
+    assert.match(md, /Beliefs of the class probe/);
+    // the summary's last-glimpse accuracy is the class probe's, not the head's
+    const probeRows = j.runs[0].table.class_probe as { accuracy: number }[];
+    assert.ok(Array.isArray(probeRows) && probeRows.length === 4, JSON.stringify(j.runs[0].table));
+    const summary = md.split("\n").find((l) => l.startsWith("| classification |"))!;
+    assert.equal(summary.split("|")[5].trim(), `${(100 * probeRows[3].accuracy).toFixed(2)}%`);
+    const svg = await Deno.readTextFile(`${dir}/out/eig-compare.svg`);
+    assert.match(svg, /class probe/);
   });
 });
 
