@@ -1,7 +1,7 @@
 /**
  * The fast cpu backend's training step and evaluation rollout (ram/blas_cpu.ts on the machine's
  * BLAS) at the default config, batch 128, beside the TypeScript reference (ram/cpu.ts).
- * A training step costs about 1.1 GFLOP (forward 0.37, backward 0.73), a rollout 0.37: divide
+ * A training step costs about 0.97 GFLOP of products (forward 0.34, backward 0.63, as bench/llvmpipe_step.ts counts them), a rollout 0.34: divide
  * by the time per iteration for GFLOP/s. Skipped, saying so, without a BLAS.
  *
  *   deno bench -A bench/cpu_step_bench.ts
@@ -23,7 +23,7 @@ const ref = new CpuRam(cfg, 1);
 
 Deno.bench({
   name: "train step, TypeScript reference",
-  group: "train step (batch 128, 1.1 GFLOP)",
+  group: "train step (batch 128, 0.97 GFLOP)",
   baseline: true,
   n: 3,
   warmup: 1,
@@ -34,7 +34,7 @@ Deno.bench({
 
 Deno.bench({
   name: `train step, BLAS (${blas?.description ?? "none"})`,
-  group: "train step (batch 128, 1.1 GFLOP)",
+  group: "train step (batch 128, 0.97 GFLOP)",
   ignore: !fast,
   fn: async () => {
     await fast!.trainStep(batch, classificationReward, noise, train);
@@ -43,7 +43,7 @@ Deno.bench({
 
 Deno.bench({
   name: `eval rollout, BLAS`,
-  group: "eval rollout (batch 128, 0.37 GFLOP)",
+  group: "eval rollout (batch 128, 0.34 GFLOP)",
   ignore: !fast,
   fn: async () => {
     await fast!.rollout(batch, { stochastic: false });

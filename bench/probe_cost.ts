@@ -13,7 +13,7 @@
  *
  *   deno run -A bench/probe_cost.ts [--backend auto|cpu|webgpu] [--rounds 5] [--steps 10]
  *
- * Per step the RAM costs about 1.1 GFLOP; the VAE probe on T·B = 768 rows about
+ * Per step the RAM costs about 0.97 GFLOP; the VAE probe on T·B = 768 rows about
  * 768·(256·256 + 256·16·2 + 16·256 + 256·784)·2·3 ≈ 1.3 GFLOP (forward and backward), on
  * B = 128 rows a sixth of it; the class probe (one 128 × 256 × 10 product per glimpse) far less.
  *
