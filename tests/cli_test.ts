@@ -49,6 +49,18 @@ Deno.test("bad options give one clear line and exit code 1", async () => {
     /--validation "1.5": expected a fraction between 0 and 1 or a count of images/,
   );
   assertUsageError(
+    await glimpse("train", "--schedule", "linear"),
+    /--schedule "linear": expected one of constant, cosine/,
+  );
+  assertUsageError(
+    await glimpse("train", "--test-every", "0"),
+    /--test-every "0": expected a positive integer/,
+  );
+  assertUsageError(
+    await glimpse("reproduce", "--plan", "--jobs", "two"),
+    /--jobs "two": expected a whole number of at least 1/,
+  );
+  assertUsageError(
     await glimpse("eval", "--model", "runs/does-not-exist"),
     /"runs\/does-not-exist": no such folder/,
   );
