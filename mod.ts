@@ -45,7 +45,14 @@
 
 // Open a saved run and explain what it saw.
 export { type LoadedRun, loadRun, type LoadRunOptions, openRun } from "./run/load_run.ts";
-export { type BackendName, openBackend, type OpenedBackend } from "./run/backend.ts";
+export {
+  type BackendName,
+  defaultCpuLanes,
+  openBackend,
+  openCpuRam,
+  type OpenedBackend,
+  type OpenedCpu,
+} from "./run/backend.ts";
 export { BACKEND_CHOICES, type BackendChoice, type BackendDecision } from "./ram/choose_backend.ts";
 export type { GpuRamOptions } from "./ram/gpu.ts";
 export { type GreyImage, readGreyImage } from "./datasets/image.ts";
@@ -90,7 +97,6 @@ export {
 } from "./ram/config.ts";
 export type { Batch, RamBackend, Rollout, RolloutOptions } from "./ram/backend.ts";
 export { CpuRam } from "./ram/cpu.ts";
-export { openCpuRam, type OpenedCpu } from "./ram/open_cpu.ts";
 export { GpuRam } from "./ram/gpu.ts";
 export { type Gpu, requestGpu } from "./gpu/device.ts";
 export {

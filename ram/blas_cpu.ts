@@ -28,6 +28,7 @@ import { returnsFromRewards } from "./returns.ts";
 import { checkRewards, episodesFrom, stepResult } from "./step.ts";
 import type { Blas } from "../util/blas.ts";
 import { type ActionFill, blasBackward, blasForward, Workspace } from "./blas_pass.ts";
+import { BlasLanes, type LaneActions, laneSplit, sharedF32 } from "./blas_lanes.ts";
 import {
   bindBlasNet,
   type BlasLayout,
@@ -37,6 +38,12 @@ import {
   sumBiases,
   unpackParams,
 } from "./blas_layout.ts";
+
+/** Options of {@link BlasRam}. */
+export interface BlasRamOptions {
+  /** Cores a training step or rollout may split its batch over (default 1). */
+  lanes?: number;
+}
 
 /** What {@link BlasRam.lossAndGrads} returns (as ram/cpu.ts LossAndGrads). */
 export interface BlasLossAndGrads extends StepResult {
@@ -63,23 +70,37 @@ export class BlasRam implements RamBackend {
   readonly name = "cpu" as const;
   readonly config: RamConfig;
   readonly blas: Blas;
+  /** Cores a step may use (ram/blas_lanes.ts); 1 runs everything on the calling thread. */
+  readonly lanes: number;
   #layout: BlasLayout;
   #params: Float32Array;
   #grads: Float32Array;
   #m: Float32Array;
   #v: Float32Array;
   #step = 0;
+  #lanes: BlasLanes | null = null;
+  #opening: Promise<BlasLanes> | null = null;
   #net: BlasNet;
   #gradNet: BlasNet;
   #ws: Workspace | null = null;
 
-  /** A RAM initialised as ram/params.ts initParams(config, seed): the reference's numbers. */
-  constructor(config: RamConfig, seed: number, blas: Blas) {
+  /**
+   * A RAM initialised as ram/params.ts initParams(config, seed): the reference's numbers.
+   * `lanes` > 1 runs training steps and rollouts of batches of at least 2·MIN_LANE_ROWS rows
+   * split over that many cores (ram/blas_lanes.ts; default 1: one thread, the BLAS's own).
+   */
+  constructor(config: RamConfig, seed: number, blas: Blas, { lanes = 1 }: BlasRamOptions = {}) {
+    if (!Number.isInteger(lanes) || lanes < 1) {
+      throw new Error(`cpu backend: lanes ${lanes} must be a whole number ≥ 1`);
+    }
     this.config = { ...config };
     this.blas = blas;
+    this.lanes = lanes;
     this.#layout = blasLayout(config);
     const n = this.#layout.total;
-    this.#params = new Float32Array(n);
+    // A lane's Worker reads the parameters where the host's Adam writes them.
+    this.#params = lanes > 1 ? sharedF32(n) : new Float32Array(n);
+    if (lanes > 1) blas.setThreads(1); // lanes, not the BLAS, use the cores (process-wide)
     this.#grads = new Float32Array(n);
     this.#m = new Float32Array(n);
     this.#v = new Float32Array(n);
@@ -97,12 +118,22 @@ export class BlasRam implements RamBackend {
     train: TrainConfig,
     options: TrainStepOptions = {},
   ): Promise<StepResult> {
-    const ws = this.#workspace(batch);
-    if (options.hidden) checkHiddenOut("cpu backend", this.config, batch.size, options.hidden);
-    this.#forward(ws, batch, noise.start, this.#noiseActions(batch.size, noise.policy));
+    const ws = this.#workspace(batch), B = batch.size;
+    if (options.hidden) checkHiddenOut("cpu backend", this.config, B, options.hidden);
+    const actions = this.#noiseActions(B, noise.policy);
+    const lanes = await this.#lanesFor(B);
+    if (lanes) {
+      this.#checkStart(B, noise.start);
+      const eps = { mode: "noise" as const, eps: noise.policy };
+      await lanes.forward(ws, B, batch.images, batch.labels, noise.start, eps, !!options.hidden);
+    } else {
+      this.#forward(ws, batch, noise.start, actions);
+    }
     options.hidden?.set(ws.h.subarray(0, options.hidden.length));
     const rewards = await reward(this.#episodes(ws, batch));
-    const r = this.#lossAndGrads(ws, batch, rewards, train.lambda);
+    const r = this.#loss(ws, batch, rewards, train.lambda);
+    if (lanes) await lanes.backward(B, r.returns, train.lambda, this.#grads);
+    else this.#backward(ws, batch, r.returns, train.lambda);
     this.#step++;
     this.#adam(groupLrs(train));
     sumBiases(this.#net);
@@ -128,7 +159,9 @@ export class BlasRam implements RamBackend {
       source = (i, _mu, a) => a.set(fixed.subarray(i * B * 2, (i + 1) * B * 2));
     }
     this.#forward(ws, batch, noise.start, source);
-    const r = this.#lossAndGrads(ws, batch, rewards, options.lambda ?? 0.01);
+    const lambda = options.lambda ?? 0.01;
+    const r = this.#loss(ws, batch, rewards, lambda);
+    this.#backward(ws, batch, r.returns, lambda);
     const AB = (this.config.glimpses - 1) * B;
     return {
       ...r,
@@ -140,27 +173,35 @@ export class BlasRam implements RamBackend {
   }
 
   /** Forward only: the mean policy (or sampled with options.policy), from the centre by default. */
-  rollout(batch: Batch, options: RolloutOptions): Promise<Rollout> {
-    try {
-      const ws = this.#workspace(batch);
-      const B = batch.size, T = this.config.glimpses;
-      const source = rolloutAction(
-        "cpu backend",
-        T,
-        B,
-        options,
-        (policy) => this.#noiseActions(B, policy),
-      );
-      this.#forward(ws, batch, options.start ?? new Float32Array(B * 2), source);
-      const H = this.config.hidden, C = this.config.classes;
-      return Promise.resolve({
-        ...this.#episodes(ws, batch),
-        logp: ws.logp.slice(0, T * B * C),
-        hidden: ws.h.slice(0, T * B * H),
-      });
-    } catch (e) {
-      return Promise.reject(e);
+  async rollout(batch: Batch, options: RolloutOptions): Promise<Rollout> {
+    const ws = this.#workspace(batch);
+    const B = batch.size, T = this.config.glimpses;
+    const source = rolloutAction(
+      "cpu backend",
+      T,
+      B,
+      options,
+      (policy) => this.#noiseActions(B, policy),
+    );
+    const start = options.start ?? new Float32Array(B * 2);
+    const lanes = await this.#lanesFor(B);
+    if (lanes) {
+      this.#checkStart(B, start);
+      const actions: LaneActions = options.locations
+        ? { mode: "given", actions: options.locations }
+        : options.stochastic
+        ? { mode: "noise", eps: options.policy! }
+        : { mode: "mean" };
+      await lanes.forward(ws, B, batch.images, batch.labels, start, actions, true);
+    } else {
+      this.#forward(ws, batch, start, source);
     }
+    const H = this.config.hidden, C = this.config.classes;
+    return {
+      ...this.#episodes(ws, batch),
+      logp: ws.logp.slice(0, T * B * C),
+      hidden: ws.h.slice(0, T * B * H),
+    };
   }
 
   /** Copies of the parameters, Adam moments and step count, named as ram/params.ts. */
@@ -184,9 +225,22 @@ export class BlasRam implements RamBackend {
     sumBiases(this.#net);
   }
 
-  /** Drops the workspace (the BLAS stays open for the process). */
+  /** Drops the workspace and ends the lanes' Workers (the BLAS stays open for the process). */
   dispose(): void {
     this.#ws = null;
+    const lanes = this.#lanes;
+    this.#lanes = null;
+    this.#opening = null;
+    void lanes?.close();
+  }
+
+  /** The lanes for a batch of B, opened on first use; null when B runs on one lane. */
+  async #lanesFor(B: number): Promise<BlasLanes | null> {
+    if (this.lanes < 2 || laneSplit(B, this.lanes).length <= 2) return null;
+    if (this.#lanes) return this.#lanes;
+    this.#opening ??= BlasLanes.open(this.config, this.#params, this.lanes, this.blas);
+    this.#lanes = await this.#opening;
+    return this.#lanes;
   }
 
   /**
@@ -240,13 +294,17 @@ export class BlasRam implements RamBackend {
     };
   }
 
-  #forward(ws: Workspace, batch: Batch, start: Float32Array, source: ActionFill): void {
-    const B = batch.size;
+  #checkStart(B: number, start: Float32Array): void {
     if (start.length !== 2 * B) {
       throw new Error(
         `cpu backend: start locations have ${start.length} values, expected ${2 * B}`,
       );
     }
+  }
+
+  #forward(ws: Workspace, batch: Batch, start: Float32Array, source: ActionFill): void {
+    const B = batch.size;
+    this.#checkStart(B, start);
     blasForward(this.blas.sgemm, this.config, this.#net, ws, B, batch.images, start, source);
   }
 
@@ -262,7 +320,8 @@ export class BlasRam implements RamBackend {
     );
   }
 
-  #lossAndGrads(
+  /** The step's losses and returns from the forward in `ws`, rewards checked. */
+  #loss(
     ws: Workspace,
     batch: Batch,
     rewards: Float32Array,
@@ -282,17 +341,21 @@ export class BlasRam implements RamBackend {
       ws.base.subarray(0, AB),
       lambda,
     );
+    return { ...result, returns };
+  }
+
+  /** The gradients into the flat buffer, on this thread. */
+  #backward(ws: Workspace, batch: Batch, returns: Float32Array, lambda: number): void {
     blasBackward(
       this.blas.sgemm,
       this.config,
       this.#net,
       this.#gradNet,
       ws,
-      B,
+      batch.size,
       batch.labels,
       returns,
       lambda,
     );
-    return { ...result, returns };
   }
 }

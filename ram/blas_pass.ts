@@ -61,11 +61,19 @@ export class Workspace {
   readonly zeros: Float32Array; // (B, H)
   readonly ones: Float32Array; // (T·B) column sums as a product: 1ᵀ·X
 
-  constructor(cfg: RamConfig, capacity: number) {
+  /**
+   * @param alloc where the arrays live: plain memory by default; ram/blas_lanes.ts passes
+   * SharedArrayBuffer-backed ones so that a lane's Worker and the host see the same numbers.
+   */
+  constructor(
+    cfg: RamConfig,
+    capacity: number,
+    alloc: (n: number) => Float32Array = (n) => new Float32Array(n),
+  ) {
     const T = cfg.glimpses, B = capacity, H = cfg.hidden, A = Math.max(0, T - 1);
     const ZH = cfg.core === "lstm" ? 4 * H : H, lstm = cfg.core === "lstm";
     const NH = cfg.policyHidden + 1 + cfg.classes;
-    const f = (n: number) => new Float32Array(n);
+    const f = alloc;
     this.capacity = B;
     this.loc = f(T * B * 2);
     this.rho = f(T * B * retinaSize(cfg));
@@ -265,6 +273,9 @@ function logSoftmaxRows(
  *   NLL(log p_T) + mean_{t,b}(b_t − G_{t+1})² + λ·mean_b Σ_t −log π(a_t)·(G_{t+1} − b_t)
  * after {@link blasForward} filled `ws`, with `returns` (T−1, B) constants. Leaves dμ
  * (T−1, B, 2), the REINFORCE gradient at each policy mean, in ws.dmu.
+ *
+ * `total` (default B) is the batch the means run over: a lane of ram/blas_lanes.ts holds B of
+ * `total` rows, and the lanes' gradients then add up to the whole batch's.
  */
 export function blasBackward(
   gemm: Sgemm,
@@ -276,6 +287,7 @@ export function blasBackward(
   labels: Int32Array,
   returns: Float32Array,
   lambda: number,
+  total = B,
 ): void {
   const T = cfg.glimpses, H = cfg.hidden, R = retinaSize(cfg), C = cfg.classes;
   const GH = cfg.glimpseHidden, LH = cfg.locationHidden, GO = cfg.glimpseOut;
@@ -284,7 +296,7 @@ export function blasBackward(
   // NLL at the last glimpse → cls and dh_T.
   const last = ws.logp.subarray((T - 1) * B * C, T * B * C);
   const hLast = ws.h.subarray((T - 1) * B * H, T * B * H);
-  nllBackwardRef(B, C, last, labels, ws.dlogits);
+  nllBackwardRef(B, C, last, labels, ws.dlogits, total === B ? 1 : B / total);
   gemm(true, false, C, H, B, 1, ws.dlogits, C, hLast, H, 0, grads.cls.W, H);
   colsum(ws.dlogits, B, C, 0, C, grads.cls.b);
   let dh = ws.dh.subarray(0, B * H), dhNext = ws.dh.subarray(B * H, 2 * B * H);
@@ -351,7 +363,7 @@ export function blasBackward(
     grads.loc2.b.fill(0);
     return;
   }
-  const kPolicy = -lambda / (B * cfg.sigma * cfg.sigma), kBase = 2 / (B * A);
+  const kPolicy = -lambda / (total * cfg.sigma * cfg.sigma), kBase = 2 / (total * A);
   const dHead = ws.dHead.subarray(0, AB * (P + 1));
   for (let r = 0; r < AB; r++) {
     const base = ws.base[r], adv = returns[r] - base;

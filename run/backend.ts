@@ -3,7 +3,7 @@
  * {@link RamBackend} (train, eval, explain, probe, compare and the benches all come here).
  * `auto` (the default) is decided by ram/choose_backend.ts: WebGPU on a hardware adapter, the
  * cpu path on the BLAS when the only adapter is a software one or there is none. `cpu` opens the
- * BLAS path when a BLAS library opens, else the TypeScript reference (ram/open_cpu.ts). Each
+ * BLAS path when a BLAS library opens, else the TypeScript reference ({@link openCpuRam}). Each
  * backend's module is imported only when chosen, so `cpu` never opens a WebGPU device. A new
  * backend is one more case of the switch.
  *
@@ -13,6 +13,7 @@ import type { Gpu } from "../gpu/device.ts";
 import type { RamBackend } from "../ram/backend.ts";
 import type { RamConfig } from "../ram/config.ts";
 import type { GpuRamOptions } from "../ram/gpu.ts";
+import { loadBlas } from "../util/blas.ts";
 import {
   BACKEND_CHOICES,
   type BackendChoice,
@@ -61,7 +62,6 @@ export async function openBackend(
   const decision = await chooseBackend(name);
   switch (decision.name) {
     case "cpu": {
-      const { openCpuRam } = await import("../ram/open_cpu.ts");
       const { backend, description } = await openCpuRam(config, seed);
       return { backend, description, decision, close: () => backend.dispose() };
     }
@@ -87,4 +87,81 @@ export async function openBackend(
       }
     }
   }
+}
+
+/** A cpu RAM and what runs its products. */
+export interface OpenedCpu {
+  /** The RAM, parameters initialised from the seed. */
+  backend: RamBackend;
+  /** e.g. "cpu (OpenBLAS /usr/lib/…/libopenblasp-r0.3.21.so, 2 lanes × 1 thread)". */
+  description: string;
+  /** True when the products run on a BLAS. */
+  blas: boolean;
+}
+
+/**
+ * Cores the fast cpu path splits a batch over (ram/blas_lanes.ts): GLIMPSE_CPU_LANES when set
+ * (1 runs on one thread and leaves the BLAS its own thread count), else the machine's cores,
+ * at most 4 (a lane needs 32 of the batch's 128 rows to pay for its handovers).
+ */
+export function defaultCpuLanes(): number {
+  const env = typeof Deno !== "undefined"
+    ? (() => {
+      try {
+        return Deno.env.get("GLIMPSE_CPU_LANES");
+      } catch {
+        return undefined; // no --allow-env: the default
+      }
+    })()
+    : undefined;
+  if (env !== undefined && env !== "") {
+    const n = Number(env);
+    if (!Number.isInteger(n) || n < 1) {
+      throw new Error(`GLIMPSE_CPU_LANES=${env}: must be a whole number ≥ 1`);
+    }
+    return n;
+  }
+  const cores = typeof navigator !== "undefined" ? navigator.hardwareConcurrency ?? 1 : 1;
+  return Math.max(1, Math.min(4, cores));
+}
+
+/**
+ * Opens the cpu RAM for `config`, initialised from `seed`: the fast path on the machine's BLAS
+ * (ram/blas_cpu.ts) over `lanes` cores (default {@link defaultCpuLanes}) when a BLAS library
+ * opens, else the TypeScript reference (ram/cpu.ts), with a line saying which runs. Both take
+ * the same checkpoints.
+ *
+ * @example
+ * ```ts
+ * import { openCpuRam } from "./backend.ts";
+ * import { resolveRamConfig } from "../ram/config.ts";
+ * const { backend, description } = await openCpuRam(resolveRamConfig({ glimpses: 2 }), 1);
+ * console.log(description);
+ * backend.dispose();
+ * ```
+ */
+export async function openCpuRam(
+  config: RamConfig,
+  seed: number,
+  { lanes }: { lanes?: number } = {},
+): Promise<OpenedCpu> {
+  const blas = loadBlas();
+  if (blas) {
+    const { BlasRam } = await import("../ram/blas_cpu.ts");
+    const n = lanes ?? defaultCpuLanes();
+    const backend = new BlasRam(config, seed, blas, { lanes: n });
+    const base = blas.description.replace(/, \d+ threads?$/, "");
+    return {
+      backend,
+      description: `cpu (${n > 1 ? `${base}, ${n} lanes × 1 thread` : blas.description})`,
+      blas: true,
+    };
+  }
+  const { CpuRam } = await import("../ram/cpu.ts");
+  return {
+    backend: new CpuRam(config, seed),
+    description: "cpu (TypeScript reference: no BLAS library opened; apt-get install " +
+      "libopenblas0-pthread for the fast path)",
+    blas: false,
+  };
 }

@@ -63,7 +63,7 @@ export async function openExplorerModel(
       ram = await GpuRam.create(gpu, config.model, seed, { matmul });
     } else {
       // the machine's BLAS under Deno, the TypeScript reference in a browser
-      const { openCpuRam } = await import("../ram/open_cpu.ts");
+      const { openCpuRam } = await import("../run/backend.ts");
       ram = (await openCpuRam(config.model, seed)).backend;
     }
     ram.setState(checkpointState(ckpt));

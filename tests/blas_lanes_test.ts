@@ -1,0 +1,122 @@
+/**
+ * The cpu backend over several cores (ram/blas_lanes.ts): a training step or rollout whose
+ * batch is split over lanes gives the one-lane numbers to float rounding, for rnn and lstm
+ * cores, with the rows in their places (rewards, hidden states, locations), in every rollout
+ * mode, across batches that do and do not split. Skipped, saying so, where no BLAS opens.
+ */
+import assert from "node:assert/strict";
+import { resolveTrainConfig } from "../ram/config.ts";
+import { BlasRam } from "../ram/blas_cpu.ts";
+import { laneSplit, MIN_LANE_ROWS } from "../ram/blas_lanes.ts";
+import { loadBlas } from "../util/blas.ts";
+import type { Episodes } from "../rewards/types.ts";
+import { assertClose } from "./_assert.ts";
+import { randomBatch, randomNoise, tinyConfig } from "./_ram_fixture.ts";
+
+const blas = loadBlas();
+const ignore = blas === null;
+if (ignore) console.log("blas_lanes_test: skipped, no BLAS library opens");
+
+Deno.test("lane splits: whole lanes of at least MIN_LANE_ROWS rows, covering the batch", () => {
+  assert.equal(MIN_LANE_ROWS, 32);
+  assert.deepEqual(laneSplit(128, 2), [0, 64, 128]);
+  assert.deepEqual(laneSplit(63, 2), [0, 63]);
+  assert.deepEqual(laneSplit(64, 2), [0, 32, 64]);
+  assert.deepEqual(laneSplit(100, 4), [0, 33, 67, 100]);
+  assert.deepEqual(laneSplit(1000, 1), [0, 1000]);
+  assert.deepEqual(laneSplit(5, 8), [0, 5]);
+});
+
+Deno.test("lanes must be a whole number ≥ 1", { ignore }, () => {
+  assert.throws(() => new BlasRam(tinyConfig(), 1, blas!, { lanes: 0 }), /lanes 0/);
+  assert.throws(() => new BlasRam(tinyConfig(), 1, blas!, { lanes: 1.5 }), /lanes 1.5/);
+});
+
+/** A reward that depends on the row, so a row put in the wrong place changes the gradients. */
+function rowReward(e: Episodes): Float32Array {
+  const r = new Float32Array(e.T * e.B);
+  for (let t = 0; t < e.T; t++) {
+    for (let b = 0; b < e.B; b++) {
+      const hit = e.predictions[t * e.B + b] === e.labels[b] ? 1 : 0;
+      r[t * e.B + b] = hit + 0.01 * (b % 7) + 0.1 * e.locations[(t * e.B + b) * 2];
+    }
+  }
+  return r;
+}
+
+for (const core of ["rnn", "lstm"] as const) {
+  Deno.test({
+    name: `cpu lanes (${core}): training steps and rollouts match one lane`,
+    ignore,
+    fn: async () => {
+      const cfg = tinyConfig({ core, glimpses: 4 });
+      const one = new BlasRam(cfg, 3, blas!), two = new BlasRam(cfg, 3, blas!, { lanes: 2 });
+      const train = resolveTrainConfig({ lr: 1e-2 });
+      const tol = { atol: 2e-5, rtol: 1e-3 };
+      try {
+        // 70 and 65 split in two; 20 runs on one lane; sizes change the lanes' buffers.
+        for (const [k, B] of [70, 20, 65, 70].entries()) {
+          const batch = randomBatch(cfg, B, 40 + k), noise = randomNoise(cfg, B, 50 + k);
+          const h1 = new Float32Array(cfg.glimpses * B * cfg.hidden), h2 = h1.slice();
+          const a = await one.trainStep(batch, rowReward, noise, train, { hidden: h1 });
+          const b = await two.trainStep(batch, rowReward, noise, train, { hidden: h2 });
+          for (
+            const key of ["loss", "nll", "baseline", "reinforce", "accuracy", "reward"] as const
+          ) {
+            assertClose([b[key]], [a[key]], { ...tol, label: `${core} step ${k} ${key}` });
+          }
+          assertClose(h2, h1, { ...tol, label: `${core} step ${k} hidden` });
+        }
+        const [sa, sb] = [await one.getState(), await two.getState()];
+        for (const key of ["params", "adamM", "adamV"] as const) {
+          for (const [name, t] of sa[key]) {
+            assertClose(sb[key].get(name)!.data, t.data, { ...tol, label: `${key} ${name}` });
+          }
+        }
+        const B = 66, batch = randomBatch(cfg, B, 99), noise = randomNoise(cfg, B, 98);
+        const given = new Float32Array((cfg.glimpses - 1) * B * 2).map((_, i) => Math.sin(i) * 0.9);
+        const modes = [
+          { stochastic: false },
+          { stochastic: true, ...noise },
+          { stochastic: false, locations: given },
+        ];
+        for (const options of modes) {
+          const ra = await one.rollout(batch, options), rb = await two.rollout(batch, options);
+          const what = `${core} rollout ${options.locations ? "given" : options.stochastic}`;
+          assertClose(rb.logp, ra.logp, { ...tol, label: `${what} logp` });
+          assertClose(rb.hidden, ra.hidden, { ...tol, label: `${what} hidden` });
+          assertClose(rb.locations, ra.locations, { ...tol, label: `${what} locations` });
+          assert.deepEqual(rb.predictions, ra.predictions, what);
+        }
+      } finally {
+        one.dispose();
+        two.dispose();
+      }
+    },
+  });
+}
+
+Deno.test({
+  name: "cpu lanes: bad inputs fail as on one lane, and the lanes go on working after",
+  ignore,
+  fn: async () => {
+    const cfg = tinyConfig({ glimpses: 3 });
+    const two = new BlasRam(cfg, 1, blas!, { lanes: 2 });
+    try {
+      const B = 64, batch = randomBatch(cfg, B, 1), noise = randomNoise(cfg, B, 2);
+      const train = resolveTrainConfig();
+      await assert.rejects(
+        two.trainStep(batch, rowReward, { ...noise, start: new Float32Array(3) }, train),
+        /start locations have 3 values, expected 128/,
+      );
+      await assert.rejects(
+        two.trainStep(batch, () => new Float32Array(5), noise, train),
+        /reward function returned 5 values/,
+      );
+      const ok = await two.trainStep(batch, rowReward, noise, train);
+      assert.ok(Number.isFinite(ok.loss));
+    } finally {
+      two.dispose();
+    }
+  },
+});
