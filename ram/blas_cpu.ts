@@ -21,7 +21,7 @@ import {
   type TrainState,
   type TrainStepOptions,
 } from "./backend.ts";
-import { type GroupLrs, groupLrs, paramGroup, type RamConfig, type TrainConfig } from "./config.ts";
+import { type GroupLrs, groupLrs, type RamConfig, type TrainConfig } from "./config.ts";
 import type { Episodes, RewardFn } from "../rewards/types.ts";
 import { checkTrainState, initParams } from "./params.ts";
 import { returnsFromRewards } from "./returns.ts";
@@ -30,6 +30,7 @@ import type { Blas } from "../util/blas.ts";
 import { type ActionFill, blasBackward, blasForward, Workspace } from "./blas_pass.ts";
 import { BlasLanes, type LaneActions, laneSplit, sharedF32 } from "./blas_lanes.ts";
 import {
+  adamRange,
   bindBlasNet,
   type BlasLayout,
   blasLayout,
@@ -98,12 +99,13 @@ export class BlasRam implements RamBackend {
     this.lanes = lanes;
     this.#layout = blasLayout(config);
     const n = this.#layout.total;
-    // A lane's Worker reads the parameters where the host's Adam writes them.
-    this.#params = lanes > 1 ? sharedF32(n) : new Float32Array(n);
+    // A lane's Worker reads and updates these where the host reads them.
+    const flat = lanes > 1 ? sharedF32 : (k: number) => new Float32Array(k);
     if (lanes > 1) blas.setThreads(1); // lanes, not the BLAS, use the cores (process-wide)
+    this.#params = flat(n);
     this.#grads = new Float32Array(n);
-    this.#m = new Float32Array(n);
-    this.#v = new Float32Array(n);
+    this.#m = flat(n);
+    this.#v = flat(n);
     packParams(this.#layout, initParams(config, seed), this.#params);
     this.#net = bindBlasNet(config, this.#layout, this.#params);
     this.#gradNet = bindBlasNet(config, this.#layout, this.#grads);
@@ -132,10 +134,13 @@ export class BlasRam implements RamBackend {
     options.hidden?.set(ws.h.subarray(0, options.hidden.length));
     const rewards = await reward(this.#episodes(ws, batch));
     const r = this.#loss(ws, batch, rewards, train.lambda);
-    if (lanes) await lanes.backward(B, r.returns, train.lambda, this.#grads);
-    else this.#backward(ws, batch, r.returns, train.lambda);
     this.#step++;
-    this.#adam(groupLrs(train));
+    if (lanes) {
+      await lanes.update(B, r.returns, train.lambda, groupLrs(train), this.#step);
+    } else {
+      this.#backward(ws, batch, r.returns, train.lambda);
+      this.#adam(groupLrs(train));
+    }
     sumBiases(this.#net);
     const { nll, baseline, reinforce, loss, accuracy, reward: meanReward } = r;
     return { nll, baseline, reinforce, loss, accuracy, reward: meanReward };
@@ -238,32 +243,15 @@ export class BlasRam implements RamBackend {
   async #lanesFor(B: number): Promise<BlasLanes | null> {
     if (this.lanes < 2 || laneSplit(B, this.lanes).length <= 2) return null;
     if (this.#lanes) return this.#lanes;
-    this.#opening ??= BlasLanes.open(this.config, this.#params, this.lanes, this.blas);
+    const flat = { params: this.#params, m: this.#m, v: this.#v };
+    this.#opening ??= BlasLanes.open(this.config, flat, this.lanes, this.blas);
     this.#lanes = await this.#opening;
     return this.#lanes;
   }
 
-  /**
-   * Adam (PyTorch defaults) over the flat buffer, as kernels/adam_ref.ts per tensor, each tensor
-   * with its group's learning rate (config.ts groupLrs: model, policy, baseline).
-   */
+  /** Adam over the flat buffer, each tensor at its group's rate (blas_layout.ts adamRange). */
   #adam(lrs: GroupLrs): void {
-    const b1 = 0.9, b2 = 0.999, eps = 1e-8, t = this.#step;
-    const c1 = 1 - b1 ** t, c2 = 1 - b2 ** t, a1 = 1 - b1, a2 = 1 - b2;
-    const p = this.#params, g = this.#grads, m = this.#m, v = this.#v;
-    for (const spec of this.#layout.specs) {
-      const lr = lrs[paramGroup(spec.name)];
-      const from = this.#layout.offset.get(spec.name)!;
-      const to = from + spec.shape.reduce((a, b) => a * b, 1);
-      for (let i = from; i < to; i++) {
-        const gi = g[i];
-        // m and v rounded to float32 before use, as adam_ref reads them back from its arrays.
-        const mi = Math.fround(b1 * m[i] + a1 * gi), vi = Math.fround(b2 * v[i] + a2 * gi * gi);
-        m[i] = mi;
-        v[i] = vi;
-        p[i] -= lr * (mi / c1) / (Math.sqrt(vi / c2) + eps);
-      }
-    }
+    adamRange(this.#layout, lrs, this.#step, this.#params, this.#m, this.#v, [this.#grads]);
   }
 
   #workspace(batch: Batch): Workspace {

@@ -1,13 +1,13 @@
 /**
  * The fast CPU backend on several cores at once: the batch split into lanes, each lane's rows
- * run through the whole forward and backward (ram/blas_pass.ts) on its own core, the lanes'
- * gradients added up on the host before its one Adam step.
+ * run through the whole forward and backward (ram/blas_pass.ts) on its own core; then one Adam
+ * step on the lanes' summed gradients, the parameters split in ranges over the same lanes.
  *
  * Why lanes and not a threaded BLAS: at batch 128 the products are small (128×256×256 and
  * less), and a BLAS that splits each of them over two threads pays a handover per product for
  * little work; measured here, OpenBLAS on 2 threads trains 19% faster than on 1. A lane instead
- * hands over twice a step (after the forward, for the rewards, and after the backward), and
- * each core runs its own sequence of single-threaded products.
+ * hands over three times a step (after the forward, for the rewards; after the backward; after
+ * Adam), and each core runs its own sequence of single-threaded products.
  *
  * The maths is the one-lane maths: the forward is row-wise, and every loss term is a mean over
  * the batch, so lane k's backward over its rows with means taken over the whole batch
@@ -17,17 +17,24 @@
  *
  * Lane 0 runs on the host's thread; lanes 1… each on a `node:worker_threads` Worker (this same
  * module), unref'd while idle so they never keep a process alive. Every buffer a Worker reads
- * or writes lives in a SharedArrayBuffer: the parameters (the host's own flat buffer), and per
- * lane its slice of the batch, its workspace and its gradients. The host writes a lane's inputs,
+ * or writes lives in a SharedArrayBuffer: the parameters and Adam moments (the host's own flat
+ * buffers), and per lane its slice of the batch, its workspace and its gradients. The host writes a lane's inputs,
  * posts one message, runs lane 0, then waits for the replies; nothing is copied through the
  * messages. OpenBLAS is set to one thread while lanes are open (its thread count is global to
  * the process).
  *
  * @module
  */
-import type { RamConfig } from "./config.ts";
+import type { GroupLrs, RamConfig } from "./config.ts";
 import { type ActionFill, blasBackward, blasForward, Workspace } from "./blas_pass.ts";
-import { bindBlasNet, blasLayout, type BlasNet, sumBiases } from "./blas_layout.ts";
+import {
+  adamRange,
+  bindBlasNet,
+  type BlasLayout,
+  blasLayout,
+  type BlasNet,
+  sumBiases,
+} from "./blas_layout.ts";
 import { type Blas, loadBlas, type Sgemm } from "../util/blas.ts";
 
 /** What a lane's Worker is started with, so that no other Worker importing this serves lanes. */
@@ -57,11 +64,20 @@ export interface LaneBuffers {
 /** How a lane's forward picks a_t from μ_t: the mean, μ + σε, or given actions. */
 export type LaneMode = "mean" | "noise" | "given";
 
+/** The parameters and Adam moments, flat (ram/blas_layout.ts), in shared memory. */
+export interface SharedFlat {
+  params: Float32Array;
+  m: Float32Array;
+  v: Float32Array;
+}
+
 /** Messages to a lane. */
 type ToLane =
-  | { type: "open"; cfg: RamConfig; params: Float32Array; buffers: LaneBuffers }
+  | { type: "open"; cfg: RamConfig; flat: SharedFlat; buffers: LaneBuffers; grads: Float32Array[] }
   | { type: "forward"; B: number; mode: LaneMode }
-  | { type: "backward"; B: number; total: number; lambda: number };
+  | { type: "backward"; B: number; total: number; lambda: number }
+  /** Adam on [from, to) with the sum of the first `lanes` lanes' gradients. */
+  | { type: "adam"; from: number; to: number; lanes: number; lrs: GroupLrs; step: number };
 
 /** A lane's reply: null when done, else the error's message. */
 type FromLane = { error: string | null };
@@ -70,15 +86,18 @@ type FromLane = { error: string | null };
 class Lane {
   readonly net: BlasNet;
   readonly grads: BlasNet;
+  readonly layout: BlasLayout;
   constructor(
     readonly sgemm: Sgemm,
     readonly cfg: RamConfig,
-    params: Float32Array,
+    readonly flat: SharedFlat,
     readonly buffers: LaneBuffers,
+    /** Every lane's gradient share, lane 0's first (this lane's among them). */
+    readonly allGrads: Float32Array[],
   ) {
-    const layout = blasLayout(cfg);
-    this.net = bindBlasNet(cfg, layout, params);
-    this.grads = bindBlasNet(cfg, layout, buffers.grads);
+    this.layout = blasLayout(cfg);
+    this.net = bindBlasNet(cfg, this.layout, flat.params);
+    this.grads = bindBlasNet(cfg, this.layout, buffers.grads);
   }
 
   forward(B: number, mode: LaneMode): void {
@@ -114,6 +133,10 @@ class Lane {
   run(m: ToLane): void {
     if (m.type === "forward") this.forward(m.B, m.mode);
     else if (m.type === "backward") this.backward(m.B, m.total, m.lambda);
+    else if (m.type === "adam") {
+      const { params, m: m1, v } = this.flat, grads = this.allGrads.slice(0, m.lanes);
+      adamRange(this.layout, m.lrs, m.step, params, m1, v, grads, m.from, m.to);
+    }
   }
 }
 
@@ -164,16 +187,16 @@ export class BlasLanes {
   /** Lanes open, the host's included. */
   readonly count: number;
   readonly #cfg: RamConfig;
-  readonly #params: Float32Array;
+  readonly #flat: SharedFlat;
   readonly #workers: LaneWorker[];
   #lanes: Lane[] = [];
   #starts: number[] = [0];
   #capacity = 0;
   #closed = false;
 
-  private constructor(cfg: RamConfig, params: Float32Array, workers: LaneWorker[], blas: Blas) {
+  private constructor(cfg: RamConfig, flat: SharedFlat, workers: LaneWorker[], blas: Blas) {
     this.#cfg = cfg;
-    this.#params = params;
+    this.#flat = flat;
     this.#workers = workers;
     this.count = workers.length + 1;
     this.#sgemm = blas.sgemm;
@@ -181,17 +204,20 @@ export class BlasLanes {
   readonly #sgemm: Sgemm;
 
   /**
-   * Opens `lanes` lanes (≥ 2) over `params`, which must live in a SharedArrayBuffer (the host
-   * keeps updating them in place). The caller sets the BLAS to one thread (process-wide).
+   * Opens `lanes` lanes (≥ 2) over the parameters and Adam moments, which must live in
+   * SharedArrayBuffers: the lanes update them, the host reads them (getState) and writes them
+   * (setState) between steps. The caller sets the BLAS to one thread (process-wide).
    */
   static async open(
     cfg: RamConfig,
-    params: Float32Array,
+    flat: SharedFlat,
     lanes: number,
     blas: Blas,
   ): Promise<BlasLanes> {
-    if (!(params.buffer instanceof SharedArrayBuffer)) {
-      throw new Error("BlasLanes: the parameters must live in a SharedArrayBuffer");
+    for (const a of [flat.params, flat.m, flat.v]) {
+      if (!(a.buffer instanceof SharedArrayBuffer)) {
+        throw new Error("BlasLanes: parameters and moments must live in SharedArrayBuffers");
+      }
     }
     const { Worker } = await import("node:worker_threads");
     const workers: LaneWorker[] = [];
@@ -202,7 +228,7 @@ export class BlasLanes {
       w.unref();
       workers.push(w);
     }
-    return new BlasLanes(cfg, params, workers, blas);
+    return new BlasLanes(cfg, flat, workers, blas);
   }
 
   /** The row split for a batch of B (fewer lanes for small batches). */
@@ -250,23 +276,29 @@ export class BlasLanes {
 
   /**
    * After {@link forward} on the same batch: each lane's backward over its rows with means
-   * over all B, then `grads` = the sum of the lanes' shares. `returns` is (T−1, B).
+   * over all B (`returns` is (T−1, B)), then Adam step `step` with the lanes' summed gradients,
+   * the parameters split in ranges, one a lane.
    */
-  async backward(B: number, returns: Float32Array, lambda: number, grads: Float32Array) {
+  async update(B: number, returns: Float32Array, lambda: number, lrs: GroupLrs, step: number) {
     const starts = this.#starts, A = Math.max(0, this.#cfg.glimpses - 1);
     if (starts[starts.length - 1] !== B) {
-      throw new Error("BlasLanes.backward: not the forward's batch");
+      throw new Error("BlasLanes.update: not the forward's batch");
     }
     for (let k = 0; k < starts.length - 1; k++) {
       const r0 = starts[k], r1 = starts[k + 1], n = r1 - r0, buf = this.#lanes[k].buffers;
       for (let t = 0; t < A; t++) buf.returns.set(returns.subarray(t * B + r0, t * B + r1), t * n);
     }
     await this.#runAll(starts, (n) => ({ type: "backward", B: n, total: B, lambda }));
-    grads.set(this.#lanes[0].buffers.grads);
-    for (let k = 1; k < starts.length - 1; k++) {
-      const g = this.#lanes[k].buffers.grads;
-      for (let i = 0; i < grads.length; i++) grads[i] += g[i];
-    }
+    const used = starts.length - 1, total = this.#flat.params.length;
+    const cut = (k: number) => Math.round((total * k) / used);
+    await this.#runAll(starts, (_n, k) => ({
+      type: "adam",
+      from: cut(k),
+      to: cut(k + 1),
+      lanes: used,
+      lrs,
+      step,
+    }));
   }
 
   /** Ends the Workers. */
@@ -283,34 +315,31 @@ export class BlasLanes {
     let most = 0;
     for (let k = 0; k + 1 < starts.length; k++) most = Math.max(most, starts[k + 1] - starts[k]);
     if (most > this.#capacity) {
-      const cap = Math.max(most, MIN_LANE_ROWS), total = this.#params.length, cfg = this.#cfg;
-      this.#lanes = [];
-      for (let k = 0; k < this.count; k++) {
-        this.#lanes.push(new Lane(this.#sgemm, cfg, this.#params, laneBuffers(cfg, cap, total)));
-      }
+      const cap = Math.max(most, MIN_LANE_ROWS), cfg = this.#cfg, flat = this.#flat;
+      const buffers: LaneBuffers[] = [];
+      for (let k = 0; k < this.count; k++) buffers.push(laneBuffers(cfg, cap, flat.params.length));
+      const grads = buffers.map((b) => b.grads);
+      this.#lanes = buffers.map((b) => new Lane(this.#sgemm, cfg, flat, b, grads));
       this.#capacity = cap;
-      await Promise.all(this.#workers.map((w, i) =>
-        this.#call(w, {
-          type: "open",
-          cfg,
-          params: this.#params,
-          buffers: this.#lanes[i + 1].buffers,
-        })
-      ));
+      await Promise.all(
+        this.#workers.map((w, i) =>
+          this.#call(w, { type: "open", cfg, flat, buffers: buffers[i + 1], grads })
+        ),
+      );
     }
     this.#starts = starts;
     return starts;
   }
 
-  /** Posts message(n_k) to lanes 1…, runs lane 0 here, waits for every reply. */
-  async #runAll(starts: number[], message: (n: number) => ToLane): Promise<void> {
+  /** Posts message(n_k, k) to lanes 1…, runs lane 0 here, waits for every reply. */
+  async #runAll(starts: number[], message: (n: number, k: number) => ToLane): Promise<void> {
     const used = starts.length - 1;
     const pending = this.#workers.slice(0, used - 1).map((w, i) =>
-      this.#call(w, message(starts[i + 2] - starts[i + 1]))
+      this.#call(w, message(starts[i + 2] - starts[i + 1], i + 1))
     );
     let hostError: unknown = null;
     try {
-      this.#lanes[0].run(message(starts[1] - starts[0]));
+      this.#lanes[0].run(message(starts[1] - starts[0], 0));
     } catch (e) {
       hostError = e;
     }
@@ -367,7 +396,7 @@ async function serveLane(): Promise<void> {
       if (m.type === "open") {
         const blas = loadBlas();
         if (!blas) throw new Error("no BLAS library opens in the lane's Worker");
-        lane = new Lane(blas.sgemm, m.cfg, m.params, m.buffers);
+        lane = new Lane(blas.sgemm, m.cfg, m.flat, m.buffers, m.grads);
       } else if (!lane) {
         throw new Error(`"${m.type}" before "open"`);
       } else {

@@ -51,7 +51,8 @@ for (const core of ["rnn", "lstm"] as const) {
     fn: async () => {
       const cfg = tinyConfig({ core, glimpses: 4 });
       const one = new BlasRam(cfg, 3, blas!), two = new BlasRam(cfg, 3, blas!, { lanes: 2 });
-      const train = resolveTrainConfig({ lr: 1e-2 });
+      // Three learning rates: Adam's ranges over the lanes cut across the groups.
+      const train = resolveTrainConfig({ lr: 1e-2, policyLr: 3e-2, baselineLr: 5e-3 });
       const tol = { atol: 2e-5, rtol: 1e-3 };
       try {
         // 70 and 65 split in two; 20 runs on one lane; sizes change the lanes' buffers.
