@@ -55,6 +55,11 @@ export interface RolloutOptions {
    * else (l_1, the parameters, the images) is as without it. Overrides `stochastic`.
    */
   locations?: Float32Array;
+  /**
+   * false: the caller does not read {@link Rollout.hidden}, and a backend may leave it empty
+   * rather than copy T·B·hidden states out (evaluation). Default true.
+   */
+  hidden?: boolean;
 }
 
 /** Throws unless `locations` holds (T−1)·B·2 values in [−1, 1]; `where` starts the message. */

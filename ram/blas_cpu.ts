@@ -197,7 +197,15 @@ export class BlasRam implements RamBackend {
         : options.stochastic
         ? { mode: "noise", eps: options.policy! }
         : { mode: "mean" };
-      await lanes.forward(ws, B, batch.images, batch.labels, start, actions, true);
+      await lanes.forward(
+        ws,
+        B,
+        batch.images,
+        batch.labels,
+        start,
+        actions,
+        options.hidden !== false,
+      );
     } else {
       this.#forward(ws, batch, start, source);
     }
@@ -205,7 +213,7 @@ export class BlasRam implements RamBackend {
     return {
       ...this.#episodes(ws, batch),
       logp: ws.logp.slice(0, T * B * C),
-      hidden: ws.h.slice(0, T * B * H),
+      hidden: options.hidden === false ? new Float32Array(0) : ws.h.slice(0, T * B * H),
     };
   }
 

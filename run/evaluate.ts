@@ -138,11 +138,16 @@ export async function evaluate(
         rng.fillUniform(s, -1, 1);
         const p = rng.fillNormal(policy.subarray(0, (T - 1) * B * 2));
         if (startMode === "center") s.fill(0);
-        rollout = await backend.rollout(batch, { stochastic: true, start: s, policy: p });
+        rollout = await backend.rollout(batch, {
+          stochastic: true,
+          start: s,
+          policy: p,
+          hidden: false,
+        });
       } else {
         if (startMode === "uniform") Rng.derive(seed, START_STREAM, b).fillUniform(s, -1, 1);
         else s.fill(0);
-        rollout = await backend.rollout(batch, { stochastic: false, start: s });
+        rollout = await backend.rollout(batch, { stochastic: false, start: s, hidden: false });
       }
       if (m === 0) {
         const moved = movement(rollout.locations, T, B, height, width);
