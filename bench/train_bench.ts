@@ -10,7 +10,8 @@
  * Flags: --backend auto|webgpu|cpu|cpu-ref|all (all: webgpu, cpu, cpu-ref), opened as the CLI
  * opens them (run/backend.ts; cpu-ref is the TypeScript reference), --steps N timed
  * training steps (30; cpu-ref 10),
- * --warmup N untimed steps first (3), --eval-passes N over the test split (2; cpu-ref 1),
+ * --warmup N untimed steps first (10: on the cpu backend a lane's Worker compiles its loops
+ * over the first steps), --eval-passes N over the test split (2; cpu-ref 1; after two untimed),
  * --eval-batch N evaluation batch (128, run/evaluate.ts's default),
  * --json (one JSON line per backend, for bench/peer.ts), --core rnn|lstm,
  * --matmul blocked|tiled|strided (webgpu matrix-product strategy; default per adapter),
@@ -62,7 +63,7 @@ const { values: flags } = parseArgs({
   options: {
     backend: { type: "string", default: "all" },
     steps: { type: "string" },
-    warmup: { type: "string", default: "3" },
+    warmup: { type: "string", default: "10" },
     "eval-passes": { type: "string" },
     "eval-batch": { type: "string", default: "128" },
     json: { type: "boolean", default: false },
@@ -143,7 +144,7 @@ async function measure(name: BenchBackend): Promise<TrainBenchResult> {
     : opened.description;
   const reason = "decision" in opened ? `; ${opened.decision.reason}` : "";
   const steps = int(flags.steps, name === "cpu-ref" ? 10 : 30, "steps");
-  const warmup = int(flags.warmup, 3, "warmup");
+  const warmup = int(flags.warmup, 10, "warmup");
   const passes = int(flags["eval-passes"], name === "cpu-ref" ? 1 : 2, "eval-passes");
 
   // Step buffers allocated once, filled per step like run/trainer.ts.
@@ -181,7 +182,10 @@ async function measure(name: BenchBackend): Promise<TrainBenchResult> {
   // so the first timed step pays for the last warm-up backward and the steps stay balanced.
 
   let evalSeconds = 0, evalImages = 0, evalCpu = 0;
-  await evaluate(ram, data.test, { batch: evalBatch }); // warm the programs of the batch sizes
+  // warm the programs of the batch sizes, and the JIT (a second pass: lanes' Workers too)
+  for (let i = 0; i < (name === "cpu-ref" ? 1 : 2); i++) {
+    await evaluate(ram, data.test, { batch: evalBatch });
+  }
   for (let i = 0; i < passes; i++) {
     const t0 = performance.now(), c0 = cpuUsage();
     const r = await evaluate(ram, data.test, { batch: evalBatch });
