@@ -31,7 +31,7 @@ import {
   initClsParams,
 } from "./cls_params.ts";
 import { linearKind, type LinearOps, REF_LINEAR } from "../kernels/linear_blas.ts";
-import { activationBackwardRef } from "../kernels/activation_ref.ts";
+import { reluBackwardFast } from "../kernels/activation_ref.ts";
 import { logSoftmaxRef, nllBackwardRef } from "../kernels/softmax_ref.ts";
 import { ParamState } from "../ram/param_state.ts";
 
@@ -228,7 +228,7 @@ export class CpuClassProbe implements ClassProbe {
         g("classprobe.out.weight"),
         g("classprobe.out.bias"),
       );
-      activationBackwardRef("relu", u, du, du);
+      reluBackwardFast(u, du, du);
       this.#firstBackward(rows, "classprobe.fc1", Hd, du, grads);
     } else {
       this.#firstBackward(rows, "classprobe.out", C, dlogits, grads);

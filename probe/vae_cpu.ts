@@ -27,7 +27,7 @@ import type { Vae, VaeStepResult } from "./vae_api.ts";
 import { vaeRows } from "./vae_api.ts";
 import { checkVaeParams, initVaeParams, type VaeConfig, vaeFlatLayout } from "./vae_params.ts";
 import { linearKind, type LinearOps, REF_LINEAR } from "../kernels/linear_blas.ts";
-import { activationBackwardRef } from "../kernels/activation_ref.ts";
+import { reluBackwardFast } from "../kernels/activation_ref.ts";
 import { bceInPlace, latentBackwardRef, latentForwardRef, sigmoidRef } from "../kernels/vae_ref.ts";
 import { rowSqErrRef } from "../kernels/reduce_ref.ts";
 import { ParamState } from "../ram/param_state.ts";
@@ -231,7 +231,7 @@ export class CpuVae implements Vae {
       g("vae.dec2.weight"),
       null, // summed by bceInPlace
     );
-    activationBackwardRef("relu", t.d, dd, dd);
+    reluBackwardFast(t.d, dd, dd);
     const dz = ws.dz.subarray(0, R * L); // (R, L)
     this.#ops.backward(
       { batch: R, inF: L, outF: Hd },
@@ -254,7 +254,7 @@ export class CpuVae implements Vae {
       g("vae.stats.weight"),
       g("vae.stats.bias"),
     );
-    activationBackwardRef("relu", t.e, de, de);
+    reluBackwardFast(t.e, de, de);
     this.#ops.backward(
       { batch: R, inF: input, outF: Hd },
       hidden,

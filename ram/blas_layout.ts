@@ -11,6 +11,7 @@
  * @module
  */
 import { type GroupLrs, paramGroup, type RamConfig } from "./config.ts";
+import { adamHoisted } from "../kernels/adam_ref.ts";
 import type { ParamMap } from "./backend.ts";
 import { type ParamSpec, paramSpecs } from "./params.ts";
 
@@ -117,10 +118,11 @@ export function unpackParams(layout: BlasLayout, flat: Float32Array): ParamMap {
 }
 
 /**
- * Adam (PyTorch defaults, step `t` ≥ 1) on [from, to) of the flat buffers, as
- * kernels/adam_ref.ts per tensor, each tensor at its group's learning rate (config.ts
- * groupLrs). The gradient is `grads[0]`, or with more arrays their sum rounded to float32 (the
- * lanes' shares of ram/blas_lanes.ts), so a range split over threads updates each value once.
+ * Adam (PyTorch defaults, step `t` ≥ 1) on [from, to) of the flat buffers, each tensor at its
+ * group's learning rate (config.ts groupLrs), by kernels/adam_ref.ts adamHoisted. The gradient
+ * is `grads[0]`, or with more arrays their sum in order, rounded to float32 as a gradient
+ * buffer would be (the lanes' shares of ram/blas_lanes.ts), so a range split over threads
+ * updates each value once.
  */
 export function adamRange(
   layout: BlasLayout,
@@ -133,12 +135,8 @@ export function adamRange(
   from = 0,
   to = layout.total,
 ): void {
-  const b1 = 0.9, b2 = 0.999, eps = 1e-8, a1 = 1 - b1, a2 = 1 - b2;
-  // lr·(m/c1)/(√(v/c2) + ε) as (lr/c1)·m/(√v·(1/√c2) + ε): two divisions fewer a value.
-  const c1 = 1 - b1 ** t, k2 = 1 / Math.sqrt(1 - b2 ** t);
   let g = grads[0];
   if (grads.length > 1) {
-    // the lanes' shares summed into the scratch, in lane order, rounded as a float32 buffer
     g = sumScratch(layout.total);
     for (let i = from; i < to; i++) g[i] = grads[0][i] + grads[1][i];
     for (let k = 2; k < grads.length; k++) {
@@ -147,18 +145,12 @@ export function adamRange(
     }
   }
   for (const spec of layout.specs) {
-    const k1 = lrs[paramGroup(spec.name)] / c1;
     const start = layout.offset.get(spec.name)!;
     const lo = Math.max(from, start);
     const hi = Math.min(to, start + spec.shape.reduce((a, b) => a * b, 1));
-    for (let i = lo; i < hi; i++) {
-      const gi = g[i];
-      // m and v rounded to float32 before use, as adam_ref reads them back from its arrays.
-      const mi = Math.fround(b1 * m[i] + a1 * gi), vi = Math.fround(b2 * v[i] + a2 * gi * gi);
-      m[i] = mi;
-      v[i] = vi;
-      p[i] -= k1 * mi / (Math.sqrt(vi) * k2 + eps);
-    }
+    if (lo >= hi) continue;
+    const at = (a: Float32Array) => a.subarray(lo, hi);
+    adamHoisted(at(p), at(g), at(m), at(v), t, { lr: lrs[paramGroup(spec.name)] });
   }
 }
 

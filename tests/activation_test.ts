@@ -1,4 +1,11 @@
-import { activationBackwardRef, activationRef } from "../kernels/activation_ref.ts";
+import assert from "node:assert/strict";
+import {
+  activationBackwardRef,
+  activationRef,
+  reluBackwardFast,
+  reluFast,
+  reluRowsFast,
+} from "../kernels/activation_ref.ts";
 import {
   activationKernels,
   bindActivation,
@@ -178,3 +185,36 @@ for (const act of ["relu", "tanh", "sigmoid"] as Activation[]) {
     assertClose(dx, finiteDiff(x, loss), { atol: 2e-3, rtol: 1e-2, label: `${act} dx` });
   });
 }
+
+Deno.test("the bit-level ReLU and its backward give the reference's numbers on finite values", () => {
+  const x = new Float32Array(1000).map((
+    _,
+    i,
+  ) => (i % 7 === 0 ? 0 : Math.sin(i * 1.7) * 10 ** (i % 5)));
+  x[1] = -0;
+  x[2] = -3e-45; // a negative subnormal
+  x[3] = 3.4e38;
+  const want = new Float32Array(x.length), y = x.slice();
+  activationRef("relu", x, want);
+  reluFast(y);
+  assert.deepEqual(Array.from(y), Array.from(want).map((v) => v + 0)); // −0 becomes +0 too
+  assert.ok(Object.is(y[1], 0), "−0 becomes +0");
+  // Rows: only the first n columns of each row change.
+  const rows = x.slice(0, 40), r2 = rows.slice();
+  reluRowsFast(r2, 4, 10, 6);
+  for (let i = 0; i < 40; i++) {
+    const expected = i % 10 < 6 ? Math.max(rows[i], 0) : rows[i];
+    assert.equal(r2[i] + 0, expected + 0, `row value ${i}`);
+  }
+  // Backward through y = ReLU output, out of place and in place, with an offset into y.
+  const dy = new Float32Array(x.length).map((_, i) => Math.cos(i) * 3);
+  const ref = new Float32Array(x.length), fast = new Float32Array(x.length);
+  activationBackwardRef("relu", want, dy, ref);
+  reluBackwardFast(want, dy, fast);
+  assert.deepEqual(Array.from(fast).map((v) => v + 0), Array.from(ref).map((v) => v + 0));
+  const inPlace = dy.slice(0, 500);
+  reluBackwardFast(want, inPlace, inPlace, 500, 500);
+  const refOff = new Float32Array(500);
+  activationBackwardRef("relu", want.subarray(500), dy.subarray(0, 500), refOff);
+  assert.deepEqual(Array.from(inPlace).map((v) => v + 0), Array.from(refOff).map((v) => v + 0));
+});
