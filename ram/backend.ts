@@ -178,4 +178,9 @@ export interface RamBackend {
   setState(state: TrainState): void;
   /** Frees device resources. */
   dispose(): void;
+  /**
+   * A thread of this process beside the backend will keep a core busy (the probes' Worker):
+   * a backend that spreads its work over the cores may use one fewer. Optional.
+   */
+  shareCore?(): void;
 }

@@ -72,7 +72,10 @@ export class BlasRam implements RamBackend {
   readonly config: RamConfig;
   readonly blas: Blas;
   /** Cores a step may use (ram/blas_lanes.ts); 1 runs everything on the calling thread. */
-  readonly lanes: number;
+  get lanes(): number {
+    return this.#laneCount;
+  }
+  #laneCount: number;
   #layout: BlasLayout;
   #params: Float32Array;
   #grads: Float32Array;
@@ -96,7 +99,7 @@ export class BlasRam implements RamBackend {
     }
     this.config = { ...config };
     this.blas = blas;
-    this.lanes = lanes;
+    this.#laneCount = lanes;
     this.#layout = blasLayout(config);
     const n = this.#layout.total;
     // A lane's Worker reads and updates these where the host reads them.
@@ -241,15 +244,29 @@ export class BlasRam implements RamBackend {
   /** Drops the workspace and ends the lanes' Workers (the BLAS stays open for the process). */
   dispose(): void {
     this.#ws = null;
+    this.#closeLanes();
+  }
+
+  #closeLanes(): void {
     const lanes = this.#lanes;
     this.#lanes = null;
     this.#opening = null;
     void lanes?.close();
   }
 
+  /**
+   * One lane fewer, for a Worker that will keep a core busy beside this RAM (the probes': on 2
+   * cores one lane and the probes' Worker train at 14.4 ms a step against 15.9–17.2 for two
+   * lanes and the Worker, bench/probe_cost.ts). The BLAS stays on one thread.
+   */
+  shareCore(): void {
+    if (this.#laneCount > 1) this.#laneCount--;
+  }
+
   /** The lanes for a batch of B, opened on first use; null when B runs on one lane. */
   async #lanesFor(B: number): Promise<BlasLanes | null> {
     if (this.lanes < 2 || laneSplit(B, this.lanes).length <= 2) return null;
+    if (this.#lanes && this.#lanes.count !== this.lanes) this.#closeLanes(); // shareCore()
     if (this.#lanes) return this.#lanes;
     const flat = { params: this.#params, m: this.#m, v: this.#v };
     this.#opening ??= BlasLanes.open(this.config, flat, this.lanes, this.blas);

@@ -434,6 +434,7 @@ export async function train(options: TrainerOptions): Promise<TrainResult> {
       );
     })
     : null;
+  if (pipeline) backend.shareCore?.(); // the probes' Worker takes a core
   try {
     const metricsFile = runFile(out, METRICS_FILE);
     const lines = await readMetrics(metricsFile, epoch);

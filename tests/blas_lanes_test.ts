@@ -121,3 +121,33 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "cpu lanes: shareCore gives a core to another thread, and the numbers stay one lane's",
+  ignore,
+  fn: async () => {
+    const cfg = tinyConfig({ glimpses: 3 });
+    const one = new BlasRam(cfg, 4, blas!), three = new BlasRam(cfg, 4, blas!, { lanes: 3 });
+    try {
+      const train = resolveTrainConfig({ lr: 1e-2 }), tol = { atol: 2e-5, rtol: 1e-3 };
+      for (let k = 0; k < 3; k++) {
+        if (k === 1) three.shareCore(); // 3 → 2 lanes after the lanes opened
+        if (k === 2) three.shareCore(); // → 1
+        const B = 100, batch = randomBatch(cfg, B, k), noise = randomNoise(cfg, B, 10 + k);
+        const a = await one.trainStep(batch, rowReward, noise, train);
+        const b = await three.trainStep(batch, rowReward, noise, train);
+        assertClose([b.loss], [a.loss], { ...tol, label: `step ${k}` });
+      }
+      assert.equal(three.lanes, 1);
+      three.shareCore();
+      assert.equal(three.lanes, 1, "never below one lane");
+      const [sa, sb] = [await one.getState(), await three.getState()];
+      for (const [name, t] of sa.params) {
+        assertClose(sb.params.get(name)!.data, t.data, { ...tol, label: name });
+      }
+    } finally {
+      one.dispose();
+      three.dispose();
+    }
+  },
+});
