@@ -253,11 +253,13 @@ export class GpuRam implements RamBackend {
       options.stochastic && !given ? options.policy! : null,
     );
     if (given) p.uploadLocations(given);
-    const out = await p.readForward(this.#encodeForward(p, given ? "given" : "rollout"), "rollout");
+    const wantHidden = options.hidden !== false; // evaluation reads no states: none read back
+    const encoded = this.#encodeForward(p, given ? "given" : "rollout");
+    const out = await p.readForward(encoded, "rollout", wantHidden);
     const { episodes, logp } = this.#episodes(B, batch.labels, out);
     const H = this.config.hidden;
-    const hidden = new Float32Array(T * B * H);
-    out.hidden!.forEach((h, t) => hidden.set(h, t * B * H));
+    const hidden = new Float32Array(wantHidden ? T * B * H : 0);
+    out.hidden?.forEach((h, t) => hidden.set(h, t * B * H));
     return { ...episodes, logp, hidden };
   }
 

@@ -88,6 +88,9 @@ for (const core of ["rnn", "lstm"] as const) {
           assertClose(rb.hidden, ra.hidden, { ...tol, label: `${what} hidden` });
           assertClose(rb.locations, ra.locations, { ...tol, label: `${what} locations` });
           assert.deepEqual(rb.predictions, ra.predictions, what);
+          const bare = await two.rollout(batch, { ...options, hidden: false });
+          assert.equal(bare.hidden.length, 0, `${what}: hidden: false copies no states`);
+          assert.deepEqual(bare.logp, rb.logp, `${what}: and changes nothing else`);
         }
       } finally {
         one.dispose();

@@ -65,6 +65,10 @@ for (const core of ["rnn", "lstm"] as const) {
         assertClose(g.locations, c.locations, { ...tol, label: "rollout locations" });
         assertClose(g.hidden, c.hidden, { ...tol, label: "rollout hidden" });
         assert.deepEqual([...g.predictions], [...c.predictions]);
+        // hidden: false reads no states back and changes nothing else
+        const bare = await webgpu.rollout(batch, { ...opts, hidden: false });
+        assert.equal(bare.hidden.length, 0);
+        assert.deepEqual([...bare.logp], [...g.logp]);
       }
     } finally {
       webgpu.dispose();
