@@ -27,7 +27,14 @@ import { checkTrainState, initParams } from "./params.ts";
 import { returnsFromRewards } from "./returns.ts";
 import { checkRewards, episodesFrom, stepResult } from "./step.ts";
 import type { Blas } from "../util/blas.ts";
-import { type ActionFill, blasBackward, blasForward, Workspace } from "./blas_pass.ts";
+import {
+  type ActionFill,
+  blasBackward,
+  blasForward,
+  givenFill,
+  noiseFill,
+  Workspace,
+} from "./blas_pass.ts";
 import { BlasLanes, type LaneActions, laneSplit, sharedF32 } from "./blas_lanes.ts";
 import {
   adamRange,
@@ -164,7 +171,7 @@ export class BlasRam implements RamBackend {
       if (fixed.length !== (this.config.glimpses - 1) * B * 2) {
         throw new Error(`cpu backend: options.actions has ${fixed.length} values`);
       }
-      source = (i, _mu, a) => a.set(fixed.subarray(i * B * 2, (i + 1) * B * 2));
+      source = givenFill(B, fixed);
     }
     this.#forward(ws, batch, noise.start, source);
     const lambda = options.lambda ?? 0.01;
@@ -302,9 +309,7 @@ export class BlasRam implements RamBackend {
         `cpu backend: policy noise has ${eps.length} values, expected (T−1)·B·2 = ${n}`,
       );
     }
-    return (i, mu, a) => {
-      for (let j = 0; j < 2 * B; j++) a[j] = mu[j] + sigma * eps[i * B * 2 + j];
-    };
+    return noiseFill(B, sigma, eps);
   }
 
   #checkStart(B: number, start: Float32Array): void {

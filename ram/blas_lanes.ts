@@ -26,7 +26,14 @@
  * @module
  */
 import type { GroupLrs, RamConfig } from "./config.ts";
-import { type ActionFill, blasBackward, blasForward, Workspace } from "./blas_pass.ts";
+import {
+  type ActionFill,
+  blasBackward,
+  blasForward,
+  givenFill,
+  noiseFill,
+  Workspace,
+} from "./blas_pass.ts";
 import {
   adamRange,
   bindBlasNet,
@@ -79,7 +86,7 @@ type ToLane =
   /** Adam on [from, to) with the sum of the first `lanes` lanes' gradients. */
   | { type: "adam"; from: number; to: number; lanes: number; lrs: GroupLrs; step: number };
 
-/** A lane's reply: null when done, else the error's message. */
+/** A lane's reply: error null when done, else the error's message. */
 type FromLane = { error: string | null };
 
 /** A lane's state: the network over the shared parameters, its gradient views, its buffers. */
@@ -103,14 +110,11 @@ class Lane {
   forward(B: number, mode: LaneMode): void {
     const { cfg, buffers: buf } = this;
     sumBiases(this.net); // the host updated the parameters since the last step
-    const sigma = cfg.sigma, acts = buf.actions;
     const fill: ActionFill = mode === "mean"
       ? (_i, mu, a) => a.set(mu)
       : mode === "given"
-      ? (i, _mu, a) => a.set(acts.subarray(i * B * 2, (i + 1) * B * 2))
-      : (i, mu, a) => {
-        for (let j = 0; j < 2 * B; j++) a[j] = mu[j] + sigma * acts[i * B * 2 + j];
-      };
+      ? givenFill(B, buf.actions)
+      : noiseFill(B, cfg.sigma, buf.actions);
     blasForward(this.sgemm, cfg, this.net, buf.ws, B, buf.images, buf.start, fill);
   }
 
@@ -189,6 +193,7 @@ export class BlasLanes {
   readonly #cfg: RamConfig;
   readonly #flat: SharedFlat;
   readonly #workers: LaneWorker[];
+  readonly #sgemm: Sgemm;
   #lanes: Lane[] = [];
   #starts: number[] = [0];
   #capacity = 0;
@@ -201,7 +206,6 @@ export class BlasLanes {
     this.count = workers.length + 1;
     this.#sgemm = blas.sgemm;
   }
-  readonly #sgemm: Sgemm;
 
   /**
    * Opens `lanes` lanes (≥ 2) over the parameters and Adam moments, which must live in

@@ -30,6 +30,18 @@ import type { BlasNet } from "./blas_layout.ts";
 /** How the forward picks action a_i from μ_i: see ram/cpu_pass.ts ActionSource. */
 export type ActionFill = (i: number, mu: Float32Array, a: Float32Array) => void;
 
+/** a_i = μ_i + σ·ε_i for a batch of B, ε (T−1, B, 2) time-major. */
+export function noiseFill(B: number, sigma: number, eps: Float32Array): ActionFill {
+  return (i, mu, a) => {
+    for (let j = 0; j < 2 * B; j++) a[j] = mu[j] + sigma * eps[i * B * 2 + j];
+  };
+}
+
+/** a_i = the given actions' slice i, (T−1, B, 2) time-major. */
+export function givenFill(B: number, given: Float32Array): ActionFill {
+  return (i, _mu, a) => a.set(given.subarray(i * B * 2, (i + 1) * B * 2));
+}
+
 /** Every activation of a step, (T, B, F) time-major, sized for `capacity` samples. */
 export class Workspace {
   readonly capacity: number;
