@@ -9,6 +9,7 @@ import { resolveTrainConfig } from "../ram/config.ts";
 import { BlasRam } from "../ram/blas_cpu.ts";
 import { laneSplit, MIN_LANE_ROWS } from "../ram/blas_lanes.ts";
 import { loadBlas } from "../util/blas.ts";
+import { defaultCpuLanes } from "../run/backend.ts";
 import type { Episodes } from "../rewards/types.ts";
 import { assertClose } from "./_assert.ts";
 import { randomBatch, randomNoise, tinyConfig } from "./_ram_fixture.ts";
@@ -153,4 +154,25 @@ Deno.test({
       three.dispose();
     }
   },
+});
+
+Deno.test("GLIMPSE_CPU_LANES sets the lanes; a bad value is refused by name", () => {
+  const before = Deno.env.get("GLIMPSE_CPU_LANES");
+  try {
+    Deno.env.set("GLIMPSE_CPU_LANES", "3");
+    assert.equal(defaultCpuLanes(), 3);
+    for (const bad of ["0", "-2", "1.5", "two"]) {
+      Deno.env.set("GLIMPSE_CPU_LANES", bad);
+      assert.throws(
+        () => defaultCpuLanes(),
+        new RegExp(`^Error: GLIMPSE_CPU_LANES=${bad}: must be a whole number ≥ 1$`),
+      );
+    }
+    Deno.env.delete("GLIMPSE_CPU_LANES");
+    const cores = navigator.hardwareConcurrency;
+    assert.equal(defaultCpuLanes(), Math.max(1, Math.min(4, cores)));
+  } finally {
+    if (before === undefined) Deno.env.delete("GLIMPSE_CPU_LANES");
+    else Deno.env.set("GLIMPSE_CPU_LANES", before);
+  }
 });
