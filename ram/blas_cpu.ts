@@ -273,7 +273,10 @@ export class BlasRam implements RamBackend {
   /** The lanes for a batch of B, opened on first use; null when B runs on one lane. */
   async #lanesFor(B: number): Promise<BlasLanes | null> {
     if (this.lanes < 2 || laneSplit(B, this.lanes).length <= 2) return null;
-    if (this.#lanes && this.#lanes.count !== this.lanes) this.#closeLanes(); // shareCore()
+    // shareCore() changed the count, or a lane's Worker died (that step failed): new lanes
+    if (this.#lanes && (this.#lanes.count !== this.lanes || this.#lanes.broken)) {
+      this.#closeLanes();
+    }
     if (this.#lanes) return this.#lanes;
     const flat = { params: this.#params, m: this.#m, v: this.#v };
     this.#opening ??= BlasLanes.open(this.config, flat, this.lanes, this.blas);

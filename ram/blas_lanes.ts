@@ -158,12 +158,19 @@ function laneBuffers(cfg: RamConfig, capacity: number, total: number): LaneBuffe
   };
 }
 
+/** A lane's Worker: a node:worker_threads Worker running this module. */
+export async function spawnLaneWorker(): Promise<LaneWorker> {
+  const { Worker } = await import("node:worker_threads");
+  return new Worker(new URL(import.meta.url), { workerData: LANE_MARK }) as unknown as LaneWorker;
+}
+
 /** What the host needs of a node:worker_threads Worker. */
-interface LaneWorker {
+export interface LaneWorker {
   postMessage(m: ToLane): void;
   once(event: "message", f: (m: FromLane) => void): void;
   once(event: "error", f: (e: Error) => void): void;
-  off(event: "error", f: (e: Error) => void): void;
+  once(event: "exit", f: (code: number) => void): void;
+  off(event: "error" | "exit" | "message", f: (x: never) => void): void;
   ref(): void;
   unref(): void;
   terminate(): Promise<number>;
@@ -198,12 +205,15 @@ export class BlasLanes {
   #starts: number[] = [0];
   #capacity = 0;
   #closed = false;
+  #broken = false;
 
   private constructor(cfg: RamConfig, flat: SharedFlat, workers: LaneWorker[], blas: Blas) {
     this.#cfg = cfg;
     this.#flat = flat;
     this.#workers = workers;
     this.count = workers.length + 1;
+    // A Worker that dies between steps answers nothing: the next use must fail, not wait.
+    for (const w of workers) w.once("exit", () => this.#broken ||= !this.#closed);
     this.#sgemm = blas.sgemm;
   }
 
@@ -217,22 +227,25 @@ export class BlasLanes {
     flat: SharedFlat,
     lanes: number,
     blas: Blas,
+    spawn: () => Promise<LaneWorker> = spawnLaneWorker,
   ): Promise<BlasLanes> {
     for (const a of [flat.params, flat.m, flat.v]) {
       if (!(a.buffer instanceof SharedArrayBuffer)) {
         throw new Error("BlasLanes: parameters and moments must live in SharedArrayBuffers");
       }
     }
-    const { Worker } = await import("node:worker_threads");
     const workers: LaneWorker[] = [];
     for (let i = 1; i < lanes; i++) {
-      const w = new Worker(new URL(import.meta.url), {
-        workerData: LANE_MARK,
-      }) as unknown as LaneWorker;
+      const w = await spawn();
       w.unref();
       workers.push(w);
     }
     return new BlasLanes(cfg, flat, workers, blas);
+  }
+
+  /** True once a lane's Worker died: close these lanes and open new ones. */
+  get broken(): boolean {
+    return this.#broken;
   }
 
   /** The row split for a batch of B (fewer lanes for small batches). */
@@ -315,6 +328,7 @@ export class BlasLanes {
   /** Splits B and makes sure every lane's buffers hold its rows (opening the lanes first). */
   async #ready(B: number): Promise<number[]> {
     if (this.#closed) throw new Error("BlasLanes: used after close()");
+    if (this.#broken) throw new Error("cpu backend lane: a lane's Worker died (its step failed)");
     const starts = this.split(B);
     let most = 0;
     for (let k = 0; k + 1 < starts.length; k++) most = Math.max(most, starts[k + 1] - starts[k]);
@@ -355,18 +369,28 @@ export class BlasLanes {
   /** One message to a Worker and its reply; the Worker is ref'd only while it works. */
   #call(w: LaneWorker, m: ToLane): Promise<void> {
     return new Promise((resolve, reject) => {
-      const onError = (e: Error) => {
+      const settle = (error: string | null) => {
+        w.off("error", onError);
+        w.off("exit", onExit);
+        w.off("message", onMessage);
         w.unref();
-        reject(new Error(`cpu backend lane: ${e.message}`));
+        if (error === null) resolve();
+        else reject(new Error(`cpu backend lane: ${error}`));
       };
+      // A Worker that died answers nothing: the lanes are broken, and the next use reopens them.
+      const onError = (e: Error) => {
+        this.#broken = true;
+        settle(e.message);
+      };
+      const onExit = (code: number) => {
+        this.#broken = true;
+        settle(`its Worker exited (code ${code})`);
+      };
+      const onMessage = (r: FromLane) => settle(r.error);
       w.ref();
       w.once("error", onError);
-      w.once("message", (r: FromLane) => {
-        w.off("error", onError);
-        w.unref();
-        if (r.error) reject(new Error(`cpu backend lane: ${r.error}`));
-        else resolve();
-      });
+      w.once("exit", onExit);
+      w.once("message", onMessage);
       w.postMessage(m);
     });
   }

@@ -7,7 +7,17 @@
 import assert from "node:assert/strict";
 import { resolveTrainConfig } from "../ram/config.ts";
 import { BlasRam } from "../ram/blas_cpu.ts";
-import { laneSplit, MIN_LANE_ROWS } from "../ram/blas_lanes.ts";
+import {
+  BlasLanes,
+  laneSplit,
+  type LaneWorker,
+  MIN_LANE_ROWS,
+  sharedF32,
+  spawnLaneWorker,
+} from "../ram/blas_lanes.ts";
+import { blasLayout, packParams } from "../ram/blas_layout.ts";
+import { Workspace } from "../ram/blas_pass.ts";
+import { initParams } from "../ram/params.ts";
 import { loadBlas } from "../util/blas.ts";
 import { defaultCpuLanes } from "../run/backend.ts";
 import type { Episodes } from "../rewards/types.ts";
@@ -175,4 +185,38 @@ Deno.test("GLIMPSE_CPU_LANES sets the lanes; a bad value is refused by name", ()
     if (before === undefined) Deno.env.delete("GLIMPSE_CPU_LANES");
     else Deno.env.set("GLIMPSE_CPU_LANES", before);
   }
+});
+
+Deno.test({
+  name: "cpu lanes: a lane's Worker that dies fails the step with a message, not a hang",
+  ignore,
+  fn: async () => {
+    const cfg = tinyConfig({ glimpses: 3 });
+    const n = blasLayout(cfg).total;
+    const flat = { params: sharedF32(n), m: sharedF32(n), v: sharedF32(n) };
+    packParams(blasLayout(cfg), initParams(cfg, 1), flat.params);
+    const spawned: LaneWorker[] = [];
+    const spawn = async () => {
+      const w = await spawnLaneWorker();
+      spawned.push(w);
+      return w;
+    };
+    blas!.setThreads(1);
+    const lanes = await BlasLanes.open(cfg, flat, 2, blas!, spawn);
+    try {
+      const B = 64, batch = randomBatch(cfg, B, 1), noise = randomNoise(cfg, B, 2);
+      const ws = new Workspace(cfg, B);
+      const eps = { mode: "noise" as const, eps: noise.policy };
+      await lanes.forward(ws, B, batch.images, batch.labels, noise.start, eps, false);
+      assert.equal(lanes.broken, false);
+      await spawned[0].terminate(); // what a crash of the lane's thread looks like to the host
+      await assert.rejects(
+        lanes.forward(ws, B, batch.images, batch.labels, noise.start, eps, false),
+        /^Error: cpu backend lane: (its Worker exited|a lane's Worker died)/,
+      );
+      assert.equal(lanes.broken, true);
+    } finally {
+      await lanes.close();
+    }
+  },
 });
