@@ -19,6 +19,7 @@ import {
   type ReproducePlan,
   reproducePlan,
   type RunAnalysis,
+  runEnv,
   runOne,
 } from "../run/reproduce.ts";
 import { CONTROLS } from "../run/controls.ts";
@@ -435,6 +436,7 @@ export async function reproduce(
     return 0;
   }
   const backend = await how.backend();
+  const env = runEnv(jobs, Deno.env.toObject());
   const t0 = performance.now();
   // `jobs` workers take the runs in plan order; each run trains in its own process.
   const all: RunAnalysis[] = new Array(plan.runs.length);
@@ -443,7 +445,7 @@ export async function reproduce(
     while (next < plan.runs.length) {
       const i = next++, p = plan.runs[i];
       const say = (s: string) => how.say(`[${i + 1}/${plan.runs.length}] ${p.name}: ${s}\n`);
-      all[i] = await runOne(out, p, plan, backend, say);
+      all[i] = await runOne(out, p, plan, backend, say, env);
     }
   };
   await Promise.all(Array.from({ length: Math.min(jobs, plan.runs.length) }, worker));

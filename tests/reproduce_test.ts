@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { compareClaim, signClaim, spread, VERDICT_Z } from "../report/reproduce.ts";
 import { reproducePlan, reproduceReport, type RunAnalysis } from "../report/reproduce.ts";
+import { runEnv } from "../run/reproduce.ts";
 import type { EigRow } from "../run/eig_table.ts";
 import { main } from "../cli.ts";
 
@@ -199,4 +200,13 @@ Deno.test("reconstruction quality: the probe's MSE is its own reconstructionErro
   }
   ram.dispose();
   vae.dispose();
+});
+
+Deno.test("reproduce --jobs N > 1 gives each run one cpu lane and one BLAS thread unless set", () => {
+  assert.deepEqual(runEnv(1, {}), {});
+  assert.deepEqual(runEnv(2, {}), { GLIMPSE_CPU_LANES: "1", OPENBLAS_NUM_THREADS: "1" });
+  assert.deepEqual(runEnv(3, { OPENBLAS_NUM_THREADS: "2", HOME: "/x" }), {
+    GLIMPSE_CPU_LANES: "1",
+    OPENBLAS_NUM_THREADS: "2",
+  });
 });
