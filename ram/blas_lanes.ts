@@ -287,7 +287,6 @@ export class BlasLanes {
     this.#gather(starts, B, T, C, (w) => w.logp, ws.logp);
     this.#gather(starts, B, A, 1, (w) => w.logpi, ws.logpi);
     this.#gather(starts, B, A, 1, (w) => w.base, ws.base);
-    this.#gather(starts, B, A, 2, (w) => w.a, ws.a);
     if (hidden) this.#gather(starts, B, T, cfg.hidden, (w) => w.h, ws.h);
   }
 
