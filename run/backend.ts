@@ -105,15 +105,12 @@ export interface OpenedCpu {
  * at most 4 (a lane needs 32 of the batch's 128 rows to pay for its handovers).
  */
 export function defaultCpuLanes(): number {
-  const env = typeof Deno !== "undefined"
-    ? (() => {
-      try {
-        return Deno.env.get("GLIMPSE_CPU_LANES");
-      } catch {
-        return undefined; // no --allow-env: the default
-      }
-    })()
-    : undefined;
+  let env: string | undefined;
+  try {
+    env = globalThis.Deno?.env.get("GLIMPSE_CPU_LANES"); // no Deno in a browser
+  } catch {
+    // no --allow-env: the default
+  }
   if (env !== undefined && env !== "") {
     const n = Number(env);
     if (!Number.isInteger(n) || n < 1) {
