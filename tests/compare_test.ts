@@ -14,24 +14,29 @@ import type { EigTable } from "../run/eig_table.ts";
 import { writeTinyRun } from "./_explain_fixture.ts";
 import { glimpse, withTempDir } from "./_cli.ts";
 
+/** `compare DIR/cls DIR/ent --limit 40 --backend cpu --out DIR/out --json`. */
+function compareClsEnt(dir: string) {
+  return glimpse(
+    "compare",
+    `${dir}/cls`,
+    `${dir}/ent`,
+    "--limit",
+    "40",
+    "--backend",
+    "cpu",
+    "--out",
+    `${dir}/out`,
+    "--json",
+  );
+}
+
 const withDir = (fn: (dir: string) => Promise<void>) => withTempDir("glimpse_compare_", fn);
 
 Deno.test("compare two runs: tables as evaluateEig gives them, md/csv/svg/png with a line per reward", async () => {
   await withDir(async (dir) => {
     await writeTinyRun(`${dir}/cls`, "classification", { seed: 3 });
     await writeTinyRun(`${dir}/ent`, "entropy", { seed: 4 });
-    const r = await glimpse(
-      "compare",
-      `${dir}/cls`,
-      `${dir}/ent`,
-      "--limit",
-      "40",
-      "--backend",
-      "cpu",
-      "--out",
-      `${dir}/out`,
-      "--json",
-    );
+    const r = await compareClsEnt(dir);
     assert.equal(r.code, 0, r.stderr);
     const j = JSON.parse(r.stdout);
     assert.equal(j.dataset, "mnist-10k");
@@ -100,18 +105,7 @@ Deno.test("compare reads the class probe's beliefs when every run has one", asyn
       const p = await glimpse("probe", "--model", `${dir}/${name}`, "--no-vae", "--epochs", "1");
       assert.equal(p.code, 0, p.stderr);
     }
-    const r = await glimpse(
-      "compare",
-      `${dir}/cls`,
-      `${dir}/ent`,
-      "--limit",
-      "40",
-      "--backend",
-      "cpu",
-      "--out",
-      `${dir}/out`,
-      "--json",
-    );
+    const r = await compareClsEnt(dir);
     assert.equal(r.code, 0, r.stderr);
     const j = JSON.parse(r.stdout);
     const md = await Deno.readTextFile(`${dir}/out/eig-compare.md`);
