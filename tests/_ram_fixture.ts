@@ -9,6 +9,7 @@ import type { Batch, StepNoise } from "../ram/backend.ts";
 import { type RamConfig, resolveRamConfig } from "../ram/config.ts";
 import type { Episodes } from "../rewards/types.ts";
 import { Rng } from "../util/rng.ts";
+import type { Split } from "../datasets/types.ts";
 
 /** A RAM small enough for finite differences: 12×12 input, two scales, hidden 8. */
 export function tinyConfig(over: Partial<RamConfig> = {}): RamConfig {
@@ -76,6 +77,27 @@ export function blobImages(n: number, size: number, seed: number): Batch {
     }
   }
   return { size: n, images, labels };
+}
+
+/**
+ * {@link blobImages} as a training split of `size`×`size` images whose clean target is the blob
+ * alone, without the background noise (what the VAE probe reconstructs).
+ */
+export function blobSplit(n: number, size: number, seed: number): Split {
+  const { images, labels } = blobImages(n, size, seed);
+  const per = size * size;
+  const clean = images.map((v) => (v === 1 ? 1 : 0));
+  return {
+    size: n,
+    labels,
+    fill(indices, _epoch, out, target) {
+      for (let j = 0; j < indices.length; j++) {
+        const i = indices[j];
+        out.set(images.subarray(i * per, (i + 1) * per), j * per);
+        target?.set(clean.subarray(i * per, (i + 1) * per), j * per);
+      }
+    },
+  };
 }
 
 /** Rows `from..to−1` of a batch. */

@@ -18,9 +18,8 @@ import { VAE_NOISE_STREAM } from "../probe/vae.ts";
 import { blasLinear, type LinearOps, REF_LINEAR } from "../kernels/linear_blas.ts";
 import { loadBlas } from "../util/blas.ts";
 import type { ParamMap, TrainState } from "../ram/backend.ts";
-import type { Split } from "../datasets/types.ts";
 import { Rng } from "../util/rng.ts";
-import { blobImages, classificationReward, tinyConfig } from "./_ram_fixture.ts";
+import { blobSplit, classificationReward, tinyConfig } from "./_ram_fixture.ts";
 import { glimpse } from "./_cli.ts";
 
 const SIZE = 12;
@@ -29,23 +28,6 @@ const LINEARS: [string, LinearOps][] = [
   ["reference", REF_LINEAR],
   ...(blas ? [["blas", blasLinear(blas.sgemm)] as [string, LinearOps]] : []),
 ];
-
-function blobSplit(n: number, seed: number): Split {
-  const { images, labels } = blobImages(n, SIZE, seed);
-  const per = SIZE * SIZE;
-  const clean = images.map((v) => (v === 1 ? 1 : 0));
-  return {
-    size: n,
-    labels,
-    fill(indices, _epoch, out, target) {
-      for (let j = 0; j < indices.length; j++) {
-        const i = indices[j];
-        out.set(images.subarray(i * per, (i + 1) * per), j * per);
-        target?.set(clean.subarray(i * per, (i + 1) * per), j * per);
-      }
-    },
-  };
-}
 
 /** 42 images in batches of 8: five full batches and a last one of 2 in every epoch. */
 function runConfig(epochs: number, vaeLr = 0.01): RunConfig {
@@ -83,7 +65,7 @@ async function run(
   const cls = new CpuClassProbe(clsConfigFor(config.model, config.cls!), seed, ops);
   await train({
     backend: new CpuRam(config.model, seed),
-    data: { train: blobSplit(42, 2) },
+    data: { train: blobSplit(42, SIZE, 2) },
     config,
     reward: classificationReward,
     out,

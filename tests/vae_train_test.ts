@@ -13,28 +13,9 @@ import { trainProbe } from "../probe/train.ts";
 import { CpuClassProbe } from "../probe/cls_cpu.ts";
 import { clsConfigFor } from "../probe/cls_params.ts";
 import type { ParamMap } from "../ram/backend.ts";
-import type { Split } from "../datasets/types.ts";
-import { blobImages, classificationReward, tinyConfig } from "./_ram_fixture.ts";
+import { blobSplit, classificationReward, tinyConfig } from "./_ram_fixture.ts";
 
 const SIZE = 12;
-
-/** Blob images (12×12); the clean target is the blob alone, without the background noise. */
-function blobSplit(n: number, seed: number): Split {
-  const { images, labels } = blobImages(n, SIZE, seed);
-  const per = SIZE * SIZE;
-  const clean = images.map((v) => (v === 1 ? 1 : 0));
-  return {
-    size: n,
-    labels,
-    fill(indices, _epoch, out, target) {
-      for (let j = 0; j < indices.length; j++) {
-        const i = indices[j];
-        out.set(images.subarray(i * per, (i + 1) * per), j * per);
-        target?.set(clean.subarray(i * per, (i + 1) * per), j * per);
-      }
-    },
-  };
-}
 
 function runConfig(
   epochs: number,
@@ -88,7 +69,7 @@ Deno.test("the probe trained alongside: its loss falls, it is saved under vae.* 
     const vae = probeFor(config);
     const r = await train({
       backend: new CpuRam(config.model, 4),
-      data: { train: blobSplit(40, 1) },
+      data: { train: blobSplit(40, SIZE, 1) },
       config,
       reward: classificationReward,
       out: dir,
@@ -116,7 +97,7 @@ Deno.test("--vae-start: the probe trains from that epoch only; without a probe n
     const config = runConfig(3, { start: 3 });
     await train({
       backend: new CpuRam(config.model, 4),
-      data: { train: blobSplit(16, 1) },
+      data: { train: blobSplit(16, SIZE, 1) },
       config,
       reward: classificationReward,
       out: `${dir}/a`,
@@ -129,7 +110,7 @@ Deno.test("--vae-start: the probe trains from that epoch only; without a probe n
     const off = runConfig(1, null);
     await train({
       backend: new CpuRam(off.model, 4),
-      data: { train: blobSplit(16, 1) },
+      data: { train: blobSplit(16, SIZE, 1) },
       config: off,
       reward: classificationReward,
       out: `${dir}/b`,
@@ -139,7 +120,7 @@ Deno.test("--vae-start: the probe trains from that epoch only; without a probe n
     await assert.rejects(
       train({
         backend: new CpuRam(off.model, 4),
-        data: { train: blobSplit(16, 1) },
+        data: { train: blobSplit(16, SIZE, 1) },
         config: off,
         reward: classificationReward,
         out: `${dir}/c`,
@@ -156,7 +137,7 @@ for (const rows of [undefined, 1, 2]) {
     await withDir(async (dir) => {
       const config = runConfig(3, { start: 2, ...(rows ? { rowsPerImage: rows } : {}) });
       assert.equal(config.vae!.rowsPerImage, rows ?? config.model.glimpses);
-      const data = () => ({ train: blobSplit(40, 2) });
+      const data = () => ({ train: blobSplit(40, SIZE, 2) });
       await train({
         backend: new CpuRam(config.model, 4),
         data: data(),
@@ -214,7 +195,7 @@ Deno.test("probe on a frozen RAM: its loss falls and the RAM's parameters stay b
     const ram = new CpuRam(config.model, 4);
     await train({
       backend: ram,
-      data: { train: blobSplit(24, 3) },
+      data: { train: blobSplit(24, SIZE, 3) },
       config,
       reward: classificationReward,
       out: dir,
@@ -226,7 +207,7 @@ Deno.test("probe on a frozen RAM: its loss falls and the RAM's parameters stay b
     const epochs = await trainProbe({
       ram,
       vae,
-      split: blobSplit(24, 3),
+      split: blobSplit(24, SIZE, 3),
       epochs: 5,
       batch: 8,
       seed: 4,
@@ -239,7 +220,7 @@ Deno.test("probe on a frozen RAM: its loss falls and the RAM's parameters stay b
     const more = await trainProbe({
       ram,
       vae,
-      split: blobSplit(24, 3),
+      split: blobSplit(24, SIZE, 3),
       epochs: 1,
       batch: 8,
       seed: 4,
@@ -267,7 +248,7 @@ Deno.test("probe on a frozen RAM: its loss falls and the RAM's parameters stay b
 Deno.test("both probes alongside (class probe from epoch 2): stopped mid-epoch and resumed, bit-identical", async () => {
   await withDir(async (dir) => {
     const config = runConfig(3, {}, { start: 2 });
-    const data = () => ({ train: blobSplit(40, 2) });
+    const data = () => ({ train: blobSplit(40, SIZE, 2) });
     const cls = classProbeFor(config);
     await train({
       backend: new CpuRam(config.model, 4),
