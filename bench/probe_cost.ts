@@ -5,7 +5,9 @@
  * image (`vae.rowsPerImage` 1, the default), with both probes on the step's states and the VAE
  * probe on every row (rowsPerImage T, before), and, as run/trainer.ts runs them on the cpu
  * backend, with the default probes in a Worker one step behind the RAM (probe/pipeline.ts;
- * `worker`, left out where the probes cannot run in one, e.g. webgpu). The modes alternate in
+ * `worker`, left out where the probes cannot run in one, e.g. webgpu), and, as the trainer runs
+ * them where the RAM splits its steps over cores, in the gaps of those lanes (probe/beside.ts;
+ * `beside`, left out without lanes). The modes alternate in
  * rounds on the same backend so that a loaded machine disturbs every mode alike; the ratios per
  * round are the figure to read, and their medians are printed, in wall time and in process CPU
  * time (the Worker's thread included). Two threads pipelined need two idle cores: on a loaded
@@ -30,6 +32,7 @@ import { createVaeFor, VAE_NOISE_STREAM } from "../probe/vae.ts";
 import { createClassProbeFor, DEFAULT_CLS_RUN } from "../probe/cls.ts";
 import { ProbeStep } from "../probe/step.ts";
 import { ProbePipeline } from "../probe/pipeline.ts";
+import { ProbeBeside } from "../probe/beside.ts";
 import { classificationReward } from "../tests/_ram_fixture.ts";
 
 const args = parseArgs({
@@ -73,15 +76,23 @@ const noise: StepNoise = {
   policy: new Float32Array((T - 1) * B * 2),
 };
 
-type Mode = "none" | "states" | "all" | "worker";
-const MODES: Mode[] = pipe ? ["none", "states", "all", "worker"] : ["none", "states", "all"];
+// The trainer's way where the RAM runs in lanes: the probes in the lanes' gaps.
+const side = ram.hidesBeside?.(B)
+  ? new ProbeBeside<number>({ probe, ram: ram.config, maxBatch: B })
+  : null;
+
+type Mode = "none" | "states" | "all" | "worker" | "beside";
+const MODES: Mode[] = (["none", "states", "all", "worker", "beside"] as Mode[]).filter((m) =>
+  m === "worker" ? pipe !== null : m === "beside" ? side !== null : true
+);
 let k = 0;
 async function step(mode: Mode): Promise<void> {
   const r = new Rng(k++);
   r.fillUniform(noise.start, -1, 1);
   r.fillNormal(noise.policy);
   const hidden = mode === "none" ? undefined : probe.hidden(B);
-  await ram.trainStep(batch, classificationReward, noise, train, { hidden });
+  const beside = mode === "beside" ? side!.work(B) : undefined;
+  await ram.trainStep(batch, classificationReward, noise, train, { hidden, beside });
   if (mode === "states") await probe.step(batch, noise, 1, k, { hidden });
   if (mode === "all") await probeAll.step(batch, noise, 1, k, { hidden });
   if (mode === "worker") {
@@ -97,6 +108,10 @@ async function step(mode: Mode): Promise<void> {
     );
     if (o?.error) throw o.error;
   }
+  if (mode === "beside") {
+    const o = side!.post(hidden!, probe.clean(B), labels, B, 1, k, { vae: true, cls: true }, k);
+    if (o?.error) throw o.error;
+  }
 }
 
 async function timed(mode: Mode): Promise<{ ms: number; cpuMs: number }> {
@@ -104,6 +119,10 @@ async function timed(mode: Mode): Promise<{ ms: number; cpuMs: number }> {
   for (let i = 0; i < steps; i++) await step(mode);
   if (mode === "worker") {
     const o = await pipe!.settle(); // the last step's probes are part of this mode's time
+    if (o?.error) throw o.error;
+  }
+  if (mode === "beside") {
+    const o = side!.settle();
     if (o?.error) throw o.error;
   }
   const c = cpuUsage(c0);
@@ -118,6 +137,7 @@ const per: Record<Mode, { ms: number; cpuMs: number }[]> = {
   states: [],
   all: [],
   worker: [],
+  beside: [],
 };
 for (let r = 0; r < rounds; r++) {
   // Rotate the order so no mode always runs first in a round.
@@ -136,6 +156,7 @@ const what: Record<Mode, string> = {
   states: "probes, VAE on 1 row per image",
   all: `probes, VAE on all ${T} rows`,
   worker: "probes, VAE on 1 row per image, in a Worker one step behind",
+  beside: "probes, VAE on 1 row per image, beside the RAM's lanes one step behind",
 };
 for (const m of MODES.slice(1)) {
   console.log(

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { SimdHeap } from "../util/simd.ts";
 
 /** Adam hyper-parameters. */
 export interface AdamOptions {
@@ -79,4 +80,29 @@ export function adamHoisted(
     v[i] = vi;
     param[i] -= step * mi / (Math.sqrt(vi) + floor);
   }
+}
+
+/**
+ * Adam as the CPU path runs it: on `heap`'s f32x4 loop (util/simd.ts) when the heap holds all
+ * four arrays, else {@link adamHoisted} (plain arrays, or no WebAssembly SIMD). The two agree
+ * with {@link adamRef} to float32 rounding.
+ *
+ * @example
+ * ```ts
+ * import { adamFast } from "./adam_ref.ts";
+ * const p = new Float32Array([1]), m = new Float32Array(1), v = new Float32Array(1);
+ * adamFast(null, p, new Float32Array([2]), m, v, 1, { lr: 0.1 }); // adamHoisted: p[0] ≈ 0.9
+ * ```
+ */
+export function adamFast(
+  heap: SimdHeap | null,
+  p: Float32Array,
+  g: Float32Array,
+  m: Float32Array,
+  v: Float32Array,
+  t: number,
+  o: AdamOptions,
+): void {
+  if (heap && heap.owns(p, g, m, v)) heap.adam(p, g, m, v, t, o);
+  else adamHoisted(p, g, m, v, t, o);
 }

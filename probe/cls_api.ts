@@ -9,6 +9,7 @@
  */
 import type { TrainState } from "../ram/backend.ts";
 import type { ClsConfig } from "./cls_params.ts";
+import type { ProbePhases } from "./vae_api.ts";
 
 /** What one training step reports: means over its T·B rows, before the update. */
 export interface ClsStepResult {
@@ -29,6 +30,8 @@ export interface ClassProbe {
    * before the update.
    */
   trainStep(hidden: Float32Array, labels: Int32Array): Promise<ClsStepResult>;
+  /** trainStep in synchronous parts (cpu probes only; sizes are checked at once). */
+  phases?(hidden: Float32Array, labels: Int32Array): ProbePhases<ClsStepResult>;
   /**
    * The probe's belief log p_t(c): for a rollout's states (T, B, H) it returns (T, B, C); with
    * `glimpse` (1..T) every row of `hidden` (R, H) is read as a state after that glimpse and it

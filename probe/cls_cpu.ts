@@ -22,6 +22,7 @@
  */
 import type { ParamMap, TrainState } from "../ram/backend.ts";
 import { type ClassProbe, clsScore, type ClsStepResult, clsTargets } from "./cls_api.ts";
+import type { ProbePhases } from "./vae_api.ts";
 import {
   checkClsParams,
   type ClsConfig,
@@ -243,6 +244,25 @@ export class CpuClassProbe implements ClassProbe {
       this.#state.adamFlat(this.config.lr);
       return result;
     });
+  }
+
+  /**
+   * {@link CpuClassProbe.trainStep} in synchronous parts (probe/vae_api.ts ProbePhases): the loss
+   * and gradients in `forward` (the probe is small), nothing in `backward`, Adam in `adam`.
+   */
+  phases(hidden: Float32Array, labels: Int32Array): ProbePhases<ClsStepResult> {
+    clsTargets(this.config, hidden.length / this.config.input, labels); // the size checks, now
+    let result: ClsStepResult | null = null;
+    return {
+      forward: () => {
+        result = this.#lossAndGrads(hidden, labels);
+      },
+      backward: () => {
+        if (!result) throw new Error("class probe: phases' backward() before forward()");
+        return result;
+      },
+      adam: () => this.#state.adamFlat(this.config.lr),
+    };
   }
 
   /** Log-probabilities; see {@link ClassProbe.beliefs}. */

@@ -36,6 +36,7 @@
 import type { Batch, RamBackend, StepNoise } from "../ram/backend.ts";
 import { Rng } from "../util/rng.ts";
 import { type Vae, VAE_NOISE_STREAM, type VaeStepResult } from "./vae.ts";
+import type { ProbePhases } from "./vae_api.ts";
 import type { ClassProbe, ClsStepResult } from "./cls_api.ts";
 
 /** Random stream of the VAE probe's rows: Rng.derive(seed, VAE_ROWS_STREAM, stream, epoch, batch). */
@@ -216,37 +217,106 @@ export class ProbeStep {
     })).hidden;
     let vae: VaeStepResult | null = null, cls: ClsStepResult | null = null;
     if (this.vae && options.vae !== false) {
-      const rowsPerImage = this.vaeRowsPerImage, H = this.ram.config.hidden;
-      const glimpses = this.vaeGlimpses(B, epoch, k);
-      let rows = hidden;
-      if (glimpses) {
-        // Row j·B + b: the state of image b after its j-th drawn glimpse.
-        rows = this.#rows.subarray(0, rowsPerImage * B * H);
-        for (let r = 0; r < rowsPerImage * B; r++) {
-          const from = glimpses[r] * B + r % B;
-          rows.set(hidden.subarray(from * H, (from + 1) * H), r * H);
-        }
-      }
-      const eps = this.#eps.subarray(0, rowsPerImage * B * this.vae.config.latent);
-      Rng.derive(this.seed, this.stream, epoch, k).fillNormal(eps);
-      vae = await this.vae.trainStep(rows, options.clean ?? this.clean(B), eps);
-      if (!Number.isFinite(vae.loss)) {
-        throw new Error(
-          `VAE probe: the loss became ${vae.loss} at epoch ${epoch}, batch ${k + 1} ` +
-            `(lr ${this.vae.config.lr})`,
-        );
-      }
+      const { rows, clean, eps } = this.#vaeInputs(hidden, B, epoch, k, options.clean);
+      vae = this.#checkVae(await this.vae.trainStep(rows, clean, eps), epoch, k);
     }
     if (this.cls && options.cls !== false) {
-      cls = await this.cls.trainStep(hidden, batch.labels);
-      if (!Number.isFinite(cls.nll)) {
-        throw new Error(
-          `class probe: the loss became ${cls.nll} at epoch ${epoch}, batch ${k + 1} ` +
-            `(lr ${this.cls.config.lr})`,
-        );
-      }
+      cls = this.#checkCls(await this.cls.trainStep(hidden, batch.labels), epoch, k);
     }
     return { vae, cls };
+  }
+
+  /**
+   * {@link ProbeStep.step} on given states (options.hidden) in synchronous parts (probe/vae_api.ts
+   * ProbePhases): the same work in the same order, so the same numbers bit for bit, for a caller
+   * that runs the parts beside other work (probe/beside.ts). Needs probes with `phases` (the cpu
+   * probes); ε and the rows are drawn here, and the sizes checked.
+   */
+  phased(
+    batch: Batch,
+    epoch: number,
+    k: number,
+    options: ProbeStepOptions & { hidden: Float32Array },
+  ): ProbePhases<ProbeStepResult> {
+    const B = batch.size;
+    if (B > this.maxBatch) {
+      throw new Error(`probe: batch of ${B} exceeds the ${this.maxBatch} it was set up for`);
+    }
+    const { hidden } = options;
+    let vae: ProbePhases<VaeStepResult> | null = null;
+    let cls: ProbePhases<ClsStepResult> | null = null;
+    if (this.vae && options.vae !== false) {
+      if (!this.vae.phases) throw new Error("probe: this VAE probe does not run in parts");
+      const { rows, clean, eps } = this.#vaeInputs(hidden, B, epoch, k, options.clean);
+      vae = this.vae.phases(rows, clean, eps);
+    }
+    if (this.cls && options.cls !== false) {
+      if (!this.cls.phases) throw new Error("probe: this class probe does not run in parts");
+      cls = this.cls.phases(hidden, batch.labels);
+    }
+    let result: ProbeStepResult | null = null;
+    return {
+      forward: () => {
+        vae?.forward();
+        cls?.forward();
+      },
+      backward: () => {
+        result = {
+          vae: vae ? this.#checkVae(vae.backward(), epoch, k) : null,
+          cls: cls ? this.#checkCls(cls.backward(), epoch, k) : null,
+        };
+        return result;
+      },
+      adam: () => {
+        if (!result) throw new Error("probe: phases' adam() before backward()");
+        vae?.adam();
+        cls?.adam();
+      },
+    };
+  }
+
+  /** The VAE probe's rows (k·B, H) of `hidden`, its targets and its ε for batch k of epoch. */
+  #vaeInputs(
+    hidden: Float32Array,
+    B: number,
+    epoch: number,
+    k: number,
+    clean: Float32Array | undefined,
+  ): { rows: Float32Array; clean: Float32Array; eps: Float32Array } {
+    const vae = this.vae!, rowsPerImage = this.vaeRowsPerImage, H = this.ram.config.hidden;
+    const glimpses = this.vaeGlimpses(B, epoch, k);
+    let rows = hidden;
+    if (glimpses) {
+      // Row j·B + b: the state of image b after its j-th drawn glimpse.
+      rows = this.#rows.subarray(0, rowsPerImage * B * H);
+      for (let r = 0; r < rowsPerImage * B; r++) {
+        const from = glimpses[r] * B + r % B;
+        rows.set(hidden.subarray(from * H, (from + 1) * H), r * H);
+      }
+    }
+    const eps = this.#eps.subarray(0, rowsPerImage * B * vae.config.latent);
+    Rng.derive(this.seed, this.stream, epoch, k).fillNormal(eps);
+    return { rows, clean: clean ?? this.clean(B), eps };
+  }
+
+  #checkVae(r: VaeStepResult, epoch: number, k: number): VaeStepResult {
+    if (!Number.isFinite(r.loss)) {
+      throw new Error(
+        `VAE probe: the loss became ${r.loss} at epoch ${epoch}, batch ${k + 1} ` +
+          `(lr ${this.vae!.config.lr})`,
+      );
+    }
+    return r;
+  }
+
+  #checkCls(r: ClsStepResult, epoch: number, k: number): ClsStepResult {
+    if (!Number.isFinite(r.nll)) {
+      throw new Error(
+        `class probe: the loss became ${r.nll} at epoch ${epoch}, batch ${k + 1} ` +
+          `(lr ${this.cls!.config.lr})`,
+      );
+    }
+    return r;
   }
 }
 

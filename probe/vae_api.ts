@@ -18,6 +18,19 @@ export interface VaeStepResult {
   kl: number;
 }
 
+/**
+ * A cpu probe's training step in three synchronous parts, run in this order once each: the
+ * forward pass, the loss and gradients, the Adam step. Together they are exactly the probe's
+ * trainStep; apart, a caller can run them in the gaps of other work (probe/beside.ts runs them
+ * beside the RAM's lanes). Between the parts nothing else may use the probe.
+ */
+export interface ProbePhases<R> {
+  forward(): void;
+  /** The loss before the update (the trainStep's result). */
+  backward(): R;
+  adam(): void;
+}
+
 /** The probe on one backend. */
 export interface Vae {
   /** Which backend runs it. */
@@ -30,6 +43,8 @@ export interface Vae {
    * multiple of B); `eps` (R, latent) standard normal. Returns the loss before the update.
    */
   trainStep(hidden: Float32Array, clean: Float32Array, eps: Float32Array): Promise<VaeStepResult>;
+  /** trainStep in synchronous parts (cpu probes only; sizes are checked at once). */
+  phases?(hidden: Float32Array, clean: Float32Array, eps: Float32Array): ProbePhases<VaeStepResult>;
   /** σ(decoder(μ)) for every row of `hidden` (R, input): (R, pixels) in [0, 1]. */
   reconstruct(hidden: Float32Array): Promise<Float32Array>;
   /**

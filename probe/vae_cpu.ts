@@ -23,7 +23,7 @@
  * @module
  */
 import type { ParamMap, TrainState } from "../ram/backend.ts";
-import type { Vae, VaeStepResult } from "./vae_api.ts";
+import type { ProbePhases, Vae, VaeStepResult } from "./vae_api.ts";
 import { vaeRows } from "./vae_api.ts";
 import { checkVaeParams, initVaeParams, type VaeConfig, vaeFlatLayout } from "./vae_params.ts";
 import { linearKind, type LinearOps, REF_LINEAR } from "../kernels/linear_blas.ts";
@@ -203,9 +203,20 @@ export class CpuVae implements Vae {
 
   /** {@link CpuVae.lossAndGrads} with the gradients left in the flat gradient buffer. */
   #lossAndGrads(hidden: Float32Array, clean: Float32Array, eps: Float32Array): VaeStepResult {
-    const { input, hidden: Hd, latent: L, pixels: P } = this.config;
     const { rows: R, targets } = vaeRows("cpu vae", this.config, hidden, clean, eps);
-    const t = this.#forward(hidden, eps, R);
+    return this.#backward(this.#forward(hidden, eps, R), hidden, clean, eps, R, targets);
+  }
+
+  /** The loss and the gradients (into the flat buffer) from the forward pass `t` on R rows. */
+  #backward(
+    t: Trace,
+    hidden: Float32Array,
+    clean: Float32Array,
+    eps: Float32Array,
+    R: number,
+    targets: number,
+  ): VaeStepResult {
+    const { input, hidden: Hd, latent: L, pixels: P } = this.config;
     const ws = this.#ws!;
     this.#state.zeroGrads();
     const g = (n: string) => this.#state.grads.get(n)!.data;
@@ -277,6 +288,25 @@ export class CpuVae implements Vae {
   trainStep(hidden: Float32Array, clean: Float32Array, eps: Float32Array): Promise<VaeStepResult> {
     // Through a promise, so that bad sizes reject as they do on the GPU rather than throw.
     return Promise.resolve().then(() => this.#trainStep(hidden, clean, eps));
+  }
+
+  /**
+   * {@link CpuVae.trainStep} in synchronous parts (probe/vae_api.ts ProbePhases): the same
+   * arithmetic in the same order, so the same numbers bit for bit. Sizes are checked here.
+   */
+  phases(hidden: Float32Array, clean: Float32Array, eps: Float32Array): ProbePhases<VaeStepResult> {
+    const { rows: R, targets } = vaeRows("cpu vae", this.config, hidden, clean, eps);
+    let t: Trace | null = null;
+    return {
+      forward: () => {
+        t = this.#forward(hidden, eps, R);
+      },
+      backward: () => {
+        if (!t) throw new Error("cpu vae: phases' backward() before forward()");
+        return this.#backward(t, hidden, clean, eps, R, targets);
+      },
+      adam: () => this.#state.adamFlat(this.config.lr),
+    };
   }
 
   #trainStep(hidden: Float32Array, clean: Float32Array, eps: Float32Array): VaeStepResult {

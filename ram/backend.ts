@@ -140,6 +140,33 @@ export interface TrainStepOptions {
    * the probes train on them without a second forward pass (probe/step.ts).
    */
   hidden?: Float32Array;
+  /**
+   * Work of the caller's that never touches this RAM, for a backend that splits its step over
+   * cores ({@link RamBackend.hidesBeside}) to run on the calling thread in the step's gaps:
+   * `forward` while the other cores run the forward, `backward` during the backward, `adam`
+   * during the Adam step. Each part runs exactly once, in that order, and must not throw
+   * (catch and keep the error). A backend without lanes runs them after its step.
+   */
+  beside?: BesideWork;
+}
+
+/** The caller's work that a training step runs beside its own (TrainStepOptions.beside). */
+export interface BesideWork {
+  /**
+   * What the work costs, in rows of this RAM's training step: the calling thread's lane takes
+   * about that many rows fewer (its share of the batch goes to the other lanes).
+   */
+  rows: number;
+  forward(): void;
+  backward(): void;
+  adam(): void;
+}
+
+/** Runs the three parts of `work` one after another (a step with no lanes to hide them in). */
+export function runBeside(work: BesideWork | undefined): void {
+  work?.forward();
+  work?.backward();
+  work?.adam();
 }
 
 /** Throws unless `hidden` holds T·B·H values; `where` starts the message. */
@@ -183,4 +210,9 @@ export interface RamBackend {
    * a backend that spreads its work over the cores may use one fewer. Optional.
    */
   shareCore?(): void;
+  /**
+   * True when a training step on a batch of `B` splits over several cores and so can hide
+   * TrainStepOptions.beside work in its gaps (the `cpu` backend's lanes). Optional.
+   */
+  hidesBeside?(B: number): boolean;
 }

@@ -16,6 +16,7 @@ import {
   type Rollout,
   rolloutAction,
   type RolloutOptions,
+  runBeside,
   type StepNoise,
   type StepResult,
   type TrainState,
@@ -27,6 +28,7 @@ import { checkTrainState, initParams } from "./params.ts";
 import { returnsFromRewards } from "./returns.ts";
 import { checkRewards, episodesFrom, stepResult } from "./step.ts";
 import type { Blas } from "../util/blas.ts";
+import { SimdHeap } from "../util/simd.ts";
 import {
   type ActionFill,
   blasBackward,
@@ -88,6 +90,9 @@ export class BlasRam implements RamBackend {
   #grads: Float32Array;
   #m: Float32Array;
   #v: Float32Array;
+  readonly #heap: SimdHeap | null;
+  /** Each lane's gradient share (allocated once: lanes reopened reuse them). */
+  readonly #laneGrads: Float32Array[];
   #step = 0;
   #lanes: BlasLanes | null = null;
   #opening: Promise<BlasLanes> | null = null;
@@ -109,13 +114,22 @@ export class BlasRam implements RamBackend {
     this.#laneCount = lanes;
     this.#layout = blasLayout(config);
     const n = this.#layout.total;
-    // A lane's Worker reads and updates these where the host reads them.
-    const flat = lanes > 1 ? sharedF32 : (k: number) => new Float32Array(k);
+    // Parameters, moments and gradients (the host's, and with lanes every lane's share) in one
+    // block of WebAssembly memory where it runs, so that Adam is one f32x4 loop (util/simd.ts);
+    // shared with the lanes' Workers, which read and update them where the host reads them.
+    const shared = lanes > 1;
+    this.#heap = SimdHeap.create((4 + lanes) * (n + 4), { shared });
+    const flat = this.#heap
+      ? (k: number) => this.#heap!.alloc(k)
+      : shared
+      ? sharedF32
+      : (k: number) => new Float32Array(k);
     if (lanes > 1) blas.setThreads(1); // lanes, not the BLAS, use the cores (process-wide)
     this.#params = flat(n);
-    this.#grads = new Float32Array(n);
+    this.#grads = flat(n);
     this.#m = flat(n);
     this.#v = flat(n);
+    this.#laneGrads = lanes > 1 ? Array.from({ length: lanes }, () => flat(n)) : [];
     packParams(this.#layout, initParams(config, seed), this.#params);
     this.#net = bindBlasNet(config, this.#layout, this.#params);
     this.#gradNet = bindBlasNet(config, this.#layout, this.#grads);
@@ -137,7 +151,8 @@ export class BlasRam implements RamBackend {
     if (lanes) {
       this.#checkStart(B, noise.start);
       const eps = { mode: "noise" as const, eps: noise.policy };
-      await lanes.forward(ws, B, batch.images, batch.labels, noise.start, eps, !!options.hidden);
+      const { hidden, beside } = options;
+      await lanes.forward(ws, B, batch.images, batch.labels, noise.start, eps, !!hidden, beside);
     } else {
       this.#forward(ws, batch, noise.start, actions);
     }
@@ -146,10 +161,11 @@ export class BlasRam implements RamBackend {
     const r = this.#loss(ws, batch, rewards, train.lambda);
     this.#step++;
     if (lanes) {
-      await lanes.update(B, r.returns, train.lambda, groupLrs(train), this.#step);
+      await lanes.update(B, r.returns, train.lambda, groupLrs(train), this.#step, options.beside);
     } else {
       this.#backward(ws, batch, r.returns, train.lambda);
       this.#adam(groupLrs(train));
+      runBeside(options.beside);
     }
     sumBiases(this.#net);
     const { nll, baseline, reinforce, loss, accuracy, reward: meanReward } = r;
@@ -270,15 +286,26 @@ export class BlasRam implements RamBackend {
     if (this.#laneCount > 1) this.#laneCount--;
   }
 
+  /** True when a training step on B rows runs in lanes and so hides TrainStepOptions.beside. */
+  hidesBeside(B: number): boolean {
+    return this.lanes > 1 && laneSplit(B, this.lanes).length > 2;
+  }
+
   /** The lanes for a batch of B, opened on first use; null when B runs on one lane. */
   async #lanesFor(B: number): Promise<BlasLanes | null> {
-    if (this.lanes < 2 || laneSplit(B, this.lanes).length <= 2) return null;
+    if (!this.hidesBeside(B)) return null;
     // shareCore() changed the count, or a lane's Worker died (that step failed): new lanes
     if (this.#lanes && (this.#lanes.count !== this.lanes || this.#lanes.broken)) {
       this.#closeLanes();
     }
     if (this.#lanes) return this.#lanes;
-    const flat = { params: this.#params, m: this.#m, v: this.#v };
+    const flat = {
+      params: this.#params,
+      m: this.#m,
+      v: this.#v,
+      grads: this.#laneGrads.slice(0, this.lanes),
+      memory: this.#heap?.memory ?? null,
+    };
     this.#opening ??= BlasLanes.open(this.config, flat, this.lanes, this.blas);
     this.#lanes = await this.#opening;
     return this.#lanes;
@@ -286,7 +313,8 @@ export class BlasRam implements RamBackend {
 
   /** Adam over the flat buffer, each tensor at its group's rate (blas_layout.ts adamRange). */
   #adam(lrs: GroupLrs): void {
-    adamRange(this.#layout, lrs, this.#step, this.#params, this.#m, this.#v, [this.#grads]);
+    const heap = this.#heap;
+    adamRange(this.#layout, lrs, this.#step, this.#params, this.#m, this.#v, [this.#grads], heap);
   }
 
   #workspace(batch: Batch): Workspace {

@@ -43,6 +43,8 @@ import {
   sumBiases,
 } from "./blas_layout.ts";
 import { type Blas, loadBlas, type Sgemm } from "../util/blas.ts";
+import type { BesideWork } from "./backend.ts";
+import { SimdHeap } from "../util/simd.ts";
 
 /** What a lane's Worker is started with, so that no other Worker importing this serves lanes. */
 const LANE_MARK = "glimpse-blas-lane";
@@ -58,8 +60,6 @@ export const sharedF32 = (n: number): Float32Array =>
 export interface LaneBuffers {
   capacity: number;
   ws: Workspace;
-  /** The lane's gradient share, laid out as the parameters (ram/blas_layout.ts). */
-  grads: Float32Array;
   images: Float32Array; // (capacity, height·width)
   labels: Int32Array; // (capacity)
   start: Float32Array; // (capacity, 2)
@@ -71,16 +71,23 @@ export interface LaneBuffers {
 /** How a lane's forward picks a_t from μ_t: the mean, μ + σε, or given actions. */
 export type LaneMode = "mean" | "noise" | "given";
 
-/** The parameters and Adam moments, flat (ram/blas_layout.ts), in shared memory. */
+/**
+ * The parameters, Adam moments and every lane's gradient share (lane 0's first), flat
+ * (ram/blas_layout.ts), in shared memory: all in `memory`, a shared WebAssembly memory
+ * (util/simd.ts SimdHeap), where Adam then runs as one f32x4 loop; or, with `memory` null, in
+ * SharedArrayBuffers.
+ */
 export interface SharedFlat {
   params: Float32Array;
   m: Float32Array;
   v: Float32Array;
+  grads: Float32Array[];
+  memory: WebAssembly.Memory | null;
 }
 
 /** Messages to a lane. */
 type ToLane =
-  | { type: "open"; cfg: RamConfig; flat: SharedFlat; buffers: LaneBuffers; grads: Float32Array[] }
+  | { type: "open"; cfg: RamConfig; flat: SharedFlat; lane: number; buffers: LaneBuffers }
   | { type: "forward"; B: number; mode: LaneMode }
   | { type: "backward"; B: number; total: number; lambda: number }
   /** Adam on [from, to) with the sum of the first `lanes` lanes' gradients. */
@@ -94,17 +101,30 @@ class Lane {
   readonly net: BlasNet;
   readonly grads: BlasNet;
   readonly layout: BlasLayout;
+  readonly flat: SharedFlat;
   constructor(
     readonly sgemm: Sgemm,
     readonly cfg: RamConfig,
-    readonly flat: SharedFlat,
+    flat: SharedFlat,
+    /** This lane's index: its gradient share is flat.grads[lane]. */
+    lane: number,
     readonly buffers: LaneBuffers,
-    /** Every lane's gradient share, lane 0's first (this lane's among them). */
-    readonly allGrads: Float32Array[],
+    /** The heap of flat.memory on this thread (null: plain SharedArrayBuffers). */
+    readonly heap: SimdHeap | null,
   ) {
+    // Arrays sent from the host are views of the memory's buffer as it was cloned: on a Worker,
+    // take the same ranges of this thread's own view of it, which the heap's loops check for.
+    const here = (a: Float32Array) => heap ? heap.view(a) : a;
+    this.flat = {
+      params: here(flat.params),
+      m: here(flat.m),
+      v: here(flat.v),
+      grads: flat.grads.map(here),
+      memory: flat.memory,
+    };
     this.layout = blasLayout(cfg);
-    this.net = bindBlasNet(cfg, this.layout, flat.params);
-    this.grads = bindBlasNet(cfg, this.layout, buffers.grads);
+    this.net = bindBlasNet(cfg, this.layout, this.flat.params);
+    this.grads = bindBlasNet(cfg, this.layout, this.flat.grads[lane]);
   }
 
   forward(B: number, mode: LaneMode): void {
@@ -138,24 +158,64 @@ class Lane {
     if (m.type === "forward") this.forward(m.B, m.mode);
     else if (m.type === "backward") this.backward(m.B, m.total, m.lambda);
     else if (m.type === "adam") {
-      const { params, m: m1, v } = this.flat, grads = this.allGrads.slice(0, m.lanes);
-      adamRange(this.layout, m.lrs, m.step, params, m1, v, grads, m.from, m.to);
+      const { params, m: m1, v } = this.flat, grads = this.flat.grads.slice(0, m.lanes);
+      adamRange(this.layout, m.lrs, m.step, params, m1, v, grads, this.heap, m.from, m.to);
     }
   }
 }
 
-function laneBuffers(cfg: RamConfig, capacity: number, total: number): LaneBuffers {
+function laneBuffers(cfg: RamConfig, capacity: number): LaneBuffers {
   const A = Math.max(0, cfg.glimpses - 1);
   return {
     capacity,
     ws: new Workspace(cfg, capacity, sharedF32),
-    grads: sharedF32(total),
     images: sharedF32(capacity * cfg.height * cfg.width),
     labels: new Int32Array(new SharedArrayBuffer(4 * capacity)),
     start: sharedF32(capacity * 2),
     actions: sharedF32(A * capacity * 2),
     returns: sharedF32(A * capacity),
   };
+}
+
+/** A typed array in a message, as its shared buffer and range (see {@link packArrays}). */
+interface PackedArray {
+  packed: "f32" | "i32";
+  buffer: SharedArrayBuffer;
+  byteOffset: number;
+  length: number;
+}
+
+/**
+ * `v` with every Float32Array and Int32Array (over shared memory) replaced by its buffer and
+ * range, for a message to a lane. Deno's node:worker_threads walks every received message for
+ * MessagePorts, key by key, and a typed array's keys are its indices: the "open" message's
+ * 2.5 million of them took about 0.2 s of every process's first step (and of every regrowth).
+ */
+export function packArrays(v: unknown): unknown {
+  if (v instanceof Float32Array || v instanceof Int32Array) {
+    if (!(v.buffer instanceof SharedArrayBuffer)) {
+      throw new Error("BlasLanes: a lane's arrays must live in shared memory");
+    }
+    const packed = v instanceof Float32Array ? "f32" : "i32";
+    return { packed, buffer: v.buffer, byteOffset: v.byteOffset, length: v.length };
+  }
+  if (Array.isArray(v)) return v.map(packArrays);
+  if (v && typeof v === "object" && !(v instanceof WebAssembly.Memory)) {
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, packArrays(x)]));
+  }
+  return v;
+}
+
+/** The arrays of a message made by {@link packArrays}, as views of the same memory. */
+export function unpackArrays(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(unpackArrays);
+  if (v && typeof v === "object" && !(v instanceof WebAssembly.Memory)) {
+    const p = v as PackedArray;
+    if (p.packed === "f32") return new Float32Array(p.buffer, p.byteOffset, p.length);
+    if (p.packed === "i32") return new Int32Array(p.buffer, p.byteOffset, p.length);
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, unpackArrays(x)]));
+  }
+  return v;
 }
 
 /** A lane's Worker: a node:worker_threads Worker running this module. */
@@ -176,10 +236,26 @@ export interface LaneWorker {
   terminate(): Promise<number>;
 }
 
-/** How the batch's B rows are split: lane k holds rows [starts[k], starts[k + 1]). */
-export function laneSplit(B: number, lanes: number): number[] {
+/** Fewest rows the host's lane keeps when it also runs work beside the step. */
+export const MIN_HOST_ROWS = 8;
+
+/**
+ * How the batch's B rows are split: lane k holds rows [starts[k], starts[k + 1]). With
+ * `hostLess` > 0 (rows' worth of other work the host's thread runs beside the step,
+ * ram/backend.ts BesideWork) lane 0 takes that many rows fewer than the others, so that every
+ * core finishes at about the same time: r₀ + hostLess = (B − r₀)/(k − 1), at least
+ * MIN_HOST_ROWS. The split depends only on its arguments, so a run repeats exactly.
+ */
+export function laneSplit(B: number, lanes: number, hostLess = 0): number[] {
   const k = Math.max(1, Math.min(lanes, Math.floor(B / MIN_LANE_ROWS)));
   const starts = [0];
+  if (k > 1 && hostLess > 0) {
+    const r0 = Math.round((B - hostLess * (k - 1)) / k);
+    starts.push(Math.max(MIN_HOST_ROWS, Math.min(Math.round(B / k), r0)));
+    const rest = B - starts[1];
+    for (let i = 1; i < k; i++) starts.push(starts[1] + Math.round((rest * i) / (k - 1)));
+    return starts;
+  }
   for (let i = 1; i <= k; i++) starts.push(Math.round((B * i) / k));
   return starts;
 }
@@ -199,6 +275,7 @@ export class BlasLanes {
   readonly count: number;
   readonly #cfg: RamConfig;
   readonly #flat: SharedFlat;
+  readonly #heap: SimdHeap | null;
   readonly #workers: LaneWorker[];
   readonly #sgemm: Sgemm;
   #lanes: Lane[] = [];
@@ -210,6 +287,7 @@ export class BlasLanes {
   private constructor(cfg: RamConfig, flat: SharedFlat, workers: LaneWorker[], blas: Blas) {
     this.#cfg = cfg;
     this.#flat = flat;
+    this.#heap = flat.memory ? SimdHeap.adopt(flat.memory) : null;
     this.#workers = workers;
     this.count = workers.length + 1;
     // A Worker that dies between steps answers nothing: the next use must fail, not wait.
@@ -229,10 +307,13 @@ export class BlasLanes {
     blas: Blas,
     spawn: () => Promise<LaneWorker> = spawnLaneWorker,
   ): Promise<BlasLanes> {
-    for (const a of [flat.params, flat.m, flat.v]) {
+    for (const a of [flat.params, flat.m, flat.v, ...flat.grads]) {
       if (!(a.buffer instanceof SharedArrayBuffer)) {
-        throw new Error("BlasLanes: parameters and moments must live in SharedArrayBuffers");
+        throw new Error("BlasLanes: parameters, moments and gradients must live in shared memory");
       }
+    }
+    if (flat.grads.length < lanes) {
+      throw new Error(`BlasLanes: ${flat.grads.length} gradient buffers for ${lanes} lanes`);
     }
     const workers: LaneWorker[] = [];
     for (let i = 1; i < lanes; i++) {
@@ -248,15 +329,16 @@ export class BlasLanes {
     return this.#broken;
   }
 
-  /** The row split for a batch of B (fewer lanes for small batches). */
-  split(B: number): number[] {
-    return laneSplit(B, this.count);
+  /** The row split for a batch of B (fewer lanes for small batches), as {@link laneSplit}. */
+  split(B: number, hostLess = 0): number[] {
+    return laneSplit(B, this.count, hostLess);
   }
 
   /**
    * Runs the forward over the batch's rows, split across the lanes, and gathers into `ws`
    * (a host workspace of capacity ≥ B) what the host reads: loc, logp, logπ, baselines, and
-   * with `hidden` the states h.
+   * with `hidden` the states h. With `beside`, the host's lane takes `beside.rows` fewer rows
+   * (laneSplit) and runs `beside.forward` after its own rows; {@link update} runs the rest.
    */
   async forward(
     ws: Workspace,
@@ -266,8 +348,9 @@ export class BlasLanes {
     start: Float32Array,
     actions: LaneActions,
     hidden: boolean,
+    beside?: BesideWork,
   ): Promise<void> {
-    const starts = await this.#ready(B);
+    const starts = await this.#ready(B, beside?.rows ?? 0);
     const cfg = this.#cfg, HW = cfg.height * cfg.width, A = Math.max(0, cfg.glimpses - 1);
     for (let k = 0; k < starts.length - 1; k++) {
       const r0 = starts[k], r1 = starts[k + 1], n = r1 - r0, buf = this.#lanes[k].buffers;
@@ -281,7 +364,11 @@ export class BlasLanes {
         }
       }
     }
-    await this.#runAll(starts, (n) => ({ type: "forward", B: n, mode: actions.mode }));
+    await this.#runAll(
+      starts,
+      (n) => ({ type: "forward", B: n, mode: actions.mode }),
+      beside?.forward,
+    );
     const T = cfg.glimpses, C = cfg.classes;
     this.#gather(starts, B, T, 2, (w) => w.loc, ws.loc);
     this.#gather(starts, B, T, C, (w) => w.logp, ws.logp);
@@ -293,9 +380,17 @@ export class BlasLanes {
   /**
    * After {@link forward} on the same batch: each lane's backward over its rows with means
    * over all B (`returns` is (T−1, B)), then Adam step `step` with the lanes' summed gradients,
-   * the parameters split in ranges, one a lane.
+   * the parameters split in ranges, one a lane. `beside` (the forward's) runs its backward and
+   * adam parts on the host beside those two.
    */
-  async update(B: number, returns: Float32Array, lambda: number, lrs: GroupLrs, step: number) {
+  async update(
+    B: number,
+    returns: Float32Array,
+    lambda: number,
+    lrs: GroupLrs,
+    step: number,
+    beside?: BesideWork,
+  ) {
     const starts = this.#starts, A = Math.max(0, this.#cfg.glimpses - 1);
     if (starts[starts.length - 1] !== B) {
       throw new Error("BlasLanes.update: not the forward's batch");
@@ -304,17 +399,19 @@ export class BlasLanes {
       const r0 = starts[k], r1 = starts[k + 1], n = r1 - r0, buf = this.#lanes[k].buffers;
       for (let t = 0; t < A; t++) buf.returns.set(returns.subarray(t * B + r0, t * B + r1), t * n);
     }
-    await this.#runAll(starts, (n) => ({ type: "backward", B: n, total: B, lambda }));
+    const backward = (n: number): ToLane => ({ type: "backward", B: n, total: B, lambda });
+    await this.#runAll(starts, backward, beside?.backward);
     const used = starts.length - 1, total = this.#flat.params.length;
-    const cut = (k: number) => Math.round((total * k) / used);
+    // The host's range shrinks with its rows when it runs other work beside.
+    const cut = (k: number) => k === 0 ? 0 : Math.round((total * starts[k]) / B);
     await this.#runAll(starts, (_n, k) => ({
       type: "adam",
-      from: cut(k),
-      to: cut(k + 1),
+      from: beside ? cut(k) : Math.round((total * k) / used),
+      to: beside ? (k + 1 === used ? total : cut(k + 1)) : Math.round((total * (k + 1)) / used),
       lanes: used,
       lrs,
       step,
-    }));
+    }), beside?.adam);
   }
 
   /** Ends the Workers. */
@@ -325,22 +422,21 @@ export class BlasLanes {
   }
 
   /** Splits B and makes sure every lane's buffers hold its rows (opening the lanes first). */
-  async #ready(B: number): Promise<number[]> {
+  async #ready(B: number, hostLess: number): Promise<number[]> {
     if (this.#closed) throw new Error("BlasLanes: used after close()");
     if (this.#broken) throw new Error("cpu backend lane: a lane's Worker died (its step failed)");
-    const starts = this.split(B);
+    const starts = this.split(B, hostLess);
     let most = 0;
     for (let k = 0; k + 1 < starts.length; k++) most = Math.max(most, starts[k + 1] - starts[k]);
     if (most > this.#capacity) {
       const cap = Math.max(most, MIN_LANE_ROWS), cfg = this.#cfg, flat = this.#flat;
       const buffers: LaneBuffers[] = [];
-      for (let k = 0; k < this.count; k++) buffers.push(laneBuffers(cfg, cap, flat.params.length));
-      const grads = buffers.map((b) => b.grads);
-      this.#lanes = buffers.map((b) => new Lane(this.#sgemm, cfg, flat, b, grads));
+      for (let k = 0; k < this.count; k++) buffers.push(laneBuffers(cfg, cap));
+      this.#lanes = buffers.map((b, k) => new Lane(this.#sgemm, cfg, flat, k, b, this.#heap));
       this.#capacity = cap;
       await Promise.all(
         this.#workers.map((w, i) =>
-          this.#call(w, { type: "open", cfg, flat, buffers: buffers[i + 1], grads })
+          this.#call(w, { type: "open", cfg, flat, lane: i + 1, buffers: buffers[i + 1] })
         ),
       );
     }
@@ -348,8 +444,15 @@ export class BlasLanes {
     return starts;
   }
 
-  /** Posts message(n_k, k) to lanes 1…, runs lane 0 here, waits for every reply. */
-  async #runAll(starts: number[], message: (n: number, k: number) => ToLane): Promise<void> {
+  /**
+   * Posts message(n_k, k) to lanes 1…, runs lane 0 here, then `beside` (which must not throw),
+   * and waits for every reply.
+   */
+  async #runAll(
+    starts: number[],
+    message: (n: number, k: number) => ToLane,
+    beside?: () => void,
+  ): Promise<void> {
     const used = starts.length - 1;
     const pending = this.#workers.slice(0, used - 1).map((w, i) =>
       this.#call(w, message(starts[i + 2] - starts[i + 1], i + 1))
@@ -360,6 +463,7 @@ export class BlasLanes {
     } catch (e) {
       hostError = e;
     }
+    beside?.();
     const settled = await Promise.allSettled(pending);
     if (hostError) throw hostError;
     for (const s of settled) if (s.status === "rejected") throw s.reason;
@@ -390,7 +494,7 @@ export class BlasLanes {
       w.once("error", onError);
       w.once("exit", onExit);
       w.once("message", onMessage);
-      w.postMessage(m);
+      w.postMessage(m.type === "open" ? packArrays(m) as ToLane : m);
     });
   }
 
@@ -417,13 +521,15 @@ async function serveLane(): Promise<void> {
   const { isMainThread, parentPort, workerData } = await import("node:worker_threads");
   if (isMainThread || !parentPort || workerData !== LANE_MARK) return;
   let lane: Lane | null = null;
-  parentPort.on("message", (m: ToLane) => {
+  parentPort.on("message", (message: ToLane) => {
+    const m = message.type === "open" ? unpackArrays(message) as ToLane : message;
     let error: string | null = null;
     try {
       if (m.type === "open") {
         const blas = loadBlas();
         if (!blas) throw new Error("no BLAS library opens in the lane's Worker");
-        lane = new Lane(blas.sgemm, m.cfg, m.flat, m.buffers, m.grads);
+        const heap = m.flat.memory ? SimdHeap.adopt(m.flat.memory) : null;
+        lane = new Lane(blas.sgemm, m.cfg, m.flat, m.lane, m.buffers, heap);
       } else if (!lane) {
         throw new Error(`"${m.type}" before "open"`);
       } else {

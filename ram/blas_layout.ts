@@ -11,7 +11,8 @@
  * @module
  */
 import { type GroupLrs, paramGroup, type RamConfig } from "./config.ts";
-import { adamHoisted } from "../kernels/adam_ref.ts";
+import { adamFast } from "../kernels/adam_ref.ts";
+import type { SimdHeap } from "../util/simd.ts";
 import type { ParamMap } from "./backend.ts";
 import { type ParamSpec, paramSpecs } from "./params.ts";
 
@@ -119,10 +120,11 @@ export function unpackParams(layout: BlasLayout, flat: Float32Array): ParamMap {
 
 /**
  * Adam (PyTorch defaults, step `t` ≥ 1) on [from, to) of the flat buffers, each tensor at its
- * group's learning rate (config.ts groupLrs), by kernels/adam_ref.ts adamHoisted. The gradient
- * is `grads[0]`, or with more arrays their sum in order, rounded to float32 as a gradient
- * buffer would be (the lanes' shares of ram/blas_lanes.ts), so a range split over threads
- * updates each value once.
+ * group's learning rate (config.ts groupLrs), by kernels/adam_ref.ts adamFast: on `heap`'s
+ * f32x4 loop when it holds every array, else adamHoisted. The gradient is `grads[0]`, or with
+ * more arrays their sum in order, rounded to float32 as a gradient buffer would be (the lanes'
+ * shares of ram/blas_lanes.ts), so a range split over threads updates each value once. On the
+ * heap that sum is taken in place, in grads[0]'s range (the next backward overwrites it).
  */
 export function adamRange(
   layout: BlasLayout,
@@ -132,11 +134,17 @@ export function adamRange(
   m: Float32Array,
   v: Float32Array,
   grads: readonly Float32Array[],
+  heap: SimdHeap | null = null,
   from = 0,
   to = layout.total,
 ): void {
   let g = grads[0];
-  if (grads.length > 1) {
+  if (heap && !heap.owns(p, m, v, ...grads)) heap = null;
+  if (heap && grads.length > 1) {
+    for (let k = 1; k < grads.length; k++) {
+      heap.add(g.subarray(from, to), grads[k].subarray(from, to));
+    }
+  } else if (grads.length > 1) {
     g = sumScratch(layout.total);
     for (let i = from; i < to; i++) g[i] = grads[0][i] + grads[1][i];
     for (let k = 2; k < grads.length; k++) {
@@ -150,7 +158,7 @@ export function adamRange(
     const hi = Math.min(to, start + spec.shape.reduce((a, b) => a * b, 1));
     if (lo >= hi) continue;
     const at = (a: Float32Array) => a.subarray(lo, hi);
-    adamHoisted(at(p), at(g), at(m), at(v), t, { lr: lrs[paramGroup(spec.name)] });
+    adamFast(heap, at(p), at(g), at(m), at(v), t, { lr: lrs[paramGroup(spec.name)] });
   }
 }
 

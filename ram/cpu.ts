@@ -26,6 +26,7 @@ import {
   type Rollout,
   rolloutAction,
   type RolloutOptions,
+  runBeside,
   type StepNoise,
   type StepResult,
   type TrainState,
@@ -131,6 +132,7 @@ export class CpuRam implements RamBackend {
     const r = this.#lossAndGrads(batch, trace, rewards, train.lambda);
     const lrs = groupLrs(train);
     this.#state.adamStep(this.#grads, (name) => lrs[paramGroup(name)]);
+    runBeside(options.beside);
     const { nll, baseline, reinforce, loss, accuracy, reward: meanReward } = r;
     return { nll, baseline, reinforce, loss, accuracy, reward: meanReward };
   }

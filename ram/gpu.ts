@@ -20,6 +20,7 @@ import {
   type RamBackend,
   type Rollout,
   type RolloutOptions,
+  runBeside,
   type StepNoise,
   type StepResult,
   type TrainState,
@@ -222,6 +223,7 @@ export class GpuRam implements RamBackend {
     p.encodeBackwardReward(encoder, this.#adamDispatches(groupLrs(train)));
     device.queue.submit([encoder.finish()]);
     this.#state.step++;
+    runBeside(options.beside); // while the device runs the backward
 
     const logpi = out.logpi!.subarray(0, (T - 1) * B);
     return stepResult(

@@ -8,7 +8,8 @@
  */
 import type { ParamMap, TrainState } from "./backend.ts";
 import { cloneParams, type FlatLayout, viewParams } from "./params.ts";
-import { adamHoisted, adamRef } from "../kernels/adam_ref.ts";
+import { adamFast, adamRef } from "../kernels/adam_ref.ts";
+import { SimdHeap } from "../util/simd.ts";
 
 /** Throws unless `p` holds the model's tensors with their shapes; `what` names the map. */
 export type ParamCheck = (p: ParamMap, what: string) => void;
@@ -46,7 +47,13 @@ export class ParamState {
   /** Adam steps taken. */
   step = 0;
   /** With a layout: parameters, moments and gradients, each one flat buffer. */
-  readonly #flat: { p: Float32Array; m: Float32Array; v: Float32Array; g: Float32Array } | null;
+  readonly #flat: {
+    p: Float32Array;
+    m: Float32Array;
+    v: Float32Array;
+    g: Float32Array;
+    heap: SimdHeap | null;
+  } | null;
   /**
    * With a layout: gradient tensors (views into one flat buffer, zero at first) that a model
    * writes its step's gradients into before {@link ParamState.adamFlat}; else empty.
@@ -67,8 +74,12 @@ export class ParamState {
         ) => [n, { shape: [...t.shape], data: new Float32Array(t.data.length) }]),
       );
     if (layout) {
-      const [p, m, v, g] = [0, 1, 2, 3].map(() => new Float32Array(layout.total));
-      this.#flat = { p, m, v, g };
+      // In WebAssembly memory where it runs, so that Adam is one f32x4 loop (util/simd.ts).
+      const heap = SimdHeap.create(4 * layout.total + 16);
+      const [p, m, v, g] = [0, 1, 2, 3].map(() =>
+        heap ? heap.alloc(layout.total) : new Float32Array(layout.total)
+      );
+      this.#flat = { p, m, v, g, heap };
       this.params = viewParams(p, layout);
       for (const [name, t] of params) {
         const view = this.params.get(name);
@@ -97,12 +108,13 @@ export class ParamState {
   /**
    * With a layout: one Adam step (PyTorch defaults) of every parameter from
    * {@link ParamState.grads} at learning rate `lr`, once over the flat buffers (Adam is
-   * element-wise, so this is Adam on every tensor).
+   * element-wise, so this is Adam on every tensor), by kernels/adam_ref.ts adamFast: float32
+   * SIMD in WebAssembly where it runs, else adamHoisted.
    */
   adamFlat(lr: number): void {
     const f = this.#flatOrThrow("adamFlat");
     this.step++;
-    adamHoisted(f.p, f.g, f.m, f.v, this.step, { lr });
+    adamFast(f.heap, f.p, f.g, f.m, f.v, this.step, { lr });
   }
 
   #flatOrThrow(what: string) {

@@ -14,10 +14,12 @@
  * step of each on the states of that step's own forward pass (handed out by the backend, so no
  * second forward pass); their states are saved in the same checkpoint and restored on resume.
  *
- * On the cpu backend the probe step runs in a Worker one step behind the RAM (probe/pipeline.ts):
- * probe step k reads only RAM step k's states and its own parameters, so it runs on the second
- * core while the main thread takes RAM step k+1, with the same numbers as the sequential path
- * (TrainerOptions.probeWorker false, and the webgpu backend, whose probes share its device). The
+ * On the cpu backend the probe step runs one step behind the RAM: probe step k reads only RAM
+ * step k's states and its own parameters, so it runs while RAM step k+1 does, with the same
+ * numbers as the sequential path (TrainerOptions.probeWorker false, and the webgpu backend,
+ * whose probes share its device). Where the RAM splits its steps over the cores (lanes), the
+ * probe's parts run on the main thread in the lanes' gaps, the main thread's lane taking fewer
+ * rows (probe/beside.ts); otherwise in a Worker on a core of its own (probe/pipeline.ts). The
  * trainer waits for it before the epoch's metrics and before every checkpoint, and a probe step
  * that fails is reported as the sequential path would report it, naming its own step. The one
  * difference: when a probe's loss becomes non-finite, the RAM it checks for divergence has by
@@ -47,6 +49,7 @@ import { type Vae, VAE_NOISE_STREAM } from "../probe/vae.ts";
 import type { ClassProbe } from "../probe/cls_api.ts";
 import { addProbeStep, emptyProbeSums, ProbeStep, type ProbeSums } from "../probe/step.ts";
 import { type ProbeOutcome, ProbePipeline } from "../probe/pipeline.ts";
+import { ProbeBeside } from "../probe/beside.ts";
 
 /** Random stream of the per-epoch shuffle. */
 export const SHUFFLE_STREAM = 0x73687566; // "shuf"
@@ -177,8 +180,9 @@ export interface TrainerOptions {
   /** Crash simulation for tests: called at each point of every checkpoint commit. */
   commitHook?: CommitHook;
   /**
-   * Run cpu probes in a Worker one step behind the RAM (probe/pipeline.ts; the same numbers,
-   * on the second core). Default true; false, webgpu probes, or no Worker: on the main thread.
+   * Run cpu probes one step behind the RAM, beside its lanes (probe/beside.ts) or in a Worker
+   * (probe/pipeline.ts); the same numbers, on the other cores. Default true; false, webgpu
+   * probes, or no Worker: after each RAM step on the main thread.
    */
   probeWorker?: boolean;
 }
@@ -418,7 +422,13 @@ export async function train(options: TrainerOptions): Promise<TrainResult> {
     }
     state = readTrainerState(resume, config.train.lr);
   }
-  const pipeline = probe && options.probeWorker !== false && backend.name === "cpu"
+  // The probes one step behind the RAM: beside its lanes on the host's thread where it splits
+  // its steps over the cores (probe/beside.ts), else in a Worker on a core of their own.
+  const besideLanes = probe && options.probeWorker !== false && backend.hidesBeside?.(B)
+    ? new ProbeBeside<ProbeTag>({ probe, ram: backend.config, maxBatch: B })
+    : null;
+  const pipeline = probe && !besideLanes && options.probeWorker !== false &&
+      backend.name === "cpu"
     ? await ProbePipeline.open<ProbeTag>({
       ram: backend.config,
       vae: vae ?? null,
@@ -435,6 +445,7 @@ export async function train(options: TrainerOptions): Promise<TrainResult> {
     })
     : null;
   if (pipeline) backend.shareCore?.(); // the probes' Worker takes a core
+  const side = besideLanes ?? pipeline;
   try {
     const metricsFile = runFile(out, METRICS_FILE);
     const lines = await readMetrics(metricsFile, epoch);
@@ -554,7 +565,7 @@ export async function train(options: TrainerOptions): Promise<TrainResult> {
 
     const checkpoint = async (sums: EpochSums | null, metricsLines: string[]) => {
       const trainer: TrainerState = { ...state, partial: sums };
-      await pipeline?.syncTo(); // the host's probes take the Worker's state
+      await side?.syncTo(); // the host's probes take the Worker's state
       try {
         await saveCheckpoint(
           out,
@@ -602,22 +613,23 @@ export async function train(options: TrainerOptions): Promise<TrainResult> {
         rng.fillUniform(noise.start, -1, 1);
         rng.fillNormal(noise.policy);
         const hidden = probeVae || probeCls ? probe!.hidden(n) : undefined;
-        const r = await backend.trainStep(batch, reward, noise, trainCfg, { hidden });
+        const beside = besideLanes?.work(n);
+        const r = await backend.trainStep(batch, reward, noise, trainCfg, { hidden, beside });
         if (!Number.isFinite(r.loss)) {
           // Had the probe step before this one failed, the sequential path would have stopped there.
-          await takeProbe(sums, (await pipeline?.settle()) ?? null);
+          await takeProbe(sums, (await side?.settle()) ?? null);
           const what = (await ramNonFinite()) ?? `the loss is ${r.loss}`;
           throw nonFinite(e, k + 1, step + 1, what, ramLr());
         }
         if (hidden) {
           const tag: ProbeTag = { e, k, at: step + 1, n };
           const which = { vae: probeVae, cls: probeCls };
-          if (pipeline) {
-            // Hands this step to the Worker and takes the one before; the epoch's last waits here,
-            // so its time counts in the step's.
+          if (side) {
+            // Hands this step on (to the Worker, or to the next RAM step's gaps) and takes the one
+            // before; the epoch's last finishes here, so its time counts in the step's.
             const clean = probeVae ? probe!.clean(n) : null;
-            await takeProbe(sums, await pipeline.post(hidden, clean, labels, n, e, k, which, tag));
-            if (isLast) await takeProbe(sums, await pipeline.settle());
+            await takeProbe(sums, await side.post(hidden, clean, labels, n, e, k, which, tag));
+            if (isLast) await takeProbe(sums, await side.settle());
           } else {
             let o: ProbeOutcome<ProbeTag>;
             try {
@@ -649,7 +661,7 @@ export async function train(options: TrainerOptions): Promise<TrainResult> {
           imagesPerSecond: sums.images / sums.trainSeconds,
         });
         if (stop?.aborted && !isLast) {
-          await takeProbe(sums, (await pipeline?.settle()) ?? null);
+          await takeProbe(sums, (await side?.settle()) ?? null);
           sums.seconds = (performance.now() - epochStart) / 1000;
           await checkpoint(sums, lines);
           return {
@@ -747,6 +759,6 @@ export async function train(options: TrainerOptions): Promise<TrainResult> {
       imagesPerSecond: callSeconds > 0 ? callImages / callSeconds : 0,
     };
   } finally {
-    pipeline?.close();
+    side?.close();
   }
 }

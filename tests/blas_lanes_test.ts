@@ -193,7 +193,13 @@ Deno.test({
   fn: async () => {
     const cfg = tinyConfig({ glimpses: 3 });
     const n = blasLayout(cfg).total;
-    const flat = { params: sharedF32(n), m: sharedF32(n), v: sharedF32(n) };
+    const flat = {
+      params: sharedF32(n),
+      m: sharedF32(n),
+      v: sharedF32(n),
+      grads: [sharedF32(n), sharedF32(n)],
+      memory: null, // plain SharedArrayBuffers: the lanes run without the SIMD heap too
+    };
     packParams(blasLayout(cfg), initParams(cfg, 1), flat.params);
     const spawned: LaneWorker[] = [];
     const spawn = async () => {

@@ -10,6 +10,7 @@ import {
   bceInPlace,
   bceRef,
   type BceShape,
+  expNonPositive,
   latentBackwardRef,
   latentForwardRef,
   type LatentShape,
@@ -193,7 +194,21 @@ Deno.test("vae bce equals the textbook cross-entropy and its gradient matches fi
   assertClose(d, finiteDiff(logits, total, 1e-2), { atol: 1e-4, rtol: 1e-2, label: "dlogits" });
 });
 
-Deno.test("vae bce in place gives bceRef's gradient bits, its bias sums and its loss", () => {
+Deno.test("expNonPositive is Math.exp to 1e-8 relative, without a branch", () => {
+  let worst = 0;
+  for (let i = 0; i <= 700_000; i++) {
+    const y = -i / 1000, want = Math.exp(y);
+    worst = Math.max(worst, Math.abs(expNonPositive(y) - want) / want);
+  }
+  assert.ok(worst < 1e-8, `worst relative error ${worst}`);
+  assert.equal(expNonPositive(0), 1);
+  assert.equal(expNonPositive(-0), 1);
+  assert.equal(expNonPositive(-Infinity), 0);
+  assert.equal(expNonPositive(-800), 0);
+  assert.ok(Number.isNaN(expNonPositive(NaN)));
+});
+
+Deno.test("vae bce in place gives bceRef's gradient to float32 rounding, its bias sums and its loss", () => {
   // 1500 pixels: the product of (1 + e^−|x|) is flushed to a log once within each row.
   for (const s of [{ rows: 6, pixels: 5, targetRows: 3 }, { rows: 3, pixels: 1500 }]) {
     const n = s.rows * s.pixels, tn = (s.targetRows ?? s.rows) * s.pixels;
@@ -207,12 +222,21 @@ Deno.test("vae bce in place gives bceRef's gradient bits, its bias sums and its 
     const got = logits.slice(), gotLoss = new Float32Array(s.rows);
     const db = new Float32Array(s.pixels).fill(1);
     bceInPlace(s, got, target, gotLoss, db, 0.25);
-    assert.deepEqual(got, d, "dlogits, bit for bit");
+    // e^−|x| comes from expNonPositive, within 1e-8 of Math.exp: σ agrees to far below a float32
+    // step of σ, and the float32 gradient (σ − t)/4 to one step of its own where the two land
+    // on either side of a rounding boundary.
+    for (let i = 0; i < n; i++) {
+      const sigma = Math.abs(d[i] / 0.25 + target[i % tn]);
+      assert.ok(
+        Math.abs(got[i] - d[i]) <= 0.25 * 2e-7 * sigma + 1.2e-7 * Math.abs(d[i]),
+        `dlogits[${i}] ${got[i]} against ${d[i]}`,
+      );
+    }
     const want = new Float32Array(s.pixels).fill(1);
     for (let r = 0; r < s.rows; r++) {
-      for (let p = 0; p < s.pixels; p++) want[p] += d[r * s.pixels + p];
+      for (let p = 0; p < s.pixels; p++) want[p] += got[r * s.pixels + p];
     }
-    assert.deepEqual(db, want, "bias gradient added in row order");
+    assert.deepEqual(db, want, "bias gradient: its own dlogits added in row order");
     assertClose(gotLoss, loss, { atol: 0, rtol: 1e-6, label: `loss ${s.pixels} pixels` });
   }
 });
