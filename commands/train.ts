@@ -45,7 +45,7 @@ export interface TrainFlags extends DatasetFlags, VaeFlags {
   rewardTimeout?: string;
   validation?: string;
   plateau?: string;
-  /** False with --no-probe-worker: the cpu probes step on the main thread (run/trainer.ts). */
+  /** False with --no-probe-worker: the cpu probes step after each RAM step (run/trainer.ts). */
   probeWorker?: boolean;
   verbose?: boolean;
 }

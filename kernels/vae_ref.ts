@@ -17,6 +17,7 @@
  *
  * @module
  */
+import { SimdHeap } from "../util/simd.ts";
 import { sigmoid } from "./lstm_ref.ts";
 
 /** Sizes of the latent operations. */
@@ -186,9 +187,9 @@ export function expNonPositive(y: number): number {
  * kernels/linear_ref.ts does), and loss[r] = Σ_p (max(x, 0) − x·t) + ln Π_p (1 + e^−|x|): one
  * logarithm per row (in chunks of at most 1000 factors, each in (1, 2], so the product stays
  * finite) instead of one log1p per pixel, and e^−|x| by {@link expNonPositive} (no branch)
- * instead of Math.exp. So σ agrees with bceRef's to about 1e-8 relative (the float32 gradient
- * mostly to the bit) and the loss to about 1e-8. bceRef stays the readable reference the tests
- * hold this to.
+ * instead of Math.exp: that is {@link bceScalar}, within about 1e-8 of bceRef. Where WebAssembly
+ * SIMD runs it is {@link bceSimd} instead, in float32 (σ within about 1e-7, the loss 1e-6).
+ * bceRef stays the readable reference the tests hold both to.
  *
  * @example
  * ```ts
@@ -199,6 +200,56 @@ export function expNonPositive(y: number): number {
  * ```
  */
 export function bceInPlace(
+  s: BceShape,
+  logits: Float32Array, // (R, P) in; dlogits out
+  target: Float32Array, // (targetRows, P) in [0, 1]
+  loss: Float32Array, // (R) out
+  dbias: Float32Array, // (P) += Σ_r dlogits
+  scale: number,
+): void {
+  if (bceSimd(s, logits, target, loss, dbias, scale)) return;
+  bceScalar(s, logits, target, loss, dbias, scale);
+}
+
+let scratch: SimdHeap | null | undefined; // this thread's, grown on demand
+
+/**
+ * {@link bceInPlace} on util/simd.ts's f32x4 loop, through a scratch heap (the logits and
+ * targets copied in, the gradient copied out: 0.45 ms against 1.06 ms for {@link bceScalar} at
+ * 128 × 784, copies included). Float32 throughout, so σ agrees with bceRef's to about 1e-7
+ * relative and the per-row loss, summed in four float32 lanes, to about 1e-6. False, doing
+ * nothing, where it does not apply: P not a multiple of 4, or no WebAssembly SIMD.
+ */
+export function bceSimd(
+  s: BceShape,
+  logits: Float32Array,
+  target: Float32Array,
+  loss: Float32Array,
+  dbias: Float32Array,
+  scale: number,
+): boolean {
+  const { rows: R, pixels: P } = s, tr = s.targetRows ?? R;
+  if (P % 4 !== 0) return false;
+  const need = 2 * R * P + P + 4 * R + 16;
+  if (scratch === undefined || (scratch !== null && scratch.capacity < need)) {
+    scratch = SimdHeap.create(need);
+  }
+  if (!scratch) return false;
+  scratch.reset();
+  const x = scratch.alloc(R * P), t = scratch.alloc(R * P);
+  const db = scratch.alloc(P).fill(0), l4 = scratch.alloc(4 * R);
+  x.set(logits.subarray(0, R * P));
+  if (tr === R) t.set(target.subarray(0, R * P));
+  else for (let r = 0; r < R; r++) t.set(target.subarray((r % tr) * P, (r % tr + 1) * P), r * P);
+  scratch.bce(x, t, db, l4, R, P, scale);
+  logits.set(x);
+  for (let p = 0; p < P; p++) dbias[p] += db[p];
+  for (let r = 0; r < R; r++) loss[r] = l4[4 * r] + l4[4 * r + 1] + l4[4 * r + 2] + l4[4 * r + 3];
+  return true;
+}
+
+/** {@link bceInPlace} in double-precision JavaScript (where WebAssembly SIMD does not run). */
+export function bceScalar(
   s: BceShape,
   logits: Float32Array, // (R, P) in; dlogits out
   target: Float32Array, // (targetRows, P) in [0, 1]

@@ -30,12 +30,19 @@ import type { ProbeStep, ProbeStepResult } from "./step.ts";
 
 /**
  * Calibration of {@link probeCostRows}, measured on the development machine (AVX-512, OpenBLAS
- * 0.3.21 on one thread; bench/probe_cost.ts and bench/cpu_step_bench.ts, 2026-11-30): a product
- * runs at about 100 GFLOP/s, the VAE's loss costs 17 ns a pixel (its exp and log), Adam 3.8 ns a
- * parameter, and the RAM's training step 0.121 ms a row at the default config (8.7 MFLOP of
- * products a row, so 14 ps a FLOP with its element-wise work counted in).
+ * 0.3.21 on one thread; bench/cpu_step_bench.ts, 2026-11-30): a product runs at about 100 GFLOP/s,
+ * the VAE's loss costs 4.5 ns a pixel (util/simd.ts's f32x4 loop, copies included), Adam 0.6 ns a
+ * parameter (likewise), and the RAM's training step 0.121 ms a row at the default config (8.7
+ * MFLOP of products a row, so 14 ps a FLOP with its element-wise work counted in).
  */
-const NS_PER_FLOP = 0.01, NS_PER_PIXEL = 17, NS_PER_PARAM = 3.8, RAM_NS_PER_FLOP = 0.014;
+const NS_PER_FLOP = 0.01, NS_PER_PIXEL = 4.5, NS_PER_PARAM = 0.6, RAM_NS_PER_FLOP = 0.014;
+/**
+ * How much slower the probes' parts run beside a lane on the other core than alone (the two
+ * share caches; measured 5.3 against 3.5 CPU ms a step), against the lanes' own slowdown: with
+ * it the model puts the host's lane at 46 of 128 rows, between the 44 and 49 that ran fastest in
+ * a sweep (10.2 ms a step, against 10.8 at 52; default config, 9 alternating rounds).
+ */
+const CONTENTION = 1.5;
 
 /** Multiply-adds of a stack of linear layers of widths `w` (w[0] → w[1] → …), per row. */
 function macs(...w: number[]): number {
@@ -77,7 +84,7 @@ export function probeCostRows(
   const ramMacs = T * (ram.patch * ram.patch * ram.scales * g + 2 * l + (g + l) * O +
     core * (O + H) * H + H * ph + 2 * ph + H * (ram.classes + 1));
   const ramRowNs = 6 * ramMacs * RAM_NS_PER_FLOP;
-  return ns / ramRowNs;
+  return CONTENTION * ns / ramRowNs;
 }
 
 /** One posted step: its inputs' copies and its parts, and how far they have run. */

@@ -6,7 +6,10 @@
  * (probe/step_worker.ts) can run probe step k: the same {@link ProbeStep} on the same states,
  * ε and rows, in the same order, so the probes' parameters, Adam state and losses are bit for
  * bit those of the sequential path (tests/probe_pipeline_test.ts holds them to it). Training
- * with the probes then costs about the RAM's own time on two cores (bench/probe_cost.ts).
+ * with the probes then costs about the RAM's own time on two cores (bench/probe_cost.ts). The
+ * trainer uses it where the RAM runs on one lane; where the RAM splits its steps over the
+ * cores, the probes run in the gaps of its lanes instead (probe/beside.ts: a third thread beside
+ * two lanes on two cores stalls both).
  *
  * The Worker owns copies of the probes while the pipeline is open: it starts from the host
  * probes' state, and {@link ProbePipeline.syncTo} writes its state back into them (before a

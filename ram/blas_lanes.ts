@@ -21,7 +21,13 @@
  * buffers), and per lane its slice of the batch, its workspace and its gradients. The host writes a lane's inputs,
  * posts one message, runs lane 0, then waits for the replies; nothing is copied through the
  * messages. OpenBLAS is set to one thread while lanes are open (its thread count is global to
- * the process).
+ * the process). The parameters, moments and gradient shares live in one shared WebAssembly
+ * memory where it runs (util/simd.ts), so each lane's Adam range is one f32x4 loop.
+ *
+ * Work beside (ram/backend.ts BesideWork, the probes' step: probe/beside.ts): the host's lane
+ * takes `rows` fewer rows (laneSplit) and a share of Adam's range to match, and after its own
+ * part of the forward, the backward and Adam it runs the work's part of each, while the other
+ * lanes finish theirs. Two cores then stay busy without a third thread competing for them.
  *
  * @module
  */

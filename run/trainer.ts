@@ -187,6 +187,37 @@ export interface TrainerOptions {
   probeWorker?: boolean;
 }
 
+/** Where the probes run one step behind the RAM (see {@link openProbeSide}). */
+export type ProbeSide<Tag> = ProbeBeside<Tag> | ProbePipeline<Tag>;
+
+/**
+ * Where `probe` trains one step behind `backend`, as the trainer runs it: beside the RAM's lanes
+ * on the calling thread where its steps split over the cores (probe/beside.ts), else, for cpu
+ * probes, in a Worker given a core of its own (probe/pipeline.ts; the backend gives up one
+ * lane); null where neither applies (the caller steps the probes after each RAM step). The
+ * choice is made for full batches of `probe.maxBatch`.
+ */
+export async function openProbeSide<Tag>(
+  backend: RamBackend,
+  probe: ProbeStep,
+): Promise<ProbeSide<Tag> | null> {
+  if (backend.hidesBeside?.(probe.maxBatch)) {
+    return new ProbeBeside<Tag>({ probe, ram: backend.config, maxBatch: probe.maxBatch });
+  }
+  if (backend.name !== "cpu") return null;
+  const pipeline = await ProbePipeline.open<Tag>({
+    ram: backend.config,
+    vae: probe.vae,
+    cls: probe.cls,
+    seed: probe.seed,
+    maxBatch: probe.maxBatch,
+    stream: probe.stream,
+    vaeRowsPerImage: probe.vaeRowsPerImage,
+  });
+  if (pipeline) backend.shareCore?.(); // the probes' Worker takes a core
+  return pipeline;
+}
+
 /** What {@link train} did. */
 export interface TrainResult {
   /** The run folder written. */
@@ -422,30 +453,14 @@ export async function train(options: TrainerOptions): Promise<TrainResult> {
     }
     state = readTrainerState(resume, config.train.lr);
   }
-  // The probes one step behind the RAM: beside its lanes on the host's thread where it splits
-  // its steps over the cores (probe/beside.ts), else in a Worker on a core of their own.
-  const besideLanes = probe && options.probeWorker !== false && backend.hidesBeside?.(B)
-    ? new ProbeBeside<ProbeTag>({ probe, ram: backend.config, maxBatch: B })
-    : null;
-  const pipeline = probe && !besideLanes && options.probeWorker !== false &&
-      backend.name === "cpu"
-    ? await ProbePipeline.open<ProbeTag>({
-      ram: backend.config,
-      vae: vae ?? null,
-      cls: cls ?? null,
-      seed,
-      maxBatch: B,
-      stream: VAE_NOISE_STREAM,
-      vaeRowsPerImage: vaeRows,
-    }).catch((err) => {
+  const side = probe && options.probeWorker !== false
+    ? await openProbeSide<ProbeTag>(backend, probe).catch((err) => {
       throw new Error(
         `train: the probes' Worker did not start: ${(err as Error).message}; --no-probe-worker ` +
           `(probeWorker: false) steps them on the main thread`,
       );
     })
     : null;
-  if (pipeline) backend.shareCore?.(); // the probes' Worker takes a core
-  const side = besideLanes ?? pipeline;
   try {
     const metricsFile = runFile(out, METRICS_FILE);
     const lines = await readMetrics(metricsFile, epoch);
@@ -613,7 +628,7 @@ export async function train(options: TrainerOptions): Promise<TrainResult> {
         rng.fillUniform(noise.start, -1, 1);
         rng.fillNormal(noise.policy);
         const hidden = probeVae || probeCls ? probe!.hidden(n) : undefined;
-        const beside = besideLanes?.work(n);
+        const beside = side instanceof ProbeBeside ? side.work(n) : undefined;
         const r = await backend.trainStep(batch, reward, noise, trainCfg, { hidden, beside });
         if (!Number.isFinite(r.loss)) {
           // Had the probe step before this one failed, the sequential path would have stopped there.

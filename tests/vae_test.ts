@@ -9,7 +9,9 @@ import {
 import {
   bceInPlace,
   bceRef,
+  bceScalar,
   type BceShape,
+  bceSimd,
   expNonPositive,
   latentBackwardRef,
   latentForwardRef,
@@ -208,37 +210,63 @@ Deno.test("expNonPositive is Math.exp to 1e-8 relative, without a branch", () =>
   assert.ok(Number.isNaN(expNonPositive(NaN)));
 });
 
-Deno.test("vae bce in place gives bceRef's gradient to float32 rounding, its bias sums and its loss", () => {
-  // 1500 pixels: the product of (1 + e^−|x|) is flushed to a log once within each row.
-  for (const s of [{ rows: 6, pixels: 5, targetRows: 3 }, { rows: 3, pixels: 1500 }]) {
-    const n = s.rows * s.pixels, tn = (s.targetRows ?? s.rows) * s.pixels;
-    const logits = randomArray(n, 31, -40, 40), target = randomArray(tn, 32, 0, 1);
-    logits[0] = 0;
-    logits[1] = -0;
-    logits[2] = 800;
-    logits[3] = -800;
-    const loss = new Float32Array(s.rows), d = new Float32Array(n);
-    bceRef(s, logits, target, loss, d, 0.25);
-    const got = logits.slice(), gotLoss = new Float32Array(s.rows);
-    const db = new Float32Array(s.pixels).fill(1);
-    bceInPlace(s, got, target, gotLoss, db, 0.25);
-    // e^−|x| comes from expNonPositive, within 1e-8 of Math.exp: σ agrees to far below a float32
-    // step of σ, and the float32 gradient (σ − t)/4 to one step of its own where the two land
-    // on either side of a rounding boundary.
-    for (let i = 0; i < n; i++) {
-      const sigma = Math.abs(d[i] / 0.25 + target[i % tn]);
-      assert.ok(
-        Math.abs(got[i] - d[i]) <= 0.25 * 2e-7 * sigma + 1.2e-7 * Math.abs(d[i]),
-        `dlogits[${i}] ${got[i]} against ${d[i]}`,
-      );
+for (const simd of [false, true]) {
+  Deno.test(`vae bce in place (${simd ? "WebAssembly f32x4" : "scalar"}) gives bceRef's gradient to float32 rounding, its bias sums and its loss`, () => {
+    // 1500 pixels: the scalar form's product of (1 + e^−|x|) is flushed to a log within a row.
+    const shapes = [{ rows: 6, pixels: 8, targetRows: 3 }, { rows: 3, pixels: 1500 }, {
+      rows: 2,
+      pixels: 5,
+    }];
+    for (const s of shapes) {
+      const n = s.rows * s.pixels, tn = (s.targetRows ?? s.rows) * s.pixels;
+      const logits = randomArray(n, 31, -40, 40), target = randomArray(tn, 32, 0, 1);
+      logits[0] = 0;
+      logits[1] = -0;
+      logits[2] = 800;
+      logits[3] = -800;
+      const loss = new Float32Array(s.rows), d = new Float32Array(n);
+      bceRef(s, logits, target, loss, d, 0.25);
+      const got = logits.slice(), gotLoss = new Float32Array(s.rows);
+      const db = new Float32Array(s.pixels).fill(1);
+      if (simd) {
+        const ran = bceSimd(s, got, target, gotLoss, db, 0.25);
+        assert.equal(ran, s.pixels % 4 === 0, "runs where P is a multiple of 4");
+        if (!ran) continue;
+      } else {
+        bceScalar(s, got, target, gotLoss, db, 0.25);
+      }
+      // Scalar: e^−|x| from expNonPositive, within 1e-8 of Math.exp, so σ agrees far below a
+      // float32 step, and the gradient (σ − t)/4 to one step of its own where the two land on
+      // either side of a rounding boundary. SIMD: float32 throughout, σ within about 1e-7.
+      const [sig, own] = simd ? [1e-6, 2.4e-7] : [2e-7, 1.2e-7];
+      for (let i = 0; i < n; i++) {
+        const sigma = Math.abs(d[i] / 0.25 + target[i % tn]);
+        assert.ok(
+          Math.abs(got[i] - d[i]) <= 0.25 * sig * sigma + own * Math.abs(d[i]),
+          `dlogits[${i}] ${got[i]} against ${d[i]}`,
+        );
+      }
+      const want = new Float32Array(s.pixels).fill(1);
+      for (let r = 0; r < s.rows; r++) {
+        for (let p = 0; p < s.pixels; p++) want[p] += got[r * s.pixels + p];
+      }
+      if (simd) assertClose(db, want, { atol: 1e-6, rtol: 1e-6, label: "bias gradient" });
+      else assert.deepEqual(db, want, "bias gradient: its own dlogits added in row order");
+      const rtol = simd ? 1e-5 : 1e-6;
+      assertClose(gotLoss, loss, { atol: 0, rtol, label: `loss ${s.pixels} pixels` });
     }
-    const want = new Float32Array(s.pixels).fill(1);
-    for (let r = 0; r < s.rows; r++) {
-      for (let p = 0; p < s.pixels; p++) want[p] += got[r * s.pixels + p];
-    }
-    assert.deepEqual(db, want, "bias gradient: its own dlogits added in row order");
-    assertClose(gotLoss, loss, { atol: 0, rtol: 1e-6, label: `loss ${s.pixels} pixels` });
-  }
+  });
+}
+
+Deno.test("vae bce in place takes the SIMD form where it runs", () => {
+  const s = { rows: 2, pixels: 8 }, logits = randomArray(16, 5, -3, 3);
+  const target = randomArray(16, 6, 0, 1);
+  const [a, b] = [logits.slice(), logits.slice()];
+  const [la, lb] = [new Float32Array(2), new Float32Array(2)];
+  bceInPlace(s, a, target, la, new Float32Array(8), 0.5);
+  bceSimd(s, b, target, lb, new Float32Array(8), 0.5);
+  assert.deepEqual(a, b);
+  assert.deepEqual(la, lb);
 });
 
 Deno.test("vae loss is the mean over rows of BCE + KL", () => {

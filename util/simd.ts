@@ -208,10 +208,80 @@ function addBody(): number[] {
   return body([[2, I32]], loops(2, 3, 4, vector, scalar));
 }
 
+/** v128.const of four copies of the float32 `v`. */
+function f4(v: number): number[] {
+  const b = new Uint8Array(new Float32Array([v, v, v, v]).buffer);
+  return [...simd(0x0c), ...b];
+}
+/** v128.const of four copies of the int32 `v`. */
+function i4(v: number): number[] {
+  const b = new Uint8Array(new Int32Array([v, v, v, v]).buffer);
+  return [...simd(0x0c), ...b];
+}
+
+/**
+ * bce(logits, target, dbias, loss, rows, P, scale): the VAE probe's loss and its gradient in
+ * place, as kernels/vae_ref.ts bceInPlace (P a multiple of 4, target row r for logit row r):
+ * per pixel, with a = min(|x|, 87) and e = e^−a (range reduction by k = round(−a/ln 2), Taylor
+ * to r⁷, 2^k from the exponent bits),
+ *   g = ((x < 0 ? e : 1) / (1 + e) − t)·scale   over the logit, added to dbias[p],
+ *   ℓ = max(x, 0) − x·t + ln(1 + e)             ln(1 + e) = 2·atanh(e / (2 + e)) to u¹¹,
+ * and the four lanes' sums of ℓ of row r at loss[4r..4r+3]. Params 0–6; locals 7 r, 8 off,
+ * 9 row end, 10 pixel offset; 11 x, 12 t, 13 a, 14 k, 15 r, 16 p, 17 e, 18 q, 19 g, 20 u, 21 u²,
+ * 22 sum, 23 scale (vectors).
+ */
+function bceBody(): number[] {
+  const op = (n: number) => simd(n);
+  const [ABS, NEG, MIN, MAX, NEAREST, LT] = [0xe0, 0xe1, 0xe8, 0xe9, 0x6a, 0x43].map(op);
+  const [TRUNC_I32, ADD_I4, SHL_I4, BITSELECT] = [0xf8, 0xae, 0xab, 0x52].map(op);
+  const [ADD, SUB, MUL, DIV] = [F4.add, F4.sub, F4.mul, F4.div].map(op);
+  const tee = (i: number) => [0x22, ...uleb(i)];
+  const horner = (x: number, coeffs: number[]) => {
+    const out: number[][] = [f4(coeffs[0])];
+    for (const c of coeffs.slice(1)) out.push(get(x), MUL, f4(c), ADD);
+    return out;
+  };
+  const at = (ptr: number, off: number) => [get(ptr), get(off), ADD_I32];
+  // deno-fmt-ignore
+  const pixel = [
+    ...at(0, 8), v128Load, set(11),
+    ...at(1, 8), v128Load, set(12),
+    get(11), ABS, f4(87), MIN, set(13),
+    get(13), NEG, f4(Math.LOG2E), MUL, NEAREST, set(14),
+    get(13), NEG, get(14), f4(0.693359375), MUL, SUB, get(14), f4(-2.12194440e-4), MUL, SUB,
+    set(15),
+    ...horner(15, [1 / 5040, 1 / 720, 1 / 120, 1 / 24, 1 / 6, 0.5, 1, 1]), set(16),
+    get(16), get(14), TRUNC_I32, i4(127), ADD_I4, i32(23), SHL_I4, MUL, tee(17),
+    f4(1), ADD, set(18),
+    // g = (select(e, 1, x < 0) / q − t)·scale, in place and into dbias
+    ...at(0, 8),
+    get(17), f4(1), get(11), f4(0), LT, BITSELECT, get(18), DIV, get(12), SUB, get(23), MUL,
+    tee(19), v128Store,
+    ...at(2, 10), ...at(2, 10), v128Load, get(19), ADD, v128Store,
+    // ℓ = max(x, 0) − x·t + 2·atanh(u), u = e / (2 + e)
+    get(17), get(17), f4(2), ADD, DIV, tee(20), get(20), MUL, set(21),
+    get(22), get(11), f4(0), MAX, ADD, get(11), get(12), MUL, SUB,
+    get(20), ...horner(21, [2 / 11, 2 / 9, 2 / 7, 2 / 5, 2 / 3, 2]), MUL, ADD, set(22),
+    get(8), i32(16), ADD_I32, set(8), get(10), i32(16), ADD_I32, set(10),
+  ];
+  // deno-fmt-ignore
+  const code = [
+    get(6), simd(F4.splat), set(23),
+    BLOCK, LOOP, get(7), get(4), GE_U, brIf(1),
+    get(8), get(5), i32(2), SHL_I32, ADD_I32, set(9),
+    i32(0), set(10), f4(0), set(22),
+    BLOCK, LOOP, get(8), get(9), GE_U, brIf(1), ...pixel, br(0), END, END,
+    get(3), get(7), i32(4), SHL_I32, ADD_I32, get(22), v128Store,
+    get(7), i32(1), ADD_I32, set(7), br(0), END, END,
+  ];
+  return body([[4, I32], [13, V128]], code);
+}
+
 /** The module's bytes; `shared` imports a shared memory (of up to 65536 pages). */
 export function simdModuleBytes(shared: boolean): Uint8Array<ArrayBuffer> {
   const adamType = [0x60, ...vec([...Array(5).fill([I32]), ...Array(6).fill([F32])]), 0];
   const addType = [0x60, ...vec([[I32], [I32], [I32]]), 0];
+  const bceType = [0x60, ...vec([...Array(6).fill([I32]), [F32]]), 0];
   const limits = shared ? [0x03, ...uleb(1), ...uleb(65536)] : [0x00, ...uleb(1)];
   return new Uint8Array([
     0x00,
@@ -222,11 +292,11 @@ export function simdModuleBytes(shared: boolean): Uint8Array<ArrayBuffer> {
     0,
     0,
     0,
-    ...section(1, vec([adamType, addType])),
+    ...section(1, vec([adamType, addType, bceType])),
     ...section(2, vec([[...name("env"), ...name("memory"), 0x02, ...limits]])),
-    ...section(3, vec([[0], [1]])),
-    ...section(7, vec([[...name("adam"), 0, 0], [...name("add"), 0, 1]])),
-    ...section(10, vec([adamBody(), addBody()])),
+    ...section(3, vec([[0], [1], [2]])),
+    ...section(7, vec([[...name("adam"), 0, 0], [...name("add"), 0, 1], [...name("bce"), 0, 2]])),
+    ...section(10, vec([adamBody(), addBody(), bceBody()])),
   ]);
 }
 
@@ -245,6 +315,15 @@ interface SimdExports {
     f: number,
   ): void;
   add(dst: number, src: number, n: number): void;
+  bce(
+    logits: number,
+    target: number,
+    dbias: number,
+    loss: number,
+    rows: number,
+    P: number,
+    scale: number,
+  ): void;
 }
 
 const modules: (WebAssembly.Module | null | undefined)[] = [undefined, undefined];
@@ -367,6 +446,49 @@ export class SimdHeap {
       1 - b2,
       s,
       f,
+    );
+  }
+
+  /** Floats the heap holds in all. */
+  get capacity(): number {
+    return this.memory.buffer.byteLength / 4;
+  }
+
+  /** Starts allocating from the beginning again: arrays allocated before now alias new ones. */
+  reset(): void {
+    this.#next = 0;
+  }
+
+  /**
+   * The VAE probe's loss and gradient over `rows` rows of `P` pixels (P a multiple of 4), as
+   * kernels/vae_ref.ts bceInPlace computes them but in float32, four pixels at a time: `logits`
+   * (rows, P) become the gradient times `scale`, its row sums are added to `dbias` (P), and
+   * `loss4` (rows, 4) gets four partial sums of each row's loss (add them). `target` is
+   * (rows, P). The arrays must be this heap's.
+   */
+  bce(
+    logits: Float32Array,
+    target: Float32Array,
+    dbias: Float32Array,
+    loss4: Float32Array,
+    rows: number,
+    P: number,
+    scale: number,
+  ): void {
+    if (
+      !this.owns(logits, target, dbias, loss4) || P % 4 !== 0 || logits.length < rows * P ||
+      target.length < rows * P || dbias.length < P || loss4.length < 4 * rows
+    ) {
+      throw new Error("SimdHeap.bce: the arrays must be this heap's, of their sizes, P % 4 = 0");
+    }
+    this.#x.bce(
+      logits.byteOffset,
+      target.byteOffset,
+      dbias.byteOffset,
+      loss4.byteOffset,
+      rows,
+      P,
+      scale,
     );
   }
 
