@@ -188,19 +188,20 @@ async function measure(name: BenchBackend): Promise<TrainBenchResult> {
     const t0 = performance.now(), c0 = cpuUsage();
     const first = (k % batches) * B;
     for (let j = 0; j < B; j++) idx[j] = order[first + j];
-    data.train.fill(idx, 1, batch.images, probe?.clean(B));
+    const own = side instanceof ProbeBeside ? side : probe;
+    data.train.fill(idx, 1, batch.images, own?.clean(B));
     for (let j = 0; j < B; j++) batch.labels[j] = data.train.labels[idx[j]];
     const rng = Rng.derive(train.seed, 0x6e6f6973, 1, k);
     rng.fillUniform(noise.start, -1, 1);
     rng.fillNormal(noise.policy);
-    const hidden = probe?.hidden(B);
+    const hidden = own?.hidden(B);
     const beside = side instanceof ProbeBeside ? side.work(B) : undefined;
     const r = await ram.trainStep(batch, classificationReward, noise, train, { hidden, beside });
     if (!Number.isFinite(r.loss)) throw new Error(`bench: ${name} loss became ${r.loss}`);
     if (probe) {
       const which = { vae: true, cls: true };
       if (side) {
-        takeProbe(await side.post(hidden!, probe.clean(B), batch.labels, B, 1, k, which, k));
+        takeProbe(await side.post(hidden!, own!.clean(B), batch.labels, B, 1, k, which, k));
       } else await probe.step(batch, noise, 1, k, { hidden });
       // The last timed step's probe step counts in its time.
       if (k === warmup + steps - 1) takeProbe((await side?.settle()) ?? null);

@@ -10,7 +10,8 @@
  * both; giving it a whole core leaves the RAM one lane (bench/probe_cost.ts has the figures).
  *
  * It has {@link ProbePipeline}'s interface, so the trainer treats both alike: {@link post}
- * copies step k's states, targets and labels and returns the outcome of step k − 1, whose
+ * takes step k's states, targets and labels (copying them unless they were written into its own
+ * {@link ProbeBeside.hidden} and {@link ProbeBeside.clean}) and returns the outcome of step k − 1, whose
  * parts ran beside RAM step k ({@link work}, passed as TrainStepOptions.beside). Parts that no
  * RAM step ran (the first step, a step that failed early, the epoch's last) run when the
  * outcome is taken. Probe step k reads only the states of RAM step k (detached) and the probes'
@@ -123,9 +124,10 @@ export interface ProbeBesideOptions {
 export class ProbeBeside<Tag> {
   readonly #probe: ProbeStep;
   readonly #ram: RamConfig;
-  readonly #hidden: Float32Array; // (T, maxBatch, H)
-  readonly #clean: Float32Array; // (maxBatch, pixels)
-  readonly #labels: Int32Array; // (maxBatch)
+  // Two sets of step buffers: the pending step reads one while the RAM's next step fills the
+  // other (handed out by hidden() and clean()), so post() copies nothing in the trainer's use.
+  readonly #sets: { hidden: Float32Array; clean: Float32Array; labels: Int32Array }[];
+  #free = 0;
   readonly #costs = new Map<string, number>();
   #pending: Pending<Tag> | null = null;
 
@@ -133,9 +135,25 @@ export class ProbeBeside<Tag> {
     this.#probe = o.probe;
     this.#ram = o.ram;
     const { glimpses: T, hidden: H } = o.ram;
-    this.#hidden = new Float32Array(T * o.maxBatch * H);
-    this.#clean = new Float32Array(o.maxBatch * (o.probe.vae?.config.pixels ?? 0));
-    this.#labels = new Int32Array(o.maxBatch);
+    this.#sets = [0, 1].map(() => ({
+      hidden: new Float32Array(T * o.maxBatch * H), // (T, maxBatch, H)
+      clean: new Float32Array(o.maxBatch * (o.probe.vae?.config.pixels ?? 0)), // (maxBatch, P)
+      labels: new Int32Array(o.maxBatch),
+    }));
+  }
+
+  /**
+   * A buffer for the next RAM step's states (T, n, H) (its TrainStepOptions.hidden): one the
+   * step waiting does not read. Posted back, it is taken without a copy.
+   */
+  hidden(n: number): Float32Array {
+    const { glimpses: T, hidden: H } = this.#ram;
+    return this.#sets[this.#free].hidden.subarray(0, T * n * H);
+  }
+
+  /** A buffer for the next batch's clean targets (n, pixels), as {@link hidden}. */
+  clean(n: number): Float32Array {
+    return this.#sets[this.#free].clean.subarray(0, n * (this.#probe.vae?.config.pixels ?? 0));
   }
 
   /**
@@ -168,7 +186,9 @@ export class ProbeBeside<Tag> {
 
   /**
    * Takes one probe step on `hidden` (T, n, H), `clean` (n, pixels; read when `which.vae`) and
-   * `labels` (n), copied, so the caller may overwrite them at once; its parts run beside the
+   * `labels` (n), copied unless they are this object's own {@link hidden} and {@link clean}
+   * buffers (then the caller fills the next ones those return), so the caller may overwrite
+   * what it passed at once; its parts run beside the
    * next RAM step ({@link work}) or at the next {@link post} or {@link settle}. Returns the
    * outcome of the step posted before (null when there was none), finishing it first.
    */
@@ -183,11 +203,15 @@ export class ProbeBeside<Tag> {
     tag: Tag,
   ): ProbeOutcome<Tag> | null {
     const before = this.settle();
-    const h = this.#hidden.subarray(0, hidden.length);
-    h.set(hidden);
-    const c = which.vae && clean ? this.#clean.subarray(0, clean.length) : undefined;
-    c?.set(clean!);
-    const y = this.#labels.subarray(0, n);
+    const set = this.#sets[this.#free];
+    this.#free ^= 1; // the next step fills the other set
+    const own = (a: Float32Array, b: Float32Array) =>
+      a.buffer === b.buffer && a.byteOffset === b.byteOffset;
+    const h = set.hidden.subarray(0, hidden.length);
+    if (!own(hidden, h)) h.set(hidden);
+    const c = which.vae && clean ? set.clean.subarray(0, clean.length) : undefined;
+    if (c && !own(clean!, c)) c.set(clean!);
+    const y = set.labels.subarray(0, n);
     y.set(labels.subarray(0, n));
     const batch: Batch = { size: n, images: new Float32Array(0), labels: y };
     const p: Pending<Tag> = { tag, which, phases: null, done: 0, result: null, error: null };

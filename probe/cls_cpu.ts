@@ -33,8 +33,29 @@ import {
 } from "./cls_params.ts";
 import { linearKind, type LinearOps, REF_LINEAR } from "../kernels/linear_blas.ts";
 import { reluBackwardFast } from "../kernels/activation_ref.ts";
-import { logSoftmaxRef, nllBackwardRef } from "../kernels/softmax_ref.ts";
+import { logSoftmaxRef } from "../kernels/softmax_ref.ts";
 import { ParamState } from "../ram/param_state.ts";
+
+/**
+ * dlogits[r, c] = (p[r, c] − [c = y_{r % B}]) / R from log-probabilities: kernels/softmax_ref.ts
+ * nllBackwardRef with row r's label read as labels[r % B], without building the row labels.
+ */
+function nllGradFromLogp(
+  R: number,
+  C: number,
+  logp: Float32Array,
+  labels: Int32Array,
+  B: number,
+  dlogits: Float32Array,
+): void {
+  const k = 1 / R;
+  for (let r = 0; r < R; r++) {
+    const y = labels[r % B];
+    for (let c = 0; c < C; c++) {
+      dlogits[r * C + c] = k * (Math.exp(logp[r * C + c]) - (c === y ? 1 : 0));
+    }
+  }
+}
 
 /** The loss and the gradient of every parameter, without an Adam update. */
 export interface ClsLossAndGrads extends ClsStepResult {
@@ -174,12 +195,17 @@ export class CpuClassProbe implements ClassProbe {
     }
   }
 
-  #forward(rows: Rows): { u: Float32Array | null; logp: Float32Array } {
+  /**
+   * The forward on `rows`; with `reuse` (a training step) into buffers kept between steps,
+   * else (beliefs, which hands logp out) into fresh ones.
+   */
+  #forward(rows: Rows, reuse = false): { u: Float32Array | null; logp: Float32Array } {
     const { hidden: Hd, classes: C } = this.config, R = rows.R;
     let u: Float32Array | null = null;
-    const logits = new Float32Array(R * C); // (R, C)
+    const ws = reuse ? this.#workspace(R) : null;
+    const logits = ws ? ws.logits.subarray(0, R * C) : new Float32Array(R * C); // (R, C)
     if (Hd > 0) {
-      u = new Float32Array(R * Hd); // (R, hidden)
+      u = ws ? ws.u.subarray(0, R * Hd) : new Float32Array(R * Hd); // (R, hidden)
       this.#firstForward(rows, "classprobe.fc1", Hd, u, "relu");
       this.#ops.forward(
         { batch: R, inF: Hd, outF: C },
@@ -191,9 +217,39 @@ export class CpuClassProbe implements ClassProbe {
     } else {
       this.#firstForward(rows, "classprobe.out", C, logits, "none");
     }
-    const logp = new Float32Array(R * C);
+    const logp = ws ? ws.logp.subarray(0, R * C) : new Float32Array(R * C);
     logSoftmaxRef(R, C, logits, logp);
     return { u, logp };
+  }
+
+  #ws: {
+    R: number;
+    logits: Float32Array;
+    logp: Float32Array;
+    d: Float32Array;
+    u: Float32Array;
+    du: Float32Array;
+  } | null = null;
+
+  /** Training-step buffers for R rows, kept between steps (a step allocates nothing). */
+  #workspace(R: number) {
+    if (!this.#ws || this.#ws.R < R) {
+      const { hidden: Hd, classes: C } = this.config;
+      this.#ws = {
+        R,
+        logits: new Float32Array(R * C),
+        logp: new Float32Array(R * C),
+        d: new Float32Array(R * C),
+        u: new Float32Array(R * Hd),
+        du: new Float32Array(R * Hd),
+      };
+    }
+    return this.#ws;
+  }
+
+  /** The workspace's dlogits: n values. */
+  #dlogits(n: number): Float32Array {
+    return this.#ws!.d.subarray(0, n);
   }
 
   /** The mean NLL over rows and every parameter's gradient; arguments as trainStep. */
@@ -210,16 +266,14 @@ export class CpuClassProbe implements ClassProbe {
     const { hidden: Hd, classes: C } = this.config;
     const rows = this.#rows(hidden), R = rows.R;
     const B = clsTargets(this.config, R, labels);
-    const { u, logp } = this.#forward(rows);
-    const rowLabels = new Int32Array(R);
-    for (let r = 0; r < R; r++) rowLabels[r] = labels[r % B];
-    const dlogits = new Float32Array(R * C); // (R, C)
-    nllBackwardRef(R, C, logp, rowLabels, dlogits);
+    const { u, logp } = this.#forward(rows, true);
+    const dlogits = this.#dlogits(R * C); // (R, C)
+    nllGradFromLogp(R, C, logp, labels, B, dlogits);
     this.#state.zeroGrads();
     const grads = this.#state.grads;
     const g = (n: string) => grads.get(n)!.data;
     if (u) {
-      const du = new Float32Array(R * Hd); // (R, hidden)
+      const du = this.#ws!.du.subarray(0, R * Hd); // (R, hidden)
       this.#ops.backward(
         { batch: R, inF: Hd, outF: C },
         u,

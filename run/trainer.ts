@@ -622,12 +622,14 @@ export async function train(options: TrainerOptions): Promise<TrainResult> {
         const n = batch.size;
         for (let j = 0; j < n; j++) indices[j] = order[k * B + j];
         const idx = n === B ? indices : indices.subarray(0, n);
-        data.train.fill(idx, e, batch.images, probeVae ? probe!.clean(n) : undefined);
+        // Beside the lanes the probes' own buffers take the states and targets (no copies).
+        const own = side instanceof ProbeBeside ? side : probe;
+        data.train.fill(idx, e, batch.images, probeVae ? own!.clean(n) : undefined);
         for (let j = 0; j < n; j++) labels[j] = data.train.labels[idx[j]];
         const rng = Rng.derive(seed, NOISE_STREAM, e, k);
         rng.fillUniform(noise.start, -1, 1);
         rng.fillNormal(noise.policy);
-        const hidden = probeVae || probeCls ? probe!.hidden(n) : undefined;
+        const hidden = probeVae || probeCls ? own!.hidden(n) : undefined;
         const beside = side instanceof ProbeBeside ? side.work(n) : undefined;
         const r = await backend.trainStep(batch, reward, noise, trainCfg, { hidden, beside });
         if (!Number.isFinite(r.loss)) {
@@ -642,7 +644,7 @@ export async function train(options: TrainerOptions): Promise<TrainResult> {
           if (side) {
             // Hands this step on (to the Worker, or to the next RAM step's gaps) and takes the one
             // before; the epoch's last finishes here, so its time counts in the step's.
-            const clean = probeVae ? probe!.clean(n) : null;
+            const clean = probeVae ? own!.clean(n) : null;
             await takeProbe(sums, await side.post(hidden, clean, labels, n, e, k, which, tag));
             if (isLast) await takeProbe(sums, await side.settle());
           } else {
