@@ -217,15 +217,15 @@ export function blasForward(
     const locT = ws.loc.subarray(t * B * 2, (t + 1) * B * 2);
     const rho = ws.rho.subarray(t * B * R, (t + 1) * B * R);
     retinaRows(cfg, B, images, locT, rho);
-    // hl = ReLU(fc2 l): K = 2, a loop beats a call.
+    // hl = ReLU(fc2 l): K = 2, a loop beats a call; the ReLU after it, without a branch.
     const hl = ws.hl.subarray(t * B * LH, (t + 1) * B * LH);
     for (let b = 0; b < B; b++) {
       const lx = locT[2 * b], ly = locT[2 * b + 1];
       for (let j = 0; j < LH; j++) {
-        const v = fc2.W[2 * j] * lx + fc2.W[2 * j + 1] * ly + fc2.b[j];
-        hl[b * LH + j] = v > 0 ? v : 0;
+        hl[b * LH + j] = fc2.W[2 * j] * lx + fc2.W[2 * j + 1] * ly + fc2.b[j];
       }
     }
+    reluFast(hl, 0, B * LH);
     const hg = ws.hg.subarray(t * B * GH, (t + 1) * B * GH);
     fillRows(hg, 0, B, GH, fc1.b);
     gemm(false, true, B, GH, R, 1, rho, R, fc1.W, R, 1, hg, GH);
@@ -415,12 +415,17 @@ export function blasBackward(
   const dmuPre = ws.dmuPre.subarray(0, AB * 2);
   gemm(true, false, 2, P, AB, 1, dmuPre, 2, ws.heads, NH, 0, grads.loc2.W, P);
   colsum(dmuPre, AB, 2, 0, 2, grads.loc2.b);
-  // d(loc1 pre-ReLU) = dμ_pre·W_loc2 ⊙ (p1 > 0): K = 2, a loop.
+  // d(loc1 pre-ReLU) = dμ_pre·W_loc2 ⊙ (p1 > 0): K = 2, a loop; the mask on the bits, as
+  // kernels/activation_ref.ts reluBackwardFast (p1 is a ReLU output: +0 or positive).
   const W6 = net.loc2.W;
+  const headBits = new Int32Array(ws.heads.buffer, ws.heads.byteOffset, ws.heads.length);
+  const dHeadBits = new Int32Array(dHead.buffer, dHead.byteOffset, dHead.length);
   for (let r = 0; r < AB; r++) {
     const d0 = dmuPre[2 * r], d1 = dmuPre[2 * r + 1], o = r * (P + 1), po = r * NH;
+    for (let j = 0; j < P; j++) dHead[o + j] = d0 * W6[j] + d1 * W6[P + j];
     for (let j = 0; j < P; j++) {
-      dHead[o + j] = ws.heads[po + j] > 0 ? d0 * W6[j] + d1 * W6[P + j] : 0;
+      const w = headBits[po + j];
+      dHeadBits[o + j] &= (w | -w) >> 31;
     }
   }
   // [loc1; base] weights are the heads' first P + 1 rows.
