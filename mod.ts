@@ -129,6 +129,7 @@ export { Rng } from "./util/rng.ts";
 
 // Types that appear in the signatures above.
 export type {
+  BesideWork,
   ParamMap,
   StepNoise,
   StepResult,

@@ -20,7 +20,7 @@ import { loadBlas } from "../util/blas.ts";
 import { defaultCpuLanes } from "../run/backend.ts";
 import { classificationReward, randomBatch, randomNoise } from "../tests/_ram_fixture.ts";
 import { adamHoisted } from "../kernels/adam_ref.ts";
-import { bceInPlace } from "../kernels/vae_ref.ts";
+import { bceInPlace, bceScalar } from "../kernels/vae_ref.ts";
 import { SimdHeap } from "../util/simd.ts";
 import { Rng } from "../util/rng.ts";
 import { bceBranchless, bceBranchy } from "./variants/bce.ts";
@@ -126,7 +126,8 @@ globalThis.addEventListener("unload", () => laned?.dispose());
   const bceVariants = [
     ["branchy Math.exp (before)", bceBranchy],
     ["branchless Math.exp", bceBranchless],
-    ["bceInPlace: branchless, expNonPositive", bceInPlace],
+    ["bceScalar: branchless, expNonPositive", bceScalar],
+    ["bceInPlace: WebAssembly f32x4 (bceSimd), copies included", bceInPlace],
   ] as const;
   for (const [i, [label, f]] of bceVariants.entries()) {
     Deno.bench({ name: `bce 128 × 784: ${label}`, group: "bce", baseline: i === 0 }, () => {

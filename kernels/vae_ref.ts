@@ -259,10 +259,11 @@ export function bceScalar(
 ): void {
   const { rows, pixels: P } = s;
   const tr = s.targetRows ?? rows;
-  // The logits' sign bits pick σ's numerator without a branch: a logit's sign is a coin toss,
-  // and a mispredicted branch per pixel cost about 15% of this loop (bench: 1.81 → 1.57 ms at
-  // 128 × 784). neg is 1 for x < 0 (and −0, where e = 1, so the numerator is 1 either way);
-  // e·neg + (1 − neg) is exactly e or 1, and (x + |x|)/2 exactly max(x, 0).
+  // The logits' sign bits pick σ's numerator without a branch: where a logit's sign is a coin
+  // toss a mispredicted branch per pixel cost about 15% of this loop (1.81 → 1.57 ms at
+  // 128 × 784 on N(0, 16) logits; on mostly negative, decoder-like ones it made no difference,
+  // bench/cpu_step_bench.ts "bce"). neg is 1 for x < 0 (and −0, where e = 1, so the numerator is
+  // 1 either way); e·neg + (1 − neg) is exactly e or 1, and (x + |x|)/2 exactly max(x, 0).
   const bits = new Int32Array(logits.buffer, logits.byteOffset, logits.length);
   for (let r = 0; r < rows; r++) {
     let sum = 0, logs = 0;

@@ -18,10 +18,12 @@
  * Lane 0 runs on the host's thread; lanes 1… each on a `node:worker_threads` Worker (this same
  * module), unref'd while idle so they never keep a process alive. Every buffer a Worker reads
  * or writes lives in a SharedArrayBuffer: the parameters and Adam moments (the host's own flat
- * buffers), and per lane its slice of the batch, its workspace and its gradients. The host writes a lane's inputs,
- * posts one message, runs lane 0, then waits for the replies; nothing is copied through the
- * messages. OpenBLAS is set to one thread while lanes are open (its thread count is global to
- * the process). The parameters, moments and gradient shares live in one shared WebAssembly
+ * buffers), and per lane its slice of the batch, its workspace and its gradients. The host
+ * writes a lane's inputs, posts one command, runs lane 0, then waits for the answers. A lane is
+ * opened by a message (its buffers); from then on commands and answers go through a small
+ * shared handoff block ({@link LaneSync}: Atomics.wait and notify, about 10 µs a handoff against
+ * 138 µs for a message there and back), and nothing is copied. OpenBLAS is set to one thread
+ * while lanes are open (its thread count is global to the process). The parameters, moments and gradient shares live in one shared WebAssembly
  * memory where it runs (util/simd.ts), so each lane's Adam range is one f32x4 loop.
  *
  * Work beside (ram/backend.ts BesideWork, the probes' step: probe/beside.ts): the host's lane

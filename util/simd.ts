@@ -5,17 +5,19 @@
  * that live in it, four floats at a time (f32x4).
  *
  * Why: a training step's Adam runs over about 242k RAM and 294k probe parameters. In V8 the loop
- * of kernels/adam_ref.ts adamHoisted takes 1.19 ms for 294,912 values (a division and a square
- * root in double precision each); the f32x4 loop here takes 0.18 ms (bench/cpu_step_bench.ts
- * "adam" rows). It computes Adam in float32, as PyTorch's Adam on float32 tensors does:
+ * of kernels/adam_ref.ts adamHoisted takes 1.2 ms for 294,912 values (a division and a square
+ * root in double precision each); the f32x4 loop here takes 0.18–0.31 ms (bench/cpu_step_bench.ts
+ * "adam" rows). The VAE probe's loss (`bce`, kernels/vae_ref.ts bceSimd) likewise: 0.49 ms
+ * against 1.1 for the best scalar form. It computes Adam in float32, as PyTorch's Adam on float32 tensors does:
  *   m ← β1·m + (1−β1)·g,  v ← β2·v + ((1−β2)·g)·g,  p ← p − s·m / (√v + f)
  * with s = lr·√(1−β2ᵗ)/(1−β1ᵗ) and f = ε·√(1−β2ᵗ) (adamHoisted's hoisting), every operation
  * rounded to float32. So it agrees with adamRef to float32 rounding, not bit for bit
  * (tests/simd_test.ts holds it to adamRef), and gives the same bits on every machine.
  *
- * The module is assembled here from its instructions (no toolchain, nothing fetched): two
- * functions, `adam(p, g, m, v, n, β1, 1−β1, β2, 1−β2, s, f)` and `add(dst, src, n)` (dst += src),
- * pointers in bytes, a vector loop over whole groups of four and a scalar loop over the rest.
+ * The module is assembled here from its instructions (no toolchain, nothing fetched): three
+ * functions, `adam(p, g, m, v, n, β1, 1−β1, β2, 1−β2, s, f)`, `add(dst, src, n)` (dst += src)
+ * and `bce(…)` ({@link SimdHeap.bce}), pointers in bytes; adam and add run a vector loop over
+ * whole groups of four and a scalar loop over the rest, bce needs rows of a multiple of four.
  * A heap is `shared` when lane Workers (ram/blas_lanes.ts) update the same arrays: its memory
  * then travels to them in a message, and {@link SimdHeap.adopt} opens it there.
  *
@@ -31,7 +33,7 @@ export interface SimdAdamOptions {
 
 const PAGE = 65536;
 
-// ---- a minimal assembler: just what the two functions need ----
+// ---- a minimal assembler: just what the three functions need ----
 const uleb = (n: number): number[] => {
   const out: number[] = [];
   do {
@@ -68,133 +70,48 @@ function body(locals: [number, number][], code: number[][]): number[] {
  * offset i (local `i`) while 16 fit, then `scalar` on 4 bytes.
  */
 function loops(n: number, i: number, end: number, vector: number[][], scalar: number[][]) {
+  // deno-fmt-ignore
   return [
-    get(n),
-    i32(2),
-    SHL_I32,
-    set(end),
-    BLOCK,
-    LOOP,
-    get(i),
-    i32(16),
-    ADD_I32,
-    get(end),
-    GT_U,
-    brIf(1),
+    get(n), i32(2), SHL_I32, set(end),
+    BLOCK, LOOP, get(i), i32(16), ADD_I32, get(end), GT_U, brIf(1),
     ...vector,
-    get(i),
-    i32(16),
-    ADD_I32,
-    set(i),
-    br(0),
-    END,
-    END,
-    BLOCK,
-    LOOP,
-    get(i),
-    get(end),
-    GE_U,
-    brIf(1),
+    get(i), i32(16), ADD_I32, set(i), br(0), END, END,
+    BLOCK, LOOP, get(i), get(end), GE_U, brIf(1),
     ...scalar,
-    get(i),
-    i32(4),
-    ADD_I32,
-    set(i),
-    br(0),
-    END,
-    END,
+    get(i), i32(4), ADD_I32, set(i), br(0), END, END,
   ];
 }
 
-/** adam(p, g, m, v, n, b1, a1, b2, a2, s, f): params 0–10; locals 11 i, 12 end, 13–18 splats,
- * 19 g, 20 m, 21 v (vectors), 22–24 the same as scalars. */
+/**
+ * adam(p, g, m, v, n, b1, a1, b2, a2, s, f): params 0–10; locals 11 i, 12 end, 13–18 splats,
+ * 19 g, 20 m, 21 v (vectors), 22–24 the same as scalars.
+ */
 function adamBody(): number[] {
   const at = (ptr: number) => [get(ptr), get(11), ADD_I32];
   const k = (j: number) => get(13 + j); // splat of param 5 + j
   const s = (j: number) => get(5 + j); // scalar param 5 + j
+  const tee = (i: number) => [0x22, ...uleb(i)];
+  // deno-fmt-ignore
   const vector = [
-    ...at(1),
-    v128Load,
-    set(19),
-    ...at(2),
-    k(0),
-    ...at(2),
-    v128Load,
-    simd(F4.mul),
-    k(1),
-    get(19),
-    simd(F4.mul),
-    simd(F4.add),
-    [0x22, ...uleb(20)],
-    v128Store, // m ← b1·m + a1·g (local.tee 20)
-    ...at(3),
-    k(2),
-    ...at(3),
-    v128Load,
-    simd(F4.mul),
-    k(3),
-    get(19),
-    simd(F4.mul),
-    get(19),
-    simd(F4.mul),
-    simd(F4.add),
-    [0x22, ...uleb(21)],
-    v128Store, // v ← b2·v + (a2·g)·g
-    ...at(0),
-    ...at(0),
-    v128Load,
-    k(4),
-    get(20),
-    simd(F4.mul),
-    get(21),
-    simd(F4.sqrt),
-    k(5),
-    simd(F4.add),
-    simd(F4.div),
-    simd(F4.sub),
-    v128Store, // p ← p − s·m / (√v + f)
+    ...at(1), v128Load, set(19),
+    // m ← b1·m + a1·g
+    ...at(2), k(0), ...at(2), v128Load, simd(F4.mul), k(1), get(19), simd(F4.mul), simd(F4.add),
+    tee(20), v128Store,
+    // v ← b2·v + (a2·g)·g
+    ...at(3), k(2), ...at(3), v128Load, simd(F4.mul), k(3), get(19), simd(F4.mul), get(19),
+    simd(F4.mul), simd(F4.add), tee(21), v128Store,
+    // p ← p − s·m / (√v + f)
+    ...at(0), ...at(0), v128Load, k(4), get(20), simd(F4.mul), get(21), simd(F4.sqrt), k(5),
+    simd(F4.add), simd(F4.div), simd(F4.sub), v128Store,
   ];
+  // deno-fmt-ignore
   const scalar = [
-    ...at(1),
-    f32Load,
-    set(22),
-    ...at(2),
-    s(0),
-    ...at(2),
-    f32Load,
-    F1.mul,
-    s(1),
-    get(22),
-    F1.mul,
-    F1.add,
-    [0x22, ...uleb(23)],
-    f32Store,
-    ...at(3),
-    s(2),
-    ...at(3),
-    f32Load,
-    F1.mul,
-    s(3),
-    get(22),
-    F1.mul,
-    get(22),
-    F1.mul,
-    F1.add,
-    [0x22, ...uleb(24)],
-    f32Store,
-    ...at(0),
-    ...at(0),
-    f32Load,
-    s(4),
-    get(23),
-    F1.mul,
-    get(24),
-    F1.sqrt,
-    s(5),
-    F1.add,
-    F1.div,
-    F1.sub,
-    f32Store,
+    ...at(1), f32Load, set(22),
+    ...at(2), s(0), ...at(2), f32Load, F1.mul, s(1), get(22), F1.mul, F1.add, tee(23), f32Store,
+    ...at(3), s(2), ...at(3), f32Load, F1.mul, s(3), get(22), F1.mul, get(22), F1.mul, F1.add,
+    tee(24), f32Store,
+    ...at(0), ...at(0), f32Load, s(4), get(23), F1.mul, get(24), F1.sqrt, s(5), F1.add, F1.div,
+    F1.sub, f32Store,
   ];
   const splats = [0, 1, 2, 3, 4, 5].flatMap((j) => [s(j), simd(F4.splat), set(13 + j)]);
   return body([[2, I32], [9, V128], [3, F32]], [...splats, ...loops(4, 11, 12, vector, scalar)]);
@@ -284,14 +201,7 @@ export function simdModuleBytes(shared: boolean): Uint8Array<ArrayBuffer> {
   const bceType = [0x60, ...vec([...Array(6).fill([I32]), [F32]]), 0];
   const limits = shared ? [0x03, ...uleb(1), ...uleb(65536)] : [0x00, ...uleb(1)];
   return new Uint8Array([
-    0x00,
-    0x61,
-    0x73,
-    0x6d,
-    1,
-    0,
-    0,
-    0,
+    ...[0x00, 0x61, 0x73, 0x6d, 1, 0, 0, 0], // the magic "\0asm", version 1
     ...section(1, vec([adamType, addType, bceType])),
     ...section(2, vec([[...name("env"), ...name("memory"), 0x02, ...limits]])),
     ...section(3, vec([[0], [1], [2]])),
