@@ -5,34 +5,32 @@
  * in order, with the host's lane holding fewer rows, and still train as one lane does.
  */
 import assert from "node:assert/strict";
-import { METRICS_FILE, train, type TrainerOptions } from "../run/trainer.ts";
+import type { TrainerOptions } from "../run/trainer.ts";
 import { loadCheckpoint } from "../run/checkpoint.ts";
-import { resolveRunConfig, type RunConfig } from "../run/run_config.ts";
 import { CpuRam } from "../ram/cpu.ts";
 import { BlasRam } from "../ram/blas_cpu.ts";
 import { laneSplit, MIN_HOST_ROWS } from "../ram/blas_lanes.ts";
 import { resolveRamConfig, resolveTrainConfig } from "../ram/config.ts";
-import type { BesideWork, ParamMap, TrainState } from "../ram/backend.ts";
-import { CpuVae } from "../probe/vae_cpu.ts";
-import { vaeModelConfig } from "../probe/vae_config.ts";
+import type { BesideWork } from "../ram/backend.ts";
 import { vaeConfigFor } from "../probe/vae_params.ts";
-import { CpuClassProbe } from "../probe/cls_cpu.ts";
 import { clsConfigFor } from "../probe/cls_params.ts";
 import { ProbeStep } from "../probe/step.ts";
 import { ProbeBeside, probeCostRows } from "../probe/beside.ts";
 import { VAE_NOISE_STREAM } from "../probe/vae.ts";
 import { loadBlas } from "../util/blas.ts";
-import { Rng } from "../util/rng.ts";
 import { assertClose } from "./_assert.ts";
+import { classificationReward, randomBatch, randomNoise, tinyConfig } from "./_ram_fixture.ts";
 import {
-  blobSplit,
-  classificationReward,
-  randomBatch,
-  randomNoise,
-  tinyConfig,
-} from "./_ram_fixture.ts";
+  assertSameMaps,
+  assertSameState,
+  makeProbes,
+  metrics,
+  probeInputs,
+  probeRunConfig,
+  trainWithProbes,
+  withDir,
+} from "./_probe_fixture.ts";
 
-const SIZE = 12;
 const blas = loadBlas();
 
 /** The reference RAM, saying its steps hide beside work (it runs the parts after each step). */
@@ -62,78 +60,14 @@ class BesideRam extends CpuRam {
   }
 }
 
-/** 42 images in batches of 8: five full batches and a last one of 2 in every epoch. */
-function runConfig(epochs: number, vaeLr = 0.01): RunConfig {
-  return resolveRunConfig({
-    dataset: "blobs",
-    limit: null,
-    validation: 0,
-    plateau: 0,
-    reward: { spec: "classification", name: "classification", options: {} },
-    model: tinyConfig({ height: SIZE, width: SIZE, classes: 2 }),
-    train: { epochs, batch: 8, lr: 0.01, seed: 4 },
-    vae: { hidden: 16, latent: 3, pixels: SIZE * SIZE, lr: vaeLr, rowsPerImage: 2 },
-    cls: { lr: 0.01, start: 2 },
-  });
-}
-
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir();
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
-/** Trains with fresh probes of `seed` on `ram`; returns them. */
-async function run(
-  config: RunConfig,
-  ram: CpuRam,
-  out: string,
-  over: Partial<TrainerOptions> = {},
-  seed = 4,
-): Promise<{ vae: CpuVae; cls: CpuClassProbe }> {
-  const vae = new CpuVae(vaeModelConfig(config.model, config.vae!), seed);
-  const cls = new CpuClassProbe(clsConfigFor(config.model, config.cls!), seed);
-  await train({
-    backend: ram,
-    data: { train: blobSplit(42, SIZE, 2) },
-    config,
-    reward: classificationReward,
-    out,
-    vae,
-    cls,
-    ...over,
-  });
-  return { vae, cls };
-}
-
-function assertSameMaps(a: ParamMap, b: ParamMap, what: string): void {
-  assert.deepEqual([...a.keys()].sort(), [...b.keys()].sort(), what);
-  for (const [name, t] of a) assert.deepEqual(b.get(name)!.data, t.data, `${what}: ${name}`);
-}
-
-function assertSameState(a: TrainState, b: TrainState, what: string): void {
-  assertSameMaps(a.params, b.params, what);
-  assertSameMaps(a.adamM, b.adamM, `${what} Adam m`);
-  assertSameMaps(a.adamV, b.adamV, `${what} Adam v`);
-  assert.equal(a.step, b.step, `${what} steps`);
-}
-
-async function metrics(dir: string): Promise<Record<string, unknown>[]> {
-  const lines = (await Deno.readTextFile(`${dir}/${METRICS_FILE}`)).trim().split("\n");
-  return lines.map((l) => ({ ...JSON.parse(l), images_per_second: 0, seconds: 0 }));
-}
-
 Deno.test("probes beside the RAM's lanes match the sequential path bit for bit, across a stop and resume", async () => {
   await withDir(async (dir) => {
-    const config = runConfig(3);
-    const seq = await run(config, new CpuRam(config.model, 4), `${dir}/seq`, {
-      probeWorker: false,
+    const config = probeRunConfig(3);
+    const seq = await trainWithProbes(config, new CpuRam(config.model, 4), `${dir}/seq`, {
+      over: { probeWorker: false },
     });
     const ram = new BesideRam(config.model, 4);
-    const side = await run(config, ram, `${dir}/side`);
+    const side = await trainWithProbes(config, ram, `${dir}/side`);
     // Every step but an epoch's first ran the step before's parts beside it, in order (the
     // epoch's last probe step finishes before its metrics).
     assert.equal(ram.parts.length, 3 * (3 * 6 - 3));
@@ -152,20 +86,21 @@ Deno.test("probes beside the RAM's lanes match the sequential path bit for bit, 
 
     // Stopped mid-epoch with a probe step waiting, then resumed with probes of another seed.
     const stop = new AbortController();
-    await run(config, new BesideRam(config.model, 4), `${dir}/resumed`, {
-      stop: stop.signal,
-      onStep: (p) => {
-        if (p.step === 9) stop.abort(); // epoch 2, batch 3
+    await trainWithProbes(config, new BesideRam(config.model, 4), `${dir}/resumed`, {
+      over: {
+        stop: stop.signal,
+        onStep: (p) => {
+          if (p.step === 9) stop.abort(); // epoch 2, batch 3
+        },
       },
     });
     const ck = await loadCheckpoint(`${dir}/resumed`, { optimizer: true });
     assert.equal(ck.meta.vaeStep, 9);
-    const resumed = await run(
+    const resumed = await trainWithProbes(
       config,
       new BesideRam(config.model, 4),
       `${dir}/resumed`,
-      { resume: ck },
-      99,
+      { over: { resume: ck }, seed: 99 },
     );
     assertSameState(await resumed.vae.getState(), await seq.vae.getState(), "resumed VAE probe");
     assertSameState(await resumed.cls.getState(), await seq.cls.getState(), "resumed class probe");
@@ -175,10 +110,10 @@ Deno.test("probes beside the RAM's lanes match the sequential path bit for bit, 
 
 Deno.test("a probe that goes non-finite beside the lanes fails the run with the sequential path's error", async () => {
   await withDir(async (dir) => {
-    const config = runConfig(2, 1e30);
+    const config = probeRunConfig(2, 1e30);
     const fail = async (ram: CpuRam, over: Partial<TrainerOptions>) => {
       try {
-        await run(config, ram, `${dir}/${ram.constructor.name}`, over);
+        await trainWithProbes(config, ram, `${dir}/${ram.constructor.name}`, { over });
       } catch (err) {
         return (err as Error).message;
       }
@@ -191,30 +126,19 @@ Deno.test("a probe that goes non-finite beside the lanes fails the run with the 
 });
 
 Deno.test("ProbeStep.phased and ProbeBeside give ProbeStep.step's results bit for bit", async () => {
-  const config = runConfig(1);
+  const config = probeRunConfig(1);
   const ram = new CpuRam(config.model, 3);
-  const { glimpses: T, hidden: H } = config.model;
-  const B = 5, P = SIZE * SIZE;
-  const make = () => ({
-    vae: new CpuVae(vaeModelConfig(config.model, config.vae!), 3),
-    cls: new CpuClassProbe(clsConfigFor(config.model, config.cls!), 3),
-  });
+  const B = 5, make = () => makeProbes(config);
   const ref = make(), mine = make();
   const step = new ProbeStep(ram, ref.vae, 3, B, VAE_NOISE_STREAM, ref.cls, 2);
   const probe = new ProbeStep(ram, mine.vae, 3, B, VAE_NOISE_STREAM, mine.cls, 2);
   const side = new ProbeBeside<number>({ probe, ram: config.model, maxBatch: B });
-  const rng = new Rng(1);
-  const hidden = new Float32Array(T * B * H), clean = new Float32Array(B * P);
-  const labels = new Int32Array(B);
+  const inputs = probeInputs(config, B), { hidden, clean, labels } = inputs;
   const got = [], want = [];
   assert.equal(side.work(B), undefined, "nothing waits before the first post");
   for (let k = 0; k < 5; k++) {
     const n = k === 4 ? 2 : B;
-    rng.fillNormal(hidden);
-    rng.fillUniform(clean, 0, 1);
-    for (let b = 0; b < B; b++) labels[b] = rng.int(2);
-    const h = hidden.subarray(0, T * n * H), c = clean.subarray(0, n * P);
-    const batch = { size: n, images: new Float32Array(0), labels: labels.subarray(0, n) };
+    const { h, c, batch } = inputs.next(n);
     want.push(await step.step(batch, { start: h, policy: h }, 1, k, { hidden: h, clean: c }));
     // Steps 1 and 3 run their parts beside (as a RAM step would), the others when taken; step 2
     // only its forward beside.

@@ -4,99 +4,50 @@
  * resume too, and their failures read as the sequential path's.
  */
 import assert from "node:assert/strict";
-import { METRICS_FILE, train, type TrainerOptions } from "../run/trainer.ts";
+import type { TrainerOptions } from "../run/trainer.ts";
 import { loadCheckpoint } from "../run/checkpoint.ts";
-import { resolveRunConfig, type RunConfig } from "../run/run_config.ts";
+import type { RunConfig } from "../run/run_config.ts";
 import { CpuRam } from "../ram/cpu.ts";
 import { CpuVae } from "../probe/vae_cpu.ts";
 import { vaeModelConfig } from "../probe/vae_config.ts";
-import { CpuClassProbe } from "../probe/cls_cpu.ts";
-import { clsConfigFor } from "../probe/cls_params.ts";
 import { ProbePipeline } from "../probe/pipeline.ts";
 import { ProbeStep } from "../probe/step.ts";
 import { VAE_NOISE_STREAM } from "../probe/vae.ts";
 import { blasLinear, type LinearOps, REF_LINEAR } from "../kernels/linear_blas.ts";
 import { loadBlas } from "../util/blas.ts";
-import type { ParamMap, TrainState } from "../ram/backend.ts";
-import { Rng } from "../util/rng.ts";
-import { blobSplit, classificationReward, tinyConfig } from "./_ram_fixture.ts";
+import {
+  assertSameMaps,
+  assertSameState,
+  makeProbes,
+  metrics,
+  probeInputs,
+  probeRunConfig,
+  trainWithProbes,
+  withDir,
+} from "./_probe_fixture.ts";
 import { glimpse } from "./_cli.ts";
 
-const SIZE = 12;
 const blas = loadBlas();
 const LINEARS: [string, LinearOps][] = [
   ["reference", REF_LINEAR],
   ...(blas ? [["blas", blasLinear(blas.sgemm)] as [string, LinearOps]] : []),
 ];
 
-/** 42 images in batches of 8: five full batches and a last one of 2 in every epoch. */
-function runConfig(epochs: number, vaeLr = 0.01): RunConfig {
-  return resolveRunConfig({
-    dataset: "blobs",
-    limit: null,
-    validation: 0,
-    plateau: 0,
-    reward: { spec: "classification", name: "classification", options: {} },
-    model: tinyConfig({ height: SIZE, width: SIZE, classes: 2 }),
-    train: { epochs, batch: 8, lr: 0.01, seed: 4 },
-    vae: { hidden: 16, latent: 3, pixels: SIZE * SIZE, lr: vaeLr, rowsPerImage: 2 },
-    cls: { lr: 0.01, start: 2 },
-  });
-}
-
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir();
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
-/** Trains with fresh probes of `seed` on `ops`; returns them. */
-async function run(
+/** Trains with fresh probes of `seed` on `ops` and the reference RAM; returns them. */
+function run(
   config: RunConfig,
   ops: LinearOps,
   out: string,
   over: Partial<TrainerOptions> = {},
   seed = 4,
-): Promise<{ vae: CpuVae; cls: CpuClassProbe }> {
-  const vae = new CpuVae(vaeModelConfig(config.model, config.vae!), seed, ops);
-  const cls = new CpuClassProbe(clsConfigFor(config.model, config.cls!), seed, ops);
-  await train({
-    backend: new CpuRam(config.model, seed),
-    data: { train: blobSplit(42, SIZE, 2) },
-    config,
-    reward: classificationReward,
-    out,
-    vae,
-    cls,
-    ...over,
-  });
-  return { vae, cls };
-}
-
-function assertSameMaps(a: ParamMap, b: ParamMap, what: string): void {
-  assert.deepEqual([...a.keys()].sort(), [...b.keys()].sort(), what);
-  for (const [name, t] of a) assert.deepEqual(b.get(name)!.data, t.data, `${what}: ${name}`);
-}
-
-function assertSameState(a: TrainState, b: TrainState, what: string): void {
-  assertSameMaps(a.params, b.params, what);
-  assertSameMaps(a.adamM, b.adamM, `${what} Adam m`);
-  assertSameMaps(a.adamV, b.adamV, `${what} Adam v`);
-  assert.equal(a.step, b.step, `${what} steps`);
-}
-
-async function metrics(dir: string): Promise<Record<string, unknown>[]> {
-  const lines = (await Deno.readTextFile(`${dir}/${METRICS_FILE}`)).trim().split("\n");
-  return lines.map((l) => ({ ...JSON.parse(l), images_per_second: 0, seconds: 0 }));
+) {
+  return trainWithProbes(config, new CpuRam(config.model, seed), out, { over, seed, ops });
 }
 
 for (const [name, ops] of LINEARS) {
   Deno.test(`probes in a Worker (${name} products) match the sequential path bit for bit, across a stop and resume`, async () => {
     await withDir(async (dir) => {
-      const config = runConfig(3);
+      const config = probeRunConfig(3);
       const seq = await run(config, ops, `${dir}/seq`, { probeWorker: false });
       const piped = await run(config, ops, `${dir}/piped`);
       // The host's probes hold the Worker's final state, and so do the checkpoints.
@@ -138,7 +89,7 @@ for (const [name, ops] of LINEARS) {
 
 Deno.test("a probe that goes non-finite in the Worker fails the run with the sequential path's error", async () => {
   await withDir(async (dir) => {
-    const config = runConfig(2, 1e30);
+    const config = probeRunConfig(2, 1e30);
     const fail = async (probeWorker: boolean) => {
       try {
         await run(config, REF_LINEAR, `${dir}/${probeWorker}`, { probeWorker });
@@ -157,14 +108,9 @@ Deno.test("a probe that goes non-finite in the Worker fails the run with the seq
 });
 
 Deno.test("ProbePipeline: steps a copy of the probes as ProbeStep does; the caller's buffers are free at once", async () => {
-  const config = runConfig(1);
+  const config = probeRunConfig(1);
   const ram = new CpuRam(config.model, 3);
-  const { glimpses: T, hidden: H } = config.model;
-  const B = 5, P = SIZE * SIZE;
-  const make = () => ({
-    vae: new CpuVae(vaeModelConfig(config.model, config.vae!), 3),
-    cls: new CpuClassProbe(clsConfigFor(config.model, config.cls!), 3),
-  });
+  const B = 5, make = () => makeProbes(config);
   const host = make(), ref = make();
   const step = new ProbeStep(ram, ref.vae, 3, B, VAE_NOISE_STREAM, ref.cls, 2);
   const pipe = await ProbePipeline.open<number>({
@@ -178,17 +124,11 @@ Deno.test("ProbePipeline: steps a copy of the probes as ProbeStep does; the call
   });
   assert.ok(pipe);
   try {
-    const rng = new Rng(1);
-    const hidden = new Float32Array(T * B * H), clean = new Float32Array(B * P);
-    const labels = new Int32Array(B);
+    const inputs = probeInputs(config, B), { hidden, labels } = inputs;
     const got = [], want = [];
     for (let k = 0; k < 4; k++) {
       const n = k === 3 ? 2 : B;
-      rng.fillNormal(hidden);
-      rng.fillUniform(clean, 0, 1);
-      for (let b = 0; b < B; b++) labels[b] = rng.int(2);
-      const h = hidden.subarray(0, T * n * H), c = clean.subarray(0, n * P);
-      const batch = { size: n, images: new Float32Array(0), labels: labels.subarray(0, n) };
+      const { h, c, batch } = inputs.next(n);
       want.push(await step.step(batch, { start: h, policy: h }, 1, k, { hidden: h, clean: c }));
       got.push(await pipe.post(h, c, labels, n, 1, k, { vae: true, cls: true }, k));
       hidden.fill(NaN); // the Worker has its own copy
