@@ -91,7 +91,7 @@ async function step(mode: Mode): Promise<void> {
   r.fillUniform(noise.start, -1, 1);
   r.fillNormal(noise.policy);
   const hidden = mode === "none" ? undefined : probe.hidden(B);
-  const beside = mode === "beside" ? side!.work(B) : undefined;
+  const beside = mode === "beside" ? side!.work(B, { vae: true, cls: true }) : undefined;
   await ram.trainStep(batch, classificationReward, noise, train, { hidden, beside });
   if (mode === "states") await probe.step(batch, noise, 1, k, { hidden });
   if (mode === "all") await probeAll.step(batch, noise, 1, k, { hidden });

@@ -195,7 +195,7 @@ async function measure(name: BenchBackend): Promise<TrainBenchResult> {
     rng.fillUniform(noise.start, -1, 1);
     rng.fillNormal(noise.policy);
     const hidden = own?.hidden(B);
-    const beside = side instanceof ProbeBeside ? side.work(B) : undefined;
+    const beside = side instanceof ProbeBeside ? side.work(B, { vae: true, cls: true }) : undefined;
     const r = await ram.trainStep(batch, classificationReward, noise, train, { hidden, beside });
     if (!Number.isFinite(r.loss)) throw new Error(`bench: ${name} loss became ${r.loss}`);
     if (probe) {

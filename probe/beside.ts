@@ -116,8 +116,9 @@ export interface ProbeBesideOptions {
  * ```ts ignore
  * import { ProbeBeside } from "./beside.ts";
  * const side = new ProbeBeside<number>({ probe, ram: ram.config, maxBatch: B });
- * await ram.trainStep(batch, reward, noise, train, { hidden, beside: side.work(B) });
- * const before = side.post(hidden, clean, labels, B, epoch, k, { vae: true, cls: true }, k);
+ * const which = { vae: true, cls: true };
+ * await ram.trainStep(batch, reward, noise, train, { hidden, beside: side.work(B, which) });
+ * const before = side.post(hidden, clean, labels, B, epoch, k, which, k);
  * const last = side.settle(); // the step just posted
  * ```
  */
@@ -157,13 +158,16 @@ export class ProbeBeside<Tag> {
   }
 
   /**
-   * The work to pass as the RAM's next TrainStepOptions.beside (a batch of B): the parts of the
-   * step posted last that have not run. Undefined when none is waiting.
+   * The work to pass as the next RAM step's TrainStepOptions.beside (a batch of B, whose own
+   * probe step will train `which` probes): the parts of the step posted last that have not run,
+   * if any. Undefined when the step trains no probe. Its `rows` depend only on B and `which`,
+   * not on whether a step is waiting, so the lanes split every step of an epoch alike, and a
+   * resumed run (whose first step finds nothing waiting) splits its steps, and so computes
+   * its numbers, as the uninterrupted run did.
    */
-  work(B: number): BesideWork | undefined {
-    const p = this.#pending;
-    if (!p || p.done > 0) return undefined;
-    const probe = this.#probe, { vae, cls } = p.which;
+  work(B: number, which: { vae: boolean; cls: boolean }): BesideWork | undefined {
+    if (!which.vae && !which.cls) return undefined;
+    const probe = this.#probe, { vae, cls } = which;
     const key = `${B}:${vae}:${cls}`;
     let rows = this.#costs.get(key);
     if (rows === undefined) {
@@ -176,12 +180,11 @@ export class ProbeBeside<Tag> {
       );
       this.#costs.set(key, rows);
     }
-    return {
-      rows,
-      forward: () => this.#run(p, 1),
-      backward: () => this.#run(p, 2),
-      adam: () => this.#run(p, 3),
+    const p = this.#pending && this.#pending.done === 0 ? this.#pending : null;
+    const run = (upTo: number) => () => {
+      if (p) this.#run(p, upTo);
     };
+    return { rows, forward: run(1), backward: run(2), adam: run(3) };
   }
 
   /**

@@ -630,7 +630,8 @@ export async function train(options: TrainerOptions): Promise<TrainResult> {
         rng.fillUniform(noise.start, -1, 1);
         rng.fillNormal(noise.policy);
         const hidden = probeVae || probeCls ? own!.hidden(n) : undefined;
-        const beside = side instanceof ProbeBeside ? side.work(n) : undefined;
+        const which = { vae: probeVae, cls: probeCls };
+        const beside = side instanceof ProbeBeside ? side.work(n, which) : undefined;
         const r = await backend.trainStep(batch, reward, noise, trainCfg, { hidden, beside });
         if (!Number.isFinite(r.loss)) {
           // Had the probe step before this one failed, the sequential path would have stopped there.
@@ -640,7 +641,6 @@ export async function train(options: TrainerOptions): Promise<TrainResult> {
         }
         if (hidden) {
           const tag: ProbeTag = { e, k, at: step + 1, n };
-          const which = { vae: probeVae, cls: probeCls };
           if (side) {
             // Hands this step on (to the Worker, or to the next RAM step's gaps) and takes the one
             // before; the epoch's last finishes here, so its time counts in the step's.

@@ -21,8 +21,11 @@ import { Rng } from "../util/rng.ts";
 /** Side of the blob images. */
 export const SIZE = 12;
 
-/** 42 images in batches of 8: five full batches and a last one of 2 in every epoch. */
-export function probeRunConfig(epochs: number, vaeLr = 0.01): RunConfig {
+/**
+ * Batches of 8 (42 images: five full batches and a last one of 2 in every epoch), or of
+ * `batch`.
+ */
+export function probeRunConfig(epochs: number, vaeLr = 0.01, batch = 8): RunConfig {
   return resolveRunConfig({
     dataset: "blobs",
     limit: null,
@@ -30,7 +33,7 @@ export function probeRunConfig(epochs: number, vaeLr = 0.01): RunConfig {
     plateau: 0,
     reward: { spec: "classification", name: "classification", options: {} },
     model: tinyConfig({ height: SIZE, width: SIZE, classes: 2 }),
-    train: { epochs, batch: 8, lr: 0.01, seed: 4 },
+    train: { epochs, batch, lr: 0.01, seed: 4 },
     vae: { hidden: 16, latent: 3, pixels: SIZE * SIZE, lr: vaeLr, rowsPerImage: 2 },
     cls: { lr: 0.01, start: 2 },
   });
@@ -51,17 +54,19 @@ export async function trainWithProbes(
   config: RunConfig,
   ram: RamBackend,
   out: string,
-  { over = {}, seed = 4, ops = REF_LINEAR }: {
+  { over = {}, seed = 4, ops = REF_LINEAR, images = 42 }: {
     over?: Partial<TrainerOptions>;
     seed?: number;
     ops?: LinearOps;
+    /** Training images (blobs). */
+    images?: number;
   } = {},
 ): Promise<{ vae: CpuVae; cls: CpuClassProbe }> {
   const vae = new CpuVae(vaeModelConfig(config.model, config.vae!), seed, ops);
   const cls = new CpuClassProbe(clsConfigFor(config.model, config.cls!), seed, ops);
   await train({
     backend: ram,
-    data: { train: blobSplit(42, SIZE, 2) },
+    data: { train: blobSplit(images, SIZE, 2) },
     config,
     reward: classificationReward,
     out,

@@ -68,9 +68,9 @@ Deno.test("probes beside the RAM's lanes match the sequential path bit for bit, 
     });
     const ram = new BesideRam(config.model, 4);
     const side = await trainWithProbes(config, ram, `${dir}/side`);
-    // Every step but an epoch's first ran the step before's parts beside it, in order (the
-    // epoch's last probe step finishes before its metrics).
-    assert.equal(ram.parts.length, 3 * (3 * 6 - 3));
+    // Every step handed its lanes the probes' parts, in order: the step before's where one
+    // waited (an epoch's first step finds none: the last finishes before the metrics).
+    assert.equal(ram.parts.length, 3 * 3 * 6);
     for (let i = 0; i < ram.parts.length; i++) {
       assert.equal(ram.parts[i], ["forward", "backward", "adam"][i % 3], `part ${i}`);
     }
@@ -135,22 +135,31 @@ Deno.test("ProbeStep.phased and ProbeBeside give ProbeStep.step's results bit fo
   const side = new ProbeBeside<number>({ probe, ram: config.model, maxBatch: B });
   const inputs = probeInputs(config, B), { hidden, clean, labels } = inputs;
   const got = [], want = [];
-  assert.equal(side.work(B), undefined, "nothing waits before the first post");
+  const both = { vae: true, cls: true };
+  assert.equal(side.work(B, { vae: false, cls: false }), undefined, "no probe: no work beside");
+  const first = side.work(B, both)!; // nothing waits yet: parts that do nothing, rows all the same
+  first.forward();
+  first.backward();
+  first.adam();
   for (let k = 0; k < 5; k++) {
     const n = k === 4 ? 2 : B;
     const { h, c, batch } = inputs.next(n);
     want.push(await step.step(batch, { start: h, policy: h }, 1, k, { hidden: h, clean: c }));
     // Steps 1 and 3 run their parts beside (as a RAM step would), the others when taken; step 2
     // only its forward beside.
-    const work = side.work(n);
+    const work = side.work(n, both)!;
+    assert.equal(work.rows, side.work(n, both)!.rows, "rows depend on B and the probes only");
+    assert.ok(work.rows > 0);
     if (k === 1 || k === 3) {
-      assert.ok(work && work.rows > 0);
       work.forward();
       work.backward();
       work.adam();
-      assert.equal(side.work(n), undefined, "parts already run are not handed out again");
-    } else if (k === 2) work!.forward();
-    got.push(side.post(h, c, labels, n, 1, k, { vae: true, cls: true }, k));
+      const again = side.work(n, both)!; // parts already run do not run again
+      again.forward();
+      again.backward();
+      again.adam();
+    } else if (k === 2) work.forward();
+    got.push(side.post(h, c, labels, n, 1, k, both, k));
     hidden.fill(NaN); // ProbeBeside keeps its own copy
     clean.fill(NaN);
   }
@@ -218,5 +227,48 @@ Deno.test({
       one.dispose();
       two.dispose();
     }
+  },
+});
+
+Deno.test({
+  name:
+    "cpu lanes with the probes beside: a stopped and resumed run is the uninterrupted one, bit for bit",
+  ignore: blas === null,
+  fn: async () => {
+    await withDir(async (dir) => {
+      // 130 images in batches of 64 (64, 64, 2): the full batches split over 2 lanes, the host's
+      // lane the shorter for the probes' parts.
+      const config = probeRunConfig(2, 0.01, 64);
+      const lanes = () => new BlasRam(config.model, 4, blas!, { lanes: 2 });
+      const o = { images: 130 };
+      const whole = lanes();
+      const a = await trainWithProbes(config, whole, `${dir}/whole`, o);
+      const stop = new AbortController();
+      const first = lanes();
+      await trainWithProbes(config, first, `${dir}/resumed`, {
+        ...o,
+        over: {
+          stop: stop.signal,
+          onStep: (p) => {
+            if (p.step === 1) stop.abort(); // epoch 1, batch 1: batch 2 resumes with nothing waiting
+          },
+        },
+      });
+      const ck = await loadCheckpoint(`${dir}/resumed`, { optimizer: true });
+      assert.equal(ck.meta.step, 1);
+      const again = lanes();
+      const b = await trainWithProbes(config, again, `${dir}/resumed`, {
+        ...o,
+        over: { resume: ck },
+        seed: 99,
+      });
+      try {
+        assertSameState(await again.getState(), await whole.getState(), "RAM");
+        assertSameState(await b.vae.getState(), await a.vae.getState(), "VAE probe");
+        assertSameState(await b.cls.getState(), await a.cls.getState(), "class probe");
+      } finally {
+        for (const r of [whole, first, again]) r.dispose();
+      }
+    });
   },
 });
