@@ -22,10 +22,16 @@ import { Rng } from "../util/rng.ts";
 export const SIZE = 12;
 
 /**
- * Batches of 8 (42 images: five full batches and a last one of 2 in every epoch), or of
- * `batch`.
+ * A run on the blob images (SIZE × SIZE, 2 classes) with the tiny RAM, in batches of `batch`:
+ * the VAE probe from `vae` (null: none) over hidden 16, latent 3, lr 0.01; the class probe from
+ * `cls` (null: none) at lr 0.01.
  */
-export function probeRunConfig(epochs: number, vaeLr = 0.01, batch = 8): RunConfig {
+export function blobRunConfig(
+  epochs: number,
+  vae: Record<string, unknown> | null,
+  cls: Record<string, unknown> | null = null,
+  batch = 8,
+): RunConfig {
   return resolveRunConfig({
     dataset: "blobs",
     limit: null,
@@ -34,9 +40,17 @@ export function probeRunConfig(epochs: number, vaeLr = 0.01, batch = 8): RunConf
     reward: { spec: "classification", name: "classification", options: {} },
     model: tinyConfig({ height: SIZE, width: SIZE, classes: 2 }),
     train: { epochs, batch, lr: 0.01, seed: 4 },
-    vae: { hidden: 16, latent: 3, pixels: SIZE * SIZE, lr: vaeLr, rowsPerImage: 2 },
-    cls: { lr: 0.01, start: 2 },
+    vae: vae === null ? null : { hidden: 16, latent: 3, pixels: SIZE * SIZE, lr: 0.01, ...vae },
+    cls: cls === null ? null : { lr: 0.01, ...cls },
   });
+}
+
+/**
+ * Both probes, the VAE on 2 rows per image, the class probe from epoch 2; batches of 8 (42
+ * images: five full batches and a last one of 2 in every epoch), or of `batch`.
+ */
+export function probeRunConfig(epochs: number, vaeLr = 0.01, batch = 8): RunConfig {
+  return blobRunConfig(epochs, { lr: vaeLr, rowsPerImage: 2 }, { start: 2 }, batch);
 }
 
 /** Runs `fn` in a fresh temporary folder, removed after. */

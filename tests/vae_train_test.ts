@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { METRICS_FILE, train } from "../run/trainer.ts";
 import { loadCheckpoint, MODEL_FILE, saveCheckpoint } from "../run/checkpoint.ts";
-import { resolveRunConfig, type RunConfig } from "../run/run_config.ts";
+import type { RunConfig } from "../run/run_config.ts";
 import { CpuRam } from "../ram/cpu.ts";
 import { CpuVae } from "../probe/vae_cpu.ts";
 import { vaeModelConfig } from "../probe/vae_config.ts";
@@ -13,27 +13,8 @@ import { trainProbe } from "../probe/train.ts";
 import { CpuClassProbe } from "../probe/cls_cpu.ts";
 import { clsConfigFor } from "../probe/cls_params.ts";
 import type { ParamMap } from "../ram/backend.ts";
-import { blobSplit, classificationReward, tinyConfig } from "./_ram_fixture.ts";
-
-const SIZE = 12;
-
-function runConfig(
-  epochs: number,
-  vae: Record<string, unknown> | null,
-  cls: Record<string, unknown> | null = null,
-): RunConfig {
-  return resolveRunConfig({
-    dataset: "blobs",
-    limit: null,
-    validation: 0,
-    plateau: 0,
-    reward: { spec: "classification", name: "classification", options: {} },
-    model: tinyConfig({ height: SIZE, width: SIZE, classes: 2 }),
-    train: { epochs, batch: 8, lr: 0.01, seed: 4 },
-    vae: vae === null ? null : { hidden: 16, latent: 3, pixels: SIZE * SIZE, lr: 0.01, ...vae },
-    cls: cls === null ? null : { lr: 0.01, ...cls },
-  });
-}
+import { blobSplit, classificationReward } from "./_ram_fixture.ts";
+import { blobRunConfig, SIZE } from "./_probe_fixture.ts";
 
 function probeFor(config: RunConfig, seed = config.train.seed): CpuVae {
   return new CpuVae(vaeModelConfig(config.model, config.vae!), seed);
@@ -65,7 +46,7 @@ function assertSameMaps(a: ParamMap, b: ParamMap, what: string): void {
 
 Deno.test("the probe trained alongside: its loss falls, it is saved under vae.* and metrics report it", async () => {
   await withDir(async (dir) => {
-    const config = runConfig(6, {});
+    const config = blobRunConfig(6, {});
     const vae = probeFor(config);
     const r = await train({
       backend: new CpuRam(config.model, 4),
@@ -94,7 +75,7 @@ Deno.test("the probe trained alongside: its loss falls, it is saved under vae.* 
 
 Deno.test("--vae-start: the probe trains from that epoch only; without a probe no vae metrics", async () => {
   await withDir(async (dir) => {
-    const config = runConfig(3, { start: 3 });
+    const config = blobRunConfig(3, { start: 3 });
     await train({
       backend: new CpuRam(config.model, 4),
       data: { train: blobSplit(16, SIZE, 1) },
@@ -107,7 +88,7 @@ Deno.test("--vae-start: the probe trains from that epoch only; without a probe n
     assert.deepEqual(lines.map((l) => l.vae_loss === null), [true, true, false]);
     assert.equal((await loadCheckpoint(`${dir}/a`)).meta.vaeStep, 2);
 
-    const off = runConfig(1, null);
+    const off = blobRunConfig(1, null);
     await train({
       backend: new CpuRam(off.model, 4),
       data: { train: blobSplit(16, SIZE, 1) },
@@ -135,7 +116,7 @@ for (const rows of [undefined, 1, 2]) {
   // undefined: a config before version 3, every row; 1, 2: rows drawn per image by seed.
   Deno.test(`a run with its probe stopped mid-epoch and resumed ends bit-identical to an uninterrupted one (rowsPerImage ${rows ?? "T"})`, async () => {
     await withDir(async (dir) => {
-      const config = runConfig(3, { start: 2, ...(rows ? { rowsPerImage: rows } : {}) });
+      const config = blobRunConfig(3, { start: 2, ...(rows ? { rowsPerImage: rows } : {}) });
       assert.equal(config.vae!.rowsPerImage, rows ?? config.model.glimpses);
       const data = () => ({ train: blobSplit(40, SIZE, 2) });
       await train({
@@ -191,7 +172,7 @@ for (const rows of [undefined, 1, 2]) {
 
 Deno.test("probe on a frozen RAM: its loss falls and the RAM's parameters stay bit-identical", async () => {
   await withDir(async (dir) => {
-    const config = runConfig(2, null);
+    const config = blobRunConfig(2, null);
     const ram = new CpuRam(config.model, 4);
     await train({
       backend: ram,
@@ -202,7 +183,7 @@ Deno.test("probe on a frozen RAM: its loss falls and the RAM's parameters stay b
     });
     const before = await Deno.readFile(`${dir}/${MODEL_FILE}`);
     const ramBefore = (await ram.getState()).params;
-    const withVae = { ...config, vae: runConfig(1, {}).vae };
+    const withVae = { ...config, vae: blobRunConfig(1, {}).vae };
     const vae = probeFor(withVae);
     const epochs = await trainProbe({
       ram,
@@ -247,7 +228,7 @@ Deno.test("probe on a frozen RAM: its loss falls and the RAM's parameters stay b
 
 Deno.test("both probes alongside (class probe from epoch 2): stopped mid-epoch and resumed, bit-identical", async () => {
   await withDir(async (dir) => {
-    const config = runConfig(3, {}, { start: 2 });
+    const config = blobRunConfig(3, {}, { start: 2 });
     const data = () => ({ train: blobSplit(40, SIZE, 2) });
     const cls = classProbeFor(config);
     await train({
