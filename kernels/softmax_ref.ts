@@ -62,7 +62,9 @@ export function nllRef(batch: number, C: number, logp: Float32Array, labels: Int
 
 /**
  * Gradient of `scale`·mean_b NLL(log_softmax(logits)) with respect to the logits:
- * dlogits[b,c] = scale/B · (softmax[b,c] − [c = y_b]). Reads the log-probabilities.
+ * dlogits[b,c] = scale/B · (softmax[b,c] − [c = y_b]). Reads the log-probabilities. Row b's
+ * label is labels[b % labels.length]: with fewer labels than rows (the class probe's T·B rows,
+ * glimpse-major, over B images) they repeat.
  *
  * @example
  * ```ts
@@ -80,10 +82,11 @@ export function nllBackwardRef(
   dlogits: Float32Array,
   scale = 1,
 ): void {
-  const k = scale / batch;
+  const k = scale / batch, L = labels.length;
   for (let b = 0; b < batch; b++) {
+    const y = labels[b % L];
     for (let c = 0; c < C; c++) {
-      dlogits[b * C + c] = k * (Math.exp(logp[b * C + c]) - (c === labels[b] ? 1 : 0));
+      dlogits[b * C + c] = k * (Math.exp(logp[b * C + c]) - (c === y ? 1 : 0));
     }
   }
 }

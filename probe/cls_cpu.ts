@@ -33,29 +33,8 @@ import {
 } from "./cls_params.ts";
 import { linearKind, type LinearOps, REF_LINEAR } from "../kernels/linear_blas.ts";
 import { reluBackwardFast } from "../kernels/activation_ref.ts";
-import { logSoftmaxRef } from "../kernels/softmax_ref.ts";
+import { logSoftmaxRef, nllBackwardRef } from "../kernels/softmax_ref.ts";
 import { ParamState } from "../ram/param_state.ts";
-
-/**
- * dlogits[r, c] = (p[r, c] − [c = y_{r % B}]) / R from log-probabilities: kernels/softmax_ref.ts
- * nllBackwardRef with row r's label read as labels[r % B], without building the row labels.
- */
-function nllGradFromLogp(
-  R: number,
-  C: number,
-  logp: Float32Array,
-  labels: Int32Array,
-  B: number,
-  dlogits: Float32Array,
-): void {
-  const k = 1 / R;
-  for (let r = 0; r < R; r++) {
-    const y = labels[r % B];
-    for (let c = 0; c < C; c++) {
-      dlogits[r * C + c] = k * (Math.exp(logp[r * C + c]) - (c === y ? 1 : 0));
-    }
-  }
-}
 
 /** The loss and the gradient of every parameter, without an Adam update. */
 export interface ClsLossAndGrads extends ClsStepResult {
@@ -265,10 +244,10 @@ export class CpuClassProbe implements ClassProbe {
   #lossAndGrads(hidden: Float32Array, labels: Int32Array): ClsStepResult {
     const { hidden: Hd, classes: C } = this.config;
     const rows = this.#rows(hidden), R = rows.R;
-    const B = clsTargets(this.config, R, labels);
+    clsTargets(this.config, R, labels); // B labels for R = T·B rows: row r reads r % B
     const { u, logp } = this.#forward(rows, true);
     const dlogits = this.#dlogits(R * C); // (R, C)
-    nllGradFromLogp(R, C, logp, labels, B, dlogits);
+    nllBackwardRef(R, C, logp, labels, dlogits);
     this.#state.zeroGrads();
     const grads = this.#state.grads;
     const g = (n: string) => grads.get(n)!.data;

@@ -1,3 +1,4 @@
+import assert from "node:assert/strict";
 import {
   argmaxRef,
   entropyRef,
@@ -154,6 +155,18 @@ Deno.test("nllBackwardRef matches finite differences of nllRef through logSoftma
     nllBackwardRef(B, C, logp, labels, d, scale);
     assertClose(d, finiteDiff(x, loss), { atol: 5e-4, rtol: 1e-2, label: `B=${B} C=${C}` });
   }
+});
+
+Deno.test("nllBackwardRef with fewer labels than rows repeats them: row r reads labels[r % B]", () => {
+  const T = 3, B = 4, C = 5, R = T * B;
+  const logp = new Float32Array(R * C);
+  logSoftmaxRef(R, C, randomArray(R * C, 9, -2, 2), logp);
+  const labels = labelsFor(B, C, 11);
+  const rowLabels = Int32Array.from({ length: R }, (_, r) => labels[r % B]);
+  const [got, want] = [new Float32Array(R * C), new Float32Array(R * C)];
+  nllBackwardRef(R, C, logp, labels, got);
+  nllBackwardRef(R, C, logp, rowLabels, want);
+  assert.deepEqual(got, want);
 });
 
 Deno.test("entropyRef and logSoftmaxRef agree with direct formulas", () => {
