@@ -228,7 +228,7 @@ export function bceSimd(
   dbias: Float32Array,
   scale: number,
 ): boolean {
-  const { rows: R, pixels: P } = s, tr = s.targetRows ?? R;
+  const { rows: R, pixels: P } = s;
   if (P % 4 !== 0) return false;
   const need = 2 * R * P + P + 4 * R + 16;
   if (scratch === undefined || (scratch !== null && scratch.capacity < need)) {
@@ -237,15 +237,38 @@ export function bceSimd(
   if (!scratch) return false;
   scratch.reset();
   const x = scratch.alloc(R * P), t = scratch.alloc(R * P);
-  const db = scratch.alloc(P).fill(0), l4 = scratch.alloc(4 * R);
+  const db = scratch.alloc(P), l4 = scratch.alloc(4 * R);
   x.set(logits.subarray(0, R * P));
+  bceOnHeap(scratch, s, x, target, t, loss, dbias, scale, db, l4);
+  logits.set(x);
+  return true;
+}
+
+/**
+ * {@link bceSimd} on logits `x` (R, P) that already live in `heap` (the CPU VAE probe's
+ * workspace): the targets are copied into `t` (R, P), the heap's `db` (P) and `l4` (4R) are
+ * scratch, and the results land as bceInPlace leaves them (x the gradient, dbias += its row
+ * sums, loss per row). P must be a multiple of 4 and WebAssembly SIMD present (`heap` exists).
+ */
+export function bceOnHeap(
+  heap: SimdHeap,
+  s: BceShape,
+  x: Float32Array,
+  target: Float32Array,
+  t: Float32Array,
+  loss: Float32Array,
+  dbias: Float32Array,
+  scale: number,
+  db: Float32Array,
+  l4: Float32Array,
+): void {
+  const { rows: R, pixels: P } = s, tr = s.targetRows ?? R;
   if (tr === R) t.set(target.subarray(0, R * P));
   else for (let r = 0; r < R; r++) t.set(target.subarray((r % tr) * P, (r % tr + 1) * P), r * P);
-  scratch.bce(x, t, db, l4, R, P, scale);
-  logits.set(x);
+  db.fill(0);
+  heap.bce(x, t, db, l4, R, P, scale);
   for (let p = 0; p < P; p++) dbias[p] += db[p];
   for (let r = 0; r < R; r++) loss[r] = l4[4 * r] + l4[4 * r + 1] + l4[4 * r + 2] + l4[4 * r + 3];
-  return true;
 }
 
 /** {@link bceInPlace} in double-precision JavaScript (where WebAssembly SIMD does not run). */

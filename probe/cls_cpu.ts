@@ -33,7 +33,7 @@ import {
 } from "./cls_params.ts";
 import { linearKind, type LinearOps, REF_LINEAR } from "../kernels/linear_blas.ts";
 import { reluBackwardFast } from "../kernels/activation_ref.ts";
-import { logSoftmaxRef, nllBackwardRef } from "../kernels/softmax_ref.ts";
+import { logSoftmaxNllBackward, logSoftmaxRef } from "../kernels/softmax_ref.ts";
 import { ParamState } from "../ram/param_state.ts";
 
 /** The loss and the gradient of every parameter, without an Adam update. */
@@ -176,9 +176,15 @@ export class CpuClassProbe implements ClassProbe {
 
   /**
    * The forward on `rows`; with `reuse` (a training step) into buffers kept between steps,
-   * else (beliefs, which hands logp out) into fresh ones.
+   * else (beliefs, which hands logp out) into fresh ones. With `labels` too (a training step)
+   * it also leaves the NLL's dlogits in the workspace (kernels/softmax_ref.ts
+   * logSoftmaxNllBackward: one exp a logit, where logSoftmaxRef then nllBackwardRef take two).
    */
-  #forward(rows: Rows, reuse = false): { u: Float32Array | null; logp: Float32Array } {
+  #forward(
+    rows: Rows,
+    reuse = false,
+    labels?: Int32Array,
+  ): { u: Float32Array | null; logp: Float32Array } {
     const { hidden: Hd, classes: C } = this.config, R = rows.R;
     let u: Float32Array | null = null;
     const ws = reuse ? this.#workspace(R) : null;
@@ -197,7 +203,9 @@ export class CpuClassProbe implements ClassProbe {
       this.#firstForward(rows, "classprobe.out", C, logits, "none");
     }
     const logp = ws ? ws.logp.subarray(0, R * C) : new Float32Array(R * C);
-    logSoftmaxRef(R, C, logits, logp);
+    // A training step (labels given) forms dlogits on the way, with one exp a logit.
+    if (ws && labels) logSoftmaxNllBackward(R, C, logits, labels, logp, ws.d.subarray(0, R * C));
+    else logSoftmaxRef(R, C, logits, logp);
     return { u, logp };
   }
 
@@ -245,9 +253,8 @@ export class CpuClassProbe implements ClassProbe {
     const { hidden: Hd, classes: C } = this.config;
     const rows = this.#rows(hidden), R = rows.R;
     clsTargets(this.config, R, labels); // B labels for R = T·B rows: row r reads r % B
-    const { u, logp } = this.#forward(rows, true);
-    const dlogits = this.#dlogits(R * C); // (R, C)
-    nllBackwardRef(R, C, logp, labels, dlogits);
+    const { u, logp } = this.#forward(rows, true, labels);
+    const dlogits = this.#dlogits(R * C); // (R, C), written by #forward
     this.#state.zeroGrads();
     const grads = this.#state.grads;
     const g = (n: string) => grads.get(n)!.data;

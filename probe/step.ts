@@ -245,10 +245,13 @@ export class ProbeStep {
     const { hidden } = options;
     let vae: ProbePhases<VaeStepResult> | null = null;
     let cls: ProbePhases<ClsStepResult> | null = null;
+    let fill: (() => void) | null = null;
     if (this.vae && options.vae !== false) {
       if (!this.vae.phases) throw new Error("probe: this VAE probe does not run in parts");
-      const { rows, clean, eps } = this.#vaeInputs(hidden, B, epoch, k, options.clean);
-      vae = this.vae.phases(rows, clean, eps);
+      const inputs = this.#vaeBuffers(hidden, B, options.clean);
+      vae = this.vae.phases(inputs.rows, inputs.clean, inputs.eps);
+      // ε and the rows are drawn in forward(), beside the RAM's next step, not here.
+      fill = () => this.#fillVaeInputs(inputs, hidden, B, epoch, k);
     }
     if (this.cls && options.cls !== false) {
       if (!this.cls.phases) throw new Error("probe: this class probe does not run in parts");
@@ -257,6 +260,7 @@ export class ProbeStep {
     let result: ProbeStepResult | null = null;
     return {
       forward: () => {
+        fill?.();
         vae?.forward();
         cls?.forward();
       },
@@ -282,21 +286,34 @@ export class ProbeStep {
     epoch: number,
     k: number,
     clean: Float32Array | undefined,
-  ): { rows: Float32Array; clean: Float32Array; eps: Float32Array } {
-    const vae = this.vae!, rowsPerImage = this.vaeRowsPerImage, H = this.ram.config.hidden;
+  ): VaeInputs {
+    const inputs = this.#vaeBuffers(hidden, B, clean);
+    this.#fillVaeInputs(inputs, hidden, B, epoch, k);
+    return inputs;
+  }
+
+  /** The buffers {@link #fillVaeInputs} fills: the rows (`hidden` itself for all rows) and ε. */
+  #vaeBuffers(hidden: Float32Array, B: number, clean: Float32Array | undefined): VaeInputs {
+    const rowsPerImage = this.vaeRowsPerImage, H = this.ram.config.hidden;
+    const all = rowsPerImage === this.ram.config.glimpses;
+    return {
+      rows: all ? hidden : this.#rows.subarray(0, rowsPerImage * B * H),
+      clean: clean ?? this.clean(B),
+      eps: this.#eps.subarray(0, rowsPerImage * B * this.vae!.config.latent),
+    };
+  }
+
+  /** Draws batch k of epoch's rows of `hidden` (row j·B + b: image b after its j-th) and ε. */
+  #fillVaeInputs(v: VaeInputs, hidden: Float32Array, B: number, epoch: number, k: number): void {
+    const H = this.ram.config.hidden;
     const glimpses = this.vaeGlimpses(B, epoch, k);
-    let rows = hidden;
     if (glimpses) {
-      // Row j·B + b: the state of image b after its j-th drawn glimpse.
-      rows = this.#rows.subarray(0, rowsPerImage * B * H);
-      for (let r = 0; r < rowsPerImage * B; r++) {
+      for (let r = 0; r < glimpses.length; r++) {
         const from = glimpses[r] * B + r % B;
-        rows.set(hidden.subarray(from * H, (from + 1) * H), r * H);
+        v.rows.set(hidden.subarray(from * H, (from + 1) * H), r * H);
       }
     }
-    const eps = this.#eps.subarray(0, rowsPerImage * B * vae.config.latent);
-    Rng.derive(this.seed, this.stream, epoch, k).fillNormal(eps);
-    return { rows, clean: clean ?? this.clean(B), eps };
+    Rng.derive(this.seed, this.stream, epoch, k).fillNormal(v.eps);
   }
 
   #checkVae(r: VaeStepResult, epoch: number, k: number): VaeStepResult {
@@ -318,6 +335,13 @@ export class ProbeStep {
     }
     return r;
   }
+}
+
+/** The VAE probe's inputs for one step (views of ProbeStep's buffers, or of the states). */
+interface VaeInputs {
+  rows: Float32Array;
+  clean: Float32Array;
+  eps: Float32Array;
 }
 
 /** Adds one probe step's result for `n` images to `sums`. */

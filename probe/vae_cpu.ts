@@ -28,7 +28,14 @@ import { vaeRows } from "./vae_api.ts";
 import { checkVaeParams, initVaeParams, type VaeConfig, vaeFlatLayout } from "./vae_params.ts";
 import { linearKind, type LinearOps, REF_LINEAR } from "../kernels/linear_blas.ts";
 import { reluBackwardFast } from "../kernels/activation_ref.ts";
-import { bceInPlace, latentBackwardRef, latentForwardRef, sigmoidRef } from "../kernels/vae_ref.ts";
+import {
+  bceInPlace,
+  bceOnHeap,
+  latentBackwardRef,
+  latentForwardRef,
+  sigmoidRef,
+} from "../kernels/vae_ref.ts";
+import { SimdHeap } from "../util/simd.ts";
 import { rowSqErrRef } from "../kernels/reduce_ref.ts";
 import { ParamState } from "../ram/param_state.ts";
 
@@ -40,9 +47,15 @@ export interface VaeLossAndGrads extends VaeStepResult {
 
 /**
  * Activations and gradients of one step on up to `capacity` rows, kept between steps so a step
- * allocates nothing; {@link _Workspace.rows} views the first R rows of each.
+ * allocates nothing; {@link _Workspace.rows} views the first R rows of each. Where WebAssembly
+ * SIMD runs they live in a {@link SimdHeap} of their own, with the scratch its loops need
+ * (targets, bias-gradient sums, loss partials): the loss then runs four floats at a time
+ * without copying the logits in and out, and with BLAS products (the `cpu` backend) so do the
+ * ReLUs, their backward and the bias gradients, in the same bits as kernels/linear_blas.ts.
+ * With the TypeScript references those stay the references' own.
  */
 class _Workspace {
+  readonly heap: SimdHeap | null;
   readonly e: Float32Array; // (cap, hidden) ReLU(enc h); then de
   readonly stats: Float32Array; // (cap, 2L)
   readonly z: Float32Array; // (cap, L)
@@ -55,21 +68,50 @@ class _Workspace {
   readonly dstats: Float32Array; // (cap, 2L)
   readonly de: Float32Array; // (cap, hidden)
   readonly zeroEps: Float32Array; // (cap, L) ε = 0: decodes μ
+  // The heap's scratch (empty without one): targets, a bias gradient's sum, loss partials.
+  readonly target: Float32Array; // (cap, pixels)
+  readonly db: Float32Array; // (max(hidden, 2L, pixels))
+  readonly loss4: Float32Array; // (cap, 4)
 
   constructor(readonly capacity: number, c: VaeConfig) {
     const n = capacity, { hidden: Hd, latent: L, pixels: P } = c;
-    this.e = new Float32Array(n * Hd);
-    this.stats = new Float32Array(n * 2 * L);
-    this.z = new Float32Array(n * L);
-    this.kl = new Float32Array(n);
-    this.d = new Float32Array(n * Hd);
-    this.logits = new Float32Array(n * P);
-    this.bce = new Float32Array(n);
-    this.dd = new Float32Array(n * Hd);
-    this.dz = new Float32Array(n * L);
-    this.dstats = new Float32Array(n * 2 * L);
-    this.de = new Float32Array(n * Hd);
-    this.zeroEps = new Float32Array(n * L);
+    const dbSize = Math.max(Hd, 2 * L, P);
+    const floats = n * (4 * Hd + 2 * 2 * L + 3 * L + 2 + 2 * P + 4) + dbSize + 4 * 16;
+    this.heap = P % 4 === 0 ? SimdHeap.create(floats) : null;
+    const heap = this.heap;
+    const f = (k: number) => heap ? heap.alloc(k) : new Float32Array(k);
+    this.e = f(n * Hd);
+    this.stats = f(n * 2 * L);
+    this.z = f(n * L);
+    this.kl = f(n);
+    this.d = f(n * Hd);
+    this.logits = f(n * P);
+    this.bce = f(n);
+    this.dd = f(n * Hd);
+    this.dz = f(n * L);
+    this.dstats = f(n * 2 * L);
+    this.de = f(n * Hd);
+    this.zeroEps = f(n * L);
+    this.target = heap ? f(n * P) : new Float32Array(0);
+    this.db = heap ? f(dbSize) : new Float32Array(0);
+    this.loss4 = heap ? f(4 * n) : new Float32Array(0);
+  }
+
+  /** ReLU in place, four at a time on the heap (activation_ref.ts reluFast's bits). */
+  relu(x: Float32Array): void {
+    this.heap!.relu(x);
+  }
+
+  /** dx = dy ⊙ (y > 0) in place, as activation_ref.ts reluBackwardFast (same bits). */
+  reluBackward(y: Float32Array, dy: Float32Array): void {
+    this.heap!.reluBackward(y, dy, dy);
+  }
+
+  /** db += Σ_r dy[r] over R rows (float32, row order, as kernels/linear_blas.ts: same bits). */
+  biasGrad(db: Float32Array, dy: Float32Array, R: number): void {
+    const cols = db.length, sum = this.db.subarray(0, cols).fill(0);
+    this.heap!.colsum(sum, dy, R);
+    for (let j = 0; j < cols; j++) db[j] += sum[j];
   }
 
   /** The first R rows of every buffer. */
@@ -117,6 +159,8 @@ export class CpuVae implements Vae {
   // views into them: Adam runs once over the whole buffer and a step allocates nothing.
   readonly #state: ParamState;
   #ops: LinearOps;
+  // BLAS products (kernels/linear_blas.ts): the element-wise work may then run on the heap.
+  #blas: boolean;
   #ws: _Workspace | null = null;
 
   /**
@@ -126,6 +170,7 @@ export class CpuVae implements Vae {
   constructor(config: VaeConfig, seed: number, ops: LinearOps = REF_LINEAR) {
     this.config = { ...config };
     this.#ops = ops;
+    this.#blas = linearKind(ops) === "blas";
     this.#state = new ParamState(initVaeParams(config, seed), vaeFlatLayout(config));
   }
 
@@ -145,7 +190,7 @@ export class CpuVae implements Vae {
 
   #forward(hidden: Float32Array, eps: Float32Array | null, R: number): Trace {
     const { input, hidden: Hd, latent: L, pixels: P } = this.config;
-    const ws = this.#workspace(R);
+    const ws = this.#workspace(R), simd = ws.heap !== null && this.#blas;
     const t = ws.rows(R, this.config);
     const p = (n: string) => this.#p(n);
     this.#ops.forward(
@@ -154,8 +199,9 @@ export class CpuVae implements Vae {
       p("vae.enc.weight"),
       p("vae.enc.bias"),
       t.e,
-      "relu",
+      simd ? "none" : "relu",
     );
+    if (simd) ws.relu(t.e);
     this.#ops.forward(
       { batch: R, inF: Hd, outF: 2 * L },
       t.e,
@@ -177,8 +223,9 @@ export class CpuVae implements Vae {
       p("vae.dec1.weight"),
       p("vae.dec1.bias"),
       t.d,
-      "relu",
+      simd ? "none" : "relu",
     );
+    if (simd) ws.relu(t.d);
     this.#ops.forward(
       { batch: R, inF: Hd, outF: P },
       t.d,
@@ -217,20 +264,19 @@ export class CpuVae implements Vae {
     targets: number,
   ): VaeStepResult {
     const { input, hidden: Hd, latent: L, pixels: P } = this.config;
-    const ws = this.#ws!;
+    const ws = this.#ws!, simd = ws.heap !== null && this.#blas;
     this.#state.zeroGrads();
     const g = (n: string) => this.#state.grads.get(n)!.data;
     const p = (n: string) => this.#p(n);
     // dlogits overwrite the logits; the dec2 bias gradient is summed on the way.
     const bce = ws.bce.subarray(0, R), dlogits = t.logits;
-    bceInPlace(
-      { rows: R, pixels: P, targetRows: targets },
-      t.logits,
-      clean,
-      bce,
-      g("vae.dec2.bias"),
-      1 / R,
-    );
+    const shape = { rows: R, pixels: P, targetRows: targets };
+    if (ws.heap) {
+      const target = ws.target.subarray(0, R * P), l4 = ws.loss4.subarray(0, 4 * R);
+      bceOnHeap(ws.heap, shape, t.logits, clean, target, bce, g("vae.dec2.bias"), 1 / R, ws.db, l4);
+    } else {
+      bceInPlace(shape, t.logits, clean, bce, g("vae.dec2.bias"), 1 / R);
+    }
 
     const dd = ws.dd.subarray(0, R * Hd); // (R, hidden)
     this.#ops.backward(
@@ -242,7 +288,8 @@ export class CpuVae implements Vae {
       g("vae.dec2.weight"),
       null, // summed by bceInPlace
     );
-    reluBackwardFast(t.d, dd, dd);
+    if (simd) ws.reluBackward(t.d, dd);
+    else reluBackwardFast(t.d, dd, dd);
     const dz = ws.dz.subarray(0, R * L); // (R, L)
     this.#ops.backward(
       { batch: R, inF: L, outF: Hd },
@@ -251,8 +298,9 @@ export class CpuVae implements Vae {
       dd,
       dz,
       g("vae.dec1.weight"),
-      g("vae.dec1.bias"),
+      simd ? null : g("vae.dec1.bias"),
     );
+    if (simd) ws.biasGrad(g("vae.dec1.bias"), dd, R);
     const dstats = ws.dstats.subarray(0, R * 2 * L); // (R, 2L)
     latentBackwardRef({ batch: R, latent: L }, t.stats, eps, dz, 1 / R, dstats);
     const de = ws.de.subarray(0, R * Hd); // (R, hidden)
@@ -263,9 +311,14 @@ export class CpuVae implements Vae {
       dstats,
       de,
       g("vae.stats.weight"),
-      g("vae.stats.bias"),
+      simd ? null : g("vae.stats.bias"),
     );
-    reluBackwardFast(t.e, de, de);
+    if (simd) {
+      ws.biasGrad(g("vae.stats.bias"), dstats, R);
+      ws.reluBackward(t.e, de);
+    } else {
+      reluBackwardFast(t.e, de, de);
+    }
     this.#ops.backward(
       { batch: R, inF: input, outF: Hd },
       hidden,
@@ -273,8 +326,9 @@ export class CpuVae implements Vae {
       de,
       null, // h is detached
       g("vae.enc.weight"),
-      g("vae.enc.bias"),
+      simd ? null : g("vae.enc.bias"),
     );
+    if (simd) ws.biasGrad(g("vae.enc.bias"), de, R);
 
     let bceSum = 0, klSum = 0;
     for (let r = 0; r < R; r++) {

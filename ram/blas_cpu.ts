@@ -152,11 +152,13 @@ export class BlasRam implements RamBackend {
       this.#checkStart(B, noise.start);
       const eps = { mode: "noise" as const, eps: noise.policy };
       const { hidden, beside } = options;
-      await lanes.forward(ws, B, batch.images, batch.labels, noise.start, eps, !!hidden, beside);
+      // The states go straight into the caller's buffer.
+      const h = hidden ?? null;
+      await lanes.forward(ws, B, batch.images, batch.labels, noise.start, eps, h, beside);
     } else {
       this.#forward(ws, batch, noise.start, actions);
+      options.hidden?.set(ws.h.subarray(0, options.hidden.length));
     }
-    options.hidden?.set(ws.h.subarray(0, options.hidden.length));
     const rewards = await reward(this.#episodes(ws, batch));
     const r = this.#loss(ws, batch, rewards, train.lambda);
     this.#step++;
@@ -230,7 +232,7 @@ export class BlasRam implements RamBackend {
         batch.labels,
         start,
         actions,
-        options.hidden !== false,
+        options.hidden !== false ? ws.h : null,
       );
     } else {
       this.#forward(ws, batch, start, source);

@@ -459,7 +459,7 @@ export class BlasLanes {
   /**
    * Runs the forward over the batch's rows, split across the lanes, and gathers into `ws`
    * (a host workspace of capacity ≥ B) what the host reads: loc, logp, logπ, baselines, and
-   * with `hidden` the states h. With `beside`, the host's lane takes `beside.rows` fewer rows
+   * into `hidden` (T, B, H), when given, the states h. With `beside`, the host's lane takes `beside.rows` fewer rows
    * (laneSplit) and runs `beside.forward` after its own rows; {@link update} runs the rest.
    */
   async forward(
@@ -469,7 +469,7 @@ export class BlasLanes {
     labels: Int32Array,
     start: Float32Array,
     actions: LaneActions,
-    hidden: boolean,
+    hidden: Float32Array | null,
     beside?: BesideWork,
   ): Promise<void> {
     const starts = await this.#ready(B, beside?.rows ?? 0);
@@ -496,7 +496,7 @@ export class BlasLanes {
     this.#gather(starts, B, T, C, (w) => w.logp, ws.logp);
     this.#gather(starts, B, A, 1, (w) => w.logpi, ws.logpi);
     this.#gather(starts, B, A, 1, (w) => w.base, ws.base);
-    if (hidden) this.#gather(starts, B, T, cfg.hidden, (w) => w.h, ws.h);
+    if (hidden) this.#gather(starts, B, T, cfg.hidden, (w) => w.h, hidden);
   }
 
   /**

@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { SimdHeap, simdModuleBytes } from "../util/simd.ts";
 import { adamFast, adamHoisted, adamRef } from "../kernels/adam_ref.ts";
+import { reluBackwardFast, reluFast } from "../kernels/activation_ref.ts";
 import { Rng } from "../util/rng.ts";
 import { assertClose } from "./_assert.ts";
 
@@ -58,6 +59,46 @@ Deno.test("SimdHeap.add is the float32 sum bit for bit; adamFast picks the heap 
   adamFast(heap, p, g, m, v, 1, { lr: 0.1 });
   adamHoisted(p2, g, m2, v2, 1, { lr: 0.1 });
   assert.deepEqual(p, p2);
+});
+
+Deno.test("SimdHeap.relu, reluBackward and colsum give reluFast's, reluBackwardFast's and the row-order sum's bits", () => {
+  const heap = SimdHeap.create(120000)!;
+  const rng = new Rng(5);
+  for (const n of [0, 1, 3, 4, 7, 256, 1001]) {
+    // Normals with ±0, ±∞ and NaNs of both signs mixed in, at every offset of a vector.
+    const x = heap.alloc(n + 3).subarray(3);
+    rng.fillNormal(x);
+    const specials = [0, -0, Infinity, -Infinity, NaN, -NaN];
+    for (let i = 0; i < n; i += 5) x[i] = specials[i % specials.length];
+    const bits = (a: Float32Array) => new Int32Array(a.buffer, a.byteOffset, a.length).slice();
+    const want = x.slice();
+    reluFast(want);
+    heap.relu(x);
+    assert.deepEqual(bits(x), bits(want), `relu n=${n}`);
+
+    const dy = heap.alloc(n);
+    rng.fillNormal(dy);
+    const dx = heap.alloc(n), wantDx = new Float32Array(n);
+    reluBackwardFast(want, dy, wantDx);
+    heap.reluBackward(x, dy, dx);
+    assert.deepEqual(bits(dx), bits(wantDx), `reluBackward n=${n}`);
+    heap.reluBackward(x, dy, dy); // in place
+    assert.deepEqual(bits(dy), bits(wantDx), `reluBackward in place n=${n}`);
+  }
+  for (const [rows, cols] of [[1, 1], [3, 10], [128, 784], [5, 33]]) {
+    const dy = heap.alloc(rows * cols), db = heap.alloc(cols);
+    rng.fillNormal(dy);
+    rng.fillNormal(db);
+    const want = db.slice();
+    for (let r = 0; r < rows; r++) for (let j = 0; j < cols; j++) want[j] += dy[r * cols + j];
+    heap.colsum(db, dy, rows);
+    assert.deepEqual(db, want, `colsum ${rows}×${cols}`);
+  }
+  heap.reset();
+  const a = heap.alloc(8);
+  assert.throws(() => heap.relu(new Float32Array(4)), /must be this heap's/);
+  assert.throws(() => heap.reluBackward(a, a, a.subarray(1)), /of one length/);
+  assert.throws(() => heap.colsum(a.subarray(0, 4), a, 3), /rows × db.length/);
 });
 
 Deno.test("SimdHeap: a full heap, foreign arrays and mismatched lengths fail with a message", () => {

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import {
   argmaxRef,
   entropyRef,
+  logSoftmaxNllBackward,
   logSoftmaxRef,
   nllBackwardRef,
   nllRef,
@@ -167,6 +168,23 @@ Deno.test("nllBackwardRef with fewer labels than rows repeats them: row r reads 
   nllBackwardRef(R, C, logp, labels, got);
   nllBackwardRef(R, C, logp, rowLabels, want);
   assert.deepEqual(got, want);
+});
+
+Deno.test("logSoftmaxNllBackward agrees with logSoftmaxRef then nllBackwardRef, labels repeating", () => {
+  for (const [B, C] of SHAPES) {
+    for (const repeat of [1, 3]) {
+      const R = B * repeat, x = logitsFor(R, C, 5 + B);
+      const labels = labelsFor(B, C, 7);
+      const [logp, d] = [new Float32Array(R * C), new Float32Array(R * C)];
+      const [wantLogp, wantD] = [new Float32Array(R * C), new Float32Array(R * C)];
+      logSoftmaxNllBackward(R, C, x, labels, logp, d);
+      logSoftmaxRef(R, C, x, wantLogp);
+      nllBackwardRef(R, C, wantLogp, labels, wantD);
+      const label = `B=${B} C=${C} ×${repeat}`;
+      assertClose(logp, wantLogp, { atol: 1e-6, rtol: 1e-6, label });
+      assertClose(d, wantD, { atol: 1e-7, rtol: 1e-5, label });
+    }
+  }
 });
 
 Deno.test("entropyRef and logSoftmaxRef agree with direct formulas", () => {

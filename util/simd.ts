@@ -56,6 +56,9 @@ const BLOCK = [0x02, 0x40], LOOP = [0x03, 0x40], END = [0x0b];
 const brIf = (d: number) => [0x0d, d], br = (d: number) => [0x0c, d];
 const v128Load = [...simd(0x00), 4, 0], v128Store = [...simd(0x0b), 4, 0];
 const f32Load = [0x2a, 2, 0], f32Store = [0x38, 2, 0];
+const i32Load = [0x28, 2, 0], i32Store = [0x36, 2, 0];
+const [AND_I32, OR_I32, XOR_I32, SUB_I32, SHR_S_I32] = [[0x71], [0x72], [0x73], [0x6b], [0x75]];
+const I32_ALL_ONES = [0x41, 0x7f]; // i32.const −1 (signed LEB)
 const F4 = { splat: 0x13, sqrt: 0xe3, add: 0xe4, sub: 0xe5, mul: 0xe6, div: 0xe7 };
 const F1 = { sqrt: [0x91], add: [0x92], sub: [0x93], mul: [0x94], div: [0x95] };
 
@@ -137,61 +140,131 @@ function i4(v: number): number[] {
 }
 
 /**
+ * relu(x, n): on the bits, as kernels/activation_ref.ts reluFast, x ← x & ~(x >> 31): a value
+ * with its sign bit set becomes +0. Params 0–1; locals 2 i, 3 end, 4 the vector, 5 the word.
+ */
+function reluBody(): number[] {
+  const at = [get(0), get(2), ADD_I32], tee = (i: number) => [0x22, ...uleb(i)];
+  const [SHR_S_I4, ANDNOT] = [simd(0xac), simd(0x4f)];
+  // deno-fmt-ignore
+  const vector = [...at, ...at, v128Load, tee(4), get(4), i32(31), SHR_S_I4, ANDNOT, v128Store];
+  // deno-fmt-ignore
+  const scalar = [
+    ...at, ...at, i32Load, tee(5), get(5), i32(31), SHR_S_I32, I32_ALL_ONES, XOR_I32, AND_I32,
+    i32Store,
+  ];
+  return body([[2, I32], [1, V128], [1, I32]], loops(1, 2, 3, vector, scalar));
+}
+
+/**
+ * reluBack(y, dy, dx, n): dx ← dy & ((y | −y) >> 31) on the bits, as kernels/activation_ref.ts
+ * reluBackwardFast (dy where y > 0, else +0 for a y that is +0). Params 0–3; locals 4 i, 5 end,
+ * 6 the vector, 7 the word.
+ */
+function reluBackBody(): number[] {
+  const at = (ptr: number) => [get(ptr), get(4), ADD_I32], tee = (i: number) => [0x22, ...uleb(i)];
+  const [SHR_S_I4, NEG_I4, AND, OR] = [simd(0xac), simd(0xa1), simd(0x4e), simd(0x50)];
+  // deno-fmt-ignore
+  const vector = [
+    ...at(2), ...at(1), v128Load, ...at(0), v128Load, tee(6), NEG_I4, get(6), OR, i32(31), SHR_S_I4,
+    AND, v128Store,
+  ];
+  // deno-fmt-ignore
+  const scalar = [
+    ...at(2), ...at(1), i32Load, i32(0), ...at(0), i32Load, tee(7), SUB_I32, get(7), OR_I32,
+    i32(31), SHR_S_I32, AND_I32, i32Store,
+  ];
+  return body([[2, I32], [1, V128], [1, I32]], loops(3, 4, 5, vector, scalar));
+}
+
+/**
  * bce(logits, target, dbias, loss, rows, P, scale): the VAE probe's loss and its gradient in
  * place, as kernels/vae_ref.ts bceInPlace (P a multiple of 4, target row r for logit row r):
  * per pixel, with a = min(|x|, 87) and e = e^−a (range reduction by k = round(−a/ln 2), Taylor
- * to r⁷, 2^k from the exponent bits),
- *   g = ((x < 0 ? e : 1) / (1 + e) − t)·scale   over the logit, added to dbias[p],
- *   ℓ = max(x, 0) − x·t + ln(1 + e)             ln(1 + e) = 2·atanh(e / (2 + e)) to u¹¹,
- * and the four lanes' sums of ℓ of row r at loss[4r..4r+3]. Params 0–6; locals 7 r, 8 off,
- * 9 row end, 10 pixel offset; 11 x, 12 t, 13 a, 14 k, 15 r, 16 p, 17 e, 18 q, 19 g, 20 u, 21 u²,
- * 22 sum, 23 scale (vectors).
+ * to r⁷, 2^k from the exponent bits) and q = 1 + e,
+ *   g = ((x < 0 ? e : 1) / q − t)·scale   over the logit, added to dbias[p],
+ *   ℓ = max(x, 0) − x·t + ln q,
+ * where ln q is taken once per 32 pixels of a lane: the lanes multiply their q (each in (1, 2],
+ * so 32 of them stay below 2^32), and the product's logarithm is its exponent times ln 2 plus
+ * ln m of its mantissa m in [1, 2), 2·atanh((m − 1)/(m + 1)) to u¹³ (bceInPlace's scalar form
+ * does likewise per row: one division and a series a pixel fewer than a log per pixel). The four
+ * lanes' sums of ℓ of row r go to loss[4r..4r+3]. Constants are splatted once into locals.
+ * Params 0–6; locals (i32) 7 r, 8 off, 9 row end, 10 pixel offset, 11 chunk end; (v128) 12 x,
+ * 13 t, 14 a, 15 k, 16 r, 17 e, 18 q, 19 g, 20 product, 21 sum, 22 m, 23 u, 24 u², 25 scale,
+ * 26.. the constants.
  */
 function bceBody(): number[] {
   const op = (n: number) => simd(n);
   const [ABS, NEG, MIN, MAX, NEAREST, LT] = [0xe0, 0xe1, 0xe8, 0xe9, 0x6a, 0x43].map(op);
-  const [TRUNC_I32, ADD_I4, SHL_I4, BITSELECT] = [0xf8, 0xae, 0xab, 0x52].map(op);
+  const [TRUNC_I32, ADD_I4, SUB_I4, SHL_I4, SHR_S_I4] = [0xf8, 0xae, 0xb1, 0xab, 0xac].map(op);
+  const [BITSELECT, AND, OR, CONVERT] = [0x52, 0x4e, 0x50, 0xfa].map(op);
   const [ADD, SUB, MUL, DIV] = [F4.add, F4.sub, F4.mul, F4.div].map(op);
   const tee = (i: number) => [0x22, ...uleb(i)];
+  // The constants, each splatted once into a local from 26 on.
+  const consts: number[][] = [];
+  const c = (v128: number[]): number[] => {
+    const key = v128.join(",");
+    let i = consts.findIndex((k) => k.join(",") === key);
+    if (i < 0) i = consts.push(v128) - 1;
+    return get(26 + i);
+  };
+  const fc = (v: number) => c(f4(v)), ic = (v: number) => c(i4(v));
   const horner = (x: number, coeffs: number[]) => {
-    const out: number[][] = [f4(coeffs[0])];
-    for (const c of coeffs.slice(1)) out.push(get(x), MUL, f4(c), ADD);
+    const out: number[][] = [fc(coeffs[0])];
+    for (const k of coeffs.slice(1)) out.push(get(x), MUL, fc(k), ADD);
     return out;
   };
   const at = (ptr: number, off: number) => [get(ptr), get(off), ADD_I32];
   // deno-fmt-ignore
   const pixel = [
-    ...at(0, 8), v128Load, set(11),
-    ...at(1, 8), v128Load, set(12),
-    get(11), ABS, f4(87), MIN, set(13),
-    get(13), NEG, f4(Math.LOG2E), MUL, NEAREST, set(14),
-    get(13), NEG, get(14), f4(0.693359375), MUL, SUB, get(14), f4(-2.12194440e-4), MUL, SUB,
-    set(15),
-    ...horner(15, [1 / 5040, 1 / 720, 1 / 120, 1 / 24, 1 / 6, 0.5, 1, 1]), set(16),
-    get(16), get(14), TRUNC_I32, i4(127), ADD_I4, i32(23), SHL_I4, MUL, tee(17),
-    f4(1), ADD, set(18),
+    ...at(0, 8), v128Load, set(12),
+    ...at(1, 8), v128Load, set(13),
+    get(12), ABS, fc(87), MIN, set(14),
+    get(14), NEG, fc(Math.LOG2E), MUL, NEAREST, set(15),
+    get(14), NEG, get(15), fc(0.693359375), MUL, SUB, get(15), fc(-2.12194440e-4), MUL, SUB,
+    set(16),
+    ...horner(16, [1 / 5040, 1 / 720, 1 / 120, 1 / 24, 1 / 6, 0.5, 1, 1]),
+    get(15), TRUNC_I32, ic(127), ADD_I4, i32(23), SHL_I4, MUL, tee(17),
+    fc(1), ADD, tee(18),
+    get(20), MUL, set(20), // the lanes' product of q
     // g = (select(e, 1, x < 0) / q − t)·scale, in place and into dbias
     ...at(0, 8),
-    get(17), f4(1), get(11), f4(0), LT, BITSELECT, get(18), DIV, get(12), SUB, get(23), MUL,
+    get(17), fc(1), get(12), fc(0), LT, BITSELECT, get(18), DIV, get(13), SUB, get(25), MUL,
     tee(19), v128Store,
     ...at(2, 10), ...at(2, 10), v128Load, get(19), ADD, v128Store,
-    // ℓ = max(x, 0) − x·t + 2·atanh(u), u = e / (2 + e)
-    get(17), get(17), f4(2), ADD, DIV, tee(20), get(20), MUL, set(21),
-    get(22), get(11), f4(0), MAX, ADD, get(11), get(12), MUL, SUB,
-    get(20), ...horner(21, [2 / 11, 2 / 9, 2 / 7, 2 / 5, 2 / 3, 2]), MUL, ADD, set(22),
+    // ℓ − ln q = max(x, 0) − x·t
+    get(21), get(12), fc(0), MAX, ADD, get(12), get(13), MUL, SUB, set(21),
     get(8), i32(16), ADD_I32, set(8), get(10), i32(16), ADD_I32, set(10),
   ];
+  // sum += ln(product): exponent·ln 2 + 2·atanh(u), u = (m − 1)/(m + 1), then product = 1.
+  // deno-fmt-ignore
+  const flush = [
+    get(20), ic(0x007fffff), AND, ic(0x3f800000), OR, set(22),
+    get(22), fc(1), SUB, get(22), fc(1), ADD, DIV, tee(23), get(23), MUL, set(24),
+    get(21),
+    get(20), i32(23), SHR_S_I4, ic(127), SUB_I4, CONVERT, fc(Math.LN2), MUL, ADD,
+    get(23), ...horner(24, [2 / 13, 2 / 11, 2 / 9, 2 / 7, 2 / 5, 2 / 3, 2]), MUL, ADD, set(21),
+    fc(1), set(20),
+  ];
+  const [LT_U, SELECT] = [[0x49], [0x1b]];
   // deno-fmt-ignore
   const code = [
-    get(6), simd(F4.splat), set(23),
+    get(6), simd(F4.splat), set(25),
     BLOCK, LOOP, get(7), get(4), GE_U, brIf(1),
     get(8), get(5), i32(2), SHL_I32, ADD_I32, set(9),
-    i32(0), set(10), f4(0), set(22),
-    BLOCK, LOOP, get(8), get(9), GE_U, brIf(1), ...pixel, br(0), END, END,
-    get(3), get(7), i32(4), SHL_I32, ADD_I32, get(22), v128Store,
+    i32(0), set(10), fc(0), set(21), fc(1), set(20),
+    BLOCK, LOOP, get(8), get(9), GE_U, brIf(1),
+    // chunk end = min(off + 128 bytes·4, row end): 32 vectors
+    get(8), i32(63), i32(3), SHL_I32, i32(8), ADD_I32, ADD_I32, tee(11), get(9),
+    get(11), get(9), LT_U, SELECT, set(11),
+    BLOCK, LOOP, get(8), get(11), GE_U, brIf(1), ...pixel, br(0), END, END,
+    ...flush,
+    br(0), END, END,
+    get(3), get(7), i32(4), SHL_I32, ADD_I32, get(21), v128Store,
     get(7), i32(1), ADD_I32, set(7), br(0), END, END,
   ];
-  return body([[4, I32], [13, V128]], code);
+  const splats = consts.flatMap((v, i) => [v, set(26 + i)]);
+  return body([[5, I32], [14 + consts.length, V128]], [...splats, ...code]);
 }
 
 /** The module's bytes; `shared` imports a shared memory (of up to 65536 pages). */
@@ -199,14 +272,19 @@ export function simdModuleBytes(shared: boolean): Uint8Array<ArrayBuffer> {
   const adamType = [0x60, ...vec([...Array(5).fill([I32]), ...Array(6).fill([F32])]), 0];
   const addType = [0x60, ...vec([[I32], [I32], [I32]]), 0];
   const bceType = [0x60, ...vec([...Array(6).fill([I32]), [F32]]), 0];
+  const reluType = [0x60, ...vec([[I32], [I32]]), 0];
+  const reluBackType = [0x60, ...vec([[I32], [I32], [I32], [I32]]), 0];
   const limits = shared ? [0x03, ...uleb(1), ...uleb(65536)] : [0x00, ...uleb(1)];
   return new Uint8Array([
     ...[0x00, 0x61, 0x73, 0x6d, 1, 0, 0, 0], // the magic "\0asm", version 1
-    ...section(1, vec([adamType, addType, bceType])),
+    ...section(1, vec([adamType, addType, bceType, reluType, reluBackType])),
     ...section(2, vec([[...name("env"), ...name("memory"), 0x02, ...limits]])),
-    ...section(3, vec([[0], [1], [2]])),
-    ...section(7, vec([[...name("adam"), 0, 0], [...name("add"), 0, 1], [...name("bce"), 0, 2]])),
-    ...section(10, vec([adamBody(), addBody(), bceBody()])),
+    ...section(3, vec([[0], [1], [2], [3], [4]])),
+    ...section(
+      7,
+      vec(["adam", "add", "bce", "relu", "reluBack"].map((f, i) => [...name(f), 0, i])),
+    ),
+    ...section(10, vec([adamBody(), addBody(), bceBody(), reluBody(), reluBackBody()])),
   ]);
 }
 
@@ -225,6 +303,8 @@ interface SimdExports {
     f: number,
   ): void;
   add(dst: number, src: number, n: number): void;
+  relu(x: number, n: number): void;
+  reluBack(y: number, dy: number, dx: number, n: number): void;
   bce(
     logits: number,
     target: number,
@@ -400,6 +480,43 @@ export class SimdHeap {
       P,
       scale,
     );
+  }
+
+  /**
+   * ReLU in place on the bits, as kernels/activation_ref.ts reluFast (the same bits), four
+   * values at a time. `x` must be this heap's.
+   */
+  relu(x: Float32Array): void {
+    if (!this.owns(x)) throw new Error("SimdHeap.relu: the array must be this heap's");
+    this.#x.relu(x.byteOffset, x.length);
+  }
+
+  /**
+   * dx = dy ⊙ (y > 0) for `y` a ReLU output, as kernels/activation_ref.ts reluBackwardFast (the
+   * same bits), four values at a time; dx may be dy. The arrays must be this heap's, of one
+   * length.
+   */
+  reluBackward(y: Float32Array, dy: Float32Array, dx: Float32Array): void {
+    const n = y.length;
+    if (!this.owns(y, dy, dx) || dy.length !== n || dx.length !== n) {
+      throw new Error("SimdHeap.reluBackward: the arrays must be this heap's, of one length");
+    }
+    this.#x.reluBack(y.byteOffset, dy.byteOffset, dx.byteOffset, n);
+  }
+
+  /**
+   * db[j] += Σ_r dy[r·cols + j] over `rows` rows, in float32 in row order, as the bias gradient
+   * of kernels/linear_blas.ts (the same bits): one {@link add} a row. The arrays must be this
+   * heap's.
+   */
+  colsum(db: Float32Array, dy: Float32Array, rows: number): void {
+    const cols = db.length;
+    if (!this.owns(db, dy) || dy.length < rows * cols) {
+      throw new Error("SimdHeap.colsum: the arrays must be this heap's, dy of rows × db.length");
+    }
+    for (let r = 0, at = dy.byteOffset; r < rows; r++, at += 4 * cols) {
+      this.#x.add(db.byteOffset, at, cols);
+    }
   }
 
   /** dst += src in float32 (the arrays must be this heap's and of one length). */
