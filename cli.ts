@@ -83,6 +83,10 @@ withDatasetFlags(
     "--vae-rows <k>",
     "glimpses per image the VAE probe steps on, drawn by seed (default: 1; the glimpse count: all)",
   )
+  .option(
+    "--vae-images <share>",
+    "share of each batch's images the VAE probe steps on, in (0, 1] (default: 0.5; 1: all)",
+  )
   .option("--no-cls", "do not train the class probe alongside the RAM")
   .option("--cls-start <epoch>", "first epoch that trains the class probe (default: 1)")
   .option(

@@ -2,18 +2,21 @@
  * What the probes trained alongside cost: training steps per second at the default config
  * (batch 128, 6 glimpses, hidden 256; VAE probe 256→256→16, class probe "separate") with
  * no probe, with both probes on the training step's own states and the VAE probe on one row per
- * image (`vae.rowsPerImage` 1, the default), with both probes on the step's states and the VAE
- * probe on every row (rowsPerImage T, before), and, as run/trainer.ts runs them on the cpu
- * backend, with the default probes in a Worker one step behind the RAM (probe/pipeline.ts;
- * `worker`, left out where the probes cannot run in one, e.g. webgpu), and, as the trainer runs
- * them where the RAM splits its steps over cores, in the gaps of those lanes (probe/beside.ts;
- * `beside`, left out without lanes). The modes alternate in
+ * image of a share of each batch's images (`vae.rowsPerImage` 1 and `vae.imageFraction`, both
+ * the defaults; `--vae-images F` sets the share for these modes), with both probes on the step's
+ * states and the VAE probe on every row of every image (`all`, rowsPerImage T, before), and, as
+ * run/trainer.ts runs them on the cpu backend, with the default probes in a Worker one step
+ * behind the RAM (probe/pipeline.ts; `worker`, left out where the probes cannot run in one, e.g.
+ * webgpu), and, as the trainer runs them where the RAM splits its steps over cores, in the gaps
+ * of those lanes (probe/beside.ts; `beside`, and `beside-all` with the VAE probe on every image,
+ * imageFraction 1; left out without lanes). The modes alternate in
  * rounds on the same backend so that a loaded machine disturbs every mode alike; the ratios per
  * round are the figure to read, and their medians are printed, in wall time and in process CPU
  * time (the Worker's thread included). Two threads pipelined need two idle cores: on a loaded
  * machine the `worker` figures say nothing.
  *
  *   deno run -A bench/probe_cost.ts [--backend auto|cpu|webgpu] [--rounds 5] [--steps 10]
+ *     [--vae-images 0.5]
  *
  * Per step the RAM costs about 0.97 GFLOP; the VAE probe on T·B = 768 rows about
  * 768·(256·256 + 256·16·2 + 16·256 + 256·784)·2·3 ≈ 1.3 GFLOP (forward and backward), on
@@ -33,6 +36,7 @@ import { createClassProbeFor, DEFAULT_CLS_RUN } from "../probe/cls.ts";
 import { ProbeStep } from "../probe/step.ts";
 import { ProbePipeline } from "../probe/pipeline.ts";
 import { ProbeBeside } from "../probe/beside.ts";
+import { DEFAULT_VAE_RUN } from "../probe/vae_config.ts";
 import { classificationReward } from "../tests/_ram_fixture.ts";
 
 const args = parseArgs({
@@ -41,9 +45,11 @@ const args = parseArgs({
     backend: { type: "string", default: "auto" },
     rounds: { type: "string", default: "5" },
     steps: { type: "string", default: "10" },
+    "vae-images": { type: "string", default: String(DEFAULT_VAE_RUN.imageFraction) },
   },
 });
 const rounds = Number(args.values.rounds), steps = Number(args.values.steps);
+const share = Number(args.values["vae-images"]);
 const cfg = resolveRamConfig({});
 const train = resolveTrainConfig({});
 const B = train.batch, T = cfg.glimpses, HW = cfg.height * cfg.width;
@@ -51,8 +57,9 @@ const opened = await openBackend(backendOption(args.values.backend), cfg, 1);
 const ram = opened.backend;
 const vae = await createVaeFor(ram, {}, 1);
 const cls = await createClassProbeFor(ram, DEFAULT_CLS_RUN, 1);
-const probe = new ProbeStep(ram, vae, 1, B, undefined, cls, 1);
+const probe = new ProbeStep(ram, vae, 1, B, undefined, cls, 1, share);
 const probeAll = new ProbeStep(ram, vae, 1, B, undefined, cls, T);
+const probeEvery = new ProbeStep(ram, vae, 1, B, undefined, cls, 1, 1);
 const pipe = await ProbePipeline.open<number>({
   ram: ram.config,
   vae,
@@ -61,6 +68,7 @@ const pipe = await ProbePipeline.open<number>({
   maxBatch: B,
   stream: VAE_NOISE_STREAM,
   vaeRowsPerImage: 1,
+  vaeImageFraction: share,
 });
 
 // Seeded random images and labels: the cost does not depend on the pixels.
@@ -77,13 +85,17 @@ const noise: StepNoise = {
 };
 
 // The trainer's way where the RAM runs in lanes: the probes in the lanes' gaps.
-const side = ram.hidesBeside?.(B)
-  ? new ProbeBeside<number>({ probe, ram: ram.config, maxBatch: B })
+const sides = ram.hidesBeside?.(B)
+  ? {
+    beside: new ProbeBeside<number>({ probe, ram: ram.config, maxBatch: B }),
+    "beside-all": new ProbeBeside<number>({ probe: probeEvery, ram: ram.config, maxBatch: B }),
+  }
   : null;
 
-type Mode = "none" | "states" | "all" | "worker" | "beside";
-const MODES: Mode[] = (["none", "states", "all", "worker", "beside"] as Mode[]).filter((m) =>
-  m === "worker" ? pipe !== null : m === "beside" ? side !== null : true
+type Mode = "none" | "states" | "all" | "worker" | "beside" | "beside-all";
+const ALL_MODES: Mode[] = ["none", "states", "all", "worker", "beside", "beside-all"];
+const MODES = ALL_MODES.filter((m) =>
+  m === "worker" ? pipe !== null : m.startsWith("beside") ? sides !== null : true
 );
 let k = 0;
 async function step(mode: Mode): Promise<void> {
@@ -91,7 +103,8 @@ async function step(mode: Mode): Promise<void> {
   r.fillUniform(noise.start, -1, 1);
   r.fillNormal(noise.policy);
   const hidden = mode === "none" ? undefined : probe.hidden(B);
-  const beside = mode === "beside" ? side!.work(B, { vae: true, cls: true }) : undefined;
+  const side = mode === "beside" || mode === "beside-all" ? sides![mode] : null;
+  const beside = side?.work(B, { vae: true, cls: true });
   await ram.trainStep(batch, classificationReward, noise, train, { hidden, beside });
   if (mode === "states") await probe.step(batch, noise, 1, k, { hidden });
   if (mode === "all") await probeAll.step(batch, noise, 1, k, { hidden });
@@ -108,8 +121,8 @@ async function step(mode: Mode): Promise<void> {
     );
     if (o?.error) throw o.error;
   }
-  if (mode === "beside") {
-    const o = side!.post(hidden!, probe.clean(B), labels, B, 1, k, { vae: true, cls: true }, k);
+  if (side) {
+    const o = side.post(hidden!, probe.clean(B), labels, B, 1, k, { vae: true, cls: true }, k);
     if (o?.error) throw o.error;
   }
 }
@@ -121,8 +134,8 @@ async function timed(mode: Mode): Promise<{ ms: number; cpuMs: number }> {
     const o = await pipe!.settle(); // the last step's probes are part of this mode's time
     if (o?.error) throw o.error;
   }
-  if (mode === "beside") {
-    const o = side!.settle();
+  if (mode === "beside" || mode === "beside-all") {
+    const o = sides![mode].settle();
     if (o?.error) throw o.error;
   }
   const c = cpuUsage(c0);
@@ -138,6 +151,7 @@ const per: Record<Mode, { ms: number; cpuMs: number }[]> = {
   all: [],
   worker: [],
   beside: [],
+  "beside-all": [],
 };
 for (let r = 0; r < rounds; r++) {
   // Rotate the order so no mode always runs first in a round.
@@ -151,12 +165,14 @@ for (let r = 0; r < rounds; r++) {
 }
 const ratio = (m: Mode, key: "ms" | "cpuMs") =>
   median(per[m].map((x, r) => x[key] / per.none[r][key]));
+const one = `probes, VAE on 1 row of ${share === 1 ? "every image" : `${share} of the images`}`;
 const what: Record<Mode, string> = {
   none: "",
-  states: "probes, VAE on 1 row per image",
-  all: `probes, VAE on all ${T} rows`,
-  worker: "probes, VAE on 1 row per image, in a Worker one step behind",
-  beside: "probes, VAE on 1 row per image, beside the RAM's lanes one step behind",
+  states: one,
+  all: `probes, VAE on all ${T} rows of every image`,
+  worker: `${one}, in a Worker one step behind`,
+  beside: `${one}, beside the RAM's lanes one step behind`,
+  "beside-all": "probes, VAE on 1 row of every image, beside the RAM's lanes one step behind",
 };
 for (const m of MODES.slice(1)) {
   console.log(

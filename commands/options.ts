@@ -45,20 +45,28 @@ export function intOption(
   return n;
 }
 
-/** Parses a finite number option with lo < n (or lo ≤ n when `inclusive`) and n < hi. */
+/**
+ * Parses a finite number option with lo < n (or lo ≤ n when `inclusive`) and n < hi (n ≤ hi
+ * when `hiInclusive`).
+ */
 export function numberOption(
   flag: string,
   value: string | undefined,
-  { lo = -Infinity, hi = Infinity, inclusive = false, expected = "a number" }: {
-    lo?: number;
-    hi?: number;
-    inclusive?: boolean;
-    expected?: string;
-  } = {},
+  { lo = -Infinity, hi = Infinity, inclusive = false, hiInclusive = false, expected = "a number" }:
+    {
+      lo?: number;
+      hi?: number;
+      inclusive?: boolean;
+      hiInclusive?: boolean;
+      expected?: string;
+    } = {},
 ): number | undefined {
   if (value === undefined) return undefined;
   const n = value.trim() === "" ? NaN : Number(value);
-  if (!Number.isFinite(n) || n < lo || (!inclusive && n === lo) || n >= hi) {
+  if (
+    !Number.isFinite(n) || n < lo || (!inclusive && n === lo) || n > hi ||
+    (!hiInclusive && n === hi)
+  ) {
     bad(flag, value, expected);
   }
   return n;

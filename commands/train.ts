@@ -205,6 +205,12 @@ export async function trainCommand(flags: TrainFlags): Promise<number> {
     vae: flags.vae,
     vaeStart: intOption("--vae-start", flags.vaeStart, 1),
     vaeRows: intOption("--vae-rows", flags.vaeRows, 1),
+    vaeImages: numberOption("--vae-images", flags.vaeImages, {
+      lo: 0,
+      hi: 1,
+      hiInclusive: true,
+      expected: "a share of the batch in (0, 1]",
+    }),
     cls: flags.cls,
     clsStart: intOption("--cls-start", flags.clsStart, 1),
     backend,

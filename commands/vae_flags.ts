@@ -1,7 +1,7 @@
 /**
- * `train --no-vae`, `--vae-start EPOCH`, `--vae-rows K`, `--no-cls` and `--cls-start EPOCH`: the
- * probes' flags. What they mean for a new or resumed run is decided by the library
- * (run/prepare_run.ts).
+ * `train --no-vae`, `--vae-start EPOCH`, `--vae-rows K`, `--vae-images F`, `--no-cls` and
+ * `--cls-start EPOCH`: the probes' flags. What they mean for a new or resumed run is decided by
+ * the library (run/prepare_run.ts).
  *
  * @module
  */
@@ -12,6 +12,8 @@ export interface VaeFlags {
   vaeStart?: string;
   /** --vae-rows: rows per image the VAE probe steps on (probe/step.ts). */
   vaeRows?: string;
+  /** --vae-images: share of each batch's images the VAE probe steps on (probe/step.ts). */
+  vaeImages?: string;
   cls?: boolean;
   clsStart?: string;
 }

@@ -24,6 +24,7 @@
 import type { Batch, BesideWork } from "../ram/backend.ts";
 import type { RamConfig } from "../ram/config.ts";
 import type { VaeConfig } from "./vae_params.ts";
+import { vaeImages } from "./vae_config.ts";
 import type { ClsConfig } from "./cls_params.ts";
 import type { ProbePhases } from "./vae_api.ts";
 import type { ProbeOutcome } from "./pipeline.ts";
@@ -32,16 +33,19 @@ import type { ProbeStep, ProbeStepResult } from "./step.ts";
 /**
  * Calibration of {@link probeCostRows}, measured on the development machine (AVX-512, OpenBLAS
  * 0.3.21 on one thread; bench/cpu_step_bench.ts, 2026-11-30): a product runs at about 100 GFLOP/s,
- * the VAE's loss costs 4.5 ns a pixel (util/simd.ts's f32x4 loop, copies included), Adam 0.6 ns a
- * parameter (likewise), and the RAM's training step 0.121 ms a row at the default config (8.7
- * MFLOP of products a row, so 14 ps a FLOP with its element-wise work counted in).
+ * the VAE's loss costs 3 ns a pixel (util/simd.ts's f32x4 loop on the probe's own heap: 0.28 ms
+ * for 128 × 784, the targets' copy in), Adam 0.6 ns a parameter (likewise), and the RAM's
+ * training step 0.121 ms a row at the default config (8.7 MFLOP of products a row, so 14 ps a
+ * FLOP with its element-wise work counted in).
  */
-const NS_PER_FLOP = 0.01, NS_PER_PIXEL = 4.5, NS_PER_PARAM = 0.6, RAM_NS_PER_FLOP = 0.014;
+const NS_PER_FLOP = 0.01, NS_PER_PIXEL = 3, NS_PER_PARAM = 0.6, RAM_NS_PER_FLOP = 0.014;
 /**
  * How much slower the probes' parts run beside a lane on the other core than alone (the two
  * share caches; measured 5.3 against 3.5 CPU ms a step), against the lanes' own slowdown: with
- * it the model puts the host's lane at 46 of 128 rows, between the 44 and 49 that ran fastest in
- * a sweep (10.2 ms a step, against 10.8 at 52; default config, 9 alternating rounds).
+ * it the model put the host's lane at 46 of 128 rows with the VAE probe on every image, between
+ * the 44 and 49 that ran fastest in a sweep (10.2 ms a step, against 10.8 at 52; default config,
+ * 9 alternating rounds), and puts it at 55 with the default half of the images, where a sweep
+ * of 54 to 59 rows ran alike (bench/probe_cost.ts; 2026-11-30).
  */
 const CONTENTION = 1.5;
 
@@ -65,11 +69,13 @@ export function probeCostRows(
   vaeRowsPerImage: number,
   cls: ClsConfig | null,
   B: number,
+  vaeImageFraction = 1,
 ): number {
   let ns = 0;
   if (vae) {
     const { input, hidden: Hd, latent: L, pixels: P } = vae;
-    const R = vaeRowsPerImage * B, linear = macs(input, Hd, 2 * L) + macs(L, Hd, P);
+    const R = vaeRowsPerImage * vaeImages(B, vaeImageFraction),
+      linear = macs(input, Hd, 2 * L) + macs(L, Hd, P);
     const params = linear + 3 * Hd + 2 * L + P;
     ns += R * (6 * linear * NS_PER_FLOP + P * NS_PER_PIXEL) + params * NS_PER_PARAM;
   }
@@ -177,6 +183,7 @@ export class ProbeBeside<Tag> {
         probe.vaeRowsPerImage,
         cls ? probe.cls?.config ?? null : null,
         B,
+        probe.vaeImageFraction,
       );
       this.#costs.set(key, rows);
     }

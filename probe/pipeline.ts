@@ -46,6 +46,7 @@ export type ToWorker =
     maxBatch: number;
     stream: number;
     vaeRowsPerImage: number;
+    vaeImageFraction: number;
   }
   | {
     type: "step";
@@ -93,6 +94,8 @@ export interface ProbePipelineOptions {
   /** ε's stream (ProbeStep's `stream`). */
   stream: number;
   vaeRowsPerImage: number;
+  /** Share of a batch's images the VAE probe steps on (ProbeStep's; default 1). */
+  vaeImageFraction?: number;
 }
 
 interface Buffers {
@@ -174,6 +177,7 @@ export class ProbePipeline<Tag> {
         maxBatch: o.maxBatch,
         stream: o.stream,
         vaeRowsPerImage: o.vaeRowsPerImage,
+        vaeImageFraction: o.vaeImageFraction ?? 1,
       }, "opened");
     } catch (err) {
       pipe.close();

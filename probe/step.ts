@@ -14,6 +14,12 @@
  * same on every backend and depends only on the seed and the batch's position, so runs stay
  * deterministic and resume exactly. The class probe always reads all T·B rows (it is cheap).
  *
+ * Which images (`vae.imageFraction` f, probe/vae_config.ts): the VAE probe steps on the first
+ * n' = ⌈f·n⌉ images of a batch of n (vaeImages), and on its k rows of each of them: k·n' rows
+ * against n' targets, row j·n' + b the j-th drawn glimpse of image b, the draw as above for n'
+ * images. The trainer's batches are a fresh permutation each epoch, so that is a uniformly drawn
+ * subset and the estimate stays unbiased; f = 1 is the draw above exactly.
+ *
  * Which states: those of the episodes the RAM trains on. Alongside training (run/trainer.ts) the
  * RAM's training step hands out the states of its own forward pass (TrainStepOptions.hidden), so
  * the probes cost no extra forward pass. That is exact: the probes read h_t detached, and those
@@ -38,6 +44,7 @@ import { Rng } from "../util/rng.ts";
 import { type Vae, VAE_NOISE_STREAM, type VaeStepResult } from "./vae.ts";
 import type { ProbePhases } from "./vae_api.ts";
 import type { ClassProbe, ClsStepResult } from "./cls_api.ts";
+import { vaeImages } from "./vae_config.ts";
 
 /** Random stream of the VAE probe's rows: Rng.derive(seed, VAE_ROWS_STREAM, stream, epoch, batch). */
 export const VAE_ROWS_STREAM = 0x76616572; // "vaer"
@@ -77,7 +84,7 @@ export interface ProbeSums {
   vaeLoss: number;
   vaeBce: number;
   vaeKl: number;
-  /** Images the probe trained on this epoch. */
+  /** Images of the batches the probe stepped on this epoch (the weights of its step means). */
   vaeImages: number;
   /** Class probe: NLL and accuracy (means over its rows, weighted by images). */
   clsNll: number;
@@ -146,12 +153,17 @@ export class ProbeStep {
     readonly cls: ClassProbe | null = null,
     /** Rows per image k (1..T) the VAE probe steps on; T (default): every row. */
     readonly vaeRowsPerImage: number = ram.config.glimpses,
+    /** Share f in (0, 1] of a batch's images the VAE probe steps on; 1 (default): all. */
+    readonly vaeImageFraction = 1,
   ) {
     const T = ram.config.glimpses;
     if (!(Number.isInteger(vaeRowsPerImage) && vaeRowsPerImage >= 1 && vaeRowsPerImage <= T)) {
       throw new Error(
         `VAE probe: rowsPerImage ${vaeRowsPerImage} must be a whole number of glimpses in 1..${T}`,
       );
+    }
+    if (!(vaeImageFraction > 0 && vaeImageFraction <= 1)) {
+      throw new Error(`VAE probe: imageFraction ${vaeImageFraction} must be in (0, 1]`);
     }
     if (!vae && !cls) throw new Error("probe step: neither a VAE nor a class probe was given");
     if (cls && cls.config.input !== ram.config.hidden) {
@@ -170,12 +182,19 @@ export class ProbeStep {
     const k = vae ? vaeRowsPerImage : 0;
     this.#eps = new Float32Array(k * maxBatch * (vae?.config.latent ?? 0));
     this.#hidden = new Float32Array(T * maxBatch * ram.config.hidden);
-    this.#rows = new Float32Array(k < T ? k * maxBatch * ram.config.hidden : 0);
+    const all = k === T && vaeImageFraction === 1;
+    this.#rows = new Float32Array(all ? 0 : k * maxBatch * ram.config.hidden);
+  }
+
+  /** Images of a batch of `n` the VAE probe steps on: its first ⌈imageFraction·n⌉. */
+  vaeImages(n: number): number {
+    return vaeImages(n, this.vaeImageFraction);
   }
 
   /**
-   * The glimpses the VAE probe reads for batch `k` of `epoch` with `n` images: (rowsPerImage, n)
-   * as {@link vaeRowGlimpses}, or null when it reads every row.
+   * The glimpses the VAE probe reads for batch `k` of `epoch` of the `n` images it steps on
+   * ({@link vaeImages}): (rowsPerImage, n) as {@link vaeRowGlimpses}, or null when it reads
+   * every glimpse.
    */
   vaeGlimpses(n: number, epoch: number, k: number): Int32Array | null {
     const T = this.ram.config.glimpses;
@@ -259,16 +278,17 @@ export class ProbeStep {
     }
     let result: ProbeStepResult | null = null;
     return {
+      // The class probe's whole step runs in `backward`: beside the RAM's lanes the parts
+      // should cost about as the RAM's forward, backward and Adam do (2 : 3 : 0.2), and the VAE
+      // probe's forward alone is near that share of the probes' step (probe/beside.ts).
       forward: () => {
         fill?.();
         vae?.forward();
-        cls?.forward();
       },
       backward: () => {
-        result = {
-          vae: vae ? this.#checkVae(vae.backward(), epoch, k) : null,
-          cls: cls ? this.#checkCls(cls.backward(), epoch, k) : null,
-        };
+        const v = vae ? this.#checkVae(vae.backward(), epoch, k) : null;
+        cls?.forward();
+        result = { vae: v, cls: cls ? this.#checkCls(cls.backward(), epoch, k) : null };
         return result;
       },
       adam: () => {
@@ -292,25 +312,37 @@ export class ProbeStep {
     return inputs;
   }
 
-  /** The buffers {@link #fillVaeInputs} fills: the rows (`hidden` itself for all rows) and ε. */
+  /**
+   * The buffers {@link #fillVaeInputs} fills for a batch of B: the rows (`hidden` itself when
+   * the probe reads every row of every image), the first vaeImages(B) targets, and ε.
+   */
   #vaeBuffers(hidden: Float32Array, B: number, clean: Float32Array | undefined): VaeInputs {
-    const rowsPerImage = this.vaeRowsPerImage, H = this.ram.config.hidden;
-    const all = rowsPerImage === this.ram.config.glimpses;
+    const k = this.vaeRowsPerImage, H = this.ram.config.hidden, n = this.vaeImages(B);
+    const all = k === this.ram.config.glimpses && n === B;
+    const P = this.vae!.config.pixels;
     return {
-      rows: all ? hidden : this.#rows.subarray(0, rowsPerImage * B * H),
-      clean: clean ?? this.clean(B),
-      eps: this.#eps.subarray(0, rowsPerImage * B * this.vae!.config.latent),
+      rows: all ? hidden : this.#rows.subarray(0, k * n * H),
+      clean: (clean ?? this.clean(B)).subarray(0, n * P),
+      eps: this.#eps.subarray(0, k * n * this.vae!.config.latent),
     };
   }
 
-  /** Draws batch k of epoch's rows of `hidden` (row j·B + b: image b after its j-th) and ε. */
+  /**
+   * Draws batch k of epoch's rows of `hidden` (T, B, H) (row j·n + b: image b after its j-th
+   * drawn glimpse, n = vaeImages(B)) and ε.
+   */
   #fillVaeInputs(v: VaeInputs, hidden: Float32Array, B: number, epoch: number, k: number): void {
-    const H = this.ram.config.hidden;
-    const glimpses = this.vaeGlimpses(B, epoch, k);
+    const H = this.ram.config.hidden, n = this.vaeImages(B);
+    const glimpses = this.vaeGlimpses(n, epoch, k);
     if (glimpses) {
       for (let r = 0; r < glimpses.length; r++) {
-        const from = glimpses[r] * B + r % B;
+        const from = glimpses[r] * B + r % n;
         v.rows.set(hidden.subarray(from * H, (from + 1) * H), r * H);
+      }
+    } else if (n < B) {
+      // Every glimpse of the first n images: row t·n + b is state t·B + b.
+      for (let t = 0; t < this.ram.config.glimpses; t++) {
+        v.rows.set(hidden.subarray(t * B * H, (t * B + n) * H), t * n * H);
       }
     }
     Rng.derive(this.seed, this.stream, epoch, k).fillNormal(v.eps);

@@ -45,7 +45,16 @@ async function handle(m: ToWorker): Promise<[FromWorker, Transferable[]]> {
       config: m.ram,
       rollout: () => Promise.reject(new Error("probe worker: it has no RAM; post the states")),
     };
-    step = new ProbeStep(ram, vae, m.seed, m.maxBatch, m.stream, cls, m.vaeRowsPerImage);
+    step = new ProbeStep(
+      ram,
+      vae,
+      m.seed,
+      m.maxBatch,
+      m.stream,
+      cls,
+      m.vaeRowsPerImage,
+      m.vaeImageFraction,
+    );
     return [{ type: "opened" }, []];
   }
   if (!step) throw new Error(`probe worker: "${m.type}" before "open"`);

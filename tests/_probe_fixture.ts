@@ -46,11 +46,13 @@ export function blobRunConfig(
 }
 
 /**
- * Both probes, the VAE on 2 rows per image, the class probe from epoch 2; batches of 8 (42
- * images: five full batches and a last one of 2 in every epoch), or of `batch`.
+ * Both probes, the VAE on 2 rows per image of half of each batch's images, the class probe from
+ * epoch 2; batches of 8 (42 images: five full batches and a last one of 2 in every epoch), or of
+ * `batch`.
  */
 export function probeRunConfig(epochs: number, vaeLr = 0.01, batch = 8): RunConfig {
-  return blobRunConfig(epochs, { lr: vaeLr, rowsPerImage: 2 }, { start: 2 }, batch);
+  const vae = { lr: vaeLr, rowsPerImage: 2, imageFraction: 0.5 };
+  return blobRunConfig(epochs, vae, { start: 2 }, batch);
 }
 
 /** Runs `fn` in a fresh temporary folder, removed after. */

@@ -279,8 +279,8 @@ Deno.test("run config rejects unknown keys and bad values, naming them", () => {
   );
   assert.equal(resolveRunConfig({ ...base, version: 2, dataset: "mnist" }).dataset, "mnist");
   assert.throws(
-    () => resolveRunConfig({ ...base, version: 4 }),
-    /"version" = 4: this glimpse reads 1, 2 and 3/,
+    () => resolveRunConfig({ ...base, version: 5 }),
+    /"version" = 5: this glimpse reads 1 to 4/,
   );
   assert.throws(
     () => resolveRunConfig({ ...base, train: { epochs: -1 } }),

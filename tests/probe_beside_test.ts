@@ -125,52 +125,54 @@ Deno.test("a probe that goes non-finite beside the lanes fails the run with the 
   });
 });
 
-Deno.test("ProbeStep.phased and ProbeBeside give ProbeStep.step's results bit for bit", async () => {
-  const config = probeRunConfig(1);
-  const ram = new CpuRam(config.model, 3);
-  const B = 5, make = () => makeProbes(config);
-  const ref = make(), mine = make();
-  const step = new ProbeStep(ram, ref.vae, 3, B, VAE_NOISE_STREAM, ref.cls, 2);
-  const probe = new ProbeStep(ram, mine.vae, 3, B, VAE_NOISE_STREAM, mine.cls, 2);
-  const side = new ProbeBeside<number>({ probe, ram: config.model, maxBatch: B });
-  const inputs = probeInputs(config, B), { hidden, clean, labels } = inputs;
-  const got = [], want = [];
-  const both = { vae: true, cls: true };
-  assert.equal(side.work(B, { vae: false, cls: false }), undefined, "no probe: no work beside");
-  const first = side.work(B, both)!; // nothing waits yet: parts that do nothing, rows all the same
-  first.forward();
-  first.backward();
-  first.adam();
-  for (let k = 0; k < 5; k++) {
-    const n = k === 4 ? 2 : B;
-    const { h, c, batch } = inputs.next(n);
-    want.push(await step.step(batch, { start: h, policy: h }, 1, k, { hidden: h, clean: c }));
-    // Steps 1 and 3 run their parts beside (as a RAM step would), the others when taken; step 2
-    // only its forward beside.
-    const work = side.work(n, both)!;
-    assert.equal(work.rows, side.work(n, both)!.rows, "rows depend on B and the probes only");
-    assert.ok(work.rows > 0);
-    if (k === 1 || k === 3) {
-      work.forward();
-      work.backward();
-      work.adam();
-      const again = side.work(n, both)!; // parts already run do not run again
-      again.forward();
-      again.backward();
-      again.adam();
-    } else if (k === 2) work.forward();
-    got.push(side.post(h, c, labels, n, 1, k, both, k));
-    hidden.fill(NaN); // ProbeBeside keeps its own copy
-    clean.fill(NaN);
-  }
-  got.push(side.settle());
-  assert.equal(got[0], null);
-  assert.deepEqual(got.slice(1).map((o) => o!.tag), [0, 1, 2, 3, 4]);
-  assert.deepEqual(got.slice(1).map((o) => o!.result), want);
-  assert.equal(side.settle(), null);
-  assertSameState(await mine.vae.getState(), await ref.vae.getState(), "VAE probe");
-  assertSameState(await mine.cls.getState(), await ref.cls.getState(), "class probe");
-});
+for (const share of [1, 0.5]) {
+  Deno.test(`ProbeStep.phased and ProbeBeside give ProbeStep.step's results bit for bit (VAE on ${share} of the images)`, async () => {
+    const config = probeRunConfig(1);
+    const ram = new CpuRam(config.model, 3);
+    const B = 5, make = () => makeProbes(config);
+    const ref = make(), mine = make();
+    const step = new ProbeStep(ram, ref.vae, 3, B, VAE_NOISE_STREAM, ref.cls, 2, share);
+    const probe = new ProbeStep(ram, mine.vae, 3, B, VAE_NOISE_STREAM, mine.cls, 2, share);
+    const side = new ProbeBeside<number>({ probe, ram: config.model, maxBatch: B });
+    const inputs = probeInputs(config, B), { hidden, clean, labels } = inputs;
+    const got = [], want = [];
+    const both = { vae: true, cls: true };
+    assert.equal(side.work(B, { vae: false, cls: false }), undefined, "no probe: no work beside");
+    const first = side.work(B, both)!; // nothing waits yet: parts that do nothing, rows all the same
+    first.forward();
+    first.backward();
+    first.adam();
+    for (let k = 0; k < 5; k++) {
+      const n = k === 4 ? 2 : B;
+      const { h, c, batch } = inputs.next(n);
+      want.push(await step.step(batch, { start: h, policy: h }, 1, k, { hidden: h, clean: c }));
+      // Steps 1 and 3 run their parts beside (as a RAM step would), the others when taken; step 2
+      // only its forward beside.
+      const work = side.work(n, both)!;
+      assert.equal(work.rows, side.work(n, both)!.rows, "rows depend on B and the probes only");
+      assert.ok(work.rows > 0);
+      if (k === 1 || k === 3) {
+        work.forward();
+        work.backward();
+        work.adam();
+        const again = side.work(n, both)!; // parts already run do not run again
+        again.forward();
+        again.backward();
+        again.adam();
+      } else if (k === 2) work.forward();
+      got.push(side.post(h, c, labels, n, 1, k, both, k));
+      hidden.fill(NaN); // ProbeBeside keeps its own copy
+      clean.fill(NaN);
+    }
+    got.push(side.settle());
+    assert.equal(got[0], null);
+    assert.deepEqual(got.slice(1).map((o) => o!.tag), [0, 1, 2, 3, 4]);
+    assert.deepEqual(got.slice(1).map((o) => o!.result), want);
+    assert.equal(side.settle(), null);
+    assertSameState(await mine.vae.getState(), await ref.vae.getState(), "VAE probe");
+    assertSameState(await mine.cls.getState(), await ref.cls.getState(), "class probe");
+  });
+}
 
 Deno.test("probeCostRows: the probes' cost in RAM rows grows with their work", () => {
   const ram = resolveRamConfig({});
@@ -180,6 +182,9 @@ Deno.test("probeCostRows: the probes' cost in RAM rows grows with their work", (
   assert.ok(probeCostRows(ram, vae, 6, cls, 128) > 4 * both, "six rows per image cost more");
   assert.ok(probeCostRows(ram, null, 1, cls, 128) < probeCostRows(ram, vae, 1, null, 128));
   assert.ok(probeCostRows(ram, vae, 1, cls, 64) < both);
+  const half = probeCostRows(ram, vae, 1, cls, 128, 0.5);
+  assert.ok(half < both && half > probeCostRows(ram, null, 1, cls, 128), "half the images");
+  assert.equal(probeCostRows(ram, vae, 1, cls, 128, 1), both);
   assert.equal(probeCostRows(ram, null, 1, null, 128), 0);
 });
 

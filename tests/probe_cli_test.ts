@@ -176,5 +176,21 @@ Deno.test("probe and eval refuse a corrupt or other-version checkpoint in one li
       await glimpse("train", ...SMALL, "--no-cls", "--cls-start", "2", "--out", `${dir}/x`),
       /--cls-start 2: the class probe is off \(--no-cls\)/,
     );
+    assertOneLineError(
+      await glimpse("train", ...SMALL, "--no-vae", "--vae-images", "0.5", "--out", `${dir}/x`),
+      /--vae-images 0.5: the VAE probe is off \(--no-vae\)/,
+    );
+    for (const bad of ["0", "1.5", "half"]) {
+      assertOneLineError(
+        await glimpse("train", ...SMALL, "--vae-images", bad, "--out", `${dir}/x`),
+        new RegExp(`--vae-images "${bad}": expected a share of the batch in \\(0, 1\\]`),
+      );
+    }
+    // A run keeps its share on resume (0 epochs, the default share).
+    ok(await glimpse("train", ...SMALL, "--epochs", "0", "--out", `${dir}/y`));
+    assertOneLineError(
+      await glimpse("train", "--resume", "--out", `${dir}/y`, "--epochs", "1", "--vae-images", "1"),
+      /--vae-images 1: .* was trained with --vae-images 0.5, and a resumed run keeps its config/,
+    );
   });
 });

@@ -1,6 +1,7 @@
 /**
- * The VAE probe's rows per image (probe/step.ts, `vae.rowsPerImage`): which glimpses are drawn,
- * that the step is the probe's step on exactly those rows on every backend, and the config.
+ * The VAE probe's rows per image and share of images (probe/step.ts, `vae.rowsPerImage` and
+ * `vae.imageFraction`): which glimpses are drawn, that the step is the probe's step on exactly
+ * those rows on every backend, and the config.
  */
 import assert from "node:assert/strict";
 import { ProbeStep, VAE_ROWS_STREAM, vaeRowGlimpses } from "../probe/step.ts";
@@ -8,7 +9,7 @@ import { CpuVae } from "../probe/vae_cpu.ts";
 import { GpuVae } from "../probe/vae_gpu.ts";
 import type { Vae } from "../probe/vae_api.ts";
 import { resolveVaeConfig } from "../probe/vae_params.ts";
-import { resolveVaeRunConfig } from "../probe/vae_config.ts";
+import { resolveVaeRunConfig, vaeImages } from "../probe/vae_config.ts";
 import { resolveRunConfig } from "../run/run_config.ts";
 import type { Batch, RamBackend, StepNoise } from "../ram/backend.ts";
 import { Rng } from "../util/rng.ts";
@@ -105,6 +106,45 @@ Deno.test("VAE rows: the subsampled step is the probe's step on the drawn rows; 
   }
 });
 
+Deno.test("VAE images: a share f of a batch is the probe's step on the drawn rows of its first ⌈f·n⌉ images", async () => {
+  for (const [k, f] of [[1, 0.5], [2, 0.5], [T, 0.3], [1, 1]]) {
+    const viaStep = new CpuVae(CFG, 3), direct = new CpuVae(CFG, 3);
+    const p = new ProbeStep(RAM, viaStep, 11, B, 5, null, k, f);
+    const n = p.vaeImages(B);
+    assert.equal(n, Math.ceil(f * B));
+    for (let i = 0; i < 3; i++) {
+      const { hidden, clean } = batchInputs(40 + i);
+      const got = await step(p, 40 + i, 1, i);
+      const g = p.vaeGlimpses(n, 1, i);
+      if (k < T) {
+        assert.deepEqual(g, vaeRowGlimpses(T, n, k, Rng.derive(11, VAE_ROWS_STREAM, 5, 1, i)));
+      }
+      const rows = new Float32Array(k * n * H);
+      for (let r = 0; r < k * n; r++) {
+        const t = g ? g[r] : Math.floor(r / n), b = r % n;
+        rows.set(hidden.subarray((t * B + b) * H, (t * B + b + 1) * H), r * H);
+      }
+      const eps = Rng.derive(11, 5, 1, i).fillNormal(new Float32Array(k * n * CFG.latent));
+      const want = await direct.trainStep(rows, clean.subarray(0, n * CFG.pixels), eps);
+      assert.deepEqual(got, want, `k ${k} f ${f} step ${i}`);
+    }
+    const [a, b] = [await viaStep.getState(), await direct.getState()];
+    for (const [name, t] of a.params) assert.deepEqual(t.data, b.params.get(name)!.data, name);
+  }
+  assert.throws(() => new ProbeStep(RAM, new CpuVae(CFG, 1), 7, B, 3, null, 1, 0), /\(0, 1\]/);
+  assert.throws(() => new ProbeStep(RAM, new CpuVae(CFG, 1), 7, B, 3, null, 1, 1.5), /\(0, 1\]/);
+  assert.deepEqual(
+    [
+      vaeImages(128, 0.5),
+      vaeImages(127, 0.5),
+      vaeImages(5, 1),
+      vaeImages(1, 0.01),
+      vaeImages(10, 0.3),
+    ],
+    [64, 64, 5, 1, 3],
+  );
+});
+
 /** Three steps of ProbeStep with k rows per image on `vae`; the losses and the final state. */
 async function run(vae: Vae, k: number) {
   const p = new ProbeStep(RAM, vae, 11, B, 5, null, k);
@@ -167,5 +207,31 @@ Deno.test("VAE rows: config default 1, older configs read as every row, more tha
   assert.throws(
     () => resolveRunConfig({ ...base, version: 3, vae: { rowsPerImage: 6 } }),
     /run config: vae config "rowsPerImage" = 6: the model has only 5 glimpses/,
+  );
+});
+
+Deno.test("VAE images: config default 0.5, configs before version 4 read as every image, bad shares refused", () => {
+  assert.equal(resolveVaeRunConfig({})!.imageFraction, 0.5);
+  assert.equal(resolveVaeRunConfig({ imageFraction: 1 })!.imageFraction, 1);
+  for (const bad of [0, -0.5, 1.5, NaN, "0.5"]) {
+    assert.throws(
+      () => resolveVaeRunConfig({ imageFraction: bad }),
+      /vae config "imageFraction" = .*: must be a share of the batch in \(0, 1\]/,
+    );
+  }
+  const base = {
+    dataset: "mnist-10k",
+    limit: null,
+    validation: 0,
+    plateau: 0,
+    reward: { spec: "classification", name: "classification", options: {} },
+  };
+  assert.equal(resolveRunConfig({ ...base, version: 4, vae: {} }).vae!.imageFraction, 0.5);
+  for (const version of [1, 2, 3]) {
+    assert.equal(resolveRunConfig({ ...base, version, vae: {} }).vae!.imageFraction, 1);
+  }
+  assert.equal(
+    resolveRunConfig({ ...base, version: 3, vae: { imageFraction: 0.25 } }).vae!.imageFraction,
+    0.25,
   );
 });
