@@ -16,7 +16,12 @@
  * machine the `worker` figures say nothing.
  *
  *   deno run -A bench/probe_cost.ts [--backend auto|cpu|webgpu] [--rounds 5] [--steps 10]
- *     [--vae-images 0.5]
+ *     [--vae-images 0.5] [--modes none,beside,beside-all] [--quiet]
+ *
+ * `--modes` picks the modes (none is always in); on a machine whose speed drifts within seconds,
+ * a few modes in many short rounds (`--modes none,beside,beside-all --rounds 80 --steps 8`)
+ * cancel the drift best. Besides the median of the per-round ratios it prints the ratio of the
+ * modes' total times. `--quiet` leaves out the rounds.
  *
  * Per step the RAM costs about 0.97 GFLOP; the VAE probe on T·B = 768 rows about
  * 768·(256·256 + 256·16·2 + 16·256 + 256·784)·2·3 ≈ 1.3 GFLOP (forward and backward), on
@@ -44,6 +49,8 @@ const args = parseArgs({
   options: {
     backend: { type: "string", default: "auto" },
     rounds: { type: "string", default: "5" },
+    modes: { type: "string" },
+    quiet: { type: "boolean", default: false },
     steps: { type: "string", default: "10" },
     "vae-images": { type: "string", default: String(DEFAULT_VAE_RUN.imageFraction) },
   },
@@ -94,16 +101,26 @@ const sides = ram.hidesBeside?.(B)
 
 type Mode = "none" | "states" | "all" | "worker" | "beside" | "beside-all";
 const ALL_MODES: Mode[] = ["none", "states", "all", "worker", "beside", "beside-all"];
+const picked = args.values.modes?.split(",").map((m) => m.trim());
+for (const m of picked ?? []) {
+  if (!ALL_MODES.includes(m as Mode)) {
+    throw new Error(`--modes: unknown mode "${m}" (${ALL_MODES.join(", ")})`);
+  }
+}
 const MODES = ALL_MODES.filter((m) =>
-  m === "worker" ? pipe !== null : m.startsWith("beside") ? sides !== null : true
+  (m === "none" || !picked || picked.includes(m)) &&
+  (m === "worker" ? pipe !== null : m.startsWith("beside") ? sides !== null : true)
 );
 let k = 0;
 async function step(mode: Mode): Promise<void> {
   const r = new Rng(k++);
   r.fillUniform(noise.start, -1, 1);
   r.fillNormal(noise.policy);
-  const hidden = mode === "none" ? undefined : probe.hidden(B);
   const side = mode === "beside" || mode === "beside-all" ? sides![mode] : null;
+  // Beside the lanes the states and targets go into the probes' own buffers, as the trainer
+  // does (the targets copied in, as its batch fill writes them).
+  const hidden = mode === "none" ? undefined : side ? side.hidden(B) : probe.hidden(B);
+  side?.clean(B).set(images);
   const beside = side?.work(B, { vae: true, cls: true });
   await ram.trainStep(batch, classificationReward, noise, train, { hidden, beside });
   if (mode === "states") await probe.step(batch, noise, 1, k, { hidden });
@@ -122,7 +139,7 @@ async function step(mode: Mode): Promise<void> {
     if (o?.error) throw o.error;
   }
   if (side) {
-    const o = side.post(hidden!, probe.clean(B), labels, B, 1, k, { vae: true, cls: true }, k);
+    const o = side.post(hidden!, side.clean(B), labels, B, 1, k, { vae: true, cls: true }, k);
     if (o?.error) throw o.error;
   }
 }
@@ -157,12 +174,14 @@ for (let r = 0; r < rounds; r++) {
   // Rotate the order so no mode always runs first in a round.
   const order = MODES.map((_, i) => MODES[(i + r) % MODES.length]);
   for (const mode of order) per[mode].push(await timed(mode));
+  if (args.values.quiet) continue;
   console.log(
     `round ${r + 1}: ` +
       MODES.map((m) => `${m} ${per[m][r].ms.toFixed(1)} ms (cpu ${per[m][r].cpuMs.toFixed(1)})`)
         .join(", "),
   );
 }
+const sum = (m: Mode) => per[m].reduce((s, x) => s + x.ms, 0);
 const ratio = (m: Mode, key: "ms" | "cpuMs") =>
   median(per[m].map((x, r) => x[key] / per.none[r][key]));
 const one = `probes, VAE on 1 row of ${share === 1 ? "every image" : `${share} of the images`}`;
@@ -178,7 +197,10 @@ for (const m of MODES.slice(1)) {
   console.log(
     `${what[m]}: ` +
       `${ratio(m, "ms").toFixed(3)}× the time of training without probes ` +
-      `(CPU time ${ratio(m, "cpuMs").toFixed(3)}×), median of ${rounds} rounds of ${steps} steps`,
+      `(CPU time ${
+        ratio(m, "cpuMs").toFixed(3)
+      }×), median of ${rounds} rounds of ${steps} steps; ` +
+      `ratio of the total times ${(sum(m) / sum("none")).toFixed(3)}×`,
   );
 }
 console.log(

@@ -91,47 +91,6 @@ export function nllBackwardRef(
   }
 }
 
-/**
- * {@link logSoftmaxRef} and {@link nllBackwardRef} (scale 1) in one pass, as the CPU class probe's
- * training step runs them: one exponential per logit instead of two, so softmax is
- * e^(x − m)/s rather than e^(logp). It agrees with the pair to float32 rounding (tests/softmax_test.ts).
- *
- * @example
- * ```ts
- * import { logSoftmaxNllBackward } from "./softmax_ref.ts";
- * const logp = new Float32Array(2), d = new Float32Array(2);
- * logSoftmaxNllBackward(1, 2, new Float32Array([0, Math.log(3)]), new Int32Array([1]), logp, d);
- * // logp ≈ [log 0.25, log 0.75]; d ≈ [0.25, -0.25]
- * ```
- */
-export function logSoftmaxNllBackward(
-  batch: number,
-  C: number,
-  logits: Float32Array,
-  labels: Int32Array,
-  logp: Float32Array,
-  dlogits: Float32Array,
-): void {
-  const k = 1 / batch, L = labels.length;
-  for (let b = 0; b < batch; b++) {
-    const o = b * C;
-    let m = -Infinity;
-    for (let c = 0; c < C; c++) m = Math.max(m, logits[o + c]);
-    let s = 0;
-    for (let c = 0; c < C; c++) {
-      const e = Math.exp(logits[o + c] - m);
-      dlogits[o + c] = e;
-      s += e;
-    }
-    const lse = m + Math.log(s), ks = k / s;
-    for (let c = 0; c < C; c++) {
-      logp[o + c] = logits[o + c] - lse;
-      dlogits[o + c] *= ks;
-    }
-    dlogits[o + labels[b % L]] -= k;
-  }
-}
-
 /** pred(B) = argmax_c x[b, c] (the first index on ties); x may be logits or log-probabilities. */
 export function argmaxRef(batch: number, C: number, x: Float32Array, pred: Int32Array): void {
   for (let b = 0; b < batch; b++) {

@@ -34,20 +34,23 @@ import type { ProbeStep, ProbeStepResult } from "./step.ts";
  * Calibration of {@link probeCostRows}, measured on the development machine (AVX-512, OpenBLAS
  * 0.3.21 on one thread; bench/cpu_step_bench.ts, 2026-11-30): a product runs at about 100 GFLOP/s,
  * the VAE's loss costs 3 ns a pixel (util/simd.ts's f32x4 loop on the probe's own heap: 0.28 ms
- * for 128 × 784, the targets' copy in), Adam 0.6 ns a parameter (likewise), and the RAM's
- * training step 0.121 ms a row at the default config (8.7 MFLOP of products a row, so 14 ps a
- * FLOP with its element-wise work counted in).
+ * for 128 × 784, the targets' copy in), Adam 0.6 ns a parameter (likewise), the rest of a probe
+ * step (its other element-wise work, the class probe's softmax, ε, the calls) about 0.5 ms (a
+ * step alone took 2.05 ms with the VAE probe on half the images and 3.48 with every image, the
+ * terms before this one 1.51 and 2.73), and the RAM's training step 0.121 ms a row at the default
+ * config (8.7 MFLOP of products a row, so 14 ps a FLOP with its element-wise work counted in).
  */
-const NS_PER_FLOP = 0.01, NS_PER_PIXEL = 3, NS_PER_PARAM = 0.6, RAM_NS_PER_FLOP = 0.014;
+const NS_PER_FLOP = 0.01, NS_PER_PIXEL = 3, NS_PER_PARAM = 0.6, NS_PER_STEP = 500_000;
+const RAM_NS_PER_FLOP = 0.014;
 /**
  * How much slower the probes' parts run beside a lane on the other core than alone (the two
- * share caches; measured 5.3 against 3.5 CPU ms a step), against the lanes' own slowdown: with
- * it the model put the host's lane at 46 of 128 rows with the VAE probe on every image, between
- * the 44 and 49 that ran fastest in a sweep (10.2 ms a step, against 10.8 at 52; default config,
- * 9 alternating rounds), and puts it at 55 with the default half of the images, where a sweep
- * of 54 to 59 rows ran alike (bench/probe_cost.ts; 2026-11-30).
+ * share caches: 2.46 CPU ms a step against 2.05 alone with the VAE probe on half the images).
+ * The model puts the host's lane at 54 of 128 rows with the default half of the images, where a
+ * sweep of the split ran alike from 51 to 59 rows (1.24–1.26× a step without probes, 9
+ * alternating rounds, 2026-11-30), and at 48 with every image, where a sweep of the code before
+ * (its probes' step then 3.5 ms alone) ran fastest from 44 to 49 rows.
  */
-const CONTENTION = 1.5;
+const CONTENTION = 1.2;
 
 /** Multiply-adds of a stack of linear layers of widths `w` (w[0] → w[1] → …), per row. */
 function macs(...w: number[]): number {
@@ -59,9 +62,9 @@ function macs(...w: number[]): number {
 /**
  * The probes' training step on a batch of B, in rows of the RAM's training step: a cost model
  * from the sizes (products at 6 FLOPs a multiply-add for forward and backward, the VAE's loss per
- * pixel, Adam per parameter) with the constants above. It only sets how many rows the host's
- * lane gives up; a wrong estimate costs time, never correctness. It depends only on the configs,
- * so a run's split, and so its numbers, repeat exactly.
+ * pixel, Adam per parameter, a fixed part per step) with the constants above. It only sets how
+ * many rows the host's lane gives up; a wrong estimate costs time, never correctness. It depends
+ * only on the configs, so a run's split, and so its numbers, repeat exactly.
  */
 export function probeCostRows(
   ram: RamConfig,
@@ -71,7 +74,7 @@ export function probeCostRows(
   B: number,
   vaeImageFraction = 1,
 ): number {
-  let ns = 0;
+  let ns = vae || cls ? NS_PER_STEP : 0;
   if (vae) {
     const { input, hidden: Hd, latent: L, pixels: P } = vae;
     const R = vaeRowsPerImage * vaeImages(B, vaeImageFraction),

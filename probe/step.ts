@@ -278,17 +278,16 @@ export class ProbeStep {
     }
     let result: ProbeStepResult | null = null;
     return {
-      // The class probe's whole step runs in `backward`: beside the RAM's lanes the parts
-      // should cost about as the RAM's forward, backward and Adam do (2 : 3 : 0.2), and the VAE
-      // probe's forward alone is near that share of the probes' step (probe/beside.ts).
       forward: () => {
         fill?.();
         vae?.forward();
+        cls?.forward();
       },
       backward: () => {
-        const v = vae ? this.#checkVae(vae.backward(), epoch, k) : null;
-        cls?.forward();
-        result = { vae: v, cls: cls ? this.#checkCls(cls.backward(), epoch, k) : null };
+        result = {
+          vae: vae ? this.#checkVae(vae.backward(), epoch, k) : null,
+          cls: cls ? this.#checkCls(cls.backward(), epoch, k) : null,
+        };
         return result;
       },
       adam: () => {

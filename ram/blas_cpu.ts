@@ -151,10 +151,9 @@ export class BlasRam implements RamBackend {
     if (lanes) {
       this.#checkStart(B, noise.start);
       const eps = { mode: "noise" as const, eps: noise.policy };
-      const { hidden, beside } = options;
-      // The states go straight into the caller's buffer.
-      const h = hidden ?? null;
-      await lanes.forward(ws, B, batch.images, batch.labels, noise.start, eps, h, beside);
+      // The states go straight into the caller's buffer, beside the lanes' backward (update).
+      const { beside } = options;
+      await lanes.forward(ws, B, batch.images, batch.labels, noise.start, eps, null, beside);
     } else {
       this.#forward(ws, batch, noise.start, actions);
       options.hidden?.set(ws.h.subarray(0, options.hidden.length));
@@ -163,7 +162,8 @@ export class BlasRam implements RamBackend {
     const r = this.#loss(ws, batch, rewards, train.lambda);
     this.#step++;
     if (lanes) {
-      await lanes.update(B, r.returns, train.lambda, groupLrs(train), this.#step, options.beside);
+      const { beside, hidden } = options;
+      await lanes.update(B, r.returns, train.lambda, groupLrs(train), this.#step, beside, hidden);
     } else {
       this.#backward(ws, batch, r.returns, train.lambda);
       this.#adam(groupLrs(train));

@@ -503,7 +503,9 @@ export class BlasLanes {
    * After {@link forward} on the same batch: each lane's backward over its rows with means
    * over all B (`returns` is (T−1, B)), then Adam step `step` with the lanes' summed gradients,
    * the parameters split in ranges, one a lane. `beside` (the forward's) runs its backward and
-   * adam parts on the host beside those two.
+   * adam parts on the host beside those two. `hidden` (T, B, H), when given, receives the
+   * forward's states h, gathered on the host while the other lanes run their backward (so not
+   * in the step's serial part, as {@link forward}'s `hidden` is).
    */
   async update(
     B: number,
@@ -512,6 +514,7 @@ export class BlasLanes {
     lrs: GroupLrs,
     step: number,
     beside?: BesideWork,
+    hidden?: Float32Array,
   ) {
     const starts = this.#starts, A = Math.max(0, this.#cfg.glimpses - 1);
     if (starts[starts.length - 1] !== B) {
@@ -522,7 +525,11 @@ export class BlasLanes {
       for (let t = 0; t < A; t++) buf.returns.set(returns.subarray(t * B + r0, t * B + r1), t * n);
     }
     const backward = (n: number): LaneCommand => ({ type: "backward", B: n, total: B, lambda });
-    await this.#runAll(starts, backward, beside?.backward);
+    const cfg = this.#cfg;
+    await this.#runAll(starts, backward, () => {
+      if (hidden) this.#gather(starts, B, cfg.glimpses, cfg.hidden, (w) => w.h, hidden);
+      beside?.backward();
+    });
     const used = starts.length - 1, total = this.#flat.params.length;
     // The host's range shrinks with its rows when it runs other work beside.
     const cut = (k: number) => k === 0 ? 0 : Math.round((total * starts[k]) / B);

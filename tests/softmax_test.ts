@@ -2,7 +2,6 @@ import assert from "node:assert/strict";
 import {
   argmaxRef,
   entropyRef,
-  logSoftmaxNllBackward,
   logSoftmaxRef,
   nllBackwardRef,
   nllRef,
@@ -15,6 +14,7 @@ import {
   softmaxKernels,
 } from "../kernels/softmax.ts";
 import { run } from "../gpu/kernel.ts";
+import { logSoftmaxNllBackward } from "../probe/cls_cpu.ts";
 import { read, tensor } from "../gpu/tensor.ts";
 import { assertClose, finiteDiff, randomArray } from "./_assert.ts";
 import { gpuTest } from "./_gpu.ts";
