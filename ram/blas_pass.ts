@@ -25,6 +25,7 @@ import { patchOrigin, retinaRef, retinaSize } from "../kernels/retina_ref.ts";
 import { lstmCellBackwardRef, lstmCellRef } from "../kernels/lstm_ref.ts";
 import { nllBackwardRef } from "../kernels/softmax_ref.ts";
 import { reluBackwardFast, reluFast, reluRowsFast } from "../kernels/activation_ref.ts";
+import { SimdHeap } from "../util/simd.ts";
 import type { BlasNet } from "./blas_layout.ts";
 
 /** How the forward picks action a_i from μ_i: see ram/cpu_pass.ts ActionSource. */
@@ -73,6 +74,11 @@ export class Workspace {
   readonly dHead: Float32Array; // (T−1, B, P + 1): [d loc1 pre-ReLU | d base]
   readonly zeros: Float32Array; // (B, H)
   readonly ones: Float32Array; // (T·B) column sums as a product: 1ᵀ·X
+  /**
+   * The WebAssembly memory every array lives in, when they do ({@link Workspace.inHeap}): the
+   * ReLUs and their backward then run as util/simd.ts's f32x4 loops, in the same bits.
+   */
+  simd: SimdHeap | null = null;
 
   /**
    * @param alloc where the arrays live: plain memory by default; ram/blas_lanes.ts passes
@@ -115,6 +121,45 @@ export class Workspace {
     this.dHead = f(A * B * (cfg.policyHidden + 1));
     this.zeros = f(B * H);
     this.ones = f(T * B).fill(1);
+  }
+
+  /**
+   * A workspace whose arrays all live in one {@link SimdHeap} (`shared`: a shared memory, for a
+   * lane's Worker), or null where WebAssembly SIMD (or shared memory) is missing.
+   */
+  static inHeap(cfg: RamConfig, capacity: number, shared = false): Workspace | null {
+    let floats = 16;
+    new Workspace(cfg, capacity, (n) => {
+      floats += n + 4; // each array 16-byte aligned
+      return new Float32Array(0);
+    });
+    const heap = SimdHeap.create(floats, { shared });
+    if (!heap) return null;
+    const ws = new Workspace(cfg, capacity, (n) => heap.alloc(n));
+    ws.simd = heap;
+    return ws;
+  }
+}
+
+/** ReLU in place on n values of x from off: the heap's f32x4 loop or reluFast (same bits). */
+function relu(ws: Workspace, x: Float32Array, off: number, n: number): void {
+  if (ws.simd) ws.simd.relu(x.subarray(off, off + n));
+  else reluFast(x, off, n);
+}
+
+/** dx = dy ⊙ (y > 0) over n values, y read from yOff: as reluBackwardFast (same bits). */
+function reluBack(
+  ws: Workspace,
+  y: Float32Array,
+  dy: Float32Array,
+  dx: Float32Array,
+  n: number,
+  yOff = 0,
+): void {
+  if (ws.simd) {
+    ws.simd.reluBackward(y.subarray(yOff, yOff + n), dy.subarray(0, n), dx.subarray(0, n));
+  } else {
+    reluBackwardFast(y, dy, dx, n, yOff);
   }
 }
 
@@ -225,16 +270,16 @@ export function blasForward(
         hl[b * LH + j] = fc2.W[2 * j] * lx + fc2.W[2 * j + 1] * ly + fc2.b[j];
       }
     }
-    reluFast(hl, 0, B * LH);
+    relu(ws, hl, 0, B * LH);
     const hg = ws.hg.subarray(t * B * GH, (t + 1) * B * GH);
     fillRows(hg, 0, B, GH, fc1.b);
     gemm(false, true, B, GH, R, 1, rho, R, fc1.W, R, 1, hg, GH);
-    reluFast(hg, 0, B * GH);
+    relu(ws, hg, 0, B * GH);
     const g = ws.g.subarray(t * B * GO, (t + 1) * B * GO);
     fillRows(g, 0, B, GO, net.b34);
     gemm(false, true, B, GO, GH, 1, hg, GH, fc3.W, GH, 1, g, GO);
     gemm(false, true, B, GO, LH, 1, hl, LH, fc4.W, LH, 1, g, GO);
-    reluFast(g, 0, B * GO);
+    relu(ws, g, 0, B * GO);
     const h = ws.h.subarray(t * B * H, (t + 1) * B * H);
     const z = lstm ? ws.z : h;
     fillRows(z, 0, B, ZH, net.bCore);
@@ -251,7 +296,7 @@ export function blasForward(
         h,
       );
     } else {
-      reluFast(h, 0, B * H);
+      relu(ws, h, 0, B * H);
     }
     const hd = ws.heads.subarray(t * B * NH, (t + 1) * B * NH);
     if (t < T - 1) {
@@ -358,7 +403,7 @@ export function blasBackward(
       dc = dcPrev;
     } else {
       dz.set(dh.subarray(0, B * H));
-      reluBackwardFast(ws.h, dz, dz, B * H, t * B * H);
+      reluBack(ws, ws.h, dz, dz, B * H, t * B * H);
     }
     if (t > 0) {
       gemm(false, false, B, H, ZH, 1, dz, ZH, net.hh.W, H, 0, dhNext, H);
@@ -378,7 +423,7 @@ export function blasBackward(
   // Glimpse net over all T·B rows; no gradient into ρ or l.
   const dG = ws.dG.subarray(0, TB * GO);
   gemm(false, false, TB, GO, ZH, 1, dZ, ZH, net.ih.W, GO, 0, dG, GO);
-  reluBackwardFast(ws.g, dG, dG, TB * GO);
+  reluBack(ws, ws.g, dG, dG, TB * GO);
   const dHG = ws.dHG.subarray(0, TB * GH), dHL = ws.dHL.subarray(0, TB * LH);
   gemm(true, false, GO, GH, TB, 1, dG, GO, ws.hg, GH, 0, grads.fc3.W, GH);
   gemm(true, false, GO, LH, TB, 1, dG, GO, ws.hl, LH, 0, grads.fc4.W, LH);
@@ -386,8 +431,8 @@ export function blasBackward(
   grads.fc4.b.set(grads.fc3.b);
   gemm(false, false, TB, GH, GO, 1, dG, GO, net.fc3.W, GH, 0, dHG, GH);
   gemm(false, false, TB, LH, GO, 1, dG, GO, net.fc4.W, LH, 0, dHL, LH);
-  reluBackwardFast(ws.hg, dHG, dHG, TB * GH);
-  reluBackwardFast(ws.hl, dHL, dHL, TB * LH);
+  reluBack(ws, ws.hg, dHG, dHG, TB * GH);
+  reluBack(ws, ws.hl, dHL, dHL, TB * LH);
   gemm(true, false, GH, R, TB, 1, dHG, GH, ws.rho, R, 0, grads.fc1.W, R);
   colsumGemm(gemm, ws.ones, dHG, TB, GH, 0, GH, grads.fc1.b);
   gemm(true, false, LH, 2, TB, 1, dHL, LH, ws.loc, 2, 0, grads.fc2.W, 2);

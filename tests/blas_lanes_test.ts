@@ -8,15 +8,20 @@ import assert from "node:assert/strict";
 import { resolveTrainConfig } from "../ram/config.ts";
 import { BlasRam } from "../ram/blas_cpu.ts";
 import {
+  adoptWorkspace,
   BlasLanes,
+  laneBuffers,
   laneSplit,
   type LaneWorker,
   MIN_LANE_ROWS,
+  packArrays,
   sharedF32,
   spawnLaneWorker,
+  unpackArrays,
 } from "../ram/blas_lanes.ts";
-import { blasLayout, packParams } from "../ram/blas_layout.ts";
-import { Workspace } from "../ram/blas_pass.ts";
+import { bindBlasNet, blasLayout, packParams, sumBiases } from "../ram/blas_layout.ts";
+import { blasBackward, blasForward, noiseFill, Workspace } from "../ram/blas_pass.ts";
+import { SimdHeap } from "../util/simd.ts";
 import { initParams } from "../ram/params.ts";
 import { loadBlas } from "../util/blas.ts";
 import { defaultCpuLanes } from "../run/backend.ts";
@@ -213,11 +218,11 @@ Deno.test({
       const B = 64, batch = randomBatch(cfg, B, 1), noise = randomNoise(cfg, B, 2);
       const ws = new Workspace(cfg, B);
       const eps = { mode: "noise" as const, eps: noise.policy };
-      await lanes.forward(ws, B, batch.images, batch.labels, noise.start, eps, false);
+      await lanes.forward(ws, B, batch.images, batch.labels, noise.start, eps, null);
       assert.equal(lanes.broken, false);
       await spawned[0].terminate(); // what a crash of the lane's thread looks like to the host
       await assert.rejects(
-        lanes.forward(ws, B, batch.images, batch.labels, noise.start, eps, false),
+        lanes.forward(ws, B, batch.images, batch.labels, noise.start, eps, null),
         /^Error: cpu backend lane: (its Worker exited|a lane's Worker died)/,
       );
       assert.equal(lanes.broken, true);
@@ -225,4 +230,49 @@ Deno.test({
       await lanes.close();
     }
   },
+});
+
+Deno.test({
+  name:
+    "a workspace in a WebAssembly heap gives the plain workspace's forward and backward bit for bit",
+  ignore,
+  fn: () => {
+    for (const core of ["rnn", "lstm"] as const) {
+      const cfg = tinyConfig({ glimpses: 3, core }), layout = blasLayout(cfg), B = 9;
+      const params = new Float32Array(layout.total);
+      packParams(layout, initParams(cfg, 2), params);
+      const net = bindBlasNet(cfg, layout, params);
+      sumBiases(net);
+      const batch = randomBatch(cfg, B, 3), noise = randomNoise(cfg, B, 4);
+      const returns = Float32Array.from({ length: (cfg.glimpses - 1) * B }, (_, i) => i % 3 - 1);
+      const run = (ws: Workspace) => {
+        const grads = new Float32Array(layout.total);
+        const fill = noiseFill(B, cfg.sigma, noise.policy);
+        blasForward(blas!.sgemm, cfg, net, ws, B, batch.images, noise.start, fill);
+        const g = bindBlasNet(cfg, layout, grads);
+        blasBackward(blas!.sgemm, cfg, net, g, ws, B, batch.labels, returns, 0.5);
+        return { h: ws.h.slice(0, cfg.glimpses * B * cfg.hidden), logp: ws.logp.slice(), grads };
+      };
+      const inHeap = Workspace.inHeap(cfg, B)!;
+      assert.ok(inHeap.simd instanceof SimdHeap, "WebAssembly SIMD runs here");
+      assert.ok(inHeap.simd.owns(inHeap.h, inHeap.dZ, inHeap.ones));
+      assert.deepEqual(run(inHeap), run(new Workspace(cfg, B)), core);
+    }
+  },
+});
+
+Deno.test("a lane's workspace lives in a shared heap, and a Worker's copy of its buffers adopts it", () => {
+  const cfg = tinyConfig({ glimpses: 2 });
+  const buffers = laneBuffers(cfg, 4);
+  assert.ok(buffers.memory instanceof WebAssembly.Memory, "shared WebAssembly memory runs here");
+  assert.ok(buffers.ws.simd?.shared);
+  // What a Worker gets: the arrays packed, the heap left out, the memory passed on.
+  const got = adoptWorkspace(unpackArrays(packArrays(buffers)) as typeof buffers);
+  assert.ok(got.ws.simd instanceof SimdHeap && got.ws.simd.owns(got.ws.h, got.ws.dG));
+  buffers.ws.h[3] = 7;
+  assert.equal(got.ws.h[3], 7, "the same memory");
+  got.ws.simd.relu(got.ws.h.subarray(0, 8));
+  buffers.ws.g[0] = -2;
+  got.ws.simd.relu(got.ws.g.subarray(0, 4));
+  assert.equal(buffers.ws.g[0], 0, "the Worker's loop writes where the host reads");
 });
