@@ -234,21 +234,16 @@ function checkResume(o: RunOptions, ckpt: Checkpoint): RunConfig {
       );
     }
   }
-  if (o.vaeRows !== undefined && o.vaeRows !== config.vae?.rowsPerImage) {
-    throw new RunOptionError(
-      "vaeRows",
-      `option vaeRows ${o.vaeRows}: ${o.out} was trained with ` +
-        (config.vae ? `option vaeRows ${config.vae.rowsPerImage}` : "option vae false") +
-        ", and a resumed run keeps its config (only epochs may change)",
-    );
-  }
-  if (o.vaeImages !== undefined && o.vaeImages !== config.vae?.imageFraction) {
-    throw new RunOptionError(
-      "vaeImages",
-      `option vaeImages ${o.vaeImages}: ${o.out} was trained with ` +
-        (config.vae ? `option vaeImages ${config.vae.imageFraction}` : "option vae false") +
-        ", and a resumed run keeps its config (only epochs may change)",
-    );
+  const vaeKeys = [["vaeRows", config.vae?.rowsPerImage], ["vaeImages", config.vae?.imageFraction]];
+  for (const [key, saved] of vaeKeys as ["vaeRows" | "vaeImages", number | undefined][]) {
+    if (o[key] !== undefined && o[key] !== saved) {
+      throw new RunOptionError(
+        key,
+        `option ${key} ${o[key]}: ${o.out} was trained with ` +
+          (config.vae ? `option ${key} ${saved}` : "option vae false") +
+          ", and a resumed run keeps its config (only epochs may change)",
+      );
+    }
   }
   if (o.epochs !== undefined) config = { ...config, train: { ...config.train, epochs: o.epochs } };
   const { epoch, batch } = ckpt.meta;

@@ -185,18 +185,20 @@ gpuTest("VAE rows: webgpu and cpu probes agree on subsampled steps", async (gpu)
   }
 });
 
+/** A run config's keys besides the model's and the probes'. */
+const RUN_BASE = {
+  dataset: "mnist-10k",
+  limit: null,
+  validation: 0,
+  plateau: 0,
+  reward: { spec: "classification", name: "classification", options: {} },
+};
+
 Deno.test("VAE rows: config default 1, older configs read as every row, more than T refused", () => {
   assert.equal(resolveVaeRunConfig({})!.rowsPerImage, 1);
   assert.throws(() => resolveVaeRunConfig({ rowsPerImage: 0 }), /"rowsPerImage" = 0/);
   assert.throws(() => resolveVaeRunConfig({ rowsPerImage: 1.5 }), /"rowsPerImage" = 1.5/);
-  const base = {
-    dataset: "mnist-10k",
-    limit: null,
-    validation: 0,
-    plateau: 0,
-    reward: { spec: "classification", name: "classification", options: {} },
-    model: { glimpses: 5 },
-  };
+  const base = { ...RUN_BASE, model: { glimpses: 5 } };
   assert.equal(resolveRunConfig({ ...base, version: 3, vae: {} }).vae!.rowsPerImage, 1);
   assert.equal(resolveRunConfig({ ...base, version: 2, vae: {} }).vae!.rowsPerImage, 5);
   assert.equal(resolveRunConfig({ ...base, vae: { start: 2 } }).vae!.rowsPerImage, 5);
@@ -219,13 +221,7 @@ Deno.test("VAE images: config default 0.5, configs before version 4 read as ever
       /vae config "imageFraction" = .*: must be a share of the batch in \(0, 1\]/,
     );
   }
-  const base = {
-    dataset: "mnist-10k",
-    limit: null,
-    validation: 0,
-    plateau: 0,
-    reward: { spec: "classification", name: "classification", options: {} },
-  };
+  const base = RUN_BASE;
   assert.equal(resolveRunConfig({ ...base, version: 4, vae: {} }).vae!.imageFraction, 0.5);
   for (const version of [1, 2, 3]) {
     assert.equal(resolveRunConfig({ ...base, version, vae: {} }).vae!.imageFraction, 1);
