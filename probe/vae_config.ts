@@ -101,7 +101,7 @@ export function resolveVaeRunConfig(given: unknown): VaeRunConfig | null {
 
 /**
  * Images of a batch of n the VAE probe steps on at share `fraction` (VaeRunConfig.imageFraction):
- * ⌈fraction·n⌉, the batch's first ones.
+ * ⌈fraction·n⌉ (at least one), the batch's first ones.
  *
  * @example
  * ```ts
@@ -110,7 +110,7 @@ export function resolveVaeRunConfig(given: unknown): VaeRunConfig | null {
  * ```
  */
 export function vaeImages(n: number, fraction: number): number {
-  return Math.min(n, Math.ceil(fraction * n - 1e-9));
+  return Math.min(n, Math.max(1, Math.ceil(fraction * n - 1e-9)));
 }
 
 /**

@@ -140,8 +140,9 @@ Deno.test("VAE images: a share f of a batch is the probe's step on the drawn row
       vaeImages(5, 1),
       vaeImages(1, 0.01),
       vaeImages(10, 0.3),
+      vaeImages(3, 1e-12),
     ],
-    [64, 64, 5, 1, 3],
+    [64, 64, 5, 1, 3, 1],
   );
 });
 

@@ -1,24 +1,28 @@
 /**
  * WebAssembly SIMD for the CPU path's element-wise loops that V8 does not vectorise: Adam over
- * the flat parameter buffers, and the sum of the lanes' gradient shares. A {@link SimdHeap} is a
+ * the flat parameter buffers, the sum of the lanes' gradient shares, the VAE probe's loss, and
+ * the ReLUs of the RAM and the VAE probe with their backward. A {@link SimdHeap} is a
  * fixed block of WebAssembly memory that Float32Arrays are carved from; its loops run on arrays
  * that live in it, four floats at a time (f32x4).
  *
  * Why: a training step's Adam runs over about 242k RAM and 294k probe parameters. In V8 the loop
  * of kernels/adam_ref.ts adamHoisted takes 1.2 ms for 294,912 values (a division and a square
  * root in double precision each); the f32x4 loop here takes 0.18–0.31 ms (bench/cpu_step_bench.ts
- * "adam" rows). The VAE probe's loss (`bce`, kernels/vae_ref.ts bceSimd) likewise: 0.49 ms
- * against 1.1 for the best scalar form. It computes Adam in float32, as PyTorch's Adam on float32 tensors does:
+ * "adam" rows). The VAE probe's loss (`bce`, kernels/vae_ref.ts bceSimd) likewise: 0.31 ms
+ * with its copies against 1.1 for the best scalar form. It computes Adam in float32, as
+ * PyTorch's Adam on float32 tensors does:
  *   m ← β1·m + (1−β1)·g,  v ← β2·v + ((1−β2)·g)·g,  p ← p − s·m / (√v + f)
  * with s = lr·√(1−β2ᵗ)/(1−β1ᵗ) and f = ε·√(1−β2ᵗ) (adamHoisted's hoisting), every operation
  * rounded to float32. So it agrees with adamRef to float32 rounding, not bit for bit
  * (tests/simd_test.ts holds it to adamRef), and gives the same bits on every machine.
  *
- * The module is assembled here from its instructions (no toolchain, nothing fetched): three
- * functions, `adam(p, g, m, v, n, β1, 1−β1, β2, 1−β2, s, f)`, `add(dst, src, n)` (dst += src)
- * and `bce(…)` ({@link SimdHeap.bce}), pointers in bytes; adam and add run a vector loop over
- * whole groups of four and a scalar loop over the rest, bce needs rows of a multiple of four.
- * A heap is `shared` when lane Workers (ram/blas_lanes.ts) update the same arrays: its memory
+ * The module is assembled here from its instructions (no toolchain, nothing fetched): five
+ * functions, `adam(p, g, m, v, n, β1, 1−β1, β2, 1−β2, s, f)`, `add(dst, src, n)` (dst += src),
+ * `bce(…)` ({@link SimdHeap.bce}), `relu(x, n)` and `reluBack(y, dy, dx, n)` (the ReLU and its
+ * backward on the bits, as kernels/activation_ref.ts reluFast and reluBackwardFast: the RAM's and
+ * the VAE probe's workspaces live in heaps for them), pointers in bytes; all but bce run a vector
+ * loop over whole groups of four and a scalar loop over the rest, bce needs rows of a multiple of
+ * four. A heap is `shared` when lane Workers (ram/blas_lanes.ts) update the same arrays: its memory
  * then travels to them in a message, and {@link SimdHeap.adopt} opens it there.
  *
  * @module
@@ -187,8 +191,9 @@ function reluBackBody(): number[] {
  * where ln q is taken once per 32 pixels of a lane: the lanes multiply their q (each in (1, 2],
  * so 32 of them stay below 2^32), and the product's logarithm is its exponent times ln 2 plus
  * ln m of its mantissa m in [1, 2), 2·atanh((m − 1)/(m + 1)) to u¹³ (bceInPlace's scalar form
- * does likewise per row: one division and a series a pixel fewer than a log per pixel). The four
- * lanes' sums of ℓ of row r go to loss[4r..4r+3]. Constants are splatted once into locals.
+ * does likewise, per row). That saves a division and a series a pixel: 0.44 → 0.28 ms for
+ * 128 × 784. The four lanes' sums of ℓ of row r go to loss[4r..4r+3]. Constants are splatted
+ * once into locals.
  * Params 0–6; locals (i32) 7 r, 8 off, 9 row end, 10 pixel offset, 11 chunk end; (v128) 12 x,
  * 13 t, 14 a, 15 k, 16 r, 17 e, 18 q, 19 g, 20 product, 21 sum, 22 m, 23 u, 24 u², 25 scale,
  * 26.. the constants.
