@@ -146,24 +146,28 @@ Deno.test("VAE images: a share f of a batch is the probe's step on the drawn row
   );
 });
 
-/** Three steps of ProbeStep with k rows per image on `vae`; the losses and the final state. */
-async function run(vae: Vae, k: number) {
-  const p = new ProbeStep(RAM, vae, 11, B, 5, null, k);
+/**
+ * Three steps of ProbeStep with k rows per image of a share f of the images on `vae`; the losses
+ * and the final state.
+ */
+async function run(vae: Vae, k: number, f = 1) {
+  const p = new ProbeStep(RAM, vae, 11, B, 5, null, k, f);
   const losses = [];
   for (let i = 0; i < 3; i++) losses.push((await step(p, 30 + i, 2, i)).loss);
   return { losses, state: await vae.getState() };
 }
 
 async function assertAgree(vae: Vae, what: string) {
-  for (const k of [1, 2]) {
-    const want = await run(new CpuVae(CFG, 3), k);
-    const got = await run(vae, k);
-    assertClose(got.losses, want.losses, { atol: 1e-4, rtol: 1e-4, label: `${what} k ${k} loss` });
+  for (const [k, f] of [[1, 1], [2, 1], [1, 0.5]]) {
+    const want = await run(new CpuVae(CFG, 3), k, f);
+    const got = await run(vae, k, f);
+    const label = `${what} k ${k} f ${f}`;
+    assertClose(got.losses, want.losses, { atol: 1e-4, rtol: 1e-4, label: `${label} loss` });
     for (const [name, t] of want.state.params) {
       assertClose(got.state.params.get(name)!.data, t.data, {
         atol: 1e-4,
         rtol: 1e-3,
-        label: `${what} k ${k} ${name}`,
+        label: `${label} ${name}`,
       });
     }
     vae.setState({ ...(await new CpuVae(CFG, 3).getState()) });
