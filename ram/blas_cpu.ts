@@ -144,30 +144,28 @@ export class BlasRam implements RamBackend {
     train: TrainConfig,
     options: TrainStepOptions = {},
   ): Promise<StepResult> {
-    const ws = this.#workspace(batch), B = batch.size;
-    if (options.hidden) checkHiddenOut("cpu backend", this.config, B, options.hidden);
+    const ws = this.#workspace(batch), B = batch.size, { hidden, beside } = options;
+    if (hidden) checkHiddenOut("cpu backend", this.config, B, hidden);
     const actions = this.#noiseActions(B, noise.policy);
     const lanes = await this.#lanesFor(B);
     if (lanes) {
       this.#checkStart(B, noise.start);
       const eps = { mode: "noise" as const, eps: noise.policy };
       // The states go straight into the caller's buffer, beside the lanes' backward (update).
-      const { beside } = options;
       await lanes.forward(ws, B, batch.images, batch.labels, noise.start, eps, null, beside);
     } else {
       this.#forward(ws, batch, noise.start, actions);
-      options.hidden?.set(ws.h.subarray(0, options.hidden.length));
+      hidden?.set(ws.h.subarray(0, hidden.length));
     }
     const rewards = await reward(this.#episodes(ws, batch));
     const r = this.#loss(ws, batch, rewards, train.lambda);
     this.#step++;
     if (lanes) {
-      const { beside, hidden } = options;
       await lanes.update(B, r.returns, train.lambda, groupLrs(train), this.#step, beside, hidden);
     } else {
       this.#backward(ws, batch, r.returns, train.lambda);
       this.#adam(groupLrs(train));
-      runBeside(options.beside);
+      runBeside(beside);
     }
     sumBiases(this.#net);
     const { nll, baseline, reinforce, loss, accuracy, reward: meanReward } = r;
