@@ -55,7 +55,8 @@ export interface VaeLossAndGrads extends VaeStepResult {
  * With the TypeScript references those stay the references' own.
  */
 class _Workspace {
-  readonly heap: SimdHeap | null;
+  /** The heap the arrays live in ({@link _Workspace.create}), or null. */
+  heap: SimdHeap | null = null;
   readonly e: Float32Array; // (cap, hidden) ReLU(enc h); then de
   readonly stats: Float32Array; // (cap, 2L)
   readonly z: Float32Array; // (cap, L)
@@ -73,13 +74,18 @@ class _Workspace {
   readonly db: Float32Array; // (max(hidden, 2L, pixels))
   readonly loss4: Float32Array; // (cap, 4)
 
-  constructor(readonly capacity: number, c: VaeConfig) {
+  /**
+   * @param alloc where the arrays live (plain memory by default; {@link _Workspace.create} passes
+   * a heap's); `scratch` adds the heap loops' scratch (targets, a bias-gradient sum, loss partials).
+   */
+  constructor(
+    readonly capacity: number,
+    c: VaeConfig,
+    alloc: (n: number) => Float32Array = (k) => new Float32Array(k),
+    scratch = false,
+  ) {
     const n = capacity, { hidden: Hd, latent: L, pixels: P } = c;
-    const dbSize = Math.max(Hd, 2 * L, P);
-    const floats = n * (4 * Hd + 2 * 2 * L + 3 * L + 2 + 2 * P + 4) + dbSize + 4 * 16;
-    this.heap = P % 4 === 0 ? SimdHeap.create(floats) : null;
-    const heap = this.heap;
-    const f = (k: number) => heap ? heap.alloc(k) : new Float32Array(k);
+    const f = alloc;
     this.e = f(n * Hd);
     this.stats = f(n * 2 * L);
     this.z = f(n * L);
@@ -92,9 +98,22 @@ class _Workspace {
     this.dstats = f(n * 2 * L);
     this.de = f(n * Hd);
     this.zeroEps = f(n * L);
-    this.target = heap ? f(n * P) : new Float32Array(0);
-    this.db = heap ? f(dbSize) : new Float32Array(0);
-    this.loss4 = heap ? f(4 * n) : new Float32Array(0);
+    this.target = f(scratch ? n * P : 0);
+    this.db = f(scratch ? Math.max(Hd, 2 * L, P) : 0);
+    this.loss4 = f(scratch ? 4 * n : 0);
+  }
+
+  /**
+   * A workspace for `capacity` rows in a heap of its own with the scratch its loops need, where
+   * WebAssembly SIMD runs and the pixels come in fours; else in plain arrays without scratch.
+   */
+  static create(capacity: number, c: VaeConfig): _Workspace {
+    const fitted = c.pixels % 4 === 0
+      ? SimdHeap.fitted((alloc) => new _Workspace(capacity, c, alloc, true))
+      : null;
+    if (!fitted) return new _Workspace(capacity, c);
+    fitted.built.heap = fitted.heap;
+    return fitted.built;
   }
 
   /** ReLU in place, four at a time on the heap (activation_ref.ts reluFast's bits). */
@@ -184,7 +203,7 @@ export class CpuVae implements Vae {
   }
 
   #workspace(R: number): _Workspace {
-    if (!this.#ws || this.#ws.capacity < R) this.#ws = new _Workspace(R, this.config);
+    if (!this.#ws || this.#ws.capacity < R) this.#ws = _Workspace.create(R, this.config);
     return this.#ws;
   }
 

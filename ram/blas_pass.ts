@@ -128,16 +128,10 @@ export class Workspace {
    * lane's Worker), or null where WebAssembly SIMD (or shared memory) is missing.
    */
   static inHeap(cfg: RamConfig, capacity: number, shared = false): Workspace | null {
-    let floats = 16;
-    new Workspace(cfg, capacity, (n) => {
-      floats += n + 4; // each array 16-byte aligned
-      return new Float32Array(0);
-    });
-    const heap = SimdHeap.create(floats, { shared });
-    if (!heap) return null;
-    const ws = new Workspace(cfg, capacity, (n) => heap.alloc(n));
-    ws.simd = heap;
-    return ws;
+    const fitted = SimdHeap.fitted((alloc) => new Workspace(cfg, capacity, alloc), { shared });
+    if (!fitted) return null;
+    fitted.built.simd = fitted.heap;
+    return fitted.built;
   }
 }
 

@@ -101,6 +101,21 @@ Deno.test("SimdHeap.relu, reluBackward and colsum give reluFast's, reluBackwardF
   assert.throws(() => heap.colsum(a.subarray(0, 4), a, 3), /rows × db.length/);
 });
 
+Deno.test("SimdHeap.fitted sizes a heap for what the builder allocates, and builds it there", () => {
+  let runs = 0;
+  const fitted = SimdHeap.fitted((alloc) => {
+    runs++;
+    return [alloc(1), alloc(1000), alloc(3), alloc(70_000)];
+  })!;
+  assert.equal(runs, 2, "once to count, once to build");
+  const arrays = fitted.built;
+  assert.deepEqual(arrays.map((a) => a.length), [1, 1000, 3, 70_000]);
+  assert.ok(fitted.heap.owns(...arrays));
+  assert.ok(fitted.heap.capacity < 70_000 + 1000 + 64 + 65536 / 4, "one page of slack at most");
+  arrays[3][69_999] = 5; // the last array fits
+  assert.equal(arrays[3][69_999], 5);
+});
+
 Deno.test("SimdHeap: a full heap, foreign arrays and mismatched lengths fail with a message", () => {
   const heap = SimdHeap.create(10)!;
   const room = heap.memory.buffer.byteLength / 4;

@@ -378,6 +378,24 @@ export class SimdHeap {
     return new SimdHeap(memory, shared, module);
   }
 
+  /**
+   * A heap just big enough for the arrays `build` allocates, and what it built from them: `build`
+   * runs once to count (its arrays then empty) and once on the heap's arrays. Null where
+   * WebAssembly SIMD (or, `shared`, shared memory) is not available.
+   */
+  static fitted<T>(
+    build: (alloc: (n: number) => Float32Array) => T,
+    { shared = false } = {},
+  ): { heap: SimdHeap; built: T } | null {
+    let floats = 16;
+    build((n) => {
+      floats += n + 4; // each array 16-byte aligned
+      return new Float32Array(0);
+    });
+    const heap = SimdHeap.create(floats, { shared });
+    return heap ? { heap, built: build((n) => heap.alloc(n)) } : null;
+  }
+
   /** The heap of a shared `memory` received from another thread (it allocates nothing). */
   static adopt(memory: WebAssembly.Memory): SimdHeap {
     const module = moduleFor(true);
