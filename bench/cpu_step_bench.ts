@@ -5,7 +5,9 @@
  * (ram/blas_lanes.ts, the default the CLI opens; it sets the BLAS to one thread, so it runs
  * after the one-lane variants).
  * Beside them, the cpu probes' element-wise kernels in their forms (groups "adam" and "bce";
- * bench/variants/bce.ts keeps the earlier BCE forms).
+ * bench/variants/bce.ts keeps the earlier BCE forms), and the ReLU forward and backward of the
+ * RAM's workspace (group "relu": kernels/activation_ref.ts's loops on a lane's shared memory,
+ * as before 1a575dd, against util/simd.ts's on a shared heap).
  * A training step costs about 0.97 GFLOP of products (forward 0.34, backward 0.63, as bench/llvmpipe_step.ts counts them), a rollout 0.34: divide
  * by the time per iteration for GFLOP/s. Skipped, saying so, without a BLAS.
  *
@@ -22,6 +24,8 @@ import { classificationReward, randomBatch, randomNoise } from "../tests/_ram_fi
 import { adamHoisted } from "../kernels/adam_ref.ts";
 import { bceInPlace, bceScalar } from "../kernels/vae_ref.ts";
 import { SimdHeap } from "../util/simd.ts";
+import { reluBackwardFast, reluFast } from "../kernels/activation_ref.ts";
+import { sharedF32 } from "../ram/blas_lanes.ts";
 import { Rng } from "../util/rng.ts";
 import { bceBranchless, bceBranchy } from "./variants/bce.ts";
 
@@ -133,6 +137,40 @@ globalThis.addEventListener("unload", () => laned?.dispose());
     Deno.bench({ name: `bce 128 × 784: ${label}`, group: "bce", baseline: i === 0 }, () => {
       x.set(logits);
       f({ rows: R, pixels: P }, x, target, loss, db, 1 / R);
+    });
+  }
+}
+
+// The RAM's largest ReLU of a training step: the glimpse output over all T·B = 768 rows of 256,
+// forward then backward, on normals (half negative).
+{
+  const n = 768 * 256, rng = new Rng(5);
+  const heap = SimdHeap.create(4 * n + 64, { shared: true });
+  const plain = [sharedF32(n), sharedF32(n), sharedF32(n)];
+  const src = new Float32Array(n), dsrc = new Float32Array(n);
+  rng.fillNormal(src);
+  rng.fillNormal(dsrc);
+  Deno.bench({
+    name: "relu 768 × 256, forward and backward: JavaScript on shared memory",
+    group: "relu",
+    baseline: true,
+  }, () => {
+    const [y, dy] = plain;
+    y.set(src);
+    dy.set(dsrc);
+    reluFast(y);
+    reluBackwardFast(y, dy, dy);
+  });
+  if (heap) {
+    const y = heap.alloc(n), dy = heap.alloc(n);
+    Deno.bench({
+      name: "relu 768 × 256, forward and backward: WebAssembly f32x4 (util/simd.ts)",
+      group: "relu",
+    }, () => {
+      y.set(src);
+      dy.set(dsrc);
+      heap.relu(y);
+      heap.reluBackward(y, dy, dy);
     });
   }
 }
